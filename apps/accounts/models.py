@@ -1,0 +1,201 @@
+"""The account tree, its operators, and the ledger that is the truth of every balance."""
+
+import hashlib
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+
+from apps.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+
+def money_field(**kwargs):
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+class BillingMethod(models.TextChoices):
+    MONTHLY = "monthly", "Monthly payment"
+    ACTIVATION_CODES = "activation_codes", "Activation codes"
+
+
+class BlockedBy(models.TextChoices):
+    NONE = "", "—"
+    BALANCE = "balance", "Balance"
+    DAYS = "days", "Days counter"
+    MANUAL = "manual", "Manual"
+
+
+class Account(models.Model):
+    """A resource in the dealer tree. A top account (no parent) *is* a service and holds its settings.
+
+    ``path`` is the materialised chain of ids (``/1/7/42/``): the subtree of X is every account whose
+    path starts with X's path, one indexed query at any depth.
+    """
+
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    service = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The top account of this tree (itself for a top account).",
+    )
+    path = models.CharField(max_length=512, db_index=True, editable=False)
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    plan = models.ForeignKey("plans.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    sub_plans = models.ManyToManyField("plans.Plan", blank=True, related_name="dealers",
+                                       help_text="Plans this dealer may hand out to its sub-accounts.")
+    dealer_rights = models.BooleanField(default=False)
+
+    balance = money_field(default=0, editable=False)
+    days = models.IntegerField(default=0, editable=False)
+
+    blocked = models.BooleanField(default=False, editable=False)
+    blocked_by = models.CharField(max_length=10, choices=BlockedBy.choices, blank=True, default="", editable=False)
+    blocked_reason = models.CharField(max_length=500, blank=True, default="", editable=False)
+    blocked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    auto_block_suspended_until = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="After a manual unblock of an automatic block: no automatic blocking until then.",
+    )
+
+    # Overrides of the plan's flags and thresholds: null means "the plan's".
+    block_by_balance = models.BooleanField(null=True, blank=True)
+    block_balance = money_field(null=True, blank=True)
+    limit_by_balance = models.BooleanField(null=True, blank=True)
+    deny_balance = money_field(null=True, blank=True)
+    block_by_days = models.BooleanField(null=True, blank=True)
+    min_days = models.IntegerField(null=True, blank=True)
+    allow_unknown_services = models.BooleanField(null=True, blank=True)
+    history_period_days = models.PositiveIntegerField(null=True, blank=True)
+
+    # Service settings: meaningful on top accounts only.
+    timezone = models.CharField(max_length=64, default="UTC")
+    billing_method = models.CharField(max_length=20, choices=BillingMethod.choices, default=BillingMethod.MONTHLY)
+    basic_package_units = models.PositiveIntegerField(default=0)
+    purchased_units = models.PositiveIntegerField(default=0)
+    currency_format = models.CharField(max_length=20, blank=True, default="",
+                                       help_text="Empty: the plan's format. Holds %.02f once, e.g. '€%.02f'.")
+    discount_enabled = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "service", name="account_name_unique_in_service"),
+            models.CheckConstraint(condition=models.Q(parent__isnull=True) | ~models.Q(parent=models.F("id")),
+                                   name="account_not_own_parent"),
+        ]
+        permissions = [
+            ("make_payment", "Can make payments"),
+            ("block_account", "Can block and unblock accounts"),
+            ("change_service_settings", "Can change service settings"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_top(self) -> bool:
+        return self.parent_id is None
+
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the top account down to the parent (not self), read from the path."""
+        return [int(p) for p in self.path.strip("/").split("/")[:-1]] if self.path else []
+
+    def is_in_subtree_of(self, other: "Account") -> bool:
+        return self.path.startswith(other.path)
+
+    def is_strictly_below(self, other: "Account") -> bool:
+        return self.path != other.path and self.path.startswith(other.path)
+
+
+class Role(models.TextChoices):
+    PLATFORM = "platform", "Platform operator"
+    TOP_USER = "top_user", "Top user"
+    DISTRIBUTOR = "distributor", "Distributor"
+    RESTRICTED_DISTRIBUTOR = "restricted_distributor", "Restricted distributor"
+
+
+ROLE_RANK = {Role.RESTRICTED_DISTRIBUTOR: 0, Role.DISTRIBUTOR: 1, Role.TOP_USER: 2, Role.PLATFORM: 3}
+
+
+class Operator(AbstractUser):
+    """A login of this site, bound to one account (none for the platform operator)."""
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="operators")
+    role = models.CharField(max_length=30, choices=Role.choices, default=Role.PLATFORM)
+
+    class Meta:
+        verbose_name = "operator"
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(role="platform", account__isnull=True)
+                           | (~models.Q(role="platform") & models.Q(account__isnull=False))),
+                name="operator_role_matches_account",
+            ),
+        ]
+
+    @property
+    def is_platform(self) -> bool:
+        return self.is_superuser or self.role == Role.PLATFORM
+
+
+class OperatorToken(models.Model):
+    """An API token. Only a hash is stored: the key is shown once, when it is created."""
+
+    operator = models.OneToOneField(Operator, on_delete=models.CASCADE, related_name="api_token")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+class LedgerKind(models.TextChoices):
+    PAYMENT = "payment", "Payment"
+    CHARGE = "charge", "Charge"
+    DAYS_ADDED = "days_added", "Days added"
+    DAYS_DECREMENTED = "days_decremented", "Days decremented"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class LedgerEntry(models.Model):
+    """One movement of money and/or days. The account's balance and days are the sums of these."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=20, choices=LedgerKind.choices)
+    amount = money_field(default=0)
+    days = models.IntegerField(default=0)
+    service = models.CharField(max_length=100, blank=True, default="")
+    quantity = models.BigIntegerField(null=True, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=500)
+    actor = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, default="system")
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "ledger entry"
+        verbose_name_plural = "ledger"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at", "-id"], name="ledger_account_at")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} / {self.days} d"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a request carrying a key; replayed for every repeat (SPEC §8.3)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_unique_per_account")]

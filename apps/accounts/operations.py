@@ -1,0 +1,477 @@
+"""Every write to accounts, operators and the ledger. Admin, API, jobs and imports call these.
+
+Each operation runs in one transaction, locks what it changes, validates, writes, and leaves the
+account's cached balance/days equal to its ledger's sums.
+"""
+
+import secrets
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from apps.core import clock
+from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
+from apps.core.money import as_money, currency_format_error
+from apps.core.scoping import is_platform
+
+from .models import (ROLE_RANK, Account, BillingMethod, BlockedBy, IdempotencyKey, LedgerEntry, LedgerKind,
+                     Operator, OperatorToken, Role)
+from .roles import group_for
+
+OVERRIDE_FIELDS = ("block_by_balance", "block_balance", "limit_by_balance", "deny_balance", "block_by_days",
+                   "min_days", "allow_unknown_services", "history_period_days")
+SERVICE_SETTING_FIELDS = ("timezone", "billing_method", "basic_package_units", "purchased_units",
+                          "discount_enabled")
+MAX_UNBLOCK_SUSPENSION = timedelta(days=30)
+
+
+# --- rights ---------------------------------------------------------------------------------------
+
+def actor_name(actor) -> str:
+    return actor.get_username() if actor is not None else "system"
+
+
+def may_manage(actor, account: Account) -> bool:
+    """The strict-ancestor rule (SPEC §8.1): only an operator of a strict ancestor of X changes X."""
+    if is_platform(actor):
+        return True
+    own = getattr(actor, "account", None)
+    if own is None or actor.role == Role.RESTRICTED_DISTRIBUTOR:
+        return False
+    return account.is_strictly_below(own)
+
+
+def require_manage(actor, account: Account):
+    if not may_manage(actor, account):
+        raise Forbidden("Only an operator of an account above this one may change it.", code="outside_branch")
+
+
+def require_not_blocked(actor):
+    from .queries import is_blocked
+
+    account = getattr(actor, "account", None)
+    if account is not None and is_blocked(account):
+        raise Forbidden("Your account is blocked: you may read but not change anything.", code="account_blocked")
+
+
+def _lock(account: Account) -> Account:
+    return Account.objects.select_for_update().get(pk=account.pk)
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+def _validate_plan_for(actor, plan, service_id: int | None, field: str = "plan"):
+    if plan is None:
+        return
+    if service_id is not None and plan.service_id != service_id:
+        raise DoesNotExist.field(field)
+    if not is_platform(actor) and actor.role == Role.DISTRIBUTOR:
+        if not actor.account.sub_plans.filter(pk=plan.pk).exists():
+            raise InvalidInput.field(field, "A distributor may hand out only its own sub-plans.")
+
+
+def _validate_overrides(values: dict):
+    for name in ("block_balance", "deny_balance"):
+        if values.get(name) is not None:
+            values[name] = as_money(values[name])
+    if values.get("min_days") is not None and values["min_days"] < 0:
+        raise InvalidInput.field("min_days", "Must be 0 or more.")
+
+
+def _validate_service_settings(values: dict):
+    if "timezone" in values:
+        try:
+            zoneinfo.ZoneInfo(values["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput.field("timezone", f"Unknown time zone '{values['timezone']}'.") from None
+    if "billing_method" in values and values["billing_method"] not in BillingMethod.values:
+        raise InvalidInput.field("billing_method", "Must be 'monthly' or 'activation_codes'.")
+    if values.get("currency_format"):
+        error = currency_format_error(values["currency_format"])
+        if error:
+            raise InvalidInput.field("currency_format", error)
+
+
+@transaction.atomic
+def create_account(*, actor, name: str, parent: Account | None, plan=None, dealer_rights: bool = False,
+                   sub_plans=(), overrides: dict | None = None, service_settings: dict | None = None,
+                   payment: dict | None = None, now: datetime | None = None) -> Account:
+    """Create an account below ``parent`` (a top account when ``parent`` is None: platform only)."""
+    now = now or clock.now()
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput.field("name", "This field is required.")
+    overrides = dict(overrides or {})
+    service_settings = dict(service_settings or {})
+    if parent is None:
+        if not is_platform(actor):
+            raise Forbidden("Only the platform operator creates top accounts (services).")
+        _validate_service_settings(service_settings)
+        service_id = None
+    else:
+        require_not_blocked(actor)
+        if actor.role == Role.RESTRICTED_DISTRIBUTOR or not (
+                is_platform(actor) or parent.path.startswith(actor.account.path)):
+            raise DoesNotExist.field("parent")
+        if service_settings:
+            raise InvalidInput.field(next(iter(service_settings)), "Only a top account has service settings.")
+        if plan is None:
+            raise InvalidInput.field("plan", "Every account below a top account needs a plan.")
+        service_id = parent.service_id
+        parent = _lock(parent)  # serialises sibling creation for the name check
+    _validate_plan_for(actor, plan, service_id)
+    _validate_overrides(overrides)
+    if service_id is not None and Account.objects.filter(service_id=service_id, name__iexact=name).exists():
+        raise InvalidInput.field("name", "An account with this name already exists in this service.")
+    account = Account(name=name, parent=parent, plan=plan, dealer_rights=dealer_rights,
+                      depth=0 if parent is None else parent.depth + 1, service_id=service_id,
+                      **overrides, **service_settings)
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError:
+        raise InvalidInput.field("name", "An account with this name already exists in this service.") from None
+    account.path = f"{parent.path if parent else '/'}{account.pk}/"
+    if parent is None:
+        account.service_id = account.pk
+    Account.objects.filter(pk=account.pk).update(path=account.path, service_id=account.service_id)
+    if sub_plans:
+        for sub in sub_plans:
+            _validate_plan_for(actor, sub, account.service_id, "sub_plans")
+        account.sub_plans.set(sub_plans)
+    if payment and (payment.get("amount") or payment.get("days")):
+        record_payment(actor=actor, account=account, amount=payment.get("amount") or 0,
+                       days=payment.get("days") or 0,
+                       description=payment.get("description") or "Opening payment", now=now, _skip_rights=True)
+    return account
+
+
+@transaction.atomic
+def update_account(*, actor, account: Account, changes: dict, now: datetime | None = None) -> Account:
+    """Change an account's name, plan, sub-plans, dealer rights, overrides or service settings."""
+    now = now or clock.now()
+    require_not_blocked(actor)
+    account = _lock(account)
+    changes = dict(changes)
+    if "parent" in changes and (changes["parent"].pk if changes["parent"] else None) != account.parent_id:
+        raise InvalidInput.field("parent", "An account's parent cannot change.")
+    changes.pop("parent", None)
+    settings_changes = {k: changes.pop(k) for k in list(changes) if k in SERVICE_SETTING_FIELDS}
+    currency = changes.pop("currency_format", None) if "currency_format" in changes else None
+    touches_billing = any(k in changes for k in ("plan", "sub_plans", "dealer_rights", *OVERRIDE_FIELDS))
+    if touches_billing:
+        require_manage(actor, account)
+    if settings_changes:
+        if not account.is_top:
+            raise InvalidInput.field(next(iter(settings_changes)), "Only a top account has service settings.")
+        if not is_platform(actor):
+            raise Forbidden("Only the platform operator changes service settings.")
+        _validate_service_settings(settings_changes)
+        if "billing_method" in settings_changes and settings_changes["billing_method"] != account.billing_method:
+            raise InvalidInput.field("billing_method", "Use the billing-method switch, which asks for a confirmation.")
+    if currency is not None:
+        if not account.is_top:
+            raise InvalidInput.field("currency_format", "Only a top account has a currency format.")
+        if not (is_platform(actor) or (actor.role == Role.TOP_USER and actor.account_id == account.pk)):
+            raise Forbidden("Only the top user or the platform operator changes the currency format.")
+        _validate_service_settings({"currency_format": currency})
+        account.currency_format = currency
+    if "name" in changes:
+        name = (changes.pop("name") or "").strip()
+        if not name:
+            raise InvalidInput.field("name", "This field is required.")
+        if Account.objects.filter(service_id=account.service_id, name__iexact=name).exclude(pk=account.pk).exists():
+            raise InvalidInput.field("name", "An account with this name already exists in this service.")
+        if not (may_manage(actor, account) or (actor.account_id == account.pk and actor.role == Role.TOP_USER)):
+            raise Forbidden("Only an operator of an account above this one may rename it.", code="outside_branch")
+        account.name = name
+    if "plan" in changes:
+        plan = changes.pop("plan")
+        if plan is None and not account.is_top:
+            raise InvalidInput.field("plan", "Every account below a top account needs a plan.")
+        _validate_plan_for(actor, plan, account.service_id)
+        account.plan = plan
+    sub_plans = changes.pop("sub_plans", None)
+    dealer = changes.pop("dealer_rights", None)
+    overrides = {k: changes.pop(k) for k in list(changes) if k in OVERRIDE_FIELDS}
+    if changes:
+        raise InvalidInput.field(next(iter(changes)), "This field cannot be changed here.")
+    _validate_overrides(overrides)
+    for k, v in {**overrides, **settings_changes}.items():
+        setattr(account, k, v)
+    account.save()
+    if sub_plans is not None:
+        for sub in sub_plans:
+            _validate_plan_for(actor, sub, account.service_id, "sub_plans")
+        account.sub_plans.set(sub_plans)
+    if dealer is not None and dealer != account.dealer_rights:
+        set_dealer_rights(actor=actor, account=account, dealer_rights=dealer, now=now)
+    if overrides:
+        evaluate_blocking(account, now=now)
+    return account
+
+
+def revoke_dealer_hooks():
+    """What else revoking dealer rights does, registered by other apps (codes return to the top)."""
+    return _REVOKE_HOOKS
+
+
+_REVOKE_HOOKS: list = []
+
+
+@transaction.atomic
+def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: datetime | None = None):
+    """Grant or revoke dealer rights. Revoking deactivates the account's operators, empties its
+    sub-plans and (through registered hooks) returns its unassigned codes to the top."""
+    now = now or clock.now()
+    require_manage(actor, account)
+    account = _lock(account)
+    if account.is_top:
+        raise InvalidInput.field("dealer_rights", "A top account's rights are those of the service.")
+    account.dealer_rights = dealer_rights
+    account.save(update_fields=["dealer_rights"])
+    if not dealer_rights:
+        Operator.objects.filter(account=account).update(is_active=False)
+        OperatorToken.objects.filter(operator__account=account).delete()
+        account.sub_plans.clear()
+        for hook in _REVOKE_HOOKS:
+            hook(account=account, actor=actor, now=now)
+    return account
+
+
+# --- ledger, payments, blocking ---------------------------------------------------------------------
+
+def post_ledger_entry(*, account: Account, kind: str, amount=Decimal("0"), days: int = 0, description: str,
+                      actor=None, service: str = "", quantity: int | None = None, window=None,
+                      now: datetime | None = None, evaluate: bool = True) -> LedgerEntry:
+    """Write one ledger row and move the cached balance/days with it. Caller holds a transaction."""
+    now = now or clock.now()
+    amount = as_money(amount)
+    entry = LedgerEntry.objects.create(
+        account=account, kind=kind, amount=amount, days=days, description=description, actor=actor,
+        actor_name=actor_name(actor), service=service, quantity=quantity,
+        window_start=window[0] if window else None, window_end=window[1] if window else None, at=now,
+    )
+    Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount, days=F("days") + days)
+    account.refresh_from_db(fields=["balance", "days"])
+    if evaluate:
+        evaluate_blocking(account, now=now)
+    return entry
+
+
+def _payment_fingerprint(amount, days, description) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"payment|{amount}|{days}|{description}".encode()).hexdigest()
+
+
+@dataclass
+class PaymentResult:
+    entry: LedgerEntry | None
+    replayed_body: dict | None = None
+
+
+@transaction.atomic
+def record_payment(*, actor, account: Account, amount=0, days: int = 0, description: str,
+                   idempotency_key: str | None = None, now: datetime | None = None,
+                   _skip_rights: bool = False) -> LedgerEntry:
+    """A payment of money and/or days (either may be negative), with a mandatory description."""
+    now = now or clock.now()
+    if not _skip_rights:
+        require_not_blocked(actor)
+        require_manage(actor, account)
+    description = (description or "").strip()
+    if not description:
+        raise InvalidInput.field("description", "A payment needs a description.")
+    try:
+        amount = as_money(amount or 0)
+    except Exception:
+        raise InvalidInput.field("amount", "Not a valid amount.") from None
+    if amount.as_tuple().exponent < -4 or abs(amount) >= Decimal("1e12"):
+        raise InvalidInput.field("amount", "At most 12 digits before and 4 after the point.")
+    if not isinstance(days, int) or abs(days) > 100000:
+        raise InvalidInput.field("days", "A whole number of days between -100000 and 100000.")
+    if amount == 0 and days == 0:
+        raise InvalidInput("A payment needs an amount or days (both are 0).",
+                           fields={"amount": ["Amount and days cannot both be 0."]})
+    account = _lock(account)
+    if idempotency_key:
+        fingerprint = _payment_fingerprint(amount, days, description)
+        previous = IdempotencyKey.objects.filter(account=account, key=idempotency_key).first()
+        if previous is not None:
+            if previous.fingerprint != fingerprint:
+                raise Conflict("This idempotency key was used with other parameters.",
+                               code="idempotency_key_reused")
+            return LedgerEntry.objects.get(pk=previous.body["id"])
+    kind = LedgerKind.PAYMENT if amount else LedgerKind.DAYS_ADDED
+    entry = post_ledger_entry(account=account, kind=kind, amount=amount, days=days, description=description,
+                              actor=actor, now=now)
+    if idempotency_key:
+        IdempotencyKey.objects.create(account=account, key=idempotency_key, fingerprint=fingerprint,
+                                      status_code=201, body={"id": entry.pk}, created_at=now)
+    return entry
+
+
+def _automatic_block_reason(account: Account, settings) -> tuple[str, str] | None:
+    if settings["block_by_balance"].value and account.balance < Decimal(settings["block_balance"].value):
+        return BlockedBy.BALANCE, (f"Balance {account.balance:.2f} is below the block balance "
+                                   f"{Decimal(settings['block_balance'].value):.2f}.")
+    if settings["block_by_days"].value and account.days < int(settings["min_days"].value):
+        return BlockedBy.DAYS, f"Days counter {account.days} is below the minimum {settings['min_days'].value}."
+    return None
+
+
+def evaluate_blocking(account: Account, *, now: datetime | None = None) -> Account:
+    """Set or lift an automatic block from the thresholds. Manual blocks are left alone.
+
+    Called in the transaction of every ledger write (the account row is locked by then) and daily.
+    """
+    from apps.plans.inheritance import combined_settings
+
+    now = now or clock.now()
+    if account.blocked_by == BlockedBy.MANUAL:
+        return account
+    suspended = account.auto_block_suspended_until and account.auto_block_suspended_until > now
+    reason = None if suspended else _automatic_block_reason(account, combined_settings(account))
+    if reason and not account.blocked:
+        account.blocked, account.blocked_by, account.blocked_reason, account.blocked_at = True, reason[0], reason[1], now
+    elif reason and account.blocked and account.blocked_by != reason[0]:
+        account.blocked_by, account.blocked_reason = reason[0], reason[1]
+    elif not reason and account.blocked:
+        account.blocked, account.blocked_by, account.blocked_reason, account.blocked_at = False, "", "", None
+    else:
+        return account
+    Account.objects.filter(pk=account.pk).update(blocked=account.blocked, blocked_by=account.blocked_by,
+                                                 blocked_reason=account.blocked_reason, blocked_at=account.blocked_at)
+    return account
+
+
+def _require_blocker(actor, account):
+    require_not_blocked(actor)
+    require_manage(actor, account)
+    if not is_platform(actor) and actor.role != Role.TOP_USER:
+        raise Forbidden("Only the top user or the platform operator blocks and unblocks accounts.")
+
+
+@transaction.atomic
+def block_account(*, actor, account: Account, reason: str, now: datetime | None = None) -> Account:
+    now = now or clock.now()
+    _require_blocker(actor, account)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput.field("blocked_reason", "A reason is required to block an account.")
+    account = _lock(account)
+    account.blocked, account.blocked_by, account.blocked_at = True, BlockedBy.MANUAL, account.blocked_at or now
+    account.blocked_reason = f"{reason} (by {actor_name(actor)})"
+    account.auto_block_suspended_until = None
+    account.save(update_fields=["blocked", "blocked_by", "blocked_at", "blocked_reason", "auto_block_suspended_until"])
+    return account
+
+
+@transaction.atomic
+def unblock_account(*, actor, account: Account, reason: str, until: datetime | None = None,
+                    now: datetime | None = None) -> Account:
+    """Lift a block by hand. Lifting an automatic block suspends automatic blocking ``until`` (≤ 30 days)."""
+    now = now or clock.now()
+    _require_blocker(actor, account)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput.field("blocked_reason", "A reason is required to unblock an account.")
+    account = _lock(account)
+    if not account.blocked:
+        raise InvalidInput.field("blocked", "The account is not blocked.")
+    if account.blocked_by != BlockedBy.MANUAL:
+        if until is None:
+            raise InvalidInput.field("unblock_until", "Lifting an automatic block needs an 'until' date.")
+        if not (now < until <= now + MAX_UNBLOCK_SUSPENSION):
+            raise InvalidInput.field("unblock_until", "Must be in the future and at most 30 days away.")
+        account.auto_block_suspended_until = until
+    account.blocked, account.blocked_by, account.blocked_reason, account.blocked_at = False, "", "", None
+    account.save(update_fields=["blocked", "blocked_by", "blocked_at", "blocked_reason", "auto_block_suspended_until"])
+    return account
+
+
+# --- operators --------------------------------------------------------------------------------------
+
+def _role_fits(role: str, account: Account | None) -> str | None:
+    if role == Role.PLATFORM:
+        return "Platform operators are created with 'createsuperuser'."
+    if account is None:
+        return "An operator belongs to an account."
+    if role == Role.TOP_USER and not account.is_top:
+        return "A top user belongs to a top account."
+    if role in (Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR) and (account.is_top or not account.dealer_rights):
+        return "A distributor belongs to an account with dealer rights."
+    if role not in Role.values:
+        return f"Unknown role '{role}'."
+    return None
+
+
+@transaction.atomic
+def create_operator(*, actor, username: str, password: str, email: str = "", account: Account, role: str) -> Operator:
+    require_not_blocked(actor)
+    if not is_platform(actor):
+        if actor.role not in (Role.TOP_USER, Role.DISTRIBUTOR):
+            raise Forbidden("Your role may not create operators.")
+        in_reach = (account.path.startswith(actor.account.path) if actor.role == Role.TOP_USER
+                    else account.is_strictly_below(actor.account))
+        if not in_reach:
+            raise DoesNotExist.field("account")
+        if ROLE_RANK.get(role, 99) > ROLE_RANK[actor.role]:
+            raise InvalidInput.field("role", "You may not create an operator with a role above your own.")
+    error = _role_fits(role, account)
+    if error:
+        raise InvalidInput.field("role", error)
+    username = (username or "").strip()
+    if not username:
+        raise InvalidInput.field("username", "This field is required.")
+    if Operator.objects.filter(username__iexact=username).exists():
+        raise InvalidInput.field("username", "This username is taken.")
+    operator = Operator(username=username, email=email or "", account=account, role=role, is_staff=True)
+    try:
+        validate_password(password, operator)
+    except ValidationError as exc:
+        raise InvalidInput.field("password", " ".join(exc.messages)) from None
+    operator.set_password(password)
+    operator.save()
+    operator.groups.set([group_for(role)])
+    return operator
+
+
+@transaction.atomic
+def update_operator(*, actor, operator: Operator, email: str | None = None, is_active: bool | None = None) -> Operator:
+    require_not_blocked(actor)
+    if not is_platform(actor) and operator.pk != actor.pk:
+        if actor.role == Role.RESTRICTED_DISTRIBUTOR or (
+                actor.role == Role.DISTRIBUTOR and not operator.account.is_strictly_below(actor.account)):
+            raise Forbidden("You may not change this operator.", code="outside_branch")
+    if is_active is not None and operator.pk == actor.pk:
+        raise InvalidInput.field("is_active", "You cannot deactivate yourself.")
+    if email is not None:
+        operator.email = email
+    if is_active is not None:
+        operator.is_active = is_active
+        if not is_active:
+            OperatorToken.objects.filter(operator=operator).delete()
+    operator.save(update_fields=["email", "is_active"])
+    return operator
+
+
+@transaction.atomic
+def rotate_token(*, actor, operator: Operator) -> str:
+    """Create a new API key for ``operator`` (the old one stops at once) and return it: shown once."""
+    if not is_platform(actor) and operator.pk != actor.pk:
+        if actor.role == Role.RESTRICTED_DISTRIBUTOR:
+            raise Forbidden("You may only rotate your own token.")
+        if actor.role == Role.DISTRIBUTOR and not operator.account.is_strictly_below(actor.account):
+            raise Forbidden("You may not change this operator.", code="outside_branch")
+    key = secrets.token_hex(20)
+    OperatorToken.objects.filter(operator=operator).delete()
+    OperatorToken.objects.create(operator=operator, key_hash=OperatorToken.hash_key(key), prefix=key[:8])
+    return key

@@ -1,0 +1,63 @@
+"""Every read of accounts, operators and the ledger that an interface needs, scoped."""
+
+from decimal import Decimal
+
+from django.db.models import DecimalField, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from apps.core.scoping import in_scope, is_platform
+
+from .models import Account, LedgerEntry, Operator
+
+
+def accounts_visible_to(user):
+    return in_scope(Account.objects.all(), user)
+
+
+def operators_visible_to(user):
+    """Operators of accounts in the user's subtree; a restricted distributor sees only itself."""
+    qs = Operator.objects.select_related("account")
+    if is_platform(user):
+        return qs
+    if getattr(user, "role", "") == "restricted_distributor":
+        return qs.filter(pk=user.pk)
+    return in_scope(qs, user, "account")
+
+
+def ledger_visible_to(user):
+    return in_scope(LedgerEntry.objects.select_related("account", "actor"), user, "account")
+
+
+def get_visible_account(user, pk) -> Account:
+    try:
+        return accounts_visible_to(user).get(pk=pk)
+    except (Account.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def is_blocked(account: Account) -> bool:
+    """Blocked "for every purpose": the account or one of its ancestors (SPEC §8.3)."""
+    if account.blocked:
+        return True
+    ids = account.ancestor_ids()
+    return bool(ids) and Account.objects.filter(pk__in=ids, blocked=True).exists()
+
+
+def blocking_account(account: Account) -> Account | None:
+    """The account (itself or the nearest ancestor) that blocks it, if any."""
+    if account.blocked:
+        return account
+    ids = account.ancestor_ids()
+    return Account.objects.filter(pk__in=ids, blocked=True).order_by("-depth").first() if ids else None
+
+
+def ledger_mismatches():
+    """Accounts whose cached balance or days differ from their ledger's sums (one query)."""
+    sums = LedgerEntry.objects.filter(account=OuterRef("pk")).values("account")
+    return Account.objects.annotate(
+        ledger_amount=Coalesce(Subquery(sums.annotate(s=Sum("amount")).values("s")), Value(Decimal("0")),
+                               output_field=DecimalField(max_digits=20, decimal_places=4)),
+        ledger_days=Coalesce(Subquery(sums.annotate(s=Sum("days")).values("s")), Value(0),
+                             output_field=IntegerField()),
+    ).filter(~Q(balance=F("ledger_amount")) | ~Q(days=F("ledger_days")))

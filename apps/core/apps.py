@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _seed_after_migrate(sender, **kwargs):
+    from .seeds import ensure_seeds
+
+    ensure_seeds()
+
+
+class CoreConfig(AppConfig):
+    name = "apps.core"
+    label = "core"
+
+    def ready(self):
+        # Role groups need the permissions, which Django creates in post_migrate.
+        post_migrate.connect(_seed_after_migrate, dispatch_uid="core.seeds")

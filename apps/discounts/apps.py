@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DiscountsConfig(AppConfig):
+    name = "apps.discounts"
+    label = "discounts"

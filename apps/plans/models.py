@@ -1,0 +1,91 @@
+"""Billing plans, their service rows, and accounts' own service overrides.
+
+Every plan setting left null is inherited from the parent plan, recursively (see ``inheritance.py``).
+"""
+
+from django.db import models
+
+from apps.accounts.models import money_field
+
+
+class ServiceType(models.TextChoices):
+    PERIODIC = "periodic", "Periodic"
+    ON_DEMAND = "on_demand", "On demand"
+
+
+class ResetInterval(models.TextChoices):
+    NONE = "none", "None"
+    HOURLY = "hourly", "Hourly"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
+class DeviceTypeLimit(models.TextChoices):
+    NONE = "none", "No limit"
+    ONLY = "only", "Only the listed types"
+    EXCEPT = "except", "All but the listed types"
+
+
+class Plan(models.Model):
+    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="service_plans",
+                                help_text="The top account (service) this plan belongs to.")
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    description = models.TextField(blank=True, default="")
+    email = models.EmailField(blank=True, null=True, help_text="Sender of the service's outgoing e-mail.")
+
+    block_by_balance = models.BooleanField(null=True, blank=True)
+    block_balance = money_field(null=True, blank=True)
+    limit_by_balance = models.BooleanField(null=True, blank=True)
+    deny_balance = money_field(null=True, blank=True)
+    block_by_days = models.BooleanField(null=True, blank=True)
+    min_days = models.IntegerField(null=True, blank=True)
+    allow_unknown_services = models.BooleanField(null=True, blank=True)
+    currency_format = models.CharField(max_length=20, null=True, blank=True)
+    history_period_days = models.PositiveIntegerField(null=True, blank=True, help_text="0 = keep forever.")
+    retranslator_mask = models.CharField(max_length=500, null=True, blank=True)
+    sms_sender = models.CharField(max_length=32, null=True, blank=True)
+    command_sender = models.CharField(max_length=32, null=True, blank=True)
+    device_type_limit = models.CharField(max_length=10, choices=DeviceTypeLimit.choices, null=True, blank=True)
+    device_types = models.ManyToManyField("units.DeviceType", blank=True, related_name="plans")
+    report_logo_url = models.URLField(null=True, blank=True)
+    report_color = models.CharField(max_length=7, null=True, blank=True, help_text="e.g. #1f6feb")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["service", "name"], name="plan_name_unique_in_service")]
+
+    def __str__(self):
+        return self.name
+
+
+class PlanService(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=ServiceType.choices)
+    interval = models.CharField(max_length=10, choices=ResetInterval.choices, default=ResetInterval.NONE)
+    cost_table = models.CharField(max_length=2000, blank=True, default="")
+    description = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["plan", "name"], name="plan_service_unique_name")]
+
+    def __str__(self):
+        return f"{self.plan}: {self.name}"
+
+
+class AccountServiceOverride(models.Model):
+    """An account's own row for a service, winning over its plan chain."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="service_overrides")
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=ServiceType.choices)
+    interval = models.CharField(max_length=10, choices=ResetInterval.choices, default=ResetInterval.NONE)
+    cost_table = models.CharField(max_length=2000, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="account_override_unique_name")]

@@ -1,0 +1,153 @@
+"""Units (trackers), their catalogues, the features the discount reads, monitoring users and grants."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+
+class DeviceType(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Modem(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    limit_by_plans = models.BooleanField(default=False, help_text="Usable only by the plans listed.")
+    plans = models.ManyToManyField("plans.Plan", blank=True, related_name="modems")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class DeactivationReason(models.TextChoices):
+    NONE = "", "—"
+    MANUAL = "manual", "Deactivated by hand"
+    NO_CODE = "no_code", "No activation code"
+    CODE_EXPIRED = "code_expired", "Activation code expired"
+    CODE_UNASSIGNED = "code_unassigned", "Activation code removed"
+    ARCHIVED = "archived", "Archived"
+
+
+unique_id_validator = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$", "1–64 characters: letters, digits, '_' or '-'.")
+
+
+class EcoCriterion(models.TextChoices):
+    ACCELERATION = "acceleration"
+    BRAKING = "braking"
+    TURN = "turn"
+    RECKLESS_DRIVING = "reckless_driving"
+    CUSTOM = "custom"
+    SPEEDING = "speeding"
+
+
+class Unit(models.Model):
+    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+",
+                                help_text="The unit's top account (denormalised for scoping and uniqueness).")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="units")
+    name = models.CharField(max_length=200)
+    unique_id = models.CharField("IMEI / unique id", max_length=64, validators=[unique_id_validator])
+    device_type = models.ForeignKey(DeviceType, null=True, blank=True, on_delete=models.PROTECT, related_name="units")
+    modem = models.ForeignKey(Modem, null=True, blank=True, on_delete=models.PROTECT, related_name="units")
+    active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivation_reason = models.CharField(max_length=20, choices=DeactivationReason.choices, blank=True, default="")
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    eco_driving = models.BooleanField(default=False)
+    road_limits_speeding = models.BooleanField(default=False)
+    eco_criteria = models.JSONField(default=list, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "unique_id"], condition=models.Q(archived_at__isnull=True),
+                                    name="unit_unique_id_unique_in_service"),
+        ]
+        indexes = [models.Index(fields=["account", "active"], name="unit_account_active")]
+
+    def __str__(self):
+        return self.name
+
+
+class SensorType(models.TextChoices):
+    IGNITION = "ignition"
+    ENGINE_HOURS = "engine_hours"
+    MILEAGE = "mileage"
+    TEMPERATURE = "temperature"
+    VOLTAGE = "voltage"
+    DIGITAL = "digital"
+    COUNTER = "counter"
+    CUSTOM = "custom"
+    FUEL_LEVEL = "fuel_level"
+    FUEL_LEVEL_IMPULSE = "fuel_level_impulse"
+    FUEL_CONSUMPTION_ABSOLUTE = "fuel_consumption_absolute"
+    FUEL_CONSUMPTION_IMPULSE = "fuel_consumption_impulse"
+    FUEL_CONSUMPTION_INSTANT = "fuel_consumption_instant"
+
+
+FUEL_SENSOR_TYPES = frozenset(t for t in SensorType.values if t.startswith("fuel_"))
+
+
+class Sensor(models.Model):
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="sensors")
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=40, choices=SensorType.choices)
+
+    @property
+    def is_fuel(self) -> bool:
+        return self.type in FUEL_SENSOR_TYPES
+
+
+class UnitCommand(models.Model):
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="commands")
+    name = models.CharField(max_length=100)
+
+
+class ServiceInterval(models.Model):
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="service_intervals")
+    name = models.CharField(max_length=100)
+
+
+class MonitoringUser(models.Model):
+    """A user of the monitoring platform (not a login here), needed by the discount's eligibility rules."""
+
+    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="monitoring_users")
+    name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["service", "name"], name="monitoring_user_unique_in_service")]
+
+    def __str__(self):
+        return self.name
+
+
+class AccessGrant(models.Model):
+    """A monitoring user's access to one unit or to one account resource."""
+
+    user = models.ForeignKey(MonitoringUser, on_delete=models.CASCADE, related_name="grants")
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
+    account = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="resource_grants")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(unit__isnull=False, account__isnull=True)
+                           | models.Q(unit__isnull=True, account__isnull=False)),
+                name="grant_unit_xor_account",
+            ),
+            models.UniqueConstraint(fields=["user", "unit"], name="grant_unique_unit"),
+            models.UniqueConstraint(fields=["user", "account"], name="grant_unique_account"),
+        ]

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+DOMAIN_APPS = ("accounts", "plans", "services", "units", "codes", "discounts")
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Custom pages (discount module, apply a code, …) live under /admin/ so they share its login and look.
+    *[path("admin/", include(f"apps.{app}.admin_urls")) for app in DOMAIN_APPS],
+    path("admin/", admin.site.urls),
+    *[path("api/v1/", include(f"apps.{app}.api_urls")) for app in DOMAIN_APPS],
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
