@@ -149,6 +149,7 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
         record_payment(actor=actor, account=account, amount=payment.get("amount") or 0,
                        days=payment.get("days") or 0,
                        description=payment.get("description") or "Opening payment", now=now, _skip_rights=True)
+        account.refresh_from_db()
     return account
 
 
@@ -290,11 +291,12 @@ def record_payment(*, actor, account: Account, amount=0, days: int = 0, descript
     if not description:
         raise InvalidInput.field("description", "A payment needs a description.")
     try:
-        amount = as_money(amount or 0)
-    except Exception:
+        raw = Decimal(str(amount or 0))
+    except ArithmeticError:
         raise InvalidInput.field("amount", "Not a valid amount.") from None
-    if amount.as_tuple().exponent < -4 or abs(amount) >= Decimal("1e12"):
+    if not raw.is_finite() or raw.as_tuple().exponent < -4 or abs(raw) >= Decimal("1e12"):
         raise InvalidInput.field("amount", "At most 12 digits before and 4 after the point.")
+    amount = as_money(raw)
     if not isinstance(days, int) or abs(days) > 100000:
         raise InvalidInput.field("days", "A whole number of days between -100000 and 100000.")
     if amount == 0 and days == 0:

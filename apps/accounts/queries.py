@@ -37,19 +37,14 @@ def get_visible_account(user, pk) -> Account:
 
 
 def is_blocked(account: Account) -> bool:
-    """Blocked "for every purpose": the account or one of its ancestors (SPEC §8.3)."""
-    if account.blocked:
-        return True
-    ids = account.ancestor_ids()
-    return bool(ids) and Account.objects.filter(pk__in=ids, blocked=True).exists()
+    """Blocked "for every purpose": the account or one of its ancestors (SPEC §8.3); read fresh, one query."""
+    return Account.objects.filter(pk__in=[*account.ancestor_ids(), account.pk], blocked=True).exists()
 
 
 def blocking_account(account: Account) -> Account | None:
     """The account (itself or the nearest ancestor) that blocks it, if any."""
-    if account.blocked:
-        return account
-    ids = account.ancestor_ids()
-    return Account.objects.filter(pk__in=ids, blocked=True).order_by("-depth").first() if ids else None
+    ids = [*account.ancestor_ids(), account.pk]
+    return Account.objects.filter(pk__in=ids, blocked=True).order_by("-depth").first()
 
 
 def ledger_mismatches():

@@ -1,0 +1,281 @@
+"""The account tree, operators and the ledger in the admin."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, service_filter,
+                             stream_csv)
+from apps.core.errors import DomainError
+from apps.core.money import format_money
+from apps.core.scoping import in_scope, is_platform
+
+from . import operations
+from .forms import AccountForm, BlockForm, OperatorChangeForm, OperatorCreationForm, PaymentForm
+from .models import Account, LedgerEntry, Operator, Role
+from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
+
+
+def currency_of(account: Account) -> str:
+    from apps.plans.inheritance import effective_settings
+
+    service = account.service if account.service_id != account.pk else account
+    return service.currency_format or effective_settings(service.plan)["currency_format"].value
+
+
+class ParentFilter(admin.SimpleListFilter):
+    """Accounts with dealer rights (or top accounts) the operator can see, as parents to filter by."""
+
+    title = "parent"
+    parameter_name = "parent"
+
+    def lookups(self, request, model_admin):
+        dealers = accounts_visible_to(request.user).filter(dealer_rights=True) | accounts_visible_to(
+            request.user).filter(parent__isnull=True)
+        return [(a.pk, a.name) for a in dealers.order_by("path")[:200]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(parent_id=self.value()) if self.value() else queryset
+
+
+@admin.register(Account)
+class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    form = AccountForm
+    scope_field = ""
+    list_display = ("tree_name", "parent", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
+                    "warning")
+    list_select_related = ("parent", "plan", "service", "service__plan")
+    list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by")
+    search_fields = ("name",)
+    ordering = ("path",)
+    readonly_fields = ("balance_display", "days", "blocked_display", "blocked_at", "account_links")
+
+    def get_fieldsets(self, request, obj=None):
+        general = ["name", "parent", "plan", "dealer_rights", "sub_plans_choice"]
+        if obj is not None:
+            general.remove("parent")
+        fieldsets = [(None, {"fields": general})]
+        if obj is not None:
+            fieldsets.insert(0, ("State", {"fields": ("account_links", "balance_display", "days",
+                                                      "blocked_display", "blocked_at")}))
+        else:
+            fieldsets.append(("Opening payment", {"fields": ("payment_amount", "payment_days")}))
+        fieldsets.append(("Overrides of the plan (empty = the plan's)", {
+            "classes": ("collapse",), "fields": operations.OVERRIDE_FIELDS}))
+        if is_platform(request.user) and (obj is None or obj.is_top):
+            fieldsets.append(("Service settings (top accounts)", {
+                "fields": ("timezone", "basic_package_units", "purchased_units", "discount_enabled",
+                           "currency_format")}))
+        elif obj is not None and obj.is_top and request.user.role == Role.TOP_USER:
+            fieldsets.append(("Service settings", {"fields": ("currency_format",)}))
+        return fieldsets
+
+    def get_queryset(self, request):
+        return super().get_queryset(request)
+
+    @admin.display(description="name", ordering="path")
+    def tree_name(self, obj):
+        return format_html('<span style="padding-left:{}em">{}{}</span>', obj.depth * 1.2,
+                           "↳ " if obj.depth else "", obj.name)
+
+    @admin.display(description="balance", ordering="balance")
+    def balance_display(self, obj):
+        return format_money(obj.balance, currency_of(obj))
+
+    @admin.display(description="blocked", ordering="blocked")
+    def blocked_display(self, obj):
+        if not obj.blocked:
+            return "—"
+        return format_html('<span style="color:#ba2121">Blocked ({})</span>: {}', obj.get_blocked_by_display(),
+                           obj.blocked_reason)
+
+    @admin.display(description="warning")
+    def warning(self, obj):
+        return self._warnings.get(obj.pk, "")
+
+    def changelist_view(self, request, extra_context=None):
+        self._warnings = {}
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
+        if cl is not None:
+            try:
+                from apps.services.queries import block_warnings
+            except ImportError:
+                return response
+            from apps.core import clock
+
+            self._warnings = block_warnings([a.pk for a in cl.result_list], clock.now())
+        return response
+
+    @admin.display(description="actions")
+    def account_links(self, obj):
+        links = [(reverse("admin:accounts_ledgerentry_changelist") + f"?account__id__exact={obj.pk}", "Ledger")]
+        links.append((reverse("admin:accounts_account_payment", args=[obj.pk]), "Make a payment"))
+        links.append((reverse("admin:accounts_account_block", args=[obj.pk]), "Unblock" if obj.blocked else "Block"))
+        try:
+            links.append((reverse("admin:services_account_services", args=[obj.pk]), "Services"))
+        except Exception:  # the kernel's page registers this name
+            pass
+        return format_html(" · ".join('<a href="{}">{}</a>' for _ in links), *[x for pair in links for x in pair])
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accounts are never deleted: block them
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/payment/", view(self.payment_view), name="accounts_account_payment"),
+            path("<int:pk>/block/", view(self.block_view), name="accounts_account_block"),
+            *super().get_urls(),
+        ]
+
+    def _get_visible(self, request, pk) -> Account:
+        try:
+            return accounts_visible_to(request.user).get(pk=pk)
+        except Account.DoesNotExist:
+            raise Http404 from None
+
+    def payment_view(self, request, pk):
+        """A payment in two steps: the form, then a confirmation that shows the result, then the ledger."""
+        account = self._get_visible(request, pk)
+        if not (request.user.has_perm("accounts.make_payment") and operations.may_manage(request.user, account)):
+            raise PermissionDenied
+        form = PaymentForm(request.POST or None)
+        confirming = False
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if request.POST.get("confirm") == "yes":
+                try:
+                    operations.record_payment(actor=request.user, account=account, amount=data["amount"] or 0,
+                                              days=data["days"] or 0, description=data["description"])
+                except DomainError as exc:
+                    add_domain_error(form, exc)
+                else:
+                    self.message_user(request, f"Payment recorded for {account.name}.", messages.SUCCESS)
+                    return redirect(reverse("admin:accounts_ledgerentry_changelist")
+                                    + f"?account__id__exact={account.pk}")
+            else:
+                confirming = True
+        amount, days = (form.cleaned_data.get("amount") or 0, form.cleaned_data.get("days") or 0) if confirming \
+            else (0, 0)
+        context = {
+            **self.admin_site.each_context(request), "title": f"Payment for {account.name}", "account": account,
+            "form": form, "confirming": confirming, "opts": self.model._meta,
+            "balance": format_money(account.balance, currency_of(account)),
+            "balance_after": format_money(account.balance + amount, currency_of(account)),
+            "amount": format_money(amount, currency_of(account)), "days": days, "days_after": account.days + days,
+        }
+        return TemplateResponse(request, "admin/accounts/payment.html", context)
+
+    def block_view(self, request, pk):
+        account = self._get_visible(request, pk)
+        if not (request.user.has_perm("accounts.block_account") and operations.may_manage(request.user, account)):
+            raise PermissionDenied
+        form = BlockForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                if account.blocked:
+                    operations.unblock_account(actor=request.user, account=account, reason=form.cleaned_data["reason"],
+                                               until=form.cleaned_data.get("until"))
+                    msg = f"{account.name} is unblocked."
+                else:
+                    operations.block_account(actor=request.user, account=account, reason=form.cleaned_data["reason"])
+                    msg = f"{account.name} is blocked."
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                self.message_user(request, msg, messages.SUCCESS)
+                return redirect("admin:accounts_account_change", account.pk)
+        context = {**self.admin_site.each_context(request), "account": account, "form": form,
+                   "title": f"{'Unblock' if account.blocked else 'Block'} {account.name}", "opts": self.model._meta}
+        return TemplateResponse(request, "admin/accounts/block.html", context)
+
+
+@admin.register(LedgerEntry)
+class LedgerAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "account", "kind", "amount", "days", "service", "quantity", "window_start", "description",
+                    "actor_name")
+    list_select_related = ("account",)
+    list_filter = (service_filter("account__service"), "kind", "service", "at")
+    search_fields = ("account__name", "description")
+    ordering = ("-at", "-id")
+    actions = None
+
+    def get_queryset(self, request):
+        return ledger_visible_to(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [path("export.csv", self.admin_site.admin_view(self.export_csv), name="accounts_ledger_export"),
+                *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        query = request.GET.urlencode()
+        extra_context = {**(extra_context or {}),
+                         "export_url": reverse("admin:accounts_ledger_export") + (f"?{query}" if query else "")}
+        return super().changelist_view(request, extra_context)
+
+    def export_csv(self, request):
+        """Every ledger row the current filters select (streamed, scoped)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        cl = self.get_changelist_instance(request)
+        rows = cl.get_queryset(request).values_list(
+            "at", "account__name", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
+            "description", "actor_name").iterator(chunk_size=2000)
+        return stream_csv("ledger.csv", ["at", "account", "kind", "amount", "days", "service", "quantity",
+                                         "window_start", "window_end", "description", "actor"], rows)
+
+
+@admin.register(Operator)
+class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
+    add_form = OperatorCreationForm
+    form = OperatorChangeForm
+    list_display = ("username", "account", "role", "email", "is_active", "last_login")
+    list_select_related = ("account",)
+    list_filter = (service_filter("account__service"), "role", "is_active")
+    search_fields = ("username", "email", "account__name")
+    ordering = ("username",)
+    add_fieldsets = ((None, {"fields": ("username", "password", "email", "account", "role")}),)
+    fieldsets = ((None, {"fields": ("username", "account", "role", "email", "is_active", "last_login")}),)
+    readonly_fields = ("username", "account", "role", "last_login")
+    filter_horizontal = ()
+    actions = ["rotate_tokens"]
+
+    def get_queryset(self, request):
+        return operators_visible_to(request.user)
+
+    def get_form(self, request, obj=None, **kwargs):
+        return super().get_form(request, obj, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = in_scope(Account.objects.all(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate operators instead: their names stay in the ledger and code log
+
+    @admin.action(description="Create a new API token (the old one stops working)", permissions=["change"])
+    def rotate_tokens(self, request, queryset):
+        for operator in queryset[:20]:
+            try:
+                key = operations.rotate_token(actor=request.user, operator=operator)
+            except DomainError as exc:
+                self.message_user(request, f"{operator.username}: {exc.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"New API token for {operator.username} (shown once): {key}",
+                                  messages.WARNING)

@@ -1,0 +1,158 @@
+"""REST API: accounts, payments, the ledger, operators and their tokens (API.md)."""
+
+import django_filters
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.core.errors import Forbidden, InvalidInput
+from apps.core.scoping import is_platform
+
+from . import operations
+from .models import Account, LedgerEntry, Operator, Role
+from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
+from .serializers import (AccountSerializer, LedgerEntrySerializer, OperatorSerializer, OperatorUpdateSerializer,
+                          PaymentInSerializer, TokenSerializer)
+
+MANAGING_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
+
+
+class AccountFilter(django_filters.FilterSet):
+    parent = django_filters.NumberFilter(field_name="parent_id")
+    service = django_filters.NumberFilter(field_name="service_id")
+    name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = Account
+        fields = ("parent", "service", "dealer_rights", "blocked", "name")
+
+
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    serializer_class = AccountSerializer
+    filterset_class = AccountFilter
+    allowed_roles = MANAGING_ROLES
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return accounts_visible_to(self.request.user).select_related("plan").prefetch_related("sub_plans").order_by(
+            "path")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        for name in ("blocked", "blocked_reason", "unblock_until", "confirm"):
+            data.pop(name, None)
+        parent = data.pop("parent", None)
+        settings = {k: data.pop(k) for k in ("timezone", "billing_method", "basic_package_units", "purchased_units",
+                                              "currency_format", "discount_enabled") if k in data}
+        overrides = {k: data.pop(k) for k in operations.OVERRIDE_FIELDS if k in data}
+        serializer.instance = operations.create_account(
+            actor=self.request.user, name=data.get("name", ""), parent=parent, plan=data.get("plan"),
+            dealer_rights=data.get("dealer_rights", False), sub_plans=data.get("sub_plans", []),
+            overrides={k: v for k, v in overrides.items() if v is not None}, service_settings=settings,
+            payment=data.get("payment"),
+        )
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        account = serializer.instance
+        data = dict(serializer.validated_data)
+        actor = self.request.user
+        data.pop("payment", None)
+        confirm = data.pop("confirm", False)
+        if "billing_method" in data and data["billing_method"] != account.billing_method:
+            from apps.codes.operations import switch_billing_method
+
+            switch_billing_method(actor=actor, service=account, method=data.pop("billing_method"), confirm=confirm)
+            account.refresh_from_db()
+        data.pop("billing_method", None)
+        blocked = data.pop("blocked", None)
+        reason = data.pop("blocked_reason", None)
+        until = data.pop("unblock_until", None)
+        if data:
+            account = operations.update_account(actor=actor, account=account, changes=data)
+        if blocked is True and not account.blocked:
+            account = operations.block_account(actor=actor, account=account, reason=reason or "")
+        elif blocked is False and account.blocked:
+            account = operations.unblock_account(actor=actor, account=account, reason=reason or "", until=until)
+        elif blocked is not None and reason is not None and blocked == account.blocked and not reason:
+            raise InvalidInput.field("blocked_reason", "A reason is required.")
+        account.refresh_from_db()
+        serializer.instance = account
+
+    @extend_schema(request=PaymentInSerializer, responses={201: LedgerEntrySerializer})
+    @action(detail=True, methods=["post"])
+    def payments(self, request, pk=None):
+        account = self.get_object()
+        body = PaymentInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        entry = operations.record_payment(actor=request.user, account=account, **body.validated_data)
+        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=LedgerEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def ledger(self, request, pk=None):
+        account = self.get_object()
+        qs = LedgerFilter(request.GET, queryset=ledger_visible_to(request.user).filter(account=account)).qs
+        page = self.paginate_queryset(qs.order_by("-at", "-id"))
+        return self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
+
+
+class LedgerFilter(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = LedgerEntry
+        fields = ("kind", "service", "since", "until")
+
+    @property
+    def qs(self):
+        if not self.is_valid():
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError(self.errors)
+        return super().qs
+
+
+class OperatorFilter(django_filters.FilterSet):
+    class Meta:
+        model = Operator
+        fields = ("account", "role", "is_active")
+
+
+class OperatorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    filterset_class = OperatorFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_serializer_class(self):
+        return OperatorSerializer if self.action == "create" else OperatorUpdateSerializer
+
+    def get_queryset(self):
+        return operators_visible_to(self.request.user).order_by("username")
+
+    def perform_create(self, serializer):
+        d = serializer.validated_data
+        serializer.instance = operations.create_operator(
+            actor=self.request.user, username=d["username"], password=d["password"], email=d.get("email", ""),
+            account=d["account"], role=d["role"])
+
+    def perform_update(self, serializer):
+        d = serializer.validated_data
+        serializer.instance = operations.update_operator(actor=self.request.user, operator=serializer.instance,
+                                                         email=d.get("email"), is_active=d.get("is_active"))
+
+    @extend_schema(request=None, responses={201: TokenSerializer})
+    @action(detail=True, methods=["post"])
+    def token(self, request, pk=None):
+        operator = self.get_object()
+        key = operations.rotate_token(actor=request.user, operator=operator)
+        return Response({"token": key}, status=status.HTTP_201_CREATED)
+
+    def create(self, request, *args, **kwargs):
+        if not is_platform(request.user) and request.user.role not in MANAGING_ROLES:
+            raise Forbidden("Your role may not create operators.")
+        return super().create(request, *args, **kwargs)

@@ -1,0 +1,131 @@
+"""Admin forms for accounts and operators; every save is an operation."""
+
+from django import forms
+
+from apps.core.admin import OperationForm
+from apps.core.scoping import in_scope, is_platform
+from apps.plans.models import Plan
+
+from . import operations
+from .models import Account, Operator, Role
+
+OVERRIDE_FIELDS = operations.OVERRIDE_FIELDS
+SERVICE_FIELDS = ("timezone", "basic_package_units", "purchased_units", "discount_enabled")
+TRI_STATE = [("", "Inherit from the plan"), ("true", "On"), ("false", "Off")]
+
+
+class TriStateField(forms.TypedChoiceField):
+    """Null = inherited, or an explicit on/off."""
+
+    def __init__(self, **kwargs):
+        for ignored in ("required", "choices", "coerce", "empty_value", "max_length"):
+            kwargs.pop(ignored, None)
+        super().__init__(choices=TRI_STATE, coerce=lambda v: v == "true", empty_value=None, required=False, **kwargs)
+
+    def prepare_value(self, value):
+        return "" if value is None else ("true" if value in (True, "true") else "false")
+
+
+class AccountForm(OperationForm):
+    sub_plans_choice = forms.ModelMultipleChoiceField(queryset=Plan.objects.none(), required=False,
+                                                      label="Sub-plans", help_text="Plans this dealer may hand out.")
+    payment_amount = forms.DecimalField(required=False, max_digits=16, decimal_places=4, label="Opening amount")
+    payment_days = forms.IntegerField(required=False, label="Opening days")
+
+    class Meta:
+        model = Account
+        fields = ("name", "parent", "plan", "dealer_rights", *OVERRIDE_FIELDS, *SERVICE_FIELDS, "currency_format")
+        field_classes = {"block_by_balance": TriStateField, "limit_by_balance": TriStateField,
+                         "block_by_days": TriStateField, "allow_unknown_services": TriStateField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = self.actor
+        plans = Plan.objects.all() if is_platform(user) else Plan.objects.filter(service_id=user.account.service_id)
+        if user is not None and not is_platform(user) and user.role == Role.DISTRIBUTOR:
+            plans = user.account.sub_plans.all()
+        if "plan" in self.fields:
+            self.fields["plan"].queryset = plans
+        self.fields["sub_plans_choice"].queryset = plans
+        if "parent" in self.fields:
+            self.fields["parent"].queryset = in_scope(Account.objects.all(), user)
+            self.fields["parent"].required = not is_platform(user)
+        if self.instance.pk:
+            self.fields["sub_plans_choice"].initial = list(self.instance.sub_plans.all())
+            for name in ("payment_amount", "payment_days"):
+                self.fields.pop(name)
+
+    def perform(self, actor):
+        data = self.cleaned_data
+        overrides = {k: data.get(k) for k in OVERRIDE_FIELDS if k in data}
+        if self.instance.pk is None:
+            parent = data.get("parent")
+            settings = {k: data[k] for k in (*SERVICE_FIELDS, "currency_format") if k in data and parent is None}
+            payment = None
+            if data.get("payment_amount") or data.get("payment_days"):
+                payment = {"amount": data.get("payment_amount") or 0, "days": data.get("payment_days") or 0,
+                           "description": "Opening payment"}
+            return operations.create_account(
+                actor=actor, name=data["name"], parent=parent, plan=data.get("plan"),
+                dealer_rights=data.get("dealer_rights", False), sub_plans=list(data.get("sub_plans_choice") or []),
+                overrides={k: v for k, v in overrides.items() if v is not None}, service_settings=settings,
+                payment=payment,
+            )
+        original = Account.objects.get(pk=self.instance.pk)
+        changes = {k: data[k] for k in self.changed_data if k in self.Meta.fields and k != "parent"}
+        if "sub_plans_choice" in self.changed_data:
+            changes["sub_plans"] = list(data["sub_plans_choice"])
+        if not changes:
+            return original
+        return operations.update_account(actor=actor, account=original, changes=changes)
+
+
+class PaymentForm(forms.Form):
+    amount = forms.DecimalField(required=False, max_digits=16, decimal_places=4, initial=0,
+                                help_text="Negative to take money off.")
+    days = forms.IntegerField(required=False, initial=0, min_value=-100000, max_value=100000,
+                              help_text="Negative to take days off.")
+    description = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not (data.get("amount") or data.get("days")):
+            raise forms.ValidationError("Give an amount or a number of days (both are 0).")
+        return data
+
+
+class BlockForm(forms.Form):
+    reason = forms.CharField(max_length=400, widget=forms.TextInput(attrs={"size": 60}))
+    until = forms.DateTimeField(required=False, help_text="Lifting an automatic block: automatic blocking is "
+                                                         "suspended until then (at most 30 days).",
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+class OperatorCreationForm(OperationForm):
+    password = forms.CharField(widget=forms.PasswordInput, help_text="At least 8 characters, not all digits.")
+
+    class Meta:
+        model = Operator
+        fields = ("username", "email", "account", "role")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].required = True
+        self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.PLATFORM]
+
+    def perform(self, actor):
+        d = self.cleaned_data
+        return operations.create_operator(actor=actor, username=d["username"], password=d["password"],
+                                          email=d.get("email", ""), account=d["account"], role=d["role"])
+
+
+class OperatorChangeForm(OperationForm):
+    class Meta:
+        model = Operator
+        fields = ("email", "is_active")
+
+    def perform(self, actor):
+        original = Operator.objects.get(pk=self.instance.pk)
+        return operations.update_operator(actor=actor, operator=original, email=self.cleaned_data["email"],
+                                          is_active=self.cleaned_data["is_active"]
+                                          if "is_active" in self.changed_data else None)

@@ -1,0 +1,87 @@
+from rest_framework import serializers
+
+from apps.plans.models import Plan
+
+from . import operations
+from .models import Account, LedgerEntry, Operator, Role
+
+MONEY = {"max_digits": 16, "decimal_places": 4}
+
+
+class PaymentInSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(**MONEY, required=False, default=0)
+    days = serializers.IntegerField(required=False, default=0, min_value=-100000, max_value=100000)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    idempotency_key = serializers.CharField(max_length=255, required=False, allow_blank=False)
+
+
+class PlanRelatedField(serializers.PrimaryKeyRelatedField):
+    """A plan id; any plan outside the caller's service is refused like an unknown id."""
+
+    default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a plan id (integer)."}
+
+    def get_queryset(self):
+        request = self.context["request"]
+        account = getattr(request.user, "account", None)
+        return Plan.objects.all() if account is None else Plan.objects.filter(service_id=account.service_id)
+
+
+class ScopedAccountField(serializers.PrimaryKeyRelatedField):
+    default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be an account id (integer)."}
+
+    def get_queryset(self):
+        from .queries import accounts_visible_to
+
+        return accounts_visible_to(self.context["request"].user)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    parent = ScopedAccountField(required=False, allow_null=True)
+    plan = PlanRelatedField(required=False, allow_null=True)
+    sub_plans = PlanRelatedField(many=True, required=False)
+    service = serializers.IntegerField(source="service_id", read_only=True)
+    is_top = serializers.BooleanField(read_only=True)
+    payment = PaymentInSerializer(write_only=True, required=False)
+    blocked = serializers.BooleanField(required=False)
+    blocked_reason = serializers.CharField(required=False, allow_blank=True, max_length=400)
+    unblock_until = serializers.DateTimeField(write_only=True, required=False)
+    confirm = serializers.BooleanField(write_only=True, required=False, default=False)
+
+    class Meta:
+        model = Account
+        fields = ("id", "name", "parent", "plan", "dealer_rights", "sub_plans", *operations.OVERRIDE_FIELDS,
+                  "timezone", "billing_method", "basic_package_units", "purchased_units", "currency_format",
+                  "discount_enabled", "balance", "days", "blocked", "blocked_by", "blocked_reason", "blocked_at",
+                  "is_top", "service", "payment", "unblock_until", "confirm")
+        read_only_fields = ("balance", "days", "blocked_by", "blocked_at")
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name", read_only=True)
+
+    class Meta:
+        model = LedgerEntry
+        fields = ("id", "at", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
+                  "description", "actor")
+
+
+class OperatorSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(write_only=True, required=True, style={"input_type": "password"})
+    account = ScopedAccountField()
+    role = serializers.ChoiceField(choices=[c for c in Role.choices if c[0] != Role.PLATFORM])
+
+    class Meta:
+        model = Operator
+        fields = ("id", "username", "password", "email", "account", "role", "is_active")
+        read_only_fields = ("is_active",)
+
+
+class OperatorUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Operator
+        fields = ("id", "username", "email", "account", "role", "is_active")
+        read_only_fields = ("username", "account", "role")
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
