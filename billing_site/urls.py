@@ -14,3 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+admin.site.site_header = "Telematics billing"
+admin.site.site_title = "Telematics billing"
+admin.site.index_title = "Back office"

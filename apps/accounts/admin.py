@@ -80,7 +80,7 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="name", ordering="path")
     def tree_name(self, obj):
-        return format_html('<span style="padding-left:{}em">{}{}</span>', obj.depth * 1.2,
+        return format_html('<span style="padding-left:{}em;white-space:nowrap">{}{}</span>', obj.depth * 1.2,
                            "↳ " if obj.depth else "", obj.name)
 
     @admin.display(description="balance", ordering="balance")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "test-results"))
 
 if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
     collect_ignore_glob = ["test_*.py"]
@@ -55,7 +55,7 @@ def login(page, live_server):
 @pytest.fixture
 def shot(page):
     """``shot(name)`` saves a full-page screenshot to test-results/<name>.png (for looking, and CI artifacts)."""
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def _shot(name: str):
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
