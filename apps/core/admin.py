@@ -6,7 +6,7 @@ import csv
 from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils.functional import cached_property
 
 from .errors import DomainError
@@ -73,6 +73,10 @@ class ScopedAdminMixin:
 
     def get_queryset(self, request):
         return in_scope(super().get_queryset(request), request.user, self.scope_field)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        """Another scope's object by id is a 404 (as in the API), not a redirect with a message."""
+        raise Http404(f"No {opts.verbose_name} with id {object_id} here.")
 
     def _blocked(self, request) -> bool:
         from .api import operator_account_blocked
