@@ -6,7 +6,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.contrib.admin.views.main import ChangeList
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 
 from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, service_filter,
@@ -43,6 +44,19 @@ class ParentFilter(admin.SimpleListFilter):
         return queryset.filter(parent_id=self.value()) if self.value() else queryset
 
 
+class AccountChangeList(ChangeList):
+    """Adds the kernel's block warnings to the page's accounts: one set-based call per page."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        from apps.core import clock
+        from apps.services.queries import block_warnings
+
+        warnings = block_warnings([a.pk for a in self.result_list], clock.now())
+        for account in self.result_list:
+            account.block_warning = warnings.get(account.pk, "")
+
+
 @admin.register(Account)
 class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = AccountForm
@@ -53,7 +67,7 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by")
     search_fields = ("name",)
     ordering = ("path",)
-    readonly_fields = ("balance_display", "days", "blocked_display", "blocked_at", "account_links")
+    readonly_fields = ("balance_display", "days", "blocked_display", "blocked_at")
 
     def get_fieldsets(self, request, obj=None):
         general = ["name", "parent", "plan", "dealer_rights", "sub_plans_choice"]
@@ -61,8 +75,7 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
             general.remove("parent")
         fieldsets = [(None, {"fields": general})]
         if obj is not None:
-            fieldsets.insert(0, ("State", {"fields": ("account_links", "balance_display", "days",
-                                                      "blocked_display", "blocked_at")}))
+            fieldsets.insert(0, ("State", {"fields": ("balance_display", "days", "blocked_display", "blocked_at")}))
         else:
             fieldsets.append(("Opening payment", {"fields": ("payment_amount", "payment_days")}))
         fieldsets.append(("Overrides of the plan (empty = the plan's)", {
@@ -74,9 +87,6 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         elif obj is not None and obj.is_top and request.user.role == Role.TOP_USER:
             fieldsets.append(("Service settings", {"fields": ("currency_format",)}))
         return fieldsets
-
-    def get_queryset(self, request):
-        return super().get_queryset(request)
 
     @admin.display(description="name", ordering="path")
     def tree_name(self, obj):
@@ -96,41 +106,41 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="warning")
     def warning(self, obj):
-        return self._warnings.get(obj.pk, "")
+        return getattr(obj, "block_warning", "")
 
-    def changelist_view(self, request, extra_context=None):
-        self._warnings = {}
-        response = super().changelist_view(request, extra_context)
-        cl = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
-        if cl is not None:
-            try:
-                from apps.services.queries import block_warnings
-            except ImportError:
-                return response
-            from apps.core import clock
+    def get_changelist(self, request, **kwargs):
+        return AccountChangeList
 
-            self._warnings = block_warnings([a.pk for a in cl.result_list], clock.now())
-        return response
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        account = self.get_object(request, object_id)
+        links = self._account_links(request, account) if account is not None else []
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "account_links": links})
 
-    @admin.display(description="actions")
-    def account_links(self, obj):
+    def _account_links(self, request, obj) -> list[tuple[str, str]]:
         links = [(reverse("admin:accounts_ledgerentry_changelist") + f"?account__id__exact={obj.pk}", "Ledger")]
-        links.append((reverse("admin:accounts_account_payment", args=[obj.pk]), "Make a payment"))
-        links.append((reverse("admin:accounts_account_block", args=[obj.pk]), "Unblock" if obj.blocked else "Block"))
+        if operations.may_manage(request.user, obj):
+            links.append((reverse("admin:accounts_account_payment", args=[obj.pk]), "Make a payment"))
+            links.append((reverse("admin:accounts_account_block", args=[obj.pk]),
+                           "Unblock" if obj.blocked else "Block"))
+        if obj.is_top and is_platform(request.user):
+            links.append((reverse("admin:accounts_account_billing_method", args=[obj.pk]),
+                          f"Billing: {obj.get_billing_method_display()}"))
         try:
             links.append((reverse("admin:services_account_services", args=[obj.pk]), "Services"))
-        except Exception:  # the kernel's page registers this name
+        except NoReverseMatch:
             pass
-        return format_html(" · ".join('<a href="{}">{}</a>' for _ in links), *[x for pair in links for x in pair])
+        return links
 
     def has_delete_permission(self, request, obj=None):
         return False  # accounts are never deleted: block them
+
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/payment/", view(self.payment_view), name="accounts_account_payment"),
             path("<int:pk>/block/", view(self.block_view), name="accounts_account_block"),
+            path("<int:pk>/billing-method/", view(self.billing_method_view), name="accounts_account_billing_method"),
             *super().get_urls(),
         ]
 
@@ -194,6 +204,34 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "account": account, "form": form,
                    "title": f"{'Unblock' if account.blocked else 'Block'} {account.name}", "opts": self.model._meta}
         return TemplateResponse(request, "admin/accounts/block.html", context)
+
+
+    def billing_method_view(self, request, pk):
+        """Switch a service between monthly billing and activation codes, after a confirmation
+        that says how many units it deactivates or reactivates (platform operator only)."""
+        from apps.codes.operations import switch_billing_method
+        from apps.core.errors import Conflict
+
+        account = self._get_visible(request, pk)
+        if not (is_platform(request.user) and account.is_top):
+            raise PermissionDenied
+        target = "monthly" if account.billing_method == "activation_codes" else "activation_codes"
+        counts, error = None, None
+        try:
+            if request.method == "POST":
+                result = switch_billing_method(actor=request.user, service=account, method=target, confirm=True)
+                self.message_user(request, f"{account.name} now bills by {target.replace('_', ' ')}: "
+                                           f"{result.get('units_deactivated', 0)} unit(s) deactivated, "
+                                           f"{result.get('units_reactivated', 0)} reactivated.", messages.SUCCESS)
+                return redirect("admin:accounts_account_change", account.pk)
+            switch_billing_method(actor=request.user, service=account, method=target, confirm=False)
+        except Conflict as exc:
+            counts = exc.extra
+        except DomainError as exc:
+            error = exc.detail
+        context = {**self.admin_site.each_context(request), "account": account, "target": target, "counts": counts,
+                   "error": error, "opts": self.model._meta, "title": f"Switch billing method of {account.name}"}
+        return TemplateResponse(request, "admin/accounts/billing_method.html", context)
 
 
 @admin.register(LedgerEntry)
