@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-billing_site.settings.dev}
 PY=.venv/bin/python
+LOG_DIR=${VAR_DIR:-var}
+mkdir -p "$LOG_DIR"
 $PY manage.py migrate --noinput -v0
 $PY manage.py load_demo
 pids=()
@@ -14,9 +16,9 @@ cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>
 trap cleanup INT TERM EXIT
 # One worker with the embedded beat (-B): on SQLite there must be exactly one writer process for jobs.
 .venv/bin/celery -A billing_site worker -B --pool=solo --loglevel=INFO \
-  --scheduler django_celery_beat.schedulers:DatabaseScheduler >var/celery.log 2>&1 &
+  --scheduler django_celery_beat.schedulers:DatabaseScheduler >"$LOG_DIR/celery.log" 2>&1 &
 pids+=($!)
-echo "Celery worker + beat running (log: var/celery.log)"
+echo "Celery worker + beat running (log: $LOG_DIR/celery.log)"
 $PY manage.py runserver 127.0.0.1:${PORT:-8000} &
 pids+=($!)
 wait -n "${pids[@]}"
