@@ -23,7 +23,10 @@ class TriStateField(forms.TypedChoiceField):
         super().__init__(choices=TRI_STATE, coerce=lambda v: v == "true", empty_value=None, required=False, **kwargs)
 
     def prepare_value(self, value):
-        return "" if value is None else ("true" if value in (True, "true") else "false")
+        """Null and the submitted empty choice both stay "inherit" (a redisplayed form must not flip to off)."""
+        if value is None or value == "":
+            return ""
+        return "true" if value in (True, "true", "True") else "false"
 
 
 class AccountForm(OperationForm):

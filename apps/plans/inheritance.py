@@ -1,7 +1,8 @@
-"""Plan settings inheritance: a null setting comes from the parent plan, recursively.
+"""Plan inheritance: a null setting, and a service the plan does not list, come from the parent plan,
+recursively.
 
-``effective_settings(plan)`` walks the chain once (one query per level is avoided by loading the
-service's plans in one query when the chain is long) and says where each value comes from.
+``plan_chain(plan)`` loads the chain in one query (the service's plans, keyed by id) rather than one
+query per level; ``effective_settings`` and ``effective_services`` say where each value comes from.
 At the root of a chain, null means the defaults of SPEC §8.2.
 """
 
@@ -37,12 +38,25 @@ class Setting:
 
 
 def plan_chain(plan) -> list:
-    """The plan, its parent, … up to the root (cycles are refused on save; guarded here anyway)."""
+    """The plan, its parent, … up to the root (cycles are refused on save; guarded here anyway).
+
+    One query for the whole chain (the service's plans by id), and always fresh from the database,
+    so a parent object cached on ``plan`` cannot hide a later change.
+    """
+    if plan is None:
+        return []
+    from .models import Plan
+
+    by_id = None
     chain, seen = [], set()
     while plan is not None and plan.pk not in seen:
         chain.append(plan)
         seen.add(plan.pk)
-        plan = plan.parent
+        if plan.parent_id is None:
+            break
+        if by_id is None:
+            by_id = Plan.objects.filter(service_id=plan.service_id).in_bulk()
+        plan = by_id.get(plan.parent_id)
     return chain
 
 
@@ -68,3 +82,72 @@ def combined_settings(account) -> dict[str, Setting]:
         if value is not None:
             out[name] = Setting(value, f"account:{account.pk}", account.name)
     return out
+
+
+@dataclass(frozen=True)
+class EffectiveService:
+    """A service row as a plan sees it, and the plan it comes from."""
+
+    name: str
+    type: str
+    interval: str
+    cost_table: str
+    description: str
+    plan_id: int
+    plan_name: str
+    inherited: bool
+    via: tuple[str, ...]  # plan names from the asking plan up to the source
+
+    @property
+    def explanation(self) -> str:
+        if not self.inherited:
+            return f"from plan {self.plan_name}"
+        return f"from plan {self.plan_name}, inherited by {' → '.join(reversed(self.via[:-1]))}"
+
+
+def effective_services(plan) -> list[EffectiveService]:
+    """Every service of the plan's chain, row by row: the nearest plan listing a name wins (two queries)."""
+    from .models import PlanService
+
+    chain = plan_chain(plan)
+    if not chain:
+        return []
+    rank = {p.pk: index for index, p in enumerate(chain)}
+    rows = sorted(PlanService.objects.filter(plan_id__in=rank), key=lambda r: (r.name, rank[r.plan_id]))
+    out, seen = [], set()
+    for row in rows:
+        if row.name in seen:
+            continue
+        seen.add(row.name)
+        depth = rank[row.plan_id]
+        out.append(EffectiveService(
+            name=row.name, type=row.type, interval=row.interval, cost_table=row.cost_table,
+            description=row.description, plan_id=row.plan_id, plan_name=chain[depth].name, inherited=depth > 0,
+            via=tuple(p.name for p in chain[: depth + 1]),
+        ))
+    return out
+
+
+def effective_device_types(plan) -> tuple[str, list, Setting]:
+    """The device-type limit mode and its list: both come from the nearest plan that sets a mode."""
+    for p in plan_chain(plan):
+        if p.device_type_limit:
+            return p.device_type_limit, list(p.device_types.all()), Setting(p.device_type_limit, f"plan:{p.pk}",
+                                                                            p.name)
+    return "none", [], Setting("none", "default", "default")
+
+
+def device_type_allowed(plan, device_type) -> bool:
+    """Whether a plan's effective device-type limit lets a unit use ``device_type`` (None always passes)."""
+    if device_type is None:
+        return True
+    mode, types, _ = effective_device_types(plan)
+    listed = any(t.pk == device_type.pk for t in types)
+    return mode == "none" or (mode == "only" and listed) or (mode == "except" and not listed)
+
+
+def modem_allowed(plan, modem) -> bool:
+    """A modem flagged "limit by billing plans" is usable only by the plans it lists (SPEC §2.1)."""
+    if modem is None or not modem.limit_by_plans:
+        return True
+    return plan is not None and modem.plans.filter(pk=plan.pk).exists()

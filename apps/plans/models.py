@@ -89,3 +89,36 @@ class AccountServiceOverride(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "name"], name="account_override_unique_name")]
+
+
+class PlanEventAction(models.TextChoices):
+    CREATED = "created", "Plan created"
+    CHANGED = "changed", "Plan changed"
+    DELETED = "deleted", "Plan deleted"
+    SERVICE_ADDED = "service_added", "Service added"
+    SERVICE_CHANGED = "service_changed", "Service changed"
+    SERVICE_REMOVED = "service_removed", "Service removed"
+    SERVICES_IMPORTED = "services_imported", "Services imported"
+    SERVICES_EXPORTED = "services_exported", "Services exported"
+    APP_SERVICE_ADDED = "app_service_added", "Application service added to the catalogue"
+
+
+class PlanEvent(models.Model):
+    """An append-only record of every change to plans and their services, written by the operation
+    that made it. Plan id and name are snapshots (no foreign key), so deleting a plan keeps its history."""
+
+    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    plan_id_snapshot = models.BigIntegerField(null=True, blank=True, db_index=True)
+    plan_name = models.CharField(max_length=100, blank=True, default="")
+    action = models.CharField(max_length=20, choices=PlanEventAction.choices)
+    actor = models.ForeignKey("accounts.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, default="system")
+    at = models.DateTimeField(db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["service", "-at"], name="plan_event_service_at")]
+
+    def __str__(self):
+        return f"{self.get_action_display()}: {self.plan_name}"

@@ -1,0 +1,599 @@
+"""The plan window, plan services (with CSV/XLSX import/export and transfers between plans), the
+service catalogue, device types, modems and the plan history, in the admin.
+
+Every write goes through ``apps.plans.operations``. The plan page validates the plan and every
+service row before saving anything, so a bad cost table leaves the whole page unsaved.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
+
+from apps.accounts.models import Role
+from apps.core.admin import add_domain_error, service_filter
+from apps.core.errors import DomainError
+from apps.core.scoping import is_platform
+from apps.services.catalogue import APP_PREFIX
+from apps.services.models import CatalogueService
+from apps.units.models import DeviceType, Modem
+
+from . import operations
+from .forms import (PlanForm, PlanServiceConfirmImportForm, PlanServiceForm, PlanServiceFormSet,
+                    PlanServiceImportForm, TransferForm)
+from .inheritance import effective_services
+from .models import Plan, PlanEvent, PlanService
+from .queries import (catalogue_visible_to, plan_events_visible_to, plan_services_visible_to, plans_manageable_by,
+                      plans_visible_to)
+from .resources import PlanServiceResource
+
+CALCULATOR_MEDIA = {"js": ("plans/cost_table_preview.js",), "css": {"all": ("plans/plans.css",)}}
+
+
+def _blocked(request) -> bool:
+    from apps.core.api import operator_account_blocked
+
+    return operator_account_blocked(request.user)
+
+
+def _is_plan_reader(user) -> bool:
+    return is_platform(user) or getattr(user, "role", "") in (Role.TOP_USER, Role.DISTRIBUTOR)
+
+
+class PlanServiceInline(admin.TabularInline):
+    model = PlanService
+    form = PlanServiceForm
+    formset = PlanServiceFormSet
+    extra = 1
+    fields = ("name", "type", "interval", "cost_table", "description")
+    verbose_name = "service"
+    verbose_name_plural = "This plan's own service rows (the others are inherited, see above)"
+
+    def has_add_permission(self, request, obj=None):
+        return obj is None or self._manage(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or self._manage(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or self._manage(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_plan_reader(request.user)
+
+    @staticmethod
+    def _manage(request, plan) -> bool:
+        return operations.may_manage_plan(request.user, plan) and not _blocked(request)
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    form = PlanForm
+    inlines = [PlanServiceInline]
+    list_display = ("name", "parent", "service", "currency", "history", "own_services", "description")
+    list_select_related = ("parent", "service")
+    list_filter = (service_filter("service"),)
+    search_fields = ("name",)
+    ordering = ("name",)
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    readonly_fields = ("effective_services_list", "calculator", "plan_links")
+    actions = ["import_into_plan"]
+
+    class Media:
+        js = CALCULATOR_MEDIA["js"]
+        css = CALCULATOR_MEDIA["css"]
+
+    # --- rights and scope ---
+
+    def get_queryset(self, request):
+        return plans_visible_to(request.user)
+
+    def has_module_permission(self, request):
+        return _is_plan_reader(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_plan_reader(request.user)
+
+    def has_add_permission(self, request):
+        return (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER) \
+            and not _blocked(request)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return self.has_add_permission(request)
+        return operations.may_manage_plan(request.user, obj) and not _blocked(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def get_fieldsets(self, request, obj=None):
+        general = ["name", "parent", "description", "block_by_balance", "block_balance", "limit_by_balance",
+                   "deny_balance", "block_by_days", "min_days", "allow_unknown_services", "currency_format",
+                   "history_period_days", "retranslator_mask", "sms_sender", "command_sender"]
+        if obj is None and is_platform(request.user):
+            general.insert(0, "service")
+        fieldsets = [
+            ("General", {"fields": general,
+                         "description": "Empty settings are inherited from the parent plan."}),
+            ("Device types", {"fields": ("device_type_limit", "device_types")}),
+            ("Modems", {"fields": ("modems",)}),
+            ("E-mail", {"fields": ("email",),
+                        "description": "Sender of the service's outgoing e-mail (e.g. code expiry notices)."}),
+            ("Report style", {"fields": ("report_logo_url", "report_color")}),
+        ]
+        # Last, so that it sits right above the inline service rows.
+        services = ("plan_links", "effective_services_list", "calculator") if obj is not None else ("calculator",)
+        fieldsets.append(("Services", {"fields": services}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return [*self.readonly_fields, *PlanForm.Meta.fields, "modems"]
+        return self.readonly_fields
+
+    # --- saving through the operations ---
+
+    def save_model(self, request, obj, form, change):
+        values = form.changed_values()
+        if change:
+            form.instance = operations.update_plan(actor=request.user, plan=Plan.objects.get(pk=obj.pk),
+                                                   changes=values)
+        else:
+            form.instance = operations.create_plan(actor=request.user, service=form.service_account(),
+                                                   values=values)
+        # The admin goes on with ``obj`` (messages, redirects, inline formsets): make it the saved plan.
+        obj.__dict__.update({k: v for k, v in form.instance.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        """Each inline row through its operation; the formset's bookkeeping (used by the admin's
+        change message) is filled in as ``formset.save()`` would."""
+        plan = form.instance
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            for row_form in formset.deleted_forms:
+                if row_form.instance.pk:
+                    operations.delete_plan_service(actor=request.user, row=row_form.instance)
+                    formset.deleted_objects.append(row_form.instance)
+            for row_form in formset.forms:
+                data = getattr(row_form, "cleaned_data", None)
+                if not data or data.get("DELETE") or not row_form.has_changed():
+                    continue
+                values = {k: data.get(k) for k in operations.SERVICE_ROW_FIELDS}
+                if row_form.instance.pk:
+                    row = operations.update_plan_service(actor=request.user, row=row_form.instance, changes=values)
+                    formset.changed_objects.append((row, row_form.changed_data))
+                else:
+                    row = operations.add_plan_service(actor=request.user, plan=plan, values=values)
+                    formset.new_objects.append(row)
+
+    def delete_model(self, request, obj):
+        operations.delete_plan(actor=request.user, plan=obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        plan = self.get_object(request, object_id)
+        if plan is not None and request.method == "POST":
+            uses = operations.plan_uses(plan)
+            if any(uses.values()):
+                parts = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in uses.items() if names)
+                self.message_user(request, f"“{plan}” is in use and cannot be deleted ({parts}).", messages.ERROR)
+                from django.shortcuts import redirect
+
+                return redirect(reverse("admin:plans_plan_change", args=[plan.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deleting goes one plan at a time, through delete_plan
+        if not (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER):
+            actions.pop("import_into_plan", None)
+        return actions
+
+    # --- display ---
+
+    @admin.display(description="currency")
+    def currency(self, obj):
+        return obj.currency_format or "—"
+
+    @admin.display(description="history (days)")
+    def history(self, obj):
+        return "inherited" if obj.history_period_days is None else obj.history_period_days
+
+    @admin.display(description="own services")
+    def own_services(self, obj):
+        return obj.services.count()
+
+    @admin.display(description="import / export")
+    def plan_links(self, obj):
+        base = reverse("admin:plans_planservice_changelist")
+        return format_html(
+            '<a class="button" href="{}?plan__id__exact={}">Export this plan’s services…</a> '
+            '<a class="button" href="{}">Import services from other plans…</a> '
+            '<a class="button" href="{}">Effective plan</a>',
+            base, obj.pk, base, reverse("admin:plans_plan_effective", args=[obj.pk]))
+
+    @admin.display(description="effective services")
+    def effective_services_list(self, obj):
+        rows = effective_services(obj)
+        if not rows:
+            return "No services in this plan or its parents."
+        body = format_html_join("", "<tr{}><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", (
+            (' class="inherited"' if r.inherited else "", r.name, r.type.replace("_", " "), r.interval,
+             r.cost_table or "(free, unlimited)", r.explanation) for r in rows))
+        return format_html('<table class="effective-services"><thead><tr><th>service</th><th>type</th>'
+                           '<th>interval</th><th>cost table</th><th>comes</th></tr></thead><tbody>{}</tbody>'
+                           '</table>', body)
+
+    @admin.display(description="calculator")
+    def calculator(self, obj):
+        return format_html(
+            '<div class="cost-calculator" data-evaluate-url="{}">'
+            '<label>Cost table <input type="text" class="calc-table" size="30" placeholder="e.g. 1:0;10:1.5;-1">'
+            '</label> <label>count <input type="number" class="calc-count" min="0" max="9999" value="10"></label>'
+            '<output class="calc-result" aria-live="polite"></output>'
+            '<p class="help">Type a table and a count: the price of the next object and the period’s total. '
+            'Each service row above shows the same for its own table.</p></div>',
+            reverse("cost-table-evaluate"))
+
+    # --- extra pages ---
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("<int:pk>/effective/", self.admin_site.admin_view(self.effective_view),
+                     name="plans_plan_effective"), *super().get_urls()]
+
+    def effective_view(self, request, pk):
+        from django.http import Http404
+
+        from .queries import effective_plan
+
+        plan = plans_visible_to(request.user).filter(pk=pk).first()
+        if plan is None:
+            raise Http404
+        context = {**self.admin_site.each_context(request), "title": f"Effective plan: {plan.name}",
+                   "opts": self.opts, "view": effective_plan(plan), "original": plan}
+        return TemplateResponse(request, "admin/plans/plan/effective.html", context)
+
+    @admin.action(description="Import all services of the selected plans into a plan…")
+    def import_into_plan(self, request, queryset):
+        return _transfer_view(self, request, queryset, direction="import", sources=list(queryset), names=None)
+
+
+@admin.register(PlanService)
+class PlanServiceAdmin(ImportExportMixin, admin.ModelAdmin):
+    """Every plan's own service rows: the place for CSV/XLSX files and for transfers between plans."""
+
+    form = PlanServiceForm
+    resource_classes = [PlanServiceResource]
+    import_form_class = PlanServiceImportForm
+    confirm_form_class = PlanServiceConfirmImportForm
+    import_template_name = "admin/plans/planservice/import.html"
+    formats = [CSV, XLSX]
+    list_display = ("name", "plan", "type", "interval", "cost_table_code", "description")
+    list_select_related = ("plan", "plan__service")
+    list_filter = (service_filter("plan__service"), "plan", "type", "interval")
+    search_fields = ("name", "plan__name")
+    ordering = ("plan__name", "name")
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    actions = ["export_to_plans", "import_into_plan"]
+    fields = ("plan", "name", "type", "interval", "cost_table", "description", "calculator")
+    readonly_fields = ("calculator",)
+
+    class Media:
+        js = CALCULATOR_MEDIA["js"]
+        css = CALCULATOR_MEDIA["css"]
+
+    def get_queryset(self, request):
+        return plan_services_visible_to(request.user)
+
+    def has_module_permission(self, request):
+        return _is_plan_reader(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_plan_reader(request.user)
+
+    def has_add_permission(self, request):
+        return False  # rows are added on the plan page (validated with the plan's service catalogue)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER
+        return operations.may_manage_plan(request.user, obj.plan) and not _blocked(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def has_import_permission(self, request):
+        return (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER) \
+            and not _blocked(request)
+
+    def has_export_permission(self, request):
+        return _is_plan_reader(request.user)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"service_id": obj.plan.service_id if obj else None})
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("plan", "calculator")
+
+    def save_model(self, request, obj, form, change):
+        values = {k: form.cleaned_data.get(k) for k in operations.SERVICE_ROW_FIELDS}
+        operations.update_plan_service(actor=request.user, row=PlanService.objects.get(pk=obj.pk), changes=values)
+
+    def delete_model(self, request, obj):
+        operations.delete_plan_service(actor=request.user, row=obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        if not self.has_import_permission(request):
+            actions.pop("export_to_plans", None)
+            actions.pop("import_into_plan", None)
+        return actions
+
+    @admin.display(description="cost table", ordering="cost_table")
+    def cost_table_code(self, obj):
+        return format_html("<code>{}</code>", obj.cost_table) if obj.cost_table else "(free, unlimited)"
+
+    def calculator(self, obj):
+        return PlanAdmin.calculator(self, obj)
+
+    calculator.short_description = "calculator"
+
+    # --- import-export wiring ---
+
+    def get_import_form_kwargs(self, request):
+        return {**super().get_import_form_kwargs(request), "actor": request.user}
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            service = import_form.cleaned_data.get("service")
+            initial.update(mode=import_form.cleaned_data["mode"], service=service.pk if service else "")
+        return initial
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        form = kwargs.get("form")
+        data = getattr(form, "cleaned_data", None) or {}
+        service = None
+        if is_platform(request.user):
+            chosen = data.get("service")
+            if chosen is not None:
+                from apps.accounts.models import Account
+
+                service = chosen if isinstance(chosen, Account) else Account.objects.filter(
+                    pk=chosen, parent__isnull=True).first()
+        else:
+            service = request.user.account.service
+        return {"actor": request.user, "service": service, "mode": data.get("mode") or "add"}
+
+    def get_export_resource_kwargs(self, request, **kwargs):
+        return {"actor": request.user}
+
+    def process_result(self, result, request):
+        removed = getattr(result, "sync_removed", {})
+        response = super().process_result(result, request)
+        if removed:
+            listing = "; ".join(f"{plan}: {', '.join(names)}" for plan, names in removed.items())
+            self.message_user(request, f"Removed by synchronisation: {listing}.", messages.INFO)
+        return response
+
+    # --- transfers between plans ---
+
+    @admin.action(description="Export the selected services to other plans…")
+    def export_to_plans(self, request, queryset):
+        plans = {row.plan_id for row in queryset}
+        if len(plans) != 1:
+            self.message_user(request, "Choose services of one plan to export (filter the list by plan).",
+                              messages.ERROR)
+            return None
+        source = queryset.first().plan
+        return _transfer_view(self, request, queryset, direction="export", sources=[source],
+                              names=sorted(queryset.values_list("name", flat=True)))
+
+    @admin.action(description="Import the selected services into a plan…")
+    def import_into_plan(self, request, queryset):
+        return _transfer_view(self, request, queryset, direction="import",
+                              sources=list(Plan.objects.filter(pk__in=queryset.values("plan_id")).order_by("name")),
+                              names=sorted(set(queryset.values_list("name", flat=True))))
+
+
+def _transfer_view(model_admin, request, queryset, *, direction: str, sources: list, names):
+    """The two-step page behind the import/export actions: choose the target(s) and the mode, see
+    what will change per target, confirm; then the operation runs and the counts are shown."""
+    actor = request.user
+    service_ids = {p.service_id for p in sources}
+    if len(service_ids) != 1:
+        model_admin.message_user(request, "Choose plans of one service.", messages.ERROR)
+        return None
+    plans = plans_manageable_by(actor).filter(service_id=next(iter(service_ids)))
+    if direction == "export":
+        plans = plans.exclude(pk=sources[0].pk)
+    else:
+        plans = plans.exclude(pk__in=[p.pk for p in sources])
+    form = TransferForm(request.POST if "transfer_step" in request.POST else None, plans=plans.order_by("name"),
+                        direction=direction)
+    previews = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if direction == "import":
+                target = data["target"]
+                if request.POST.get("transfer_step") == "confirm":
+                    counts = operations.import_plan_services(actor=actor, plan=target, source_plans=sources,
+                                                             names=names, delete_existing=data["delete_existing"])
+                    model_admin.message_user(request, f"Imported into “{target}”: {counts['added']} added, "
+                                                      f"{counts['kept']} kept, {counts['removed']} removed.",
+                                             messages.SUCCESS)
+                    return None
+                previews = [operations.preview_import(actor=actor, plan=target, source_plans=sources, names=names,
+                                                      delete_existing=data["delete_existing"])]
+            else:
+                targets = list(data["targets"])
+                if request.POST.get("transfer_step") == "confirm":
+                    result = operations.export_plan_services(actor=actor, plan=sources[0], target_plans=targets,
+                                                             names=names, mode=data["mode"])
+                    by_id = {t.pk: t.name for t in targets}
+                    summary = "; ".join(f"{by_id[pk]}: {c['added']} added, {c['replaced']} replaced, "
+                                        f"{c['kept']} kept, {c['removed']} removed" for pk, c in result.items())
+                    model_admin.message_user(request, f"Exported ({data['mode']}) — {summary}.", messages.SUCCESS)
+                    return None
+                previews = operations.preview_export(actor=actor, plan=sources[0], target_plans=targets,
+                                                     names=names, mode=data["mode"])
+        except DomainError as exc:
+            add_domain_error(form, exc)
+            previews = None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Import services into a plan" if direction == "import" else "Export services to other plans",
+        "opts": model_admin.opts, "form": form, "direction": direction, "sources": sources, "names": names,
+        "previews": previews, "queryset": queryset, "action": request.POST.get("action"),
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": model_admin.media + form.media,
+    }
+    return TemplateResponse(request, "admin/plans/transfer.html", context)
+
+
+# --- catalogues -----------------------------------------------------------------------------------
+
+@admin.register(CatalogueService)
+class CatalogueServiceAdmin(admin.ModelAdmin):
+    """The service catalogue. Global names are seeded; top users add ``Apps: <name>`` for their service."""
+
+    list_display = ("name", "type", "description", "service")
+    list_select_related = ("service",)
+    list_filter = ("type", service_filter("service"))
+    search_fields = ("name",)
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    fields = ("name", "description", "service")
+
+    def get_queryset(self, request):
+        return catalogue_visible_to(request.user)
+
+    def has_module_permission(self, request):
+        return _is_plan_reader(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_plan_reader(request.user)
+
+    def has_add_permission(self, request):
+        return (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER) \
+            and not _blocked(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # names are referenced by plans and charges: entries are never edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        return self.fields if is_platform(request.user) else ("name", "description")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "name" in form.base_fields:
+            form.base_fields["name"].help_text = f"The application's name; it is listed as “{APP_PREFIX}<name>”."
+        if "service" in form.base_fields:
+            form.base_fields["service"].queryset = form.base_fields["service"].queryset.filter(
+                parent__isnull=True)
+            form.base_fields["service"].required = True
+        actor = request.user
+
+        class AppServiceForm(form):
+            def _post_clean(self):
+                if self.errors:
+                    return
+                service = self.cleaned_data.get("service") if is_platform(actor) else actor.account.service
+                try:
+                    self.instance = operations.add_app_service(actor=actor, service=service,
+                                                               name=self.cleaned_data["name"],
+                                                               description=self.cleaned_data.get("description", ""))
+                except DomainError as exc:
+                    add_domain_error(self, exc)
+
+        return AppServiceForm
+
+    def save_model(self, request, obj, form, change):
+        """``add_app_service`` saved it while validating (the admin request is one transaction)."""
+
+
+class PlatformCatalogueAdmin(admin.ModelAdmin):
+    """Global catalogues kept by the platform operator; everyone who manages plans may read them."""
+
+    search_fields = ("name",)
+    list_per_page = 100
+
+    def has_module_permission(self, request):
+        return _is_plan_reader(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_plan_reader(request.user)
+
+    def has_add_permission(self, request):
+        return is_platform(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_platform(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_platform(request.user)
+
+
+@admin.register(DeviceType)
+class DeviceTypeAdmin(PlatformCatalogueAdmin):
+    list_display = ("name",)
+
+
+@admin.register(Modem)
+class ModemAdmin(PlatformCatalogueAdmin):
+    list_display = ("name", "limit_by_plans")
+    list_filter = ("limit_by_plans",)
+    filter_horizontal = ("plans",)
+
+
+@admin.register(PlanEvent)
+class PlanEventAdmin(admin.ModelAdmin):
+    """The plans' history: read-only for everyone."""
+
+    list_display = ("at", "action", "plan_name", "actor_name", "service", "details")
+    list_select_related = ("service",)
+    list_filter = ("action", service_filter("service"))
+    search_fields = ("plan_name", "actor_name")
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_queryset(self, request):
+        return plan_events_visible_to(request.user)
+
+    def has_module_permission(self, request):
+        return is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,239 @@
+"""Admin forms for plans and their service rows.
+
+Forms validate with the operations' own checks (``validate_plan``, ``clean_service_row``) and write
+nothing: the admin saves the plan and then every service row through the operations once the whole
+page (plan and inline rows) is valid, so a bad row leaves the plan untouched too.
+"""
+
+from django import forms
+from import_export.forms import ConfirmImportForm, ImportForm
+
+from apps.accounts.forms import TriStateField
+from apps.accounts.models import Account
+from apps.core.admin import add_domain_error
+from apps.core.errors import DomainError
+from apps.core.scoping import in_scope, is_platform
+from apps.units.models import Modem
+
+from . import operations
+from .models import DeviceTypeLimit, Plan, PlanService
+from .operations import EXPORT_MODES
+
+INHERIT = "Inherit from the parent plan"
+
+
+class PlanTriStateField(TriStateField):
+    """inherit / on / off, worded for plans."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.choices = [("", INHERIT), ("true", "On"), ("false", "Off")]
+
+    def prepare_value(self, value):
+        # A re-displayed form holds the submitted text: "" must stay "inherit", not turn into "off".
+        if value in (None, ""):
+            return ""
+        return "true" if value in (True, "true", "True") else "false"
+
+
+class PlanForm(forms.ModelForm):
+    modems = forms.ModelMultipleChoiceField(
+        queryset=Modem.objects.filter(limit_by_plans=True), required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Modems flagged “limit by billing plans” that this plan may use. Unflagged modems are "
+                  "usable by every plan and are not listed.")
+
+    report_logo_url = forms.URLField(required=False, assume_scheme="https", label="Report logo URL")
+
+    actor = None  # set by PlanAdmin.get_form
+
+    class Meta:
+        model = Plan
+        fields = ("service", "name", "parent", "description", "block_by_balance", "block_balance",
+                  "limit_by_balance", "deny_balance", "block_by_days", "min_days", "allow_unknown_services",
+                  "currency_format", "history_period_days", "retranslator_mask", "sms_sender", "command_sender",
+                  "device_type_limit", "device_types", "email", "report_logo_url", "report_color")
+        field_classes = {name: PlanTriStateField for name in ("block_by_balance", "limit_by_balance",
+                                                              "block_by_days", "allow_unknown_services")}
+        widgets = {"device_types": forms.CheckboxSelectMultiple,
+                   "description": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+                   "retranslator_mask": forms.TextInput(attrs={"size": 60})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = self.actor
+        if "service" in self.fields:
+            self.fields["service"].queryset = in_scope(Account.objects.filter(parent__isnull=True), user)
+            self.fields["service"].required = True
+        if "parent" in self.fields:
+            from .queries import plans_visible_to
+
+            parents = plans_visible_to(user)
+            if self.instance.pk:
+                parents = parents.filter(service_id=self.instance.service_id).exclude(pk=self.instance.pk)
+            self.fields["parent"].queryset = parents
+        if "device_type_limit" in self.fields:
+            self.fields["device_type_limit"].choices = [("", INHERIT), *DeviceTypeLimit.choices]
+        if "history_period_days" in self.fields and not self.instance.pk:
+            self.fields["history_period_days"].initial = 400
+            self.fields["history_period_days"].help_text = "Days of unit history kept; 0 = forever. A plan " \
+                                                           "with a parent may leave it empty to inherit."
+        if self.instance.pk and "modems" in self.fields:
+            self.fields["modems"].initial = list(self.instance.modems.all())
+
+    def service_account(self) -> Account:
+        if self.instance.pk:
+            return self.instance.service
+        if "service" in self.fields:
+            return self.cleaned_data.get("service")
+        return self.actor.account.service
+
+    def changed_values(self) -> dict:
+        """The operation's input: every field on create, the changed ones on update."""
+        names = [n for n in self.Meta.fields if n != "service"] + ["modems"]
+        if self.instance.pk:
+            names = [n for n in names if n in self.changed_data]
+        values = {n: self.cleaned_data.get(n) for n in names if n in self.fields}
+        for many in ("device_types", "modems"):
+            if many in values:
+                values[many] = list(values[many] or [])
+        for text in ("currency_format", "retranslator_mask", "sms_sender", "command_sender", "email",
+                     "report_logo_url", "report_color"):
+            if text in values and values[text] == "":
+                values[text] = None
+        return values
+
+    def _post_clean(self):
+        # No construct-and-validate of the model instance: the operation checks everything.
+        if self.errors:
+            return
+        service = self.service_account()
+        if service is None:
+            return
+        if not self.instance.pk:
+            self.instance.service = service  # the inline rows validate against this service's catalogue
+        try:
+            operations.validate_plan(actor=self.actor, service=service,
+                                     plan=self.instance if self.instance.pk else None, values=self.changed_values())
+        except DomainError as exc:
+            add_domain_error(self, exc)
+
+
+class PlanServiceForm(forms.ModelForm):
+    """One service row; validated by ``clean_service_row`` with the plan's service catalogue."""
+
+    class Meta:
+        model = PlanService
+        fields = ("name", "type", "interval", "cost_table", "description")
+        widgets = {"cost_table": forms.TextInput(attrs={"size": 28, "class": "cost-table-input",
+                                                        "autocomplete": "off", "spellcheck": "false"}),
+                   "description": forms.TextInput(attrs={"size": 30}),
+                   "name": forms.TextInput(attrs={"size": 22, "list": "catalogue-names"})}
+
+    service_id = None  # set by the formset
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["type"].required = False
+        self.fields["type"].help_text = "Empty: the catalogue's type."
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or not data or (self.prefix and data.get("DELETE")):
+            return data
+        try:
+            clean = operations.clean_service_row(service_id=self.service_id, values=data)
+        except DomainError as exc:
+            add_domain_error(self, exc)
+            return data
+        data.update(clean)
+        return data
+
+    def _post_clean(self):
+        pass  # the plan may not exist yet; uniqueness is checked by the formset and the operation
+
+
+class PlanServiceFormSet(forms.BaseInlineFormSet):
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.service_id = self.instance.service_id
+        return form
+
+    @property
+    def empty_form(self):
+        form = super().empty_form
+        form.service_id = self.instance.service_id
+        return form
+
+    def clean(self):
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            name = form.cleaned_data.get("name")
+            if name in seen:
+                form.add_error("name", f"'{name}' is listed twice.")
+            seen.add(name)
+
+
+# --- import/export between plans (admin actions) ---------------------------------------------------
+
+class TransferForm(forms.Form):
+    """Step 1 of the admin actions: where to, and how."""
+
+    target = forms.ModelChoiceField(queryset=Plan.objects.none(), required=False, label="Into plan")
+    targets = forms.ModelMultipleChoiceField(queryset=Plan.objects.none(), required=False, label="To plans",
+                                             widget=forms.CheckboxSelectMultiple)
+    delete_existing = forms.BooleanField(required=False, label="Delete all existing services of the target first")
+    mode = forms.ChoiceField(choices=[("add", "Add only (skip names the target has)"),
+                                      ("replace", "Replace services with the same names"),
+                                      ("sync", "Synchronise (the target's table becomes exactly these rows)")],
+                             initial="add", widget=forms.RadioSelect, required=False)
+
+    def __init__(self, *args, plans=None, direction="import", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.direction = direction
+        self.fields["target"].queryset = plans
+        self.fields["targets"].queryset = plans
+        if direction == "import":
+            del self.fields["targets"], self.fields["mode"]
+            self.fields["target"].required = True
+        else:
+            del self.fields["target"], self.fields["delete_existing"]
+            self.fields["targets"].required = True
+            self.fields["mode"].required = True
+
+    def clean_mode(self):
+        mode = self.cleaned_data.get("mode")
+        if mode not in EXPORT_MODES:
+            raise forms.ValidationError("Choose a mode.")
+        return mode
+
+
+FILE_MODES = [("add", "Add only: keep rows whose names the plan already has"),
+              ("replace", "Replace rows with the same names"),
+              ("sync", "Synchronise: each plan named in the file gets exactly its rows")]
+
+
+class PlanServiceImportForm(ImportForm):
+    """The CSV/XLSX upload form, with the mode and (for the platform operator) the service."""
+
+    mode = forms.ChoiceField(choices=FILE_MODES, initial="add", widget=forms.RadioSelect)
+    service = forms.ModelChoiceField(queryset=Account.objects.filter(parent__isnull=True).order_by("name"),
+                                     required=False,
+                                     help_text="The service whose plans the file's “plan” column names.")
+
+    def __init__(self, formats, resources, actor=None, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        if actor is not None and not is_platform(actor):
+            del self.fields["service"]
+        else:
+            self.fields["service"].required = True
+
+
+class PlanServiceConfirmImportForm(ConfirmImportForm):
+    """Carries the mode and service from the preview to the confirmation."""
+
+    mode = forms.ChoiceField(choices=FILE_MODES, widget=forms.HiddenInput)
+    service = forms.IntegerField(widget=forms.HiddenInput, required=False)

@@ -1,0 +1,713 @@
+"""Every write to plans, plan services and the service catalogue's ``Apps:`` entries.
+
+Admin forms and actions, the API and the CSV import all call these. Each runs in one transaction,
+locks the plan it changes, validates (raising ``apps.core.errors`` exceptions that name the field),
+writes, and records a ``PlanEvent`` in the same transaction.
+
+Who may change a plan (SPEC §8.1): the platform operator any plan; a top user the plans of its own
+service except the top account's plan and that plan's parent chain, which the platform operator sets.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.db import transaction
+
+from apps.accounts.models import Account, Role
+from apps.core import clock
+from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
+from apps.core.money import MONEY_MAX_DIGITS, as_money, currency_format_error
+from apps.core.scoping import is_platform
+from apps.services.catalogue import APP_PREFIX
+from apps.services.models import CatalogueService
+
+from . import cost_table
+from .inheritance import plan_chain
+from .models import (DeviceTypeLimit, Plan, PlanEvent, PlanEventAction, PlanService, ResetInterval,
+                     ServiceType)
+
+SCALAR_FIELDS = (
+    "name", "parent", "description", "email", "block_by_balance", "block_balance", "limit_by_balance",
+    "deny_balance", "block_by_days", "min_days", "allow_unknown_services", "currency_format",
+    "history_period_days", "retranslator_mask", "sms_sender", "command_sender", "device_type_limit",
+    "report_logo_url", "report_color",
+)
+MANY_FIELDS = ("device_types", "modems")
+PLAN_FIELDS = SCALAR_FIELDS + MANY_FIELDS
+SERVICE_ROW_FIELDS = ("name", "type", "interval", "cost_table", "description")
+EXPORT_MODES = ("add", "replace", "sync")
+
+MAX_HISTORY_DAYS = 36_500
+MAX_MIN_DAYS = 36_500
+_RETRANSLATOR_RE = re.compile(r"^[A-Za-z0-9.*?_-]+:[0-9*?]{1,5}$")
+_SENDER_NUMBER_RE = re.compile(r"^\+?[0-9]{3,15}$")
+_SENDER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,10}$")
+_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+# --- rights ---------------------------------------------------------------------------------------
+
+def actor_name(actor) -> str:
+    return actor.get_username() if actor is not None else "system"
+
+
+def protected_plan_ids(service: Account) -> set[int]:
+    """The top account's own plan and its parent chain: only the platform operator changes these."""
+    plan_id = Account.objects.filter(pk=service.service_id or service.pk).values_list("plan_id", flat=True).first()
+    plan = Plan.objects.filter(pk=plan_id).first() if plan_id else None
+    return {p.pk for p in plan_chain(plan)} if plan else set()
+
+
+def may_manage_service_plans(actor, service: Account) -> bool:
+    """Creating plans in a service: the platform operator, or a top user of that service."""
+    if is_platform(actor):
+        return True
+    own = getattr(actor, "account", None)
+    return own is not None and actor.role == Role.TOP_USER and own.service_id == service.pk
+
+
+def may_manage_plan(actor, plan: Plan) -> bool:
+    if is_platform(actor):
+        return True
+    return may_manage_service_plans(actor, plan.service) and plan.pk not in protected_plan_ids(plan.service)
+
+
+def require_manage_plan(actor, plan: Plan):
+    if not may_manage_plan(actor, plan):
+        raise Forbidden("Only the platform operator changes the top account's plan and its parents; "
+                        "only top users and the platform operator manage plans.", code="permission_denied")
+
+
+def _require_not_blocked(actor):
+    from apps.accounts.operations import require_not_blocked
+
+    require_not_blocked(actor)
+
+
+def _record(*, plan: Plan | None, service: Account, action: str, actor, now: datetime, details: dict | None = None,
+            plan_id: int | None = None, plan_name: str | None = None):
+    PlanEvent.objects.create(
+        service=service, plan_id_snapshot=plan.pk if plan is not None else plan_id,
+        plan_name=plan.name if plan is not None else (plan_name or ""), action=action, actor=actor,
+        actor_name=actor_name(actor), at=now, details=details or {},
+    )
+
+
+def _lock(plan: Plan) -> Plan:
+    return Plan.objects.select_for_update().select_related("service").get(pk=plan.pk)
+
+
+# --- plan settings --------------------------------------------------------------------------------
+
+def _clean_text(values: dict, name: str, max_length: int, *, nullable: bool = True):
+    if name not in values:
+        return
+    value = values[name]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        values[name] = None if nullable else ""
+        return
+    value = str(value).strip()
+    if len(value) > max_length:
+        raise InvalidInput.field(name, f"At most {max_length} characters.")
+    values[name] = value
+
+
+def _clean_bool(values: dict, name: str):
+    if name in values and values[name] is not None and not isinstance(values[name], bool):
+        raise InvalidInput.field(name, "Must be true, false or null (inherited).")
+
+
+def _clean_int(values: dict, name: str, low: int, high: int):
+    if name not in values or values[name] is None:
+        return
+    value = values[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput.field(name, "Must be a whole number.")
+    if not low <= value <= high:
+        raise InvalidInput.field(name, f"Must be between {low} and {high}.")
+
+
+def _clean_money(values: dict, name: str):
+    if name not in values or values[name] is None:
+        return
+    try:
+        amount = as_money(values[name])
+    except Exception:  # decimal.InvalidOperation and the like: not a number at all
+        raise InvalidInput.field(name, "Must be an amount.") from None
+    if len(amount.as_tuple().digits) > MONEY_MAX_DIGITS:
+        raise InvalidInput.field(name, "Amount too large.")
+    values[name] = amount
+
+
+def retranslator_mask_error(mask: str) -> str | None:
+    """Why a retranslator mask is malformed: comma-separated ``host:port`` globs using ``*`` and ``?``."""
+    for entry in (part.strip() for part in mask.split(",")):
+        if not entry:
+            return "An empty entry: write host:port items separated by commas."
+        if not _RETRANSLATOR_RE.match(entry):
+            return f"'{entry}' is not host:port (letters, digits, '.', '-', '*' and '?' in the host; digits, " \
+                   f"'*' and '?' in the port)."
+        port = entry.rsplit(":", 1)[1]
+        if port.isdigit() and not 1 <= int(port) <= 65535:
+            return f"'{entry}': the port must be between 1 and 65535."
+    return None
+
+
+def sender_error(sender: str) -> str | None:
+    """An SMS sender is a number (3–15 digits, optional leading +) or a name of at most 11 characters."""
+    if _SENDER_NUMBER_RE.match(sender) or _SENDER_NAME_RE.match(sender):
+        return None
+    return "A phone number (3–15 digits, optional +) or a name of at most 11 letters, digits, spaces, '.', '_' or '-'."
+
+
+def _clean_plan_values(values: dict) -> dict:
+    """Validate and normalise the plan fields present in ``values`` (no database access)."""
+    values = dict(values)
+    unknown = set(values) - set(PLAN_FIELDS)
+    if unknown:
+        raise InvalidInput.field(sorted(unknown)[0], "Unknown field.")
+    if "name" in values:
+        name = (values["name"] or "").strip()
+        if not name:
+            raise InvalidInput.field("name", "A plan needs a name.")
+        if len(name) > 100:
+            raise InvalidInput.field("name", "At most 100 characters.")
+        values["name"] = name
+    if "description" in values:
+        values["description"] = (values["description"] or "").strip()
+    for name, length in (("email", 254), ("currency_format", 20), ("retranslator_mask", 500),
+                         ("sms_sender", 32), ("command_sender", 32), ("report_logo_url", 200),
+                         ("report_color", 7)):
+        _clean_text(values, name, length)
+    for name in ("block_by_balance", "limit_by_balance", "block_by_days", "allow_unknown_services"):
+        _clean_bool(values, name)
+    for name in ("block_balance", "deny_balance"):
+        _clean_money(values, name)
+    _clean_int(values, "min_days", -MAX_MIN_DAYS, MAX_MIN_DAYS)
+    _clean_int(values, "history_period_days", 0, MAX_HISTORY_DAYS)
+
+    if values.get("email"):
+        try:
+            EmailValidator()(values["email"])
+        except ValidationError:
+            raise InvalidInput.field("email", "Enter a valid e-mail address.") from None
+    if values.get("currency_format"):
+        reason = currency_format_error(values["currency_format"])
+        if reason:
+            raise InvalidInput.field("currency_format", reason)
+    if values.get("retranslator_mask"):
+        reason = retranslator_mask_error(values["retranslator_mask"])
+        if reason:
+            raise InvalidInput.field("retranslator_mask", reason)
+    for name in ("sms_sender", "command_sender"):
+        if values.get(name):
+            reason = sender_error(values[name])
+            if reason:
+                raise InvalidInput.field(name, reason)
+    if values.get("report_logo_url"):
+        try:
+            URLValidator(schemes=["https", "http"])(values["report_logo_url"])
+        except ValidationError:
+            raise InvalidInput.field("report_logo_url", "Enter a valid http(s) address.") from None
+    if values.get("report_color") and not _COLOR_RE.match(values["report_color"]):
+        raise InvalidInput.field("report_color", "A colour like #1f6feb.")
+    if "device_type_limit" in values:
+        mode = values["device_type_limit"] or None
+        if mode is not None and mode not in DeviceTypeLimit.values:
+            raise InvalidInput.field("device_type_limit", f"One of {', '.join(DeviceTypeLimit.values)} or null.")
+        values["device_type_limit"] = mode
+    return values
+
+
+def _check_relations(plan: Plan, service: Account, values: dict):
+    """Checks that need the database: parent in the service and no cycle, unique name, the catalogues."""
+    from apps.units.models import DeviceType, Modem
+
+    if "parent" in values and values["parent"] is not None:
+        parent = values["parent"]
+        if parent.service_id != service.pk:
+            raise DoesNotExist.field("parent")
+        if plan.pk is not None and plan.pk in {p.pk for p in plan_chain(parent)}:
+            raise InvalidInput.field("parent", "A plan cannot descend from itself (that would make a cycle).")
+    if "name" in values:
+        clash = Plan.objects.filter(service=service, name__iexact=values["name"]).exclude(pk=plan.pk)
+        if clash.exists():
+            raise InvalidInput.field("name", "Another plan of this service has this name.")
+    if "device_types" in values:
+        ids = [getattr(d, "pk", d) for d in values["device_types"]]
+        found = list(DeviceType.objects.filter(pk__in=ids))
+        if len(found) != len(set(ids)):
+            raise DoesNotExist.field("device_types")
+        values["device_types"] = found
+    if "modems" in values:
+        ids = [getattr(m, "pk", m) for m in values["modems"]]
+        found = list(Modem.objects.filter(pk__in=ids))
+        if len(found) != len(set(ids)):
+            raise DoesNotExist.field("modems")
+        unflagged = [m.name for m in found if not m.limit_by_plans]
+        if unflagged:
+            raise InvalidInput.field("modems", f"Not limited by plans (usable by every plan already): "
+                                               f"{', '.join(sorted(unflagged))}.")
+        values["modems"] = found
+
+
+def _check_whole_plan(plan: Plan, device_type_ids: list[int]):
+    """Rules over the plan as it will be saved: a root plan sets its history period; a device-type
+    list goes with an ``only``/``except`` mode."""
+    if plan.parent_id is None and plan.history_period_days is None:
+        raise InvalidInput.field("history_period_days",
+                                 "A plan without a parent must set the history period (e.g. 400 days; 0 = forever).")
+    if device_type_ids and plan.device_type_limit in (None, DeviceTypeLimit.NONE):
+        raise InvalidInput.field("device_types", "Choose 'only the listed types' or 'all but the listed types' "
+                                                 "to use a list of device types.")
+
+
+def _snapshot(values: dict) -> dict:
+    """JSON-friendly copy of changed values for the event."""
+    out = {}
+    for key, value in values.items():
+        if key in MANY_FIELDS:
+            out[key] = sorted(getattr(v, "pk", v) for v in value)
+        elif key == "parent":
+            out[key] = value.pk if value is not None else None
+        elif value is None or isinstance(value, (bool, int, str)):
+            out[key] = value
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _prepare(plan: Plan, service: Account, values: dict) -> tuple[dict, list]:
+    """Every check of a plan change, without writing: field rules, relations, then the plan as a whole.
+    Sets the scalar fields on ``plan`` (unsaved) and answers the cleaned values and device types."""
+    values = _clean_plan_values(values)
+    _check_relations(plan, service, values)
+    for name in SCALAR_FIELDS:
+        if name in values:
+            setattr(plan, name, values[name])
+    if "device_types" in values:
+        device_types = values["device_types"]
+    else:
+        device_types = list(plan.device_types.all()) if plan.pk else []
+    _check_whole_plan(plan, [d.pk for d in device_types])
+    return values, device_types
+
+
+def validate_plan(*, actor, service: Account, plan: Plan | None, values: dict) -> dict:
+    """Run every check of ``create_plan`` / ``update_plan`` without writing (admin forms validate with
+    it before any row is saved). Answers the cleaned values."""
+    if plan is None:
+        if not may_manage_service_plans(actor, service):
+            raise Forbidden("Only top users and the platform operator manage plans.")
+        draft = Plan(service=service)
+    else:
+        require_manage_plan(actor, plan)
+        draft = Plan.objects.get(pk=plan.pk)
+    cleaned, _ = _prepare(draft, service, values)
+    return cleaned
+
+
+def create_plan(*, actor, service: Account, values: dict, now: datetime | None = None) -> Plan:
+    now = now or clock.now()
+    if service is None or service.parent_id is not None:
+        raise InvalidInput.field("service", "Plans belong to a service (a top account).")
+    if not may_manage_service_plans(actor, service):
+        raise Forbidden("Only top users and the platform operator manage plans.")
+    _require_not_blocked(actor)
+    if not (values.get("name") or "").strip():
+        raise InvalidInput.field("name", "A plan needs a name.")
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=service.pk).get()  # serialises name checks per service
+        plan = Plan(service=service)
+        values, device_types = _prepare(plan, service, values)
+        plan.save()
+        plan.device_types.set(device_types)
+        plan.modems.set(values.get("modems", []))
+        _record(plan=plan, service=service, action=PlanEventAction.CREATED, actor=actor, now=now,
+                details=_snapshot(values))
+    return plan
+
+
+def update_plan(*, actor, plan: Plan, changes: dict, now: datetime | None = None) -> Plan:
+    now = now or clock.now()
+    _require_not_blocked(actor)
+    with transaction.atomic():
+        plan = _lock(plan)
+        require_manage_plan(actor, plan)
+        changes, device_types = _prepare(plan, plan.service, changes)
+        plan.save()
+        if "device_types" in changes:
+            plan.device_types.set(device_types)
+        if "modems" in changes:
+            plan.modems.set(changes["modems"])
+        if changes:
+            _record(plan=plan, service=plan.service, action=PlanEventAction.CHANGED, actor=actor, now=now,
+                    details=_snapshot(changes))
+    return plan
+
+
+def plan_uses(plan: Plan) -> dict[str, list[str]]:
+    """What keeps a plan from being deleted: accounts on it, dealers handing it out, child plans."""
+    return {
+        "accounts": list(Account.objects.filter(plan=plan).order_by("name").values_list("name", flat=True)[:20]),
+        "dealers": list(plan.dealers.order_by("name").values_list("name", flat=True)[:20]),
+        "children": list(plan.children.order_by("name").values_list("name", flat=True)[:20]),
+    }
+
+
+def delete_plan(*, actor, plan: Plan, now: datetime | None = None):
+    now = now or clock.now()
+    _require_not_blocked(actor)
+    with transaction.atomic():
+        plan = _lock(plan)
+        require_manage_plan(actor, plan)
+        uses = plan_uses(plan)
+        if any(uses.values()):
+            parts = [f"{kind}: {', '.join(names)}" for kind, names in uses.items() if names]
+            raise Conflict(f"The plan is in use ({'; '.join(parts)}).", code="plan_in_use", extra={"uses": uses})
+        plan_id, name, service = plan.pk, plan.name, plan.service
+        plan.delete()
+        _record(plan=None, plan_id=plan_id, plan_name=name, service=service, action=PlanEventAction.DELETED,
+                actor=actor, now=now)
+
+
+# --- plan service rows ----------------------------------------------------------------------------
+
+def catalogue_types(service_id: int) -> dict[str, str]:
+    """Every name a plan of this service may list, with its type: global names plus its own apps."""
+    rows = CatalogueService.objects.filter(service__isnull=True) | CatalogueService.objects.filter(
+        service_id=service_id)
+    return dict(rows.values_list("name", "type"))
+
+
+def clean_service_row(*, service_id: int, values: dict, catalogue: dict[str, str] | None = None) -> dict:
+    """Validate one plan service row (API body, form, CSV row) and return it normalised.
+
+    The name must be in the catalogue, with the catalogue's type (given or implied); the cost table
+    is stored in its canonical form; a flat fee (counter 0) needs a periodic service with an interval.
+    """
+    catalogue = catalogue if catalogue is not None else catalogue_types(service_id)
+    name = str(values.get("name") or "").strip()
+    if not name:
+        raise InvalidInput.field("name", "A service name is required.")
+    if name not in catalogue:
+        raise InvalidInput.field("name", f"'{name}' is not in the service catalogue.")
+    kind = values.get("type") or catalogue[name]
+    if kind not in ServiceType.values:
+        raise InvalidInput.field("type", f"One of {', '.join(ServiceType.values)}.")
+    if kind != catalogue[name]:
+        raise InvalidInput.field("type", f"'{name}' is a {catalogue[name].replace('_', ' ')} service in the catalogue.")
+    interval = values.get("interval") or ResetInterval.NONE
+    if interval not in ResetInterval.values:
+        raise InvalidInput.field("interval", f"One of {', '.join(ResetInterval.values)}.")
+    try:
+        table = cost_table.parse(values.get("cost_table") or "")
+    except cost_table.CostTableError as error:
+        raise InvalidInput.field("cost_table", str(error)) from None
+    if table.items and table.items[0].is_flat_fee and not (kind == ServiceType.PERIODIC
+                                                            and interval != ResetInterval.NONE):
+        raise InvalidInput.field("cost_table", "A flat fee (counter 0) needs a periodic service with an interval.")
+    description = str(values.get("description") or "").strip()
+    if len(description) > 500:
+        raise InvalidInput.field("description", "At most 500 characters.")
+    return {"name": name, "type": kind, "interval": interval, "cost_table": table.canonical,
+            "description": description}
+
+
+def _row_values(row: PlanService) -> dict:
+    return {name: getattr(row, name) for name in SERVICE_ROW_FIELDS}
+
+
+def add_plan_service(*, actor, plan: Plan, values: dict, now: datetime | None = None) -> PlanService:
+    now = now or clock.now()
+    _require_not_blocked(actor)
+    with transaction.atomic():
+        plan = _lock(plan)
+        require_manage_plan(actor, plan)
+        clean = clean_service_row(service_id=plan.service_id, values=values)
+        if plan.services.filter(name=clean["name"]).exists():
+            raise InvalidInput.field("name", f"This plan already lists '{clean['name']}'.")
+        row = PlanService.objects.create(plan=plan, **clean)
+        _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_ADDED, actor=actor, now=now,
+                details={"after": clean})
+    return row
+
+
+def update_plan_service(*, actor, row: PlanService, changes: dict, now: datetime | None = None) -> PlanService:
+    now = now or clock.now()
+    _require_not_blocked(actor)
+    with transaction.atomic():
+        plan = _lock(row.plan)
+        require_manage_plan(actor, plan)
+        row = PlanService.objects.select_for_update().get(pk=row.pk)
+        before = _row_values(row)
+        merged = {**before, **{k: v for k, v in changes.items() if k in SERVICE_ROW_FIELDS}}
+        if "type" not in changes and "name" in changes:
+            merged["type"] = None  # a renamed row takes the new name's catalogue type
+        clean = clean_service_row(service_id=plan.service_id, values=merged)
+        if clean["name"] != row.name and plan.services.filter(name=clean["name"]).exists():
+            raise InvalidInput.field("name", f"This plan already lists '{clean['name']}'.")
+        if clean != before:
+            for key, value in clean.items():
+                setattr(row, key, value)
+            row.save()
+            _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_CHANGED, actor=actor, now=now,
+                    details={"before": before, "after": clean})
+    return row
+
+
+def delete_plan_service(*, actor, row: PlanService, now: datetime | None = None):
+    now = now or clock.now()
+    _require_not_blocked(actor)
+    with transaction.atomic():
+        plan = _lock(row.plan)
+        require_manage_plan(actor, plan)
+        row = PlanService.objects.select_for_update().get(pk=row.pk)
+        before = _row_values(row)
+        row.delete()
+        _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_REMOVED, actor=actor, now=now,
+                details={"before": before})
+
+
+# --- import and export between plans --------------------------------------------------------------
+
+@dataclass
+class TargetChanges:
+    """What an import or export does to one target plan: computed first (shown on the confirmation
+    page), then applied by the same code path."""
+
+    plan: Plan
+    add: list[dict] = field(default_factory=list)
+    replace: list[dict] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)  # names left as they are (already in the target)
+    remove: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"added": len(self.add), "replaced": len(self.replace), "kept": len(self.keep),
+                "removed": len(self.remove)}
+
+
+def _same_service_plans(plans, service_id: int, field_name: str) -> list[Plan]:
+    plans = list(plans)
+    if any(p.service_id != service_id for p in plans):
+        raise DoesNotExist.field(field_name)
+    return plans
+
+
+def _chosen_source_rows(*, target: Plan, source_plans, names) -> list[dict]:
+    """The rows to import: the sources' own rows, filtered by ``names`` if given; a name found in
+    several sources is refused with the list, since there is no telling which one is meant."""
+    sources = _same_service_plans(source_plans, target.service_id, "source_plans")
+    if not sources:
+        raise InvalidInput.field("source_plans", "Choose at least one plan to import from.")
+    if any(s.pk == target.pk for s in sources):
+        raise InvalidInput.field("source_plans", "A plan cannot import from itself.")
+    rows = PlanService.objects.filter(plan__in=sources).select_related("plan").order_by("name", "plan__name")
+    if names:
+        rows = rows.filter(name__in=list(names))
+    found: dict[str, list[PlanService]] = {}
+    for row in rows:
+        found.setdefault(row.name, []).append(row)
+    if names:
+        missing = sorted(set(names) - set(found))
+        if missing:
+            raise InvalidInput.field("names", f"Not in the chosen plans: {', '.join(missing)}.")
+    clashes = {name: [r.plan.name for r in group] for name, group in found.items() if len(group) > 1}
+    if clashes:
+        listing = "; ".join(f"{name} ({', '.join(plans)})" for name, plans in sorted(clashes.items()))
+        raise InvalidInput(f"These services are in several chosen plans: {listing}.",
+                           fields={"names": [f"In several chosen plans: {listing}."]}, extra={"clashes": clashes})
+    return [_row_values(group[0]) for _, group in sorted(found.items())]
+
+
+def _changes_for(target: Plan, rows: list[dict], mode: str) -> TargetChanges:
+    """Steps: compare the incoming rows with the target's own rows by name; ``add`` keeps the
+    target's rows, ``replace`` overwrites same names, ``sync`` also removes names not incoming."""
+    existing = {r.name: _row_values(r) for r in target.services.all()}
+    changes = TargetChanges(plan=target)
+    incoming = {r["name"] for r in rows}
+    for row in rows:
+        if row["name"] not in existing:
+            changes.add.append(row)
+        elif mode == "add" or existing[row["name"]] == row:
+            changes.keep.append(row["name"])
+        else:
+            changes.replace.append(row)
+    if mode == "sync":
+        changes.remove = sorted(set(existing) - incoming)
+    return changes
+
+
+def _apply(changes: TargetChanges):
+    plan = changes.plan
+    if changes.remove:
+        plan.services.filter(name__in=changes.remove).delete()
+    for row in changes.replace:
+        plan.services.filter(name=row["name"]).update(**row)
+    PlanService.objects.bulk_create([PlanService(plan=plan, **row) for row in changes.add])
+
+
+def preview_import(*, actor, plan: Plan, source_plans, names=None, delete_existing: bool = False) -> TargetChanges:
+    """What ``import_plan_services`` would do, without writing."""
+    rows = _chosen_source_rows(target=plan, source_plans=source_plans, names=names)
+    return _changes_for(plan, rows, "sync" if delete_existing else "add")
+
+
+def import_plan_services(*, actor, plan: Plan, source_plans, names=None, delete_existing: bool = False,
+                         now: datetime | None = None) -> dict[str, int]:
+    """Import chosen services (or every service of the chosen plans) into ``plan``.
+
+    Existing names are kept; with ``delete_existing`` the plan's table is replaced wholesale.
+    Answers the counts ``added``, ``kept`` (chosen names the plan already had), ``removed``.
+    """
+    now = now or clock.now()
+    _require_not_blocked(actor)
+    with transaction.atomic():
+        plan = _lock(plan)
+        require_manage_plan(actor, plan)
+        rows = _chosen_source_rows(target=plan, source_plans=source_plans, names=names)
+        if delete_existing:
+            changes = TargetChanges(plan=plan, add=rows, remove=sorted(plan.services.values_list("name", flat=True)))
+            plan.services.all().delete()
+            PlanService.objects.bulk_create([PlanService(plan=plan, **row) for row in rows])
+        else:
+            changes = _changes_for(plan, rows, "add")
+            _apply(changes)
+        counts = {"added": len(changes.add), "kept": len(changes.keep), "removed": len(changes.remove)}
+        _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICES_IMPORTED, actor=actor, now=now,
+                details={"sources": sorted(p.pk for p in source_plans), "delete_existing": delete_existing,
+                         "added": [r["name"] for r in changes.add], "removed": changes.remove, **counts})
+    return counts
+
+
+def _export_rows(plan: Plan, names) -> list[dict]:
+    rows = plan.services.all()
+    if names:
+        rows = rows.filter(name__in=list(names))
+        missing = sorted(set(names) - set(rows.values_list("name", flat=True)))
+        if missing:
+            raise InvalidInput.field("names", f"Not in this plan: {', '.join(missing)}.")
+    return [_row_values(r) for r in rows.order_by("name")]
+
+
+def _export_targets(actor, plan: Plan, target_plans, mode: str) -> list[Plan]:
+    if mode not in EXPORT_MODES:
+        raise InvalidInput.field("mode", f"One of {', '.join(EXPORT_MODES)}.")
+    targets = _same_service_plans(target_plans, plan.service_id, "target_plans")
+    if not targets:
+        raise InvalidInput.field("target_plans", "Choose at least one plan to export to.")
+    if any(t.pk == plan.pk for t in targets):
+        raise InvalidInput.field("target_plans", "A plan cannot export to itself.")
+    for target in targets:
+        if not may_manage_plan(actor, target):
+            raise Forbidden(f"You may not change the plan '{target.name}'.")
+    return targets
+
+
+def preview_export(*, actor, plan: Plan, target_plans, names=None, mode: str) -> list[TargetChanges]:
+    """What ``export_plan_services`` would do to each target, without writing."""
+    targets = _export_targets(actor, plan, target_plans, mode)
+    rows = _export_rows(plan, names)
+    return [_changes_for(target, rows, mode) for target in sorted(targets, key=lambda t: t.name)]
+
+
+def export_plan_services(*, actor, plan: Plan, target_plans, names=None, mode: str,
+                         now: datetime | None = None) -> dict[int, dict[str, int]]:
+    """Export chosen services of ``plan`` (all when ``names`` is empty) to other plans of its service.
+
+    ``add`` skips names the target has, ``replace`` overwrites them, ``sync`` makes the target's table
+    exactly the exported rows. Answers counts per target plan id.
+    """
+    now = now or clock.now()
+    _require_not_blocked(actor)
+    with transaction.atomic():
+        targets = _export_targets(actor, plan, target_plans, mode)
+        # Lock in id order so two exports touching the same plans cannot deadlock.
+        locked = {p.pk: p for p in Plan.objects.select_for_update().select_related("service").filter(
+            pk__in=sorted(t.pk for t in targets)).order_by("pk")}
+        rows = _export_rows(plan, names)
+        result = {}
+        for target in sorted(locked.values(), key=lambda t: t.name):
+            changes = _changes_for(target, rows, mode)
+            _apply(changes)
+            result[target.pk] = changes.counts()
+            _record(plan=target, service=target.service, action=PlanEventAction.SERVICES_IMPORTED, actor=actor,
+                    now=now, details={"from_plan": plan.pk, "mode": mode, **changes.counts(),
+                                      "added": [r["name"] for r in changes.add],
+                                      "replaced": [r["name"] for r in changes.replace], "removed": changes.remove})
+        _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICES_EXPORTED, actor=actor, now=now,
+                details={"mode": mode, "names": [r["name"] for r in rows],
+                         "targets": {str(k): v for k, v in result.items()}})
+    return result
+
+
+# --- CSV / XLSX rows ------------------------------------------------------------------------------
+
+def save_imported_row(*, actor, plan: Plan, values: dict, now: datetime | None = None) -> tuple[PlanService, str]:
+    """One file row: add the service to ``plan`` or replace the row of the same name.
+
+    Answers the row and ``"new"``, ``"update"`` or ``"skip"`` (identical row).
+    """
+    existing = plan.services.filter(name=(values.get("name") or "").strip()).first()
+    if existing is None:
+        return add_plan_service(actor=actor, plan=plan, values=values, now=now), "new"
+    before = _row_values(existing)
+    row = update_plan_service(actor=actor, row=existing, changes=values, now=now)
+    return row, ("skip" if _row_values(row) == before else "update")
+
+
+def remove_services_not_in(*, actor, plan: Plan, keep_names, now: datetime | None = None) -> list[str]:
+    """``sync`` for a file: remove the plan's rows whose names the file did not list for it."""
+    now = now or clock.now()
+    with transaction.atomic():
+        plan = _lock(plan)
+        require_manage_plan(actor, plan)
+        doomed = sorted(set(plan.services.values_list("name", flat=True)) - set(keep_names))
+        if doomed:
+            before = {r.name: _row_values(r) for r in plan.services.filter(name__in=doomed)}
+            plan.services.filter(name__in=doomed).delete()
+            for name in doomed:
+                _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_REMOVED, actor=actor,
+                        now=now, details={"before": before[name], "by": "file import (sync)"})
+    return doomed
+
+
+# --- application services in the catalogue ---------------------------------------------------------
+
+def add_app_service(*, actor, service: Account, name: str, description: str = "",
+                    now: datetime | None = None) -> CatalogueService:
+    """Add ``Apps: <name>`` to the catalogue of one service (its top user or the platform operator).
+
+    ``name`` may be given with or without the prefix. Application services are on demand.
+    """
+    now = now or clock.now()
+    if service is None or service.parent_id is not None:
+        raise InvalidInput.field("service", "Application services belong to a service (a top account).")
+    if not may_manage_service_plans(actor, service):
+        raise Forbidden("Only the service's top users and the platform operator add application services.")
+    _require_not_blocked(actor)
+    bare = (name or "").strip()
+    if bare.lower().startswith(APP_PREFIX.lower()):
+        bare = bare[len(APP_PREFIX):].strip()
+    if not bare:
+        raise InvalidInput.field("name", "Give the application's name.")
+    full = f"{APP_PREFIX}{bare}"
+    if len(full) > 100:
+        raise InvalidInput.field("name", "At most 100 characters.")
+    description = (description or "").strip()
+    if len(description) > 500:
+        raise InvalidInput.field("description", "At most 500 characters.")
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=service.pk).get()
+        taken = CatalogueService.objects.filter(name__iexact=full).filter(
+            service__isnull=True) | CatalogueService.objects.filter(name__iexact=full, service=service)
+        if taken.exists():
+            raise InvalidInput.field("name", f"'{full}' is already in the catalogue.")
+        entry = CatalogueService.objects.create(name=full, type=ServiceType.ON_DEMAND, description=description,
+                                                service=service)
+        _record(plan=None, service=service, action=PlanEventAction.APP_SERVICE_ADDED, actor=actor, now=now,
+                details={"name": full, "description": description})
+    return entry

@@ -1,0 +1,117 @@
+/* Live cost-table preview in the plan window: the price of the next object and the period's total.
+ *
+ * Asks POST /api/v1/cost-tables/evaluate/ (session auth + CSRF), so the server's parser is the only
+ * one: the preview can never disagree with what is saved. For a count n it evaluates n + 1 positions:
+ * the next object's price is position n + 1, and the total for n is the answer's total minus that
+ * price (when it is allowed). Amounts are handled as integers of 1/10000 to avoid float rounding.
+ */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function units(text) {  // "12.5000" -> 125000n
+    var negative = text.charAt(0) === "-";
+    var parts = text.replace("-", "").split(".");
+    var fraction = ((parts[1] || "") + "0000").slice(0, 4);
+    var value = BigInt(parts[0]) * 10000n + BigInt(fraction);
+    return negative ? -value : value;
+  }
+
+  function money(value) {  // 125000n -> "12.50" (display: 2 places, half-up)
+    var negative = value < 0n;
+    var abs = negative ? -value : value;
+    var cents = (abs + 50n) / 100n;
+    var text = (cents / 100n).toString() + "." + (cents % 100n).toString().padStart(2, "0");
+    return (negative ? "-" : "") + text;
+  }
+
+  function describe(body, count) {
+    var next = body.prices[count];
+    var total = units(body.total) - (next === null ? 0n : units(next));
+    var parts = [];
+    parts.push(next === null ? "object " + (count + 1) + ": <strong>denied</strong>"
+                             : "object " + (count + 1) + ": <strong>" + money(units(next)) + "</strong>");
+    parts.push("total for " + count + ": <strong>" + money(total) + "</strong>");
+    if (units(body.flat_fee) !== 0n) parts.push("incl. flat fee " + money(units(body.flat_fee)));
+    if (body.denied_from !== null) parts.push("limit: " + (body.denied_from - 1));
+    if (body.canonical !== undefined) parts.push("canonical: <code>" + (body.canonical || "(empty: free, unlimited)")
+                                                 .replace(/</g, "&lt;") + "</code>");
+    return parts.join(" · ");
+  }
+
+  function evaluate(url, table, count, output) {
+    if (!(count >= 0 && count < 10000)) {
+      output.className = "calc-result error";
+      output.textContent = "Count: 0 to 9999.";
+      return;
+    }
+    fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json"},
+      body: JSON.stringify({cost_table: table, count: count + 1})
+    }).then(function (response) {
+      return response.json().then(function (body) { return {ok: response.ok, body: body}; });
+    }).then(function (answer) {
+      if (answer.ok) {
+        output.className = "calc-result ok";
+        output.innerHTML = describe(answer.body, count);
+      } else {
+        var fields = answer.body.fields || {};
+        output.className = "calc-result error";
+        output.textContent = (fields.cost_table || fields.count || [answer.body.detail]).join(" ");
+      }
+    }).catch(function () {
+      output.className = "calc-result error";
+      output.textContent = "The calculator is unavailable.";
+    });
+  }
+
+  function wire(tableInput, countInput, output, url) {
+    var timer = null;
+    function run() {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        evaluate(url, tableInput.value, parseInt(countInput.value || "0", 10), output);
+      }, 250);
+    }
+    tableInput.addEventListener("input", run);
+    countInput.addEventListener("input", run);
+    if (tableInput.value) run();
+  }
+
+  function evaluateUrl() {
+    var panel = document.querySelector(".cost-calculator");
+    return panel ? panel.getAttribute("data-evaluate-url") : "/api/v1/cost-tables/evaluate/";
+  }
+
+  function enhanceRow(input) {
+    if (input.dataset.previewReady || /__prefix__/.test(input.name)) return;
+    input.dataset.previewReady = "1";
+    var box = document.createElement("span");
+    box.className = "cost-preview";
+    box.innerHTML = '<label>count <input type="number" class="calc-count" min="0" max="9999" value="10"></label>' +
+                    '<output class="calc-result" aria-live="polite"></output>';
+    input.parentNode.insertBefore(box, input.nextSibling);
+    wire(input, box.querySelector(".calc-count"), box.querySelector("output"), evaluateUrl());
+  }
+
+  function enhanceAll(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("input.cost-table-input"), enhanceRow);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var panel = document.querySelector(".cost-calculator");
+    if (panel) {
+      wire(panel.querySelector(".calc-table"), panel.querySelector(".calc-count"),
+           panel.querySelector(".calc-result"), panel.getAttribute("data-evaluate-url"));
+    }
+    enhanceAll(document);
+  });
+  document.addEventListener("formset:added", function (event) { enhanceAll(event.target); });
+})();
