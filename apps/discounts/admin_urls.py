@@ -1,1 +1,8 @@
-urlpatterns = []
+from django.contrib import admin
+from django.urls import path
+
+from .views import discount_module_view
+
+urlpatterns = [
+    path("discounts/module/", admin.site.admin_view(discount_module_view), name="discount_module"),
+]

@@ -1,0 +1,133 @@
+"""Gather everything the discount rules read, for one service, in a fixed number of queries.
+
+The query count does not depend on the number of accounts, units, sensors or grants (a test
+asserts it): each table is read once for the whole service and the rows are joined in Python.
+This is also the one place wired to the kernel (``available_services``, ``own_object_counts``), so
+a change in its contract touches nothing else.
+
+Counted units (SPEC §8.6): active, not archived, and their account is not blocked, itself or
+through an ancestor.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from django.db.models import Count, Q
+
+from apps.accounts.models import Account
+from apps.plans.inheritance import ROOT_DEFAULTS
+from apps.plans.models import Plan
+from apps.units.models import FUEL_SENSOR_TYPES, AccessGrant, MonitoringUser, Sensor, ServiceInterval, Unit, UnitCommand
+
+from .rules import OBJECT_SERVICES, AccessGraph, AccountFeatures, UnitFeatures
+
+
+class UnitRow(NamedTuple):
+    id: int
+    name: str
+    account_id: int
+    features: UnitFeatures
+
+
+@dataclass(frozen=True)
+class ServiceInputs:
+    service: Account
+    accounts: dict[int, Account]  # every unblocked account of the service, by id
+    account_features: dict[int, AccountFeatures]
+    units: dict[int, UnitRow]  # the counted units
+    graph: AccessGraph
+    user_names: dict[int, str]
+    account_names: dict[int, str]  # every account of the service, blocked ones included
+
+
+def _blocked_ids(accounts: list[Account]) -> set[int]:
+    """Accounts blocked for every purpose: blocked themselves or below a blocked ancestor."""
+    blocked_self = {a.pk for a in accounts if a.blocked}
+    if not blocked_self:
+        return set()
+    return {a.pk for a in accounts if any(int(p) in blocked_self for p in a.path.strip("/").split("/"))}
+
+
+def _history_periods(accounts: list[Account], service: Account) -> dict[int, int]:
+    """Each account's combined history period: its override, else the first plan up its chain
+    that sets one, else the root default (SPEC §8.2), from one read of the service's plans."""
+    plans = {pk: (parent, days) for pk, parent, days in
+             Plan.objects.filter(service=service).values_list("pk", "parent_id", "history_period_days")}
+
+    def from_plan(plan_id):
+        seen = set()
+        while plan_id is not None and plan_id not in seen:
+            seen.add(plan_id)
+            parent, days = plans[plan_id]
+            if days is not None:
+                return days
+            plan_id = parent
+        return ROOT_DEFAULTS["history_period_days"]
+
+    return {a.pk: a.history_period_days if a.history_period_days is not None else from_plan(a.plan_id)
+            for a in accounts}
+
+
+def _per_unit_counts(model, units_q: Q, **extra) -> dict[int, dict]:
+    rows = (model.objects.filter(units_q).values("unit_id")
+            .annotate(n=Count("id"), **extra).order_by())
+    return {row.pop("unit_id"): row for row in rows}
+
+
+def gather(service: Account) -> ServiceInputs:
+    from apps.services.queries import own_object_counts
+    from apps.services.resolution import available_services
+
+    all_accounts = list(Account.objects.filter(service=service).order_by())
+    blocked = _blocked_ids(all_accounts)
+    accounts = {a.pk: a for a in all_accounts if a.pk not in blocked}
+
+    live_unit_q = Q(unit__service=service, unit__active=True, unit__archived_at__isnull=True)
+    sensors = _per_unit_counts(Sensor, live_unit_q, fuel=Count("id", filter=Q(type__in=FUEL_SENSOR_TYPES)))
+    commands = _per_unit_counts(UnitCommand, live_unit_q)
+    intervals = _per_unit_counts(ServiceInterval, live_unit_q)
+    units = {}
+    for pk, name, account_id, eco, road, criteria in (
+            Unit.objects.filter(service=service, active=True, archived_at__isnull=True).order_by()
+            .values_list("pk", "name", "account_id", "eco_driving", "road_limits_speeding", "eco_criteria")):
+        if account_id not in accounts:
+            continue
+        sensor_row = sensors.get(pk, {})
+        units[pk] = UnitRow(pk, name, account_id, UnitFeatures(
+            sensors=sensor_row.get("n", 0), fuel_sensors=sensor_row.get("fuel", 0),
+            commands=commands.get(pk, {}).get("n", 0), service_intervals=intervals.get(pk, {}).get("n", 0),
+            eco_driving=eco, road_limits_speeding=road, eco_criteria=frozenset(criteria or ())))
+
+    users = {pk: (account_id, name) for pk, account_id, name in
+             MonitoringUser.objects.filter(service=service).order_by().values_list("pk", "account_id", "name")}
+    unit_grants, account_grants = [], []
+    for user_id, unit_id, unit_account_id, account_id in (
+            AccessGrant.objects.filter(user__service=service)
+            .filter(Q(unit__isnull=True) | Q(unit__archived_at__isnull=True)).order_by()
+            .values_list("user_id", "unit_id", "unit__account_id", "account_id")):
+        if unit_id is not None:
+            unit_grants.append((user_id, unit_id, unit_account_id))
+        else:
+            account_grants.append((user_id, account_id))
+
+    periods = _history_periods(list(accounts.values()), service)
+    services = available_services(list(accounts.values()))
+    counts = own_object_counts(list(accounts), OBJECT_SERVICES)
+    per_account = defaultdict(dict)
+    for (account_id, name), n in counts.items():
+        per_account[account_id][name] = n
+    features = {pk: AccountFeatures(history_period_days=periods[pk],
+                                    available_services=frozenset(services.get(pk, ())),
+                                    object_counts=per_account.get(pk, {}))
+                for pk in accounts}
+
+    graph = AccessGraph(
+        unit_account={pk: row.account_id for pk, row in units.items()},
+        user_account={pk: account_id for pk, (account_id, _) in users.items()},
+        unit_grants=tuple(unit_grants), account_grants=tuple(account_grants),
+        dealers=frozenset(pk for pk, a in accounts.items() if a.dealer_rights),
+    )
+    return ServiceInputs(service=service, accounts=accounts, account_features=features, units=units, graph=graph,
+                         user_names={pk: name for pk, (_, name) in users.items()},
+                         account_names={a.pk: a.name for a in all_accounts})

@@ -1,0 +1,209 @@
+"""Every read of the discount module: who may open it, the calculation, the saved days.
+
+``calculate_discount(service)`` is the whole module in one object: it feeds the pure rules with
+``inputs.gather`` (a fixed number of queries) and explains every reduction in words.
+"""
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from django.http import Http404
+
+from apps.accounts.models import Account, Role
+from apps.core.errors import InvalidInput
+from apps.core.scoping import is_platform
+
+from . import rules
+from .inputs import gather
+from .models import DiscountSnapshot
+
+_INELIGIBLE_TEXT = {
+    "support_account": "The account may be a technical support account: its user {user} has access to "
+                       "{share} of the {scope}.",
+    "user_accesses_other_account": "User {user} of this account has access to resources of account {account}.",
+    "unit_granted_to_other_user": "User {user} of account {account} has access to this unit.",
+    "account_granted_to_other_user": "User {user} of account {account} has access to this account's resources.",
+}
+_SUPPORT_SCOPE = {"a": "service's units", "b": "account's own units (dealer with 50 or more units)"}
+
+
+class UnitResult(NamedTuple):
+    """One unit's line (a tuple: the module builds one per counted unit)."""
+
+    unit_id: int
+    name: str
+    account_id: int
+    unit_points: int
+    account_points: int
+    discount: int
+    eligible: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def rank(self) -> int:
+        return self.unit_points + self.account_points
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    account_id: int
+    name: str
+    rank: int
+    discount: Decimal
+    units: list[UnitResult] = field(default_factory=list)
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiscountReport:
+    service: Account
+    summary: rules.ServiceSummary
+    accounts: list[AccountResult]
+
+    @property
+    def units(self) -> list[UnitResult]:
+        return [unit for account in self.accounts for unit in account.units]
+
+
+def _reduction_texts(points: rules.Points, whose: str) -> list[str]:
+    return [f"{item.label}: −{item.points} p.p. ({whose})" for item in points.items]
+
+
+def calculate_discount(service: Account) -> DiscountReport:
+    """The service's discount now, with every unit's points, discount and reasons (nothing saved)."""
+    data = gather(service)
+    support = rules.support_accounts(data.graph)
+    ineligible = rules.ineligible_units(data.graph, support)
+    names = data.account_names
+
+    texts: dict[rules.Ineligibility, str] = {}  # account-wide reasons repeat on every unit: word them once
+
+    def explain(reason: rules.Ineligibility) -> str:
+        if reason not in texts:
+            user = data.user_names.get(reason.user, "?")
+            if reason.code == "support_account":
+                texts[reason] = _INELIGIBLE_TEXT[reason.code].format(
+                    user=user, share="at least 80 %", scope=_SUPPORT_SCOPE[reason.definition])
+            else:
+                texts[reason] = _INELIGIBLE_TEXT[reason.code].format(user=user, account=names.get(reason.account, "?"))
+        return texts[reason]
+
+    account_points = {pk: rules.account_points(f) for pk, f in data.account_features.items()}
+    account_texts = {pk: _reduction_texts(points, "account") for pk, points in account_points.items()}
+    # Units share a handful of feature combinations: score and word each combination once.
+    unit_scores: dict[rules.UnitFeatures, tuple[rules.Points, list[str]]] = {}
+    units_by_account: dict[int, list[UnitResult]] = {}
+    for unit in sorted(data.units.values(), key=lambda u: (u.name.lower(), u.id)):
+        acc_points = account_points[unit.account_id]
+        if unit.features not in unit_scores:
+            points = rules.unit_points(unit.features)
+            unit_scores[unit.features] = (points, _reduction_texts(points, "unit"))
+        own_points, own_texts = unit_scores[unit.features]
+        blockers = ineligible.get(unit.id, [])
+        discount = 0 if blockers else rules.unit_discount(own_points.total, acc_points.total)
+        reasons = [explain(r) for r in blockers] + own_texts + account_texts[unit.account_id]
+        raw = 100 - own_points.total - acc_points.total
+        if not blockers and raw > rules.UNIT_DISCOUNT_CAP:
+            reasons.append(f"100 − {own_points.total} − {acc_points.total} = {raw} %, "
+                           f"capped at {rules.UNIT_DISCOUNT_CAP} %.")
+        elif not blockers and raw < 0:
+            reasons.append(f"100 − {own_points.total} − {acc_points.total} = {raw} %: no discount.")
+        units_by_account.setdefault(unit.account_id, []).append(UnitResult(
+            unit_id=unit.id, name=unit.name, account_id=unit.account_id, unit_points=own_points.total,
+            account_points=acc_points.total, discount=discount, eligible=not blockers, reasons=tuple(reasons)))
+
+    listed = set(units_by_account) | set(support)
+    accounts = []
+    for pk in sorted(listed, key=lambda pk: (names[pk].lower(), pk)):
+        units = units_by_account.get(pk, [])
+        acc_points = account_points.get(pk, rules.Points())
+        account_reasons = [explain(support[pk])] if pk in support else []
+        accounts.append(AccountResult(
+            account_id=pk, name=names[pk], rank=acc_points.total,
+            discount=rules.percent_of(sum(u.discount for u in units), len(units) * 100), units=units,
+            reasons=tuple(account_reasons + account_texts.get(pk, []))))
+
+    summary = rules.service_summary(
+        (unit.discount for units in units_by_account.values() for unit in units),
+        basic_package_units=service.basic_package_units, purchased_units=service.purchased_units)
+    return DiscountReport(service=service, summary=summary, accounts=accounts)
+
+
+# --- Who may open the module ---------------------------------------------------------------------
+
+def may_open_module(user) -> bool:
+    """Top users and the platform operator; everyone else gets a 404 (SPEC §8.1)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return is_platform(user) or getattr(user, "role", "") == Role.TOP_USER
+
+
+def discount_services_visible_to(user):
+    """The services whose module ``user`` may open: discount enabled, and its own for a top user."""
+    qs = Account.objects.filter(parent__isnull=True, discount_enabled=True).order_by("name")
+    if not may_open_module(user):
+        return qs.none()
+    if is_platform(user):
+        return qs
+    return qs.filter(pk=user.account.service_id)
+
+
+def get_discount_service(user, service_param=None) -> Account:
+    """The service a request is about: a top user's own; the platform operator names it.
+
+    404 for a role that may not open the module and for a service without the discount; a
+    platform operator who names no service gets a 400 on ``service``.
+    """
+    if not may_open_module(user):
+        raise Http404
+    if is_platform(user):
+        if service_param in (None, ""):
+            raise InvalidInput.field("service", "Pick a service (the id of its top account).")
+        try:
+            service_id = int(service_param)
+        except (TypeError, ValueError):
+            raise InvalidInput.field("service", "A service is the id of its top account.") from None
+    else:
+        service_id = user.account.service_id
+    try:
+        return discount_services_visible_to(user).get(pk=service_id)
+    except Account.DoesNotExist:
+        raise Http404 from None
+
+
+# --- Saved days ---------------------------------------------------------------------------------
+
+def local_today(service: Account, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(service.timezone)).date()
+
+
+def latest_snapshot(service: Account) -> DiscountSnapshot | None:
+    return DiscountSnapshot.objects.filter(service=service).order_by("-day").first()
+
+
+@dataclass(frozen=True)
+class MonthHistory:
+    first_day: date
+    days: list[DiscountSnapshot]
+    average: Decimal | None  # the month's discount: mean of the daily applied values, truncated
+
+
+def month_history(service: Account, year: int, month: int) -> MonthHistory:
+    first = date(year, month, 1)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    days = list(DiscountSnapshot.objects.filter(service=service, day__range=(first, last)).order_by("day"))
+    return MonthHistory(first_day=first, days=days, average=rules.average_percent(d.applied for d in days))
+
+
+def parse_month(text) -> tuple[int, int]:
+    """``YYYY-MM`` → (year, month); 400 on ``month`` otherwise."""
+    try:
+        year, month = (int(part) for part in str(text).split("-"))
+        date(year, month, 1)
+    except (TypeError, ValueError):
+        raise InvalidInput.field("month", "Use YYYY-MM, e.g. 2026-03.") from None
+    return year, month

@@ -1,0 +1,42 @@
+"""The discount module page in the admin (SPEC §5): summary, accounts and their units, the month.
+
+Only top users and the platform operator may open it (everyone else: 404); the platform operator
+picks a service. The summary shows the last saved day; "Recalculate" (``?preview=1``) shows the
+discount calculated now, saving nothing. The tables are always calculated now.
+"""
+
+from django.contrib import admin
+from django.http import Http404
+from django.template.response import TemplateResponse
+
+from apps.core import clock
+from apps.core.errors import InvalidInput
+from apps.core.scoping import is_platform
+
+from . import queries
+from .chart import month_chart
+
+
+def discount_module_view(request):
+    user = request.user
+    if not queries.may_open_module(user):
+        raise Http404
+    services = queries.discount_services_visible_to(user)
+    context = {**admin.site.each_context(request), "title": "Discount module", "services": services,
+               "is_platform": is_platform(user)}
+    if is_platform(user) and not request.GET.get("service"):
+        return TemplateResponse(request, "admin/discounts/module.html", context)
+    try:
+        service = queries.get_discount_service(user, request.GET.get("service"))
+    except InvalidInput:
+        raise Http404 from None
+    preview = request.GET.get("preview") == "1"
+    report = queries.calculate_discount(service)
+    saved = None if preview else queries.latest_snapshot(service)
+    today = queries.local_today(service, clock.now())
+    history = queries.month_history(service, today.year, today.month)
+    context.update({
+        "title": f"Discount module: {service.name}", "service": service, "report": report, "preview": preview,
+        "saved": saved, "summary": saved or report.summary, "history": history, "chart": month_chart(history),
+    })
+    return TemplateResponse(request, "admin/discounts/module.html", context)
