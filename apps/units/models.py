@@ -35,7 +35,8 @@ class DeactivationReason(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
-unique_id_validator = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$", "1–64 characters: letters, digits, '_' or '-'.")
+UNIQUE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+unique_id_validator = RegexValidator(UNIQUE_ID_PATTERN, "1–64 characters: letters, digits, '_' or '-'.")
 
 
 class EcoCriterion(models.TextChoices):
@@ -72,7 +73,12 @@ class Unit(models.Model):
             models.UniqueConstraint(fields=["service", "unique_id"], condition=models.Q(archived_at__isnull=True),
                                     name="unit_unique_id_unique_in_service"),
         ]
-        indexes = [models.Index(fields=["account", "active"], name="unit_account_active")]
+        indexes = [
+            models.Index(fields=["account", "active"], name="unit_account_active"),
+            # A service's live units in list order: the first page of the API and the admin.
+            models.Index(fields=["service", "name", "id"], name="unit_service_name",
+                         condition=models.Q(archived_at__isnull=True)),
+        ]
 
     def __str__(self):
         return self.name
@@ -102,6 +108,9 @@ class Sensor(models.Model):
     name = models.CharField(max_length=100)
     type = models.CharField(max_length=40, choices=SensorType.choices)
 
+    def __str__(self):
+        return f"{self.name} ({self.get_type_display()})"
+
     @property
     def is_fuel(self) -> bool:
         return self.type in FUEL_SENSOR_TYPES
@@ -111,10 +120,16 @@ class UnitCommand(models.Model):
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="commands")
     name = models.CharField(max_length=100)
 
+    def __str__(self):
+        return self.name
+
 
 class ServiceInterval(models.Model):
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="service_intervals")
     name = models.CharField(max_length=100)
+
+    def __str__(self):
+        return self.name
 
 
 class MonitoringUser(models.Model):
@@ -147,7 +162,53 @@ class AccessGrant(models.Model):
                 condition=(models.Q(unit__isnull=False, account__isnull=True)
                            | models.Q(unit__isnull=True, account__isnull=False)),
                 name="grant_unit_xor_account",
+                violation_error_message="Give either a unit or an account, not both.",
             ),
             models.UniqueConstraint(fields=["user", "unit"], name="grant_unique_unit"),
             models.UniqueConstraint(fields=["user", "account"], name="grant_unique_account"),
         ]
+
+    def __str__(self):
+        return f"{self.user}: {self.unit or self.account}"
+
+
+class UnitAction(models.TextChoices):
+    CREATED = "created"
+    UPDATED = "updated"
+    MOVED = "moved"
+    ACTIVATED = "activated"
+    DEACTIVATED = "deactivated"
+    ARCHIVED = "archived"
+    USER_CREATED = "user_created"
+    ACCESS_GRANTED = "access_granted"
+    ACCESS_REVOKED = "access_revoked"
+
+
+class UnitEvent(models.Model):
+    """The audit trail of every write made by ``apps.units.operations`` (written in the same transaction).
+
+    Like the code log, it keeps ids and name snapshots instead of foreign keys to the objects it
+    describes, so nothing cascades and an event still reads right after a rename or a move. ``account_path``
+    is the path of the account concerned at that time: the scoping rule filters on it.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    action = models.CharField(max_length=20, choices=UnitAction.choices)
+    service_id_snapshot = models.BigIntegerField("service id")
+    account_path = models.CharField(max_length=512)
+    account_name = models.CharField(max_length=200)
+    unit_id_snapshot = models.BigIntegerField("unit id", null=True, blank=True)
+    unit_name = models.CharField(max_length=200, blank=True, default="")
+    monitoring_user_id_snapshot = models.BigIntegerField("monitoring user id", null=True, blank=True)
+    actor_name = models.CharField(max_length=150, default="system")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["unit_id_snapshot", "-at"], name="unit_event_unit_at"),
+            models.Index(fields=["account_path", "-at"], name="unit_event_path_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.unit_name}"

@@ -1,0 +1,436 @@
+"""Units (with their features inline) and monitoring users (with their grants inline) in the admin.
+
+Every save goes through ``apps.units.operations``. A unit and its feature lists are one operation,
+so the operation runs in ``save_related``, once the inline formsets are valid. When it refuses, the
+admin's request transaction is rolled back and the form is shown again with the refusal under the
+field it names (``OperationErrorMixin``). Deleting a unit archives it.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.utils.dateformat import format as date_format
+from django.utils.timezone import localtime
+
+from apps.accounts.queries import accounts_visible_to
+from apps.core import clock
+from apps.core.admin import CappedPaginator, ScopedAdminMixin, ServiceListFilter, add_domain_error, service_filter
+from apps.core.errors import DomainError
+from apps.core.scoping import is_platform
+
+from . import operations, queries
+from .models import (AccessGrant, DeactivationReason, EcoCriterion, MonitoringUser, Sensor, ServiceInterval, Unit,
+                     UnitCommand, UnitEvent)
+
+FEATURE_INLINE_MODELS = {Sensor: "sensors", UnitCommand: "commands", ServiceInterval: "service_intervals"}
+
+
+class OperationErrorMixin:
+    """Show an operation's refusal raised in ``save_model``/``save_related`` on the form it came from.
+
+    Django's change view runs in one transaction; the refusal propagates out of it (nothing is
+    written), then the view runs again with the error attached to the request, and the form adds it
+    during validation, so the operator sees the form as posted with the error under its field.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            request._units_operation_error = exc
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        error = getattr(request, "_units_operation_error", None)
+        if error is None:
+            return form
+
+        def clean(self):
+            cleaned = form.clean(self)
+            add_domain_error(self, error)
+            return cleaned
+
+        return type(form.__name__, (form,), {"clean": clean})
+
+
+class ScopedAccountFilter(admin.SimpleListFilter):
+    """Accounts of the operator's subtree that may hold units (never a top account)."""
+
+    title = "account"
+    parameter_name = "account"
+    account_field = "account"
+
+    def lookups(self, request, model_admin):
+        accounts = accounts_visible_to(request.user).filter(parent__isnull=False).order_by("path")
+        return [(a.pk, a.name) for a in accounts.only("pk", "name")[:500]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{f"{self.account_field}_id": self.value()}) if self.value() else queryset
+
+
+# --- units -------------------------------------------------------------------------------------------
+
+class DeactivationReasonFilter(admin.SimpleListFilter):
+    """Why listed units are deactivated (archived units are never listed, so that reason is left out)."""
+
+    title = "deactivation reason"
+    parameter_name = "deactivation_reason"
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, label in DeactivationReason.choices
+                if value not in (DeactivationReason.NONE, DeactivationReason.ARCHIVED)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(deactivation_reason=self.value()) if self.value() else queryset
+
+
+class UnitAdminForm(forms.ModelForm):
+    eco_criteria = forms.MultipleChoiceField(choices=EcoCriterion.choices, required=False,
+                                             widget=forms.CheckboxSelectMultiple,
+                                             help_text="Only the highest-scoring criterion counts for the discount.")
+
+    class Meta:
+        model = Unit
+        fields = ["name", "account", "unique_id", "device_type", "modem", "eco_driving", "road_limits_speeding",
+                  "eco_criteria"]
+
+
+class FeatureInline(admin.TabularInline):
+    extra = 1
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm("units.change_unit") or request.user.has_perm("units.add_unit")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("units.change_unit") or request.user.has_perm("units.add_unit")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("units.change_unit")
+
+
+class SensorInline(FeatureInline):
+    model = Sensor
+    fields = ("name", "type")
+
+
+class CommandInline(FeatureInline):
+    model = UnitCommand
+    fields = ("name",)
+    verbose_name = "command"
+
+
+class ServiceIntervalInline(FeatureInline):
+    model = ServiceInterval
+    fields = ("name",)
+
+
+def mark_formset_saved(formset):
+    """The admin's change message reads what ``formset.save()`` would have set; the operation saved instead."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
+def feature_lists(formsets) -> dict:
+    """``{"sensors": [...], ...}`` for each inline whose rows changed: a list given replaces the list."""
+    out = {}
+    for formset in formsets:
+        key = FEATURE_INLINE_MODELS.get(formset.model)
+        if key is None or not formset.has_changed():
+            continue
+        rows = []
+        for row in formset.forms:
+            data = row.cleaned_data
+            if not data or data.get("DELETE"):
+                continue
+            rows.append({"name": data["name"], **({"type": data["type"]} if "type" in data else {})})
+        out[key] = rows
+    return out
+
+
+@admin.register(Unit)
+class UnitAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+    form = UnitAdminForm
+    inlines = [SensorInline, CommandInline, ServiceIntervalInline]
+    list_display = ("name", "unique_id", "account", "device_type", "active", "deactivated", "reason")
+    list_select_related = ("account", "device_type")
+    list_filter = (service_filter("service"), ScopedAccountFilter, "active", "device_type", DeactivationReasonFilter)
+    search_fields = ("name", "^unique_id")
+    search_help_text = "Name contains, or IMEI starts with."
+    ordering = ("name", "id")
+    readonly_fields = ("active", "deactivated_at", "deactivation_reason", "code_panel")
+    actions = ["activate_selected", "deactivate_selected"]
+    delete_confirmation_template = "admin/units/unit/archive_confirmation.html"
+    paginator = CappedPaginator
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (None, {"fields": ("name", "account", "unique_id", "device_type", "modem")}),
+            ("Eco driving", {"fields": ("eco_driving", "road_limits_speeding", "eco_criteria")}),
+        ]
+        if obj is not None:
+            fieldsets.insert(1, ("State", {"fields": ("active", "deactivated_at", "deactivation_reason",
+                                                      "code_panel")}))
+        return fieldsets
+
+    def get_queryset(self, request):
+        return queries.units_visible_to(request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = (accounts_visible_to(request.user).filter(parent__isnull=False)
+                                  .select_related("service").order_by("path"))
+            field = admin.ModelAdmin.formfield_for_foreignkey(self, db_field, request, **kwargs)
+            if is_platform(request.user):  # accounts of every service: the service tells namesakes apart
+                field.label_from_instance = lambda account: f"{account.service.name} › {account.name}"
+            return field
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a unit is archived one at a time, never bulk-deleted
+        return actions
+
+    @admin.display(description="deactivated at", ordering="deactivated_at")
+    def deactivated(self, obj):
+        return date_format(localtime(obj.deactivated_at), "Y-m-d H:i") if obj.deactivated_at else ""
+
+    @admin.display(description="reason", ordering="deactivation_reason")
+    def reason(self, obj):
+        return obj.get_deactivation_reason_display() if obj.deactivation_reason else ""
+
+    @admin.display(description="activation code")
+    def code_panel(self, obj):
+        """The codes app's panel for this unit (its code, days left, actions), when that app provides one."""
+        try:
+            from apps.codes.admin import unit_code_panel
+        except ImportError:
+            return "—"
+        return unit_code_panel(obj)
+
+    # --- saving through the operations ---
+
+    def save_model(self, request, obj, form, change):
+        """Nothing here: the unit and its feature lists are saved together in ``save_related``."""
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        lists = feature_lists(formsets)
+        for formset in formsets:
+            mark_formset_saved(formset)
+        if change:
+            changes = {name: data[name] for name in form.changed_data if name in operations.UNIT_FIELDS}
+            operations.update_unit(actor=request.user, unit=form.instance, changes={**changes, **lists})
+        else:
+            unit = operations.create_unit(
+                actor=request.user, account=data["account"], name=data["name"], unique_id=data["unique_id"],
+                device_type=data.get("device_type"), modem=data.get("modem"),
+                eco_driving=data.get("eco_driving", False),
+                road_limits_speeding=data.get("road_limits_speeding", False),
+                eco_criteria=list(data.get("eco_criteria") or []), **lists)
+            form.instance.pk = unit.pk
+            form.instance._state.adding = False
+
+    def get_deleted_objects(self, objs, request):
+        """Archiving removes nothing but the unit's grants; list the units only."""
+        return [str(obj) for obj in objs], {"units": len(objs)}, set(), []
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return super().delete_view(request, object_id, {"title": "Archive unit", **(extra_context or {})})
+
+    def delete_model(self, request, obj):
+        operations.archive_unit(actor=request.user, unit=obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        response = super().response_delete(request, obj_display, obj_id)
+        storage = messages.get_messages(request)
+        list(storage)  # drop Django's "deleted successfully": the unit was archived
+        self.message_user(request, f"The unit “{obj_display}” was archived.", messages.SUCCESS)
+        return response
+
+    # --- bulk (de)activation with a confirmation page ---
+
+    def _activation_action(self, request, queryset, *, active: bool):
+        """First POST: a confirmation page with what will change and what will be refused and why.
+        Second POST (``confirm``): one operation per unit; the message counts done and skipped."""
+        now = clock.now()
+        units = list(queryset.select_related("account__service").order_by("name", "id"))
+        codes = operations.current_codes(u.pk for u in units) if active else {}
+        to_change, unchanged, refused = [], [], []
+        for unit in units:
+            if unit.active == active:
+                unchanged.append(unit)
+                continue
+            reason = operations.activation_refusal(unit, active=active, now=now, codes=codes)
+            (refused.append((unit, reason)) if reason else to_change.append(unit))
+        if request.POST.get("confirm") == "yes":
+            done, skipped = 0, len(unchanged)
+            for unit in to_change + [u for u, _ in refused]:
+                try:
+                    operations.set_unit_active(actor=request.user, unit=unit, active=active, now=now)
+                    done += 1
+                except DomainError:
+                    skipped += 1
+            verb = "Activated" if active else "Deactivated"
+            self.message_user(request, f"{verb} {done} unit(s); skipped {skipped}.",
+                              messages.SUCCESS if done else messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Activate units" if active else "Deactivate units",
+            "opts": self.model._meta, "verb": "activate" if active else "deactivate",
+            "action": request.POST.get("action"), "select_across": request.POST.get("select_across", "0"),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "to_change": to_change[:100], "to_change_count": len(to_change), "unchanged_count": len(unchanged),
+            "refused": refused[:100], "refused_count": len(refused),
+        }
+        return TemplateResponse(request, "admin/units/unit/activation_confirmation.html", context)
+
+    @admin.action(description="Activate selected units", permissions=["change"])
+    def activate_selected(self, request, queryset):
+        return self._activation_action(request, queryset, active=True)
+
+    @admin.action(description="Deactivate selected units", permissions=["change"])
+    def deactivate_selected(self, request, queryset):
+        return self._activation_action(request, queryset, active=False)
+
+
+# --- monitoring users ---------------------------------------------------------------------------------
+
+class GrantInline(admin.TabularInline):
+    """Grants are given or taken away, never edited: existing rows are read-only, with a delete box."""
+
+    model = AccessGrant
+    fields = ("unit", "account")
+    autocomplete_fields = ("unit",)
+    extra = 1
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request, obj=None):
+        return obj is not None and request.user.has_perm("units.change_monitoringuser")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("units.change_monitoringuser")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("unit", "account")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """No add/change/view links beside the pickers: a grant names existing objects only."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("unit", "account") and field is not None:
+            for flag in ("can_add_related", "can_change_related", "can_view_related", "can_delete_related"):
+                setattr(field.widget, flag, False)
+        return field
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "unit":
+            kwargs["queryset"] = queries.units_visible_to(request.user)
+        elif db_field.name == "account":
+            kwargs["queryset"] = accounts_visible_to(request.user).order_by("path")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class MonitoringUserForm(forms.ModelForm):
+    class Meta:
+        model = MonitoringUser
+        fields = ["name", "account"]
+
+
+@admin.register(MonitoringUser)
+class MonitoringUserAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+    form = MonitoringUserForm
+    inlines = [GrantInline]
+    list_display = ("name", "account", "grant_count", "created_at")
+    list_select_related = ("account",)
+    list_filter = (service_filter("service"), ScopedAccountFilter)
+    search_fields = ("name",)
+    ordering = ("name", "id")
+
+    def get_queryset(self, request):
+        return queries.monitoring_users_visible_to(request.user).annotate(grants_total=Count("grants"))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name", "account", "created_at") if obj is not None else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the discount's history reads monitoring users; nothing removes them here
+
+    @admin.display(description="grants", ordering="grants_total")
+    def grant_count(self, obj):
+        return obj.grants_total
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            user = operations.create_monitoring_user(actor=request.user, account=form.cleaned_data["account"],
+                                                     name=form.cleaned_data["name"])
+            obj.pk = user.pk
+            obj._state.adding = False
+
+    def save_formset(self, request, form, formset, change):
+        """New rows are granted, ticked rows revoked, each through its operation."""
+        mark_formset_saved(formset)
+        for row in formset.forms:
+            data = row.cleaned_data
+            if not data:
+                continue
+            if data.get("DELETE") and row.instance.pk:
+                operations.revoke_access(actor=request.user, grant=row.instance)
+            elif not row.instance.pk and not data.get("DELETE"):
+                operations.grant_access(actor=request.user, user=form.instance, unit=data.get("unit"),
+                                        account=data.get("account"))
+
+
+
+# --- unit log -----------------------------------------------------------------------------------------
+
+class EventServiceFilter(ServiceListFilter):
+    """The platform operator's "Service" filter, on the event's service id snapshot."""
+
+    def queryset(self, request, queryset):
+        if self.value() and is_platform(request.user):
+            return queryset.filter(service_id_snapshot=self.value())
+        return queryset
+
+
+@admin.register(UnitEvent)
+class UnitEventAdmin(admin.ModelAdmin):
+    """The audit trail of units, monitoring users and grants: read-only, scoped by the account path."""
+
+    list_display = ("at", "action", "unit_name", "account_name", "actor_name", "summary")
+    list_filter = (EventServiceFilter, "action")
+    search_fields = ("unit_name", "=unit_id_snapshot")
+    ordering = ("-at", "-id")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 100
+    paginator = CappedPaginator
+
+    def get_queryset(self, request):
+        return queries.unit_events_visible_to(request.user)
+
+    @admin.display(description="details")
+    def summary(self, obj):
+        """``name: Old → New; sensors: 2`` rather than raw JSON."""
+        parts = []
+        for key, value in (obj.details or {}).items():
+            if isinstance(value, dict) and {"from", "to"} <= value.keys():
+                parts.append(f"{key}: {value['from'] or '—'} → {value['to'] or '—'}")
+            elif isinstance(value, dict):
+                parts.append(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+            else:
+                parts.append(f"{key}: {value}")
+        return "; ".join(parts)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

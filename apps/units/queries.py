@@ -1,0 +1,83 @@
+"""Every read of units, monitoring users and grants that an interface needs, scoped by one rule.
+
+Scope: the operator's account and the accounts below it (``apps.core.scoping.in_scope``). The
+restricted distributor's scope is the same; the interfaces decide where it may use it (only the
+codes app's apply-a-code picker), exactly as for accounts.
+"""
+
+from django.db.models import Prefetch
+from django.http import Http404
+
+from apps.accounts.models import Role
+from apps.core.scoping import in_scope, is_platform
+
+from .models import (AccessGrant, DeviceType, Modem, MonitoringUser, Sensor, ServiceInterval, Unit, UnitCommand,
+                     UnitEvent)
+
+
+def units_visible_to(user, *, include_archived: bool = False):
+    """Units in the user's scope; archived units are hidden unless asked for.
+
+    A top user's subtree is its whole service, so its scope is read from the unit's denormalised
+    ``service``: the same rows as ``in_scope``'s path match, without the join, so the first page of
+    a 100,000-unit service walks the (service, name, id) index instead of sorting every unit.
+    """
+    qs = Unit.objects.select_related("account", "device_type", "modem")
+    if not include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    if getattr(user, "role", None) == Role.TOP_USER and user.is_active and user.account is not None:
+        return qs.filter(service_id=user.account.service_id)
+    return in_scope(qs, user, "account")
+
+
+def with_features(qs):
+    """Prefetch a unit's feature lists: three queries for a whole page, whatever its size."""
+    return qs.prefetch_related(
+        Prefetch("sensors", queryset=Sensor.objects.order_by("id")),
+        Prefetch("commands", queryset=UnitCommand.objects.order_by("id")),
+        Prefetch("service_intervals", queryset=ServiceInterval.objects.order_by("id")),
+    )
+
+
+def get_visible_unit(user, pk) -> Unit:
+    try:
+        return units_visible_to(user).get(pk=pk)
+    except (Unit.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def monitoring_users_visible_to(user):
+    return in_scope(MonitoringUser.objects.select_related("account"), user, "account")
+
+
+def get_visible_monitoring_user(user, pk) -> MonitoringUser:
+    try:
+        return monitoring_users_visible_to(user).get(pk=pk)
+    except (MonitoringUser.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def grants_visible_to(user):
+    """Grants of the monitoring users in the user's scope (the grant belongs to its user)."""
+    return in_scope(AccessGrant.objects.select_related("user__account", "unit", "account"), user, "user__account")
+
+
+def unit_events_visible_to(user):
+    """Unit events whose account (at the time) lies in the user's subtree."""
+    qs = UnitEvent.objects.all()
+    if is_platform(user):
+        return qs
+    account = getattr(user, "account", None)
+    if account is None or not (user.is_authenticated and user.is_active):
+        return qs.none()
+    return qs.filter(account_path__startswith=account.path)
+
+
+def device_types():
+    """The global device-type catalogue: readable by every operator."""
+    return DeviceType.objects.all()
+
+
+def modems():
+    """The global modem catalogue: readable by every operator."""
+    return Modem.objects.all()
