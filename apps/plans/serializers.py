@@ -1,5 +1,7 @@
 """API shapes for plans, plan services, the calculator and the catalogues (API.md "Plans")."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import Account
@@ -14,6 +16,7 @@ from .operations import EXPORT_MODES
 MONEY = {"max_digits": 16, "decimal_places": 4}
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class VisiblePlanField(serializers.PrimaryKeyRelatedField):
     """A plan id the caller can see; anything else is refused like an unknown id."""
 

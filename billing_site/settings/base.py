@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceTypeEnum": "apps.plans.models.ServiceType",
+        "SensorTypeEnum": "apps.units.models.SensorType",
+    },
 }
 
 # --- import-export --------------------------------------------------------------------------
