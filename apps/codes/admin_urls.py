@@ -1,1 +1,15 @@
-urlpatterns = []
+"""The codes app's own admin pages, under /admin/codes/… (included before the admin's own URLs)."""
+
+from django.contrib import admin
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("codes/apply/", admin.site.admin_view(views.apply_view), name="codes-apply"),
+    path("codes/generate/", admin.site.admin_view(views.generate_view), name="codes-generate"),
+    path("codes/generate/codes.csv", admin.site.admin_view(views.generated_csv_view), name="codes-generated-csv"),
+    path("codes/log/", admin.site.admin_view(views.log_view), name="codes-log"),
+    path("codes/notices/<int:delivery_id>/dismiss/", admin.site.admin_view(views.dismiss_notice_view),
+         name="codes-dismiss-notice"),
+]

@@ -138,7 +138,9 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list[: self.CAP + 1].count() if hasattr(self.object_list, "count") else len(self.object_list)
+        if hasattr(self.object_list, "order_by"):  # counting needs no ORDER BY (a sort of the whole set)
+            return self.object_list.order_by()[: self.CAP + 1].count()
+        return len(self.object_list)
 
 
 class _Echo:

@@ -1,7 +1,7 @@
 """Browser tests: Playwright driving Debian's Chromium against ``live_server``.
 
 ``live_server`` truncates every table after each test, so the ``world`` fixture re-seeds the
-catalogue, groups and beat rows (``seeded``). Screenshots go to ``test-results/``.
+catalogue, groups and beat rows (``seeded``). Screenshots go to ``var/screenshots/`` (or ``SCREENSHOT_DIR``).
 """
 
 import os
@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "test-results"))
+# Not test-results/: pytest-playwright empties that folder at the start of every session.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
 
 if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
     collect_ignore_glob = ["test_*.py"]

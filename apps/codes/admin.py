@@ -1,0 +1,484 @@
+"""The codes window, the expiry notices, and the unit page's code panel (SPEC §4, §8.5, §8.7).
+
+The window is built for a million rows: scoped by an indexed prefix on ``holder_path``, a capped
+count, no facets, no full count, joins declared up front, ordering on an indexed column. Bulk
+actions show a confirmation page with counts and the refused rows, then run each row through its
+operation; with "select all" they act on the whole filtered queryset.
+"""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+
+from apps.accounts.models import Role
+from apps.core import clock
+from apps.core.admin import (CappedPaginator, OperationAdminMixin, ScopedAdminMixin, service_filter,
+                             stream_csv)
+from apps.core.scoping import is_platform
+
+from . import operations, queries
+from .forms import AssignUnitsForm, ExpiryNoticeForm, ShareForm, share_targets_for
+from .models import VALIDITY_PRESETS, ActivationCode, CodeStatus, ExpiryNotice
+
+CSV_HEADER = ["code", "state", "validity_days", "created_at", "activated_at", "expires_at", "days_left",
+              "unit", "unique_id", "account", "shared_with"]
+REFUSED_SAMPLE = 50
+
+
+def _tz_of(code: ActivationCode):
+    return zoneinfo.ZoneInfo(code.service.timezone)
+
+
+def _local(value: datetime | None, tz) -> str:
+    return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _local_cell(value: datetime | None, tz) -> str:
+    """A date over its time, so the window's many columns fit beside the admin's navigation."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value, tz)
+    return format_html('<span class="nowrap">{}</span><br><small>{}</small>', f"{local:%Y-%m-%d}", f"{local:%H:%M}")
+
+
+def code_csv_rows(qs, now: datetime):
+    """Every row of ``qs`` as CSV cells, streamed in chunks (one query per 2,000 rows)."""
+    for code in qs.select_related("unit", "unit__account", "shared_with").iterator(chunk_size=2000):
+        yield [code.code, code.state(at=now), code.validity_days, code.created_at.isoformat(),
+               code.activated_at.isoformat() if code.activated_at else "",
+               code.expires_at.isoformat() if code.expires_at else "", code.days_left(at=now) or "",
+               code.unit.name if code.unit else "", code.unit.unique_id if code.unit else "",
+               code.unit.account.name if code.unit else "", code.shared_with.name if code.shared_with else ""]
+
+
+# --- the unit page's panel (wired into the unit admin by the units app) ------------------------------------
+
+def unit_code_panel(unit) -> str:
+    """HTML for a unit page: the current code, its expiry and days left, then the code history."""
+    now = clock.now()
+    code = queries.current_codes_for_units([unit.pk]).get(unit.pk)
+    tz = zoneinfo.ZoneInfo(unit.account.service.timezone) if unit.account_id else timezone.utc
+    if code is None:
+        summary = format_html("<p>No activation code on this unit.</p>")
+    else:
+        summary = format_html(
+            "<p>Code <code>{}</code> — {} · activated {} · expires {} · <strong>{}</strong> days left</p>",
+            code.display, code.get_status_display() if code.state(at=now) == code.status else "Expired",
+            _local(code.activated_at, tz), _local(code.expires_at, tz), code.days_left(at=now) or 0)
+    history = list(queries.unit_code_history(unit.pk, limit=20))
+    if not history:
+        return format_html("{}<p>No code history.</p>", summary)
+    rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", (
+        (_local(e.at, tz), e.get_action_display(), e.code, e.actor_name) for e in history))
+    return format_html('{}<table class="code-history"><thead><tr><th>Time</th><th>Action</th><th>Code</th>'
+                       "<th>By</th></tr></thead><tbody>{}</tbody></table>", summary, rows)
+
+
+# --- list filters -----------------------------------------------------------------------------------------
+
+class StateFilter(admin.SimpleListFilter):
+    """Derived state; expired codes are hidden unless asked for (SPEC §4)."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("new", "New"), ("active_assigned", "Active on a unit"),
+                ("active_unassigned", "Active, unassigned"), ("expired", "Expired"), ("all", "All, with expired")]
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == "All":
+                choice["display"] = "Not expired"
+            yield choice
+
+    def queryset(self, request, queryset):
+        now = clock.now()
+        if self.value() == "all":
+            return queryset
+        if self.value():
+            return queries.filter_state(queryset, self.value(), now)
+        return queryset.exclude(queries.expired_q(now))
+
+
+class AssignedFilter(admin.SimpleListFilter):
+    title = "assigned"
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "On a unit"), ("no", "Not on a unit")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(unit__isnull=self.value() == "no")
+        return queryset
+
+
+class SharedWithFilter(admin.SimpleListFilter):
+    title = "shared with"
+    parameter_name = "shared_with"
+
+    def lookups(self, request, model_admin):
+        own = getattr(request.user, "account", None)
+        mine = [(own.pk, own.name)] if own is not None and not own.is_top else []  # a distributor's own codes
+        return [("none", "Not shared"), *mine, *[(a.pk, a.name) for a in share_targets_for(request.user)[:200]]]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(shared_with__isnull=True)
+        if self.value() and self.value().isdigit():
+            return queryset.filter(shared_with_id=int(self.value()))
+        return queryset
+
+
+class ValidityFilter(admin.SimpleListFilter):
+    title = "validity"
+    parameter_name = "validity_days"
+
+    def lookups(self, request, model_admin):
+        return [(str(d), f"{d} days") for d in VALIDITY_PRESETS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(validity_days=int(self.value())) if (self.value() or "").isdigit() else queryset
+
+
+class ExpiringWithinFilter(admin.SimpleListFilter):
+    title = "expiring within"
+    parameter_name = "expiring_within"
+
+    def lookups(self, request, model_admin):
+        return [("7", "7 days"), ("30", "30 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("7", "30"):
+            now = clock.now()
+            return queryset.filter(queries.live_q(now), expires_at__lte=now + timedelta(days=int(self.value())))
+        return queryset
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From/to date inputs (inclusive days, UTC) for a date-time field: ``<field>__gte`` / ``__lt``."""
+
+    template = "admin/codes/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lower_key, self.upper_key = f"{field_path}__from", f"{field_path}__to"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lower = parse_date(self._param(params, self.lower_key) or "")
+        self.upper = parse_date(self._param(params, self.upper_key) or "")
+        self.title = {"activated_at": "activation date", "expires_at": "expiry date"}.get(field_path, field_path)
+        self.request_params = request.GET
+
+    @staticmethod
+    def _param(params, key):
+        value = params.pop(key, None)
+        return value[-1] if isinstance(value, list) else value
+
+    def expected_parameters(self):
+        return [self.lower_key, self.upper_key]
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        if self.lower:
+            queryset = queryset.filter(**{f"{self.field_path}__gte": datetime.combine(self.lower, time.min,
+                                                                                      timezone.utc)})
+        if self.upper:
+            queryset = queryset.filter(**{f"{self.field_path}__lt": datetime.combine(
+                self.upper + timedelta(days=1), time.min, timezone.utc)})
+        return queryset
+
+    def choices(self, changelist):
+        keep = [(k, v) for k, values in self.request_params.lists() for v in values
+                if k not in (self.lower_key, self.upper_key, "p")]
+        yield {"lower_key": self.lower_key, "upper_key": self.upper_key, "lower": self.lower or "",
+               "upper": self.upper or "", "keep": keep,
+               "clear_url": changelist.get_query_string(remove=[self.lower_key, self.upper_key])}
+
+
+class CodePaginator(CappedPaginator):
+    """Capped count (``CAP + 1`` rows at most) and the "10,000+" label the pagination template shows.
+
+    The count drops the ordering: counting 10,001 rows needs no sort of the whole filtered set.
+    """
+
+    @cached_property
+    def count(self):
+        return self.object_list.order_by()[: self.CAP + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.CAP
+
+
+# --- the codes window ---------------------------------------------------------------------------------
+
+@admin.register(ActivationCode)
+class ActivationCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("code_display", "unit_link", "account_name", "shared_with", "validity", "activation",
+                    "estimated_expiration", "state_display", "days_left_display")
+    list_select_related = ("unit", "unit__account", "shared_with", "service")
+    list_filter = (service_filter("service"), StateFilter, AssignedFilter, SharedWithFilter, ValidityFilter,
+                   ExpiringWithinFilter, ("activated_at", DateRangeFilter), ("expires_at", DateRangeFilter))
+    search_fields = ("code",)
+    search_help_text = "A code (case, spaces and dashes ignored), a unit name or an IMEI."
+    ordering = ("-created_at", "id")
+    sortable_by = ("validity", "activation", "estimated_expiration")
+    paginator = CodePaginator
+    empty_value_display = "—"
+    actions = ["assign_to_units", "unassign", "share", "unshare", "export_csv"]
+    readonly_fields = ("code", "service", "status", "validity_days", "created_at", "activated_at", "expires_at",
+                       "unit", "shared_with", "cleared_at")
+    fields = readonly_fields
+
+    # -- scoping and rights --
+
+    def get_queryset(self, request):
+        return queries.codes_visible_to(request.user)
+
+    def _window_user(self, request) -> bool:
+        return queries.may_use_codes_window(request.user)
+
+    def has_module_permission(self, request):
+        return self._window_user(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._window_user(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False  # codes are generated in batches on their own page
+
+    def has_change_permission(self, request, obj=None):
+        return False  # every change is an action (assign, share…), never a form edit
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # codes and their history are kept
+
+    def _may_write(self, request, perm: str) -> bool:
+        return self._window_user(request) and request.user.has_perm(f"codes.{perm}") and not self._blocked(request)
+
+    def has_assign_permission(self, request):
+        return self._may_write(request, "assign_code")
+
+    def has_share_permission(self, request):
+        return self._may_write(request, "share_code")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # -- columns --
+
+    @admin.display(description="code", ordering="created_at")
+    def code_display(self, obj):
+        return format_html('<code class="activation-code">{}<br>{}</code>', obj.code[:16], obj.code[16:])
+
+    @admin.display(description="validity (days)", ordering="validity_days")
+    def validity(self, obj):
+        return obj.validity_days
+
+    @admin.display(description="unit")
+    def unit_link(self, obj):
+        if obj.unit is None:
+            return "—"
+        return format_html("{} <small>({})</small>", obj.unit.name, obj.unit.unique_id)
+
+    @admin.display(description="account")
+    def account_name(self, obj):
+        return obj.unit.account.name if obj.unit else "—"
+
+    @admin.display(description="activated", ordering="activated_at")
+    def activation(self, obj):
+        return _local_cell(obj.activated_at, _tz_of(obj))
+
+    @admin.display(description="expires (estimated)", ordering="expires_at")
+    def estimated_expiration(self, obj):
+        if obj.expires_at is None:
+            return format_html('<span title="{}">{} d after first use</span>', "The clock starts at the first assignment",
+                               obj.validity_days)
+        return _local_cell(obj.expires_at, _tz_of(obj))
+
+    @admin.display(description="state")
+    def state_display(self, obj):
+        state = obj.state(at=clock.now())
+        label = {"new": "New", "expired": "Expired"}.get(state) or ("Active" if obj.unit_id else "Active, unassigned")
+        return format_html('<span class="code-state code-state-{}">{}</span>', state, label)
+
+    @admin.display(description="days left")
+    def days_left_display(self, obj):
+        days = obj.days_left(at=clock.now())
+        return "—" if days is None else days
+
+    # -- search: a code, a unit name or an IMEI --
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        code = queries.normalize_code(term)
+        if code is not None:
+            return queryset.filter(code=code), False
+        units = queries.units_visible_to(request.user).filter(
+            Q(name__icontains=term) | Q(unique_id__istartswith=term)).values("pk")[:1000]
+        return queryset.filter(unit_id__in=units), False
+
+    # -- page context: notices banner and the links to the other codes pages --
+
+    def changelist_view(self, request, extra_context=None):
+        from .views import banner_context
+
+        extra_context = {"title": "Activation codes", **(extra_context or {}), **banner_context(request),
+                         "codes_links": admin_index_links(request)}
+        return super().changelist_view(request, extra_context)
+
+    # -- bulk actions --
+
+    def _confirmation(self, request, queryset, *, action: str, title: str, refused_q: Q, reason, form=None,
+                      extra=None):
+        """The intermediate page: counts, a sample of refused rows with reasons, the form, and every
+        field the second POST needs (the action, the selected ids, ``select_across``)."""
+        refused_qs = queryset.filter(refused_q)
+        total = queryset.count()
+        refused = refused_qs.count()
+        sample = [(c, reason(c)) for c in refused_qs.select_related("unit", "shared_with")[:REFUSED_SAMPLE]]
+        context = {
+            **self.admin_site.each_context(request), "title": title, "opts": self.model._meta,
+            "action": action, "total": total, "refused": refused, "acting": total - refused, "sample": sample,
+            "form": form, "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, **(extra or {}),
+        }
+        return TemplateResponse(request, "admin/codes/activationcode/bulk_confirmation.html", context)
+
+    def _report(self, request, done: int, skipped: list, verb: str):
+        level = messages.SUCCESS if not skipped else messages.WARNING
+        reasons = {}
+        for _, reason in skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        detail = "; ".join(f"{n} × {r}" for r, n in reasons.items())
+        self.message_user(request, f"{verb}: {done} done, {len(skipped)} skipped" + (f" ({detail})" if detail else ""),
+                          level)
+
+    @admin.action(description="Assign to selected units (one code per unit)", permissions=["assign"])
+    def assign_to_units(self, request, queryset):
+        now = clock.now()
+        free_units = (queries.units_visible_to(request.user).exclude(
+            pk__in=ActivationCode.objects.filter(queries.live_q(now)).filter(unit__isnull=False).values("unit_id"))
+            .select_related("account").order_by("name", "id"))
+        form = AssignUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=free_units)
+        if "confirm" in request.POST and form.is_valid():
+            codes = queryset.filter(unit__isnull=True).exclude(queries.expired_q(now))
+            pairs = operations.pair_codes_with_units(codes, form.cleaned_data["units"], now=now)
+            done, skipped = operations.assign_codes_bulk(actor=request.user, pairs=pairs, now=now)
+            unpaired = len(form.cleaned_data["units"]) - len(pairs)
+            if unpaired > 0:
+                self.message_user(request, f"{unpaired} units got no code: fewer usable codes were selected.",
+                                  messages.WARNING)
+            return self._report(request, done, skipped, "Assigned")
+        return self._confirmation(
+            request, queryset, action="assign_to_units", title="Assign codes to units",
+            refused_q=Q(unit__isnull=False) | queries.expired_q(now), form=form,
+            reason=lambda c: "expired" if c.state(at=now) == CodeStatus.EXPIRED else f"already on {c.unit}")
+
+    @admin.action(description="Unassign from their units", permissions=["assign"])
+    def unassign(self, request, queryset):
+        now = clock.now()
+        if "confirm" in request.POST:
+            done, skipped = operations.run_each(
+                queryset.filter(unit__isnull=False).iterator(),
+                lambda c: operations.unassign_code(actor=request.user, code=c, now=now))
+            return self._report(request, done, skipped, "Unassigned")
+        return self._confirmation(
+            request, queryset, action="unassign", title="Unassign codes",
+            refused_q=Q(unit__isnull=True) | queries.expired_q(now),
+            reason=lambda c: "expired" if c.state(at=now) == CodeStatus.EXPIRED else "not on a unit",
+            extra={"note": "Their units are deactivated at once; the codes keep running."})
+
+    @admin.action(description="Share with a distributor", permissions=["share"])
+    def share(self, request, queryset):
+        now = clock.now()
+        form = ShareForm(request.POST if "confirm" in request.POST else None, user=request.user)
+        if "confirm" in request.POST and form.is_valid():
+            target = form.cleaned_data["account"]
+            done, skipped = operations.run_each(
+                queryset.iterator(), lambda c: operations.share_code(actor=request.user, code=c, account=target,
+                                                                     now=now))
+            return self._report(request, done, skipped, f"Shared with {target}")
+        return self._confirmation(
+            request, queryset, action="share", title="Share codes", form=form,
+            refused_q=Q(unit__isnull=False) | queries.expired_q(now),
+            reason=lambda c: "expired" if c.state(at=now) == CodeStatus.EXPIRED else f"on unit {c.unit}")
+
+    @admin.action(description="Unshare (take back)", permissions=["share"])
+    def unshare(self, request, queryset):
+        now = clock.now()
+        if "confirm" in request.POST:
+            done, skipped = operations.run_each(
+                queryset.iterator(), lambda c: operations.unshare_code(actor=request.user, code=c, now=now))
+            return self._report(request, done, skipped, "Unshared")
+        own = Q(shared_with_id=request.user.account_id) if not is_platform(request.user) else Q(pk__in=[])
+        return self._confirmation(
+            request, queryset, action="unshare", title="Unshare codes",
+            refused_q=Q(shared_with__isnull=True) | Q(unit__isnull=False) | own,
+            reason=lambda c: ("not shared" if c.shared_with_id is None else f"on unit {c.unit}" if c.unit_id
+                              else "shared with your own account: an operator above takes it back"))
+
+    @admin.action(description="Export selected as CSV")
+    def export_csv(self, request, queryset):
+        now = clock.now()
+        return stream_csv(f"activation-codes-{now:%Y%m%d-%H%M}.csv", CSV_HEADER, code_csv_rows(queryset, now))
+
+
+@admin.register(ExpiryNotice)
+class ExpiryNoticeAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    form = ExpiryNoticeForm
+    scope_field = "author_account"
+    list_display = ("name", "created_at", "days_before", "repeat", "send_email", "recipient_count")
+    list_filter = (service_filter("service"),)
+    search_fields = ("name",)
+    ordering = ("name",)
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return queries.notices_visible_to(request.user).annotate(n_recipients=Count("recipients"))
+
+    def has_module_permission(self, request):
+        return queries.may_use_codes_window(request.user) and super().has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deliveries hang on notices: "never sent twice" needs them kept
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "text", "days_before", "repeat", "send_email", "recipients"]
+        return (["service", *fields] if is_platform(request.user) and obj is None else fields)
+
+    @admin.display(description="users", ordering="n_recipients")
+    def recipient_count(self, obj):
+        return obj.n_recipients
+
+
+def admin_index_links(request) -> list[tuple[str, str]]:
+    """The codes pages an operator may open, for the admin index."""
+    user = request.user
+    links = []
+    if user.has_perm("codes.apply_code"):
+        links.append(("Apply a code", reverse("codes-apply")))
+    if queries.may_use_codes_window(user):
+        links.append(("Activation codes", reverse("admin:codes_activationcode_changelist")))
+        links.append(("Code log", reverse("codes-log")))
+    if user.has_perm("codes.generate_codes") and (is_platform(user) or user.role == Role.TOP_USER):
+        links.append(("Generate codes", reverse("codes-generate")))
+    return links
+

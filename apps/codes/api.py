@@ -1,0 +1,203 @@
+"""REST API for activation codes, the code log and expiry notices (API.md "Activation codes").
+
+Codes are addressed by their text (case, spaces and dashes ignored). Out-of-scope codes in the path
+answer 404; ids in a body that are out of scope or absent answer 400 ``does_not_exist``.
+"""
+
+import django_filters
+from django.db.models import Q
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.accounts.models import Account, Operator, Role
+from apps.core import clock
+from apps.core.errors import DoesNotExist
+from apps.core.scoping import in_scope, is_platform
+
+from . import operations, queries
+from .models import CodeAction, CodeEvent
+from .serializers import (AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
+                          ExpiryNoticeSerializer, GenerateSerializer, OptionalAccountRefSerializer, UnitSerializer)
+
+WINDOW_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
+
+
+def _account_or_none(pk) -> Account | None:
+    return Account.objects.filter(pk=pk).first() if pk is not None else None
+
+
+class CodeFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(
+        choices=[("new", "new"), ("active", "active"), ("expired", "expired")], method="filter_state")
+    assigned = django_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
+    shared_with = django_filters.NumberFilter(field_name="shared_with_id")
+    unit = django_filters.NumberFilter(field_name="unit_id")
+    validity_days = django_filters.NumberFilter()
+    expires_before = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expires_after = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
+    search = django_filters.CharFilter(method="filter_search", help_text="A code, a unit name or an IMEI.")
+
+    def filter_state(self, queryset, name, value):
+        return queries.filter_state(queryset, value, clock.now())
+
+    def filter_search(self, queryset, name, value):
+        code = queries.normalize_code(value)
+        if code is not None:
+            return queryset.filter(code=code)
+        units = queries.units_visible_to(self.request.user).filter(
+            Q(name__icontains=value) | Q(unique_id__istartswith=value)).values("pk")[:1000]
+        return queryset.filter(unit_id__in=units)
+
+
+class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The codes window over the API. ``apply`` is open to every role and throttled (30 a minute)."""
+
+    serializer_class = CodeSerializer
+    filterset_class = CodeFilter
+    allowed_roles = WINDOW_ROLES
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+    throttle_scope = None  # set to "apply_code" on the apply route only
+
+    def get_queryset(self):
+        return queries.codes_visible_to(self.request.user).order_by("-created_at", "id")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": clock.now()}
+
+    def get_object(self):
+        code = queries.normalize_code(self.kwargs["code"])
+        obj = self.get_queryset().filter(code=code).first() if code else None
+        if obj is None:
+            raise Http404
+        return obj
+
+    def _answer(self, code, status_code=status.HTTP_200_OK):
+        code.refresh_from_db()
+        return Response(CodeSerializer(code, context=self.get_serializer_context()).data, status=status_code)
+
+    @extend_schema(request=GenerateSerializer, responses={201: CodeSerializer(many=True)})
+    @action(detail=False, methods=["post"], allowed_roles={Role.TOP_USER})
+    def generate(self, request):
+        body = GenerateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if is_platform(request.user):
+            service = Account.objects.filter(pk=data.get("service"), parent__isnull=True).first()
+            if service is None:
+                raise DoesNotExist.field("service")
+        else:
+            service = request.user.account.service
+        shared_with = None
+        if data.get("shared_with") is not None:
+            shared_with = _account_or_none(data["shared_with"])
+            if shared_with is None:
+                raise DoesNotExist.field("account")
+        codes = operations.generate_codes(actor=request.user, service=service, quantity=data["quantity"],
+                                          validity_days=data["validity_days"], shared_with=shared_with)
+        return Response(CodeSerializer(codes, many=True, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ApplySerializer, responses=CodeSerializer)
+    @action(detail=False, methods=["post"], throttle_scope="apply_code",
+            allowed_roles={Role.TOP_USER, Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR})
+    def apply(self, request):
+        body = ApplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        service = _account_or_none(data.get("service")) if is_platform(request.user) else None
+        code = operations.apply_code(actor=request.user, code_text=data["code"], unit=data["unit"], service=service)
+        return self._answer(code)
+
+    @extend_schema(request=UnitSerializer, responses=CodeSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, code=None):
+        body = UnitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._answer(operations.assign_code(actor=request.user, code=self.get_object(),
+                                                   unit=body.validated_data["unit"]))
+
+    @extend_schema(request=None, responses=CodeSerializer)
+    @action(detail=True, methods=["post"])
+    def unassign(self, request, code=None):
+        return self._answer(operations.unassign_code(actor=request.user, code=self.get_object()))
+
+    @extend_schema(request=UnitSerializer, responses=CodeSerializer)
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, code=None):
+        body = UnitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._answer(operations.reassign_code(actor=request.user, code=self.get_object(),
+                                                     unit=body.validated_data["unit"]))
+
+    @extend_schema(request=AccountRefSerializer, responses=CodeSerializer)
+    @action(detail=True, methods=["post"])
+    def share(self, request, code=None):
+        body = AccountRefSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        target = _account_or_none(body.validated_data["account"])
+        return self._answer(operations.share_code(actor=request.user, code=self.get_object(), account=target))
+
+    @extend_schema(request=OptionalAccountRefSerializer, responses=CodeSerializer)
+    @action(detail=True, methods=["post"])
+    def unshare(self, request, code=None):
+        body = OptionalAccountRefSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        pk = body.validated_data.get("account")
+        target = _account_or_none(pk)
+        if pk is not None and target is None:
+            raise DoesNotExist.field("account")
+        return self._answer(operations.unshare_code(actor=request.user, code=self.get_object(), account=target))
+
+
+class CodeEventFilter(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    action = django_filters.ChoiceFilter(choices=CodeAction.choices)
+    account = django_filters.NumberFilter(field_name="account_id")
+    unit = django_filters.NumberFilter(field_name="unit_id")
+    code = django_filters.CharFilter(method="filter_code")
+
+    class Meta:
+        model = CodeEvent
+        fields = ("since", "until", "action", "account", "unit", "code")
+
+    def filter_code(self, queryset, name, value):
+        code = queries.normalize_code(value)
+        return queryset.filter(code=code) if code else queryset.none()
+
+
+class CodeEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The append-only code log: reads only (every write answers 405)."""
+
+    serializer_class = CodeEventSerializer
+    filterset_class = CodeEventFilter
+    allowed_roles = WINDOW_ROLES
+
+    def get_queryset(self):
+        return queries.code_events_visible_to(self.request.user).order_by("-at", "-id")
+
+
+class ExpiryNoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                          viewsets.GenericViewSet):
+    serializer_class = ExpiryNoticeSerializer
+    allowed_roles = WINDOW_ROLES
+
+    def get_queryset(self):
+        return queries.notices_visible_to(self.request.user).prefetch_related("recipients").order_by("name", "id")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        ids = set(data["recipients"])
+        recipients = list(in_scope(Operator.objects.filter(pk__in=ids, account__isnull=False), self.request.user,
+                                   "account").select_related("account"))
+        if len(recipients) != len(ids):
+            raise DoesNotExist.field("recipients")
+        service = _account_or_none(data.get("service")) if is_platform(self.request.user) else None
+        serializer.instance = operations.create_notice(
+            actor=self.request.user, name=data["name"], text=data["text"], days_before=data["days_before"],
+            repeat=data.get("repeat", False), send_email=data.get("send_email", True), recipients=recipients,
+            service=service)

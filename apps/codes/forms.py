@@ -1,0 +1,153 @@
+"""Forms of the codes admin pages: generate, apply by hand, the bulk-action confirmations, the log
+report and expiry notices. Choices are always scoped to the operator."""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from apps.accounts.models import Account, Operator
+from apps.core import clock
+from apps.core.admin import OperationForm
+from apps.core.scoping import in_scope, is_platform
+
+from . import operations
+from .models import MAX_BATCH, MAX_VALIDITY_DAYS, VALIDITY_PRESETS, CodeAction, ExpiryNotice
+from .queries import normalize_code, units_visible_to
+
+
+def share_targets_for(user):
+    """Dealer accounts strictly below the operator (the platform: every dealer account)."""
+    qs = in_scope(Account.objects.filter(dealer_rights=True, parent__isnull=False), user)
+    if not is_platform(user):
+        qs = qs.exclude(pk=user.account_id)
+    return qs.select_related("service").order_by("service__name", "path")
+
+
+class AccountChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.service.name} › {obj.name}" if obj.service_id != obj.pk and obj.depth > 1 else obj.name
+
+
+class GenerateForm(forms.Form):
+    service = forms.ModelChoiceField(queryset=Account.objects.none(), required=False,
+                                     help_text="The service the codes belong to.")
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_BATCH, initial=10)
+    validity_preset = forms.TypedChoiceField(
+        label="Validity", coerce=int, required=False, initial=365,
+        choices=[(d, f"{d} days") for d in VALIDITY_PRESETS] + [("", "Other…")])
+    validity_days = forms.IntegerField(label="Other validity (days)", min_value=1, max_value=MAX_VALIDITY_DAYS,
+                                       required=False, help_text=f"1 to {MAX_VALIDITY_DAYS:,} days.")
+    shared_with = AccountChoiceField(queryset=Account.objects.none(), required=False,
+                                     label="Share with distributor", help_text="Optional.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if is_platform(user):
+            self.fields["service"].queryset = Account.objects.filter(parent__isnull=True).order_by("name")
+            self.fields["service"].required = True
+        else:
+            del self.fields["service"]
+        self.fields["shared_with"].queryset = share_targets_for(user)
+
+    def clean(self):
+        data = super().clean()
+        days = data.get("validity_days") or data.get("validity_preset")
+        if not days:
+            self.add_error("validity_days", "Choose a preset or type a number of days.")
+        data["days"] = days
+        return data
+
+    def service_account(self) -> Account:
+        return self.cleaned_data["service"] if is_platform(self.user) else Account.objects.get(
+            pk=self.user.account.service_id)
+
+
+class ApplyForm(forms.Form):
+    code = forms.CharField(max_length=80, help_text="32 characters; case, spaces and dashes do not matter.",
+                           widget=forms.TextInput(attrs={"size": 44, "autocomplete": "off", "autofocus": True}))
+    unit = forms.ModelChoiceField(queryset=None, help_text="A unit of your branch.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units_visible_to(user).select_related("account").order_by("name", "id")
+        self.fields["unit"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
+
+    def clean_code(self):
+        text = normalize_code(self.cleaned_data["code"])
+        if text is None:
+            raise forms.ValidationError("A code is 32 hexadecimal characters (spaces and dashes are ignored).")
+        return text
+
+
+class ShareForm(forms.Form):
+    account = AccountChoiceField(queryset=Account.objects.none(), label="Share with")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = share_targets_for(user)
+
+
+class AssignUnitsForm(forms.Form):
+    units = forms.ModelMultipleChoiceField(queryset=None, widget=forms.SelectMultiple(attrs={"size": 12}),
+                                           help_text="One code per unit, units in name order.")
+
+    def __init__(self, *args, units_qs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["units"].queryset = units_qs
+        self.fields["units"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
+
+
+class LogFilterForm(forms.Form):
+    """The code log report's filters; the range defaults to today in the operator's time zone."""
+
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="Inclusive.")
+    action = forms.ChoiceField(required=False, choices=[("", "Any action"), *CodeAction.choices])
+    account = forms.ModelChoiceField(queryset=Account.objects.none(), required=False)
+    unit = forms.CharField(required=False, help_text="Unit name (contains) or id.")
+    code = forms.CharField(required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = in_scope(Account.objects.all(), user).order_by("path")
+        self.tz = zoneinfo.ZoneInfo(user.account.service.timezone if getattr(user, "account", None) else "UTC")
+
+    def window(self) -> tuple[datetime, datetime]:
+        """[start of ``since``, end of ``until``) in the operator's service time zone; today by default."""
+        today = timezone.localtime(clock.now(), self.tz).date()
+        since = self.cleaned_data.get("since") or today
+        until = self.cleaned_data.get("until") or today
+        return (datetime.combine(since, time.min, self.tz),
+                datetime.combine(until + timedelta(days=1), time.min, self.tz))
+
+
+class ExpiryNoticeForm(OperationForm):
+    """Create or change a notice through ``create_notice`` / ``update_notice``."""
+
+    service = forms.ModelChoiceField(queryset=Account.objects.filter(parent__isnull=True), required=False,
+                                     help_text="Platform operator: the service this notice belongs to.")
+
+    class Meta:
+        model = ExpiryNotice
+        fields = ("name", "text", "days_before", "repeat", "send_email", "recipients")
+        widgets = {"text": forms.Textarea(attrs={"rows": 4, "maxlength": 500})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = self.actor
+        recipients = Operator.objects.filter(is_active=True, account__isnull=False).select_related("account")
+        self.fields["recipients"].queryset = in_scope(recipients, user, "account").order_by("username")
+        if not is_platform(user) or self.instance.pk:
+            del self.fields["service"]
+
+    def perform(self, actor):
+        data = self.cleaned_data
+        common = {"name": data["name"], "text": data["text"], "days_before": data["days_before"],
+                  "repeat": data["repeat"], "send_email": data["send_email"], "recipients": data["recipients"]}
+        if self.instance.pk:
+            return operations.update_notice(actor=actor, notice=self.instance, **common)
+        return operations.create_notice(actor=actor, service=data.get("service"), **common)

@@ -1,0 +1,243 @@
+"""Activation codes, their append-only event log, and expiry notices (SPEC §4, §8.5).
+
+A code's *stored* status (``new`` / ``active`` / ``expired``) is set under a row lock by the
+operations and the expiry sweep. Reads derive the state at an instant with ``state(at=...)``, so a
+code whose time is up reads as expired even before the sweep reaches it.
+"""
+
+import math
+from datetime import datetime, timedelta
+
+import pgtrigger
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+DAY = timedelta(hours=24)
+VALIDITY_PRESETS = (30, 90, 180, 365, 730)
+MAX_VALIDITY_DAYS = 3650
+MAX_BATCH = 100_000
+
+
+class CodeStatus(models.TextChoices):
+    NEW = "new", "New"
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+
+
+class ActivationCode(models.Model):
+    """One code of a service: 32 lowercase hex characters, a validity in days, at most one unit.
+
+    ``holder_path`` is the materialised path of the holder (``shared_with``, or the service's top
+    account when not shared), kept by the share/unshare operations, so "codes held in my subtree"
+    is one indexed prefix match, as for accounts.
+    """
+
+    code = models.CharField(max_length=32, unique=True)
+    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+",
+                                help_text="The top account the code belongs to (denormalised).")
+    validity_days = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_VALIDITY_DAYS)])
+    created_at = models.DateTimeField()
+    shared_with = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="shared_codes")
+    holder_path = models.CharField(max_length=512, editable=False)
+    status = models.CharField(max_length=10, choices=CodeStatus.choices, default=CodeStatus.NEW)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    unit = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="codes")
+    cleared_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="When the daily job took the expired code off its unit.")
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        verbose_name = "activation code"
+        constraints = [
+            # One unit, at most one live code; the sweep and every assignment keep `status` exact.
+            models.UniqueConstraint(fields=["unit"], condition=models.Q(status="active"),
+                                    name="code_one_live_code_per_unit"),
+            models.CheckConstraint(
+                condition=(models.Q(status="new", activated_at__isnull=True, expires_at__isnull=True,
+                                    unit__isnull=True)
+                           | (~models.Q(status="new") & models.Q(activated_at__isnull=False,
+                                                                 expires_at__isnull=False))),
+                name="code_clock_matches_status",
+            ),
+            models.CheckConstraint(condition=models.Q(validity_days__gte=1, validity_days__lte=MAX_VALIDITY_DAYS),
+                                   name="code_validity_in_range"),
+        ]
+        indexes = [
+            # The window's first page: a service's codes, newest first.
+            models.Index(fields=["service", "-created_at", "id"], name="code_service_created"),
+            # A distributor's window: codes held in its subtree (prefix match on the path).
+            models.Index(fields=["holder_path", "-created_at"], name="code_holder_created",
+                         opclasses=["varchar_pattern_ops", ""]),
+            # The expiry sweep and "expiring within N days": live codes by expiry.
+            models.Index(fields=["expires_at"], name="code_live_expiry", condition=models.Q(status="active")),
+            models.Index(fields=["service", "status", "expires_at"], name="code_service_status_expiry"),
+            # The window filtered by state (new, active…), newest first.
+            models.Index(fields=["service", "status", "-created_at", "id"], name="code_service_status_created"),
+        ]
+        permissions = [
+            ("generate_codes", "Can generate activation codes"),
+            ("apply_code", "Can apply an activation code to a unit by hand"),
+            ("assign_code", "Can assign, unassign and reassign activation codes"),
+            ("share_code", "Can share and unshare activation codes"),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    def state(self, *, at: datetime) -> str:
+        """The state at an instant: an active code whose time is up reads as expired."""
+        if self.status == CodeStatus.ACTIVE and self.expires_at is not None and at >= self.expires_at:
+            return CodeStatus.EXPIRED
+        return self.status
+
+    def days_left(self, *, at: datetime) -> int | None:
+        """ceil((expires_at − at) / 24 h), 0 once expired, None before the first assignment."""
+        if self.expires_at is None:
+            return None
+        remaining = (self.expires_at - at) / DAY
+        return max(math.ceil(remaining), 0)
+
+    @property
+    def display(self) -> str:
+        """The code in groups of eight, easier to read aloud and to type."""
+        return "-".join(self.code[i:i + 8] for i in range(0, 32, 8))
+
+
+class CodeAction(models.TextChoices):
+    GENERATED = "generated", "Generated"
+    SHARED = "shared", "Shared"
+    UNSHARED = "unshared", "Unshared"
+    ASSIGNED = "assigned", "Assigned"
+    UNASSIGNED = "unassigned", "Unassigned"
+    REASSIGNED = "reassigned", "Reassigned"
+    APPLIED = "applied", "Applied by hand"
+    EXPIRED = "expired", "Expired"
+    CLEARED = "cleared", "Cleared"
+    UNIT_DEACTIVATED = "unit_deactivated", "Unit deactivated"
+    UNIT_ACTIVATED = "unit_activated", "Unit activated"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk updates and deletes are refused: the log is written once and kept."""
+
+    def update(self, **kwargs):
+        raise PermissionError("The code log is append-only: events cannot be changed.")
+
+    def delete(self):
+        raise PermissionError("The code log is append-only: events cannot be deleted.")
+
+
+class CodeEvent(models.Model):
+    """One action on a code or a unit, written in the transaction of the operation that did it.
+
+    Events hold ids and name snapshots, not foreign keys, so nothing cascades into the log and the
+    names read as they were. The three ``*_path`` columns carry what visibility needs (SPEC §8.5):
+    the unit's account at that time and the code's holder before and after the action.
+    """
+
+    at = models.DateTimeField()
+    action = models.CharField(max_length=20, choices=CodeAction.choices)
+    service_id = models.BigIntegerField()
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=150, default="system")
+    code = models.CharField(max_length=32, blank=True, default="")
+    code_id = models.BigIntegerField(null=True, blank=True)
+    unit_id = models.BigIntegerField(null=True, blank=True)
+    unit_name = models.CharField(max_length=200, blank=True, default="")
+    account_id = models.BigIntegerField(null=True, blank=True)
+    account_name = models.CharField(max_length=200, blank=True, default="")
+    account_path = models.CharField(max_length=512, blank=True, default="")
+    holder_path_before = models.CharField(max_length=512, blank=True, default="")
+    holder_path_after = models.CharField(max_length=512, blank=True, default="")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "code event"
+        verbose_name_plural = "code log"
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["service_id", "-at"], name="codeevent_service_at"),
+            models.Index(fields=["code", "-at"], name="codeevent_code_at"),
+            models.Index(fields=["unit_id", "-at"], name="codeevent_unit_at"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="code_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.code or self.unit_name}"
+
+    def change_summary(self) -> str:
+        """``key: before → after`` for every value the action changed (names and reasons, for the report)."""
+        parts = []
+        for key in dict.fromkeys([*self.before, *self.after]):
+            if key.endswith("_name") and key[:-5] in self.after:
+                continue
+            old, new = self.before.get(key), self.after.get(key)
+            old = self.before.get(f"{key}_name") or old
+            new = self.after.get(f"{key}_name") or new
+            parts.append(f"{key}: {old} → {new}" if key in self.before else f"{key}: {new}")
+        return "; ".join(parts)
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("The code log is append-only: events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The code log is append-only: events cannot be deleted.")
+
+
+class ExpiryNotice(models.Model):
+    """A warning shown to (and optionally e-mailed to) operators before their units' codes expire."""
+
+    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    author_account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="expiry_notices",
+                                       help_text="The account of the operator who set the notice up.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    name = models.CharField(max_length=50)
+    text = models.TextField(max_length=500)
+    days_before = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(99)])
+    repeat = models.BooleanField(default=False, help_text="Show at every page while the condition holds; "
+                                                          "otherwise once, until dismissed.")
+    send_email = models.BooleanField(default=True)
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="expiry_notices")
+    created_at = models.DateTimeField()
+    swept_until = models.DateTimeField(null=True, blank=True, editable=False,
+                                       help_text="The job has looked at codes expiring up to here.")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(days_before__gte=1, days_before__lte=99),
+                                   name="notice_days_before_1_99"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class NoticeDelivery(models.Model):
+    """One notice for one recipient about one code: the unique key makes delivery exactly-once."""
+
+    notice = models.ForeignKey(ExpiryNotice, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    code = models.ForeignKey(ActivationCode, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "recipient", "code"], name="notice_delivery_once"),
+        ]
+        indexes = [models.Index(fields=["recipient", "dismissed_at"], name="delivery_recipient_open")]

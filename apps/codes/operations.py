@@ -1,0 +1,964 @@
+"""Every write on activation codes, the code log and expiry notices (SPEC §4, §8.5).
+
+Each operation runs in one transaction, locks the code (``NOWAIT``: a code another request holds
+answers 409 ``code_busy`` at once instead of queueing) and then the unit, validates, writes and
+records its events in the same transaction. The jobs (expire, clear, notices) are set-based: a
+bounded number of statements per batch, whatever the number of codes, and idempotent through
+``SKIP LOCKED`` plus conditional updates, so two workers at once or a week of catch-up end in the
+same state.
+"""
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import BigIntegerField, DateTimeField, F, QuerySet, Value
+from django.db.models.functions import Coalesce, JSONObject
+
+from apps.accounts.models import Account, BillingMethod, Role
+from apps.accounts.operations import actor_name, require_not_blocked
+from apps.accounts.queries import is_blocked
+from apps.core import clock
+from apps.core.errors import Conflict, DoesNotExist, DomainError, Forbidden, InvalidInput
+from apps.core.scoping import is_platform
+from apps.units.models import DeactivationReason, Unit
+
+from . import bulk
+from .models import (DAY, MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeAction, CodeEvent, CodeStatus,
+                     ExpiryNotice, NoticeDelivery)
+from .queries import concerned_codes, normalize_code
+
+SWEEP_BATCH = 10_000  # rows per transaction in the jobs (and ids per IN list: below every driver's limit)
+GENERATE_BATCH = 5_000  # codes per INSERT and per lookup of their ids
+CODE_DEACTIVATION_REASONS = (DeactivationReason.NO_CODE, DeactivationReason.CODE_EXPIRED)
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+def _event(action: str, *, at: datetime, actor, service_id: int, code: ActivationCode | None = None,
+           unit: Unit | None = None, holder_before: str = "", holder_after: str = "",
+           before: dict | None = None, after: dict | None = None) -> dict:
+    """One code-log row (column → value) with name snapshots; ``unit`` must come with its account."""
+    return {
+        "at": at, "action": action, "service_id": service_id,
+        "actor_id": getattr(actor, "pk", None), "actor_name": actor_name(actor),
+        "code": code.code if code else "", "code_id": code.pk if code else None,
+        "unit_id": unit.pk if unit else None, "unit_name": unit.name if unit else "",
+        "account_id": unit.account_id if unit else None, "account_name": unit.account.name if unit else "",
+        "account_path": unit.account.path if unit else "",
+        "holder_path_before": holder_before, "holder_path_after": holder_after,
+        "before": before or {}, "after": after or {},
+    }
+
+
+def _write_events(events: list[dict]) -> None:
+    bulk.insert_rows(CodeEvent, events)
+
+
+def _event_select(codes: QuerySet, action: str, *, at: datetime, before, after, actor=None, unit_event: bool = False,
+                  holder_before: str | None = None, holder_after: str | None = None) -> QuerySet:
+    """The events of ``action`` for every code in ``codes``, as a SELECT for ``bulk.insert_select``:
+    the unit and account names are read in the database, at the moment of the action. The holder
+    paths default to the code's own (none for a unit's event)."""
+    holder = Value("") if unit_event else F("holder_path")
+    columns = {
+        "at": Value(at, output_field=DateTimeField()), "action": Value(action), "service_id": F("service_id"),
+        "actor_id": Value(getattr(actor, "pk", None), output_field=BigIntegerField()),
+        "actor_name": Value(actor_name(actor)),
+        "code": F("code"), "code_id": F("id"), "unit_id": F("unit_id"),
+        "unit_name": Coalesce(F("unit__name"), Value("")), "account_id": F("unit__account_id"),
+        "account_name": Coalesce(F("unit__account__name"), Value("")),
+        "account_path": Coalesce(F("unit__account__path"), Value("")),
+        "holder_path_before": holder if holder_before is None else Value(holder_before),
+        "holder_path_after": holder if holder_after is None else Value(holder_after),
+        "before": before, "after": after,
+    }
+    aliased = {f"{bulk.ALIAS_PREFIX}{name}": expression for name, expression in columns.items()}
+    return codes.order_by().annotate(**aliased).values(*aliased)
+
+
+def _service_path(service_id: int) -> str:
+    return f"/{service_id}/"
+
+
+def _lock_code(code: ActivationCode | int) -> ActivationCode:
+    """Lock the code row without waiting: another request holding it means 409 ``code_busy``."""
+    pk = code.pk if isinstance(code, ActivationCode) else code
+    try:
+        return ActivationCode.objects.select_for_update(nowait=True, of=("self",)).select_related("shared_with").get(pk=pk)
+    except ActivationCode.DoesNotExist:
+        raise DoesNotExist.field("code") from None
+    except OperationalError:
+        # PostgreSQL's "could not obtain lock" (NOWAIT): a concurrent assignment holds this code.
+        raise Conflict("Another request is working on this code; try again.", code="code_busy") from None
+
+
+def _lock_unit(unit: Unit | int) -> Unit:
+    pk = unit.pk if isinstance(unit, Unit) else unit
+    try:
+        return Unit.objects.select_for_update(of=("self",)).select_related("account").get(
+            pk=pk, archived_at__isnull=True)
+    except Unit.DoesNotExist:
+        raise DoesNotExist.field("unit") from None
+
+
+def _service(service_id: int) -> Account:
+    return Account.objects.get(pk=service_id)
+
+
+def _require_codes_billing(service: Account):
+    if service.billing_method != BillingMethod.ACTIVATION_CODES:
+        raise Forbidden("Billing by activation codes is off for this service.", code="billing_by_codes_off")
+
+
+def _actor_path(actor, service_id: int) -> str:
+    """The root of what the actor may reach: its account's path, the service for the platform."""
+    return _service_path(service_id) if is_platform(actor) else actor.account.path
+
+
+def _actor_sees_code(actor, code: ActivationCode) -> bool:
+    if is_platform(actor):
+        return True
+    if actor.account is None or actor.account.service_id != code.service_id:
+        return False
+    if actor.role == Role.RESTRICTED_DISTRIBUTOR:
+        return False
+    return code.holder_path.startswith(actor.account.path)
+
+
+def _require_window_role(actor):
+    if not (is_platform(actor) or actor.role in (Role.TOP_USER, Role.DISTRIBUTOR)):
+        raise Forbidden("Your role may not use the codes window.", code="permission_denied")
+
+
+def _require_unit_in_reach(actor, unit: Unit, service_id: int):
+    """The unit lies in the actor's subtree and in the code's service (400 otherwise: nothing leaks)."""
+    if unit.service_id != service_id and not is_platform(actor):
+        raise DoesNotExist.field("unit")
+    if not unit.account.path.startswith(_actor_path(actor, unit.service_id)):
+        raise DoesNotExist.field("unit")
+
+
+def _deactivate(unit: Unit, *, reason: str, now: datetime):
+    Unit.objects.filter(pk=unit.pk).update(active=False, deactivated_at=now, deactivation_reason=reason)
+    unit.active, unit.deactivated_at, unit.deactivation_reason = False, now, reason
+
+
+def _activate(unit: Unit):
+    Unit.objects.filter(pk=unit.pk).update(active=True, deactivated_at=None, deactivation_reason="")
+    unit.active, unit.deactivated_at, unit.deactivation_reason = True, None, ""
+
+
+def _expire_locked(code: ActivationCode, *, service: Account, actor, now: datetime) -> list[CodeEvent]:
+    """Expire one locked, due code; deactivate its unit where codes govern units. Returns the events."""
+    ActivationCode.objects.filter(pk=code.pk).update(status=CodeStatus.EXPIRED)
+    code.status = CodeStatus.EXPIRED
+    unit = _lock_unit(code.unit_id) if code.unit_id else None
+    events = [_event(CodeAction.EXPIRED, at=now, actor=actor, service_id=code.service_id, code=code, unit=unit,
+                     holder_before=code.holder_path, holder_after=code.holder_path,
+                     before={"status": CodeStatus.ACTIVE}, after={"status": CodeStatus.EXPIRED,
+                                                                  "expires_at": code.expires_at.isoformat()})]
+    if unit is not None and unit.active and service.billing_method == BillingMethod.ACTIVATION_CODES:
+        _deactivate(unit, reason=DeactivationReason.CODE_EXPIRED, now=now)
+        events.append(_event(CodeAction.UNIT_DEACTIVATED, at=now, actor=actor, service_id=code.service_id,
+                             code=code, unit=unit, before={"active": True},
+                             after={"active": False, "reason": DeactivationReason.CODE_EXPIRED}))
+    return events
+
+
+def _expire_if_due(code: ActivationCode, *, service: Account, actor, now: datetime) -> bool:
+    """Expire ``code`` (locked) in the caller's transaction when its time is up; True if it did."""
+    if code.status == CodeStatus.ACTIVE and code.expires_at <= now:
+        _write_events(_expire_locked(code, service=service, actor=actor, now=now))
+        return True
+    return False
+
+
+def _refuse_expired():
+    raise InvalidInput("This code has expired and can never be used again.", code="code_expired",
+                       fields={"code": ["This code has expired."]})
+
+
+def _unit_holds_live_code(unit: Unit, *, service: Account, actor, now: datetime, exclude_code_id: int) -> bool:
+    """True if the unit holds another live code. A due one the sweep has not reached is expired here,
+    in the caller's transaction, so the one-live-code-per-unit index lets the new code in."""
+    current = (ActivationCode.objects.select_for_update().filter(unit=unit, status=CodeStatus.ACTIVE)
+               .exclude(pk=exclude_code_id).first())
+    if current is None:
+        return False
+    if current.expires_at > now:
+        return True
+    _write_events(_expire_locked(current, service=service, actor=actor, now=now))
+    unit.refresh_from_db(fields=["active", "deactivated_at", "deactivation_reason"])
+    return False
+
+
+def _put_on_unit(code: ActivationCode, unit: Unit, *, service: Account, actor, now: datetime,
+                 action: str, from_unit: Unit | None = None) -> ActivationCode:
+    """The common end of assign, apply and reassign: link, start the clock, activate, log."""
+    before = {"status": code.status, "unit": from_unit.pk if from_unit else None}
+    if code.status == CodeStatus.NEW:
+        code.status, code.activated_at = CodeStatus.ACTIVE, now
+        code.expires_at = now + code.validity_days * DAY
+    code.unit = unit
+    try:
+        with transaction.atomic():
+            ActivationCode.objects.filter(pk=code.pk).update(
+                status=code.status, activated_at=code.activated_at, expires_at=code.expires_at, unit=unit)
+    except IntegrityError:
+        # The partial unique index caught a concurrent assignment to the same unit.
+        raise InvalidInput("This unit already holds a live code.", code="unit_has_code",
+                           fields={"unit": ["This unit already holds a live code."]}) from None
+    after = {"status": code.status, "unit": unit.pk, "activated_at": code.activated_at.isoformat(),
+             "expires_at": code.expires_at.isoformat()}
+    if from_unit is not None:
+        after["unit_name"], before["unit_name"] = unit.name, from_unit.name
+    events = [_event(action, at=now, actor=actor, service_id=code.service_id, code=code, unit=unit,
+                     holder_before=code.holder_path, holder_after=code.holder_path, before=before, after=after)]
+    if not unit.active:
+        before_unit = {"active": False, "reason": unit.deactivation_reason}
+        _activate(unit)
+        events.append(_event(CodeAction.UNIT_ACTIVATED, at=now, actor=actor, service_id=code.service_id,
+                             code=code, unit=unit, before=before_unit, after={"active": True}))
+    _write_events(events)
+    return code
+
+
+def _assignment_refusal(actor, code: ActivationCode, unit: Unit | None, *, service: Account, now: datetime,
+                        unit_blocked: bool, unit_busy: bool) -> DomainError | None:
+    """Why ``code`` may not go on ``unit`` now (SPEC §4 "Assign", §8.5), or None.
+
+    Pure over rows already locked and facts already read, so the single and the bulk paths share it.
+    """
+    if service.billing_method != BillingMethod.ACTIVATION_CODES:
+        return Forbidden("Billing by activation codes is off for this service.", code="billing_by_codes_off")
+    if code.state(at=now) == CodeStatus.EXPIRED:
+        return InvalidInput("This code has expired and can never be used again.", code="code_expired",
+                            fields={"code": ["This code has expired."]})
+    if code.unit_id is not None:
+        return InvalidInput("This code is already on a unit.", code="code_in_use",
+                            fields={"code": ["This code is already on a unit."]})
+    if unit is None or (unit.service_id != code.service_id) or not unit.account.path.startswith(
+            _actor_path(actor, unit.service_id)):
+        return DoesNotExist.field("unit")
+    if not unit.account.path.startswith(code.holder_path):
+        if _actor_sees_code(actor, code):
+            return Forbidden("The unit is outside the branch this code is shared with.", code="outside_branch")
+        return DoesNotExist.field("code")  # another branch's code: the same answer as an unknown one
+    if unit_blocked:
+        return Forbidden("The unit's account is blocked.", code="account_blocked")
+    if unit_busy:
+        return InvalidInput("This unit already holds a live code.", code="unit_has_code",
+                            fields={"unit": ["This unit already holds a live code."]})
+    return None
+
+
+def _prepare_assignment(*, actor, code, unit, now) -> tuple[ActivationCode, Unit, Account] | None:
+    """Lock and check everything assign and apply share. Returns None when the code was due and has
+    just been expired (the caller commits that and then refuses)."""
+    require_not_blocked(actor)
+    code = _lock_code(code)
+    service = _service(code.service_id)
+    _require_codes_billing(service)
+    if _expire_if_due(code, service=service, actor=actor, now=now):
+        return None
+    try:
+        unit = _lock_unit(unit)
+    except DoesNotExist:
+        unit = None
+    unit_busy = unit is not None and _unit_holds_live_code(unit, service=service, actor=actor, now=now,
+                                                           exclude_code_id=code.pk)
+    refusal = _assignment_refusal(actor, code, unit, service=service, now=now,
+                                  unit_blocked=unit is not None and is_blocked(unit.account), unit_busy=unit_busy)
+    if refusal is not None:
+        raise refusal
+    return code, unit, service
+
+
+# --- generate ---------------------------------------------------------------------------------------
+
+def _check_share_target(actor, target: Account | None, *, service_id: int, holder_path: str) -> Account:
+    """SPEC §8.5: the target has dealer rights, lies strictly below the actor's account and inside the
+    holder's subtree."""
+    if target is None or target.service_id != service_id:
+        raise DoesNotExist.field("account")
+    actor_path = _actor_path(actor, service_id)
+    if not target.path.startswith(actor_path):
+        raise DoesNotExist.field("account")
+    if target.path == actor_path or target.is_top:
+        raise InvalidInput.field("account", "Share with an account below your own.")
+    if not target.dealer_rights:
+        raise InvalidInput.field("account", "Codes are shared only with accounts that have dealer rights.")
+    if not target.path.startswith(holder_path):
+        raise Forbidden("The code is held by another branch; take it back there first.", code="outside_branch")
+    return target
+
+
+def generate_codes(*, actor, service: Account, quantity, validity_days, shared_with: Account | None = None,
+                   now: datetime | None = None) -> list[ActivationCode]:
+    """Create ``quantity`` new codes (1–100,000) of ``validity_days`` (1–3,650), optionally shared.
+
+    Codes come from ``secrets`` (a cryptographic source). No ledger row: codes are paid for outside.
+    """
+    now = now or clock.now()
+    if not (is_platform(actor) or getattr(actor, "role", "") == Role.TOP_USER):
+        raise Forbidden("Only top users and the platform operator generate codes.", code="permission_denied")
+    require_not_blocked(actor)
+    if service is None or not service.is_top or (not is_platform(actor) and actor.account_id != service.pk):
+        raise DoesNotExist.field("service")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_BATCH:
+        raise InvalidInput.field("quantity", f"A whole number from 1 to {MAX_BATCH:,}.")
+    if (not isinstance(validity_days, int) or isinstance(validity_days, bool)
+            or not 1 <= validity_days <= MAX_VALIDITY_DAYS):
+        raise InvalidInput.field("validity_days", f"A whole number of days from 1 to {MAX_VALIDITY_DAYS:,}.")
+    with transaction.atomic():
+        service = Account.objects.select_for_update().get(pk=service.pk)
+        _require_codes_billing(service)
+        top_path = service.path
+        if shared_with is not None:
+            shared_with = _check_share_target(actor, shared_with, service_id=service.pk, holder_path=top_path)
+        holder_path = shared_with.path if shared_with else top_path
+        texts = [secrets.token_hex(16) for _ in range(quantity)]
+        codes = []
+        for start in range(0, quantity, GENERATE_BATCH):
+            chunk = texts[start:start + GENERATE_BATCH]
+            bulk.insert_rows(ActivationCode, (
+                {"code": text, "service_id": service.pk, "validity_days": validity_days, "created_at": now,
+                 "shared_with_id": shared_with.pk if shared_with else None, "holder_path": holder_path,
+                 "status": CodeStatus.NEW, "activated_at": None, "expires_at": None, "unit_id": None,
+                 "cleared_at": None} for text in chunk))
+            ids = dict(ActivationCode.objects.filter(code__in=chunk).values_list("code", "pk"))
+            batch = [ActivationCode(pk=ids[text], code=text, service_id=service.pk, validity_days=validity_days,
+                                    created_at=now, shared_with=shared_with, holder_path=holder_path)
+                     for text in chunk]
+            written = ActivationCode.objects.filter(pk__in=ids.values())
+            bulk.insert_select(CodeEvent, _event_select(
+                written, CodeAction.GENERATED, at=now, actor=actor, holder_before="", holder_after=top_path,
+                before=JSONObject(), after=JSONObject(validity_days=F("validity_days"))))
+            if shared_with is not None:
+                bulk.insert_select(CodeEvent, _event_select(
+                    written, CodeAction.SHARED, at=now, actor=actor, holder_before=top_path, holder_after=holder_path,
+                    before=JSONObject(shared_with=Value(None, output_field=BigIntegerField())),
+                    after=JSONObject(shared_with=F("shared_with_id"), shared_with_name=Value(shared_with.name))))
+            codes.extend(batch)
+    return codes
+
+
+# --- assign, apply, unassign, reassign --------------------------------------------------------------------
+
+def assign_code(*, actor, code: ActivationCode | int, unit: Unit | int, now: datetime | None = None) -> ActivationCode:
+    """Put a new or active-unassigned code on a unit (codes window). The first assignment starts the clock."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    return _assign(actor=actor, code=code, unit=unit, now=now, action=CodeAction.ASSIGNED)
+
+
+def apply_code(*, actor, code_text: str, unit: Unit | int, service: Account | None = None,
+               now: datetime | None = None) -> ActivationCode:
+    """An operator types a code and picks one of its units (SPEC §4 "Apply by hand").
+
+    The code is looked up in the unit's service; an unknown code and another branch's code get the
+    same answer. ``service`` narrows the platform operator's lookup; others use their own service.
+    """
+    now = now or clock.now()
+    text = normalize_code(code_text)
+    if text is None:
+        raise InvalidInput.field("code", "A code is 32 hexadecimal characters (spaces and dashes are ignored).")
+    service_id = service.pk if service is not None else getattr(getattr(actor, "account", None), "service_id", None)
+    lookup = ActivationCode.objects.filter(code=text)
+    if service_id is not None:
+        lookup = lookup.filter(service_id=service_id)
+    pk = lookup.values_list("pk", flat=True).first()
+    if pk is None:
+        raise DoesNotExist.field("code")
+    return _assign(actor=actor, code=pk, unit=unit, now=now, action=CodeAction.APPLIED)
+
+
+def _assign(*, actor, code, unit, now, action) -> ActivationCode:
+    with transaction.atomic():
+        prepared = _prepare_assignment(actor=actor, code=code, unit=unit, now=now)
+        if prepared is not None:
+            code, unit, service = prepared
+            return _put_on_unit(code, unit, service=service, actor=actor, now=now, action=action)
+    _refuse_expired()  # the due code's expiry (and its unit's deactivation) committed above
+
+
+def unassign_code(*, actor, code: ActivationCode | int, now: datetime | None = None) -> ActivationCode:
+    """Take a live code off its unit: the unit is deactivated at once, the code keeps running."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    with transaction.atomic():
+        code = _lock_code(code)
+        if not _actor_sees_code(actor, code):
+            raise DoesNotExist.field("code")
+        service = _service(code.service_id)
+        if not _expire_if_due(code, service=service, actor=actor, now=now):
+            if code.status == CodeStatus.EXPIRED:
+                _refuse_expired()
+            if code.unit_id is None:
+                raise InvalidInput.field("code", "This code is not on a unit.")
+            unit = _lock_unit(code.unit_id)
+            _require_unit_in_reach(actor, unit, code.service_id)
+            _take_off_unit(code, unit, service=service, actor=actor, now=now)
+            return code
+    _refuse_expired()
+
+
+def _take_off_unit(code: ActivationCode, unit: Unit, *, service: Account, actor, now: datetime,
+                   deactivate: bool = True):
+    ActivationCode.objects.filter(pk=code.pk).update(unit=None)
+    code.unit = None
+    events = [_event(CodeAction.UNASSIGNED, at=now, actor=actor, service_id=code.service_id, code=code, unit=unit,
+                     holder_before=code.holder_path, holder_after=code.holder_path,
+                     before={"unit": unit.pk, "unit_name": unit.name}, after={"unit": None})]
+    if deactivate and unit.active and service.billing_method == BillingMethod.ACTIVATION_CODES:
+        _deactivate(unit, reason=DeactivationReason.CODE_UNASSIGNED, now=now)
+        events.append(_event(CodeAction.UNIT_DEACTIVATED, at=now, actor=actor, service_id=code.service_id,
+                             code=code, unit=unit, before={"active": True},
+                             after={"active": False, "reason": DeactivationReason.CODE_UNASSIGNED}))
+    _write_events(events)
+
+
+def reassign_code(*, actor, code: ActivationCode | int, unit: Unit | int,
+                  now: datetime | None = None) -> ActivationCode:
+    """Move a live code from its unit A to unit B in one step; the clock keeps running.
+
+    Logged as one ``reassigned`` (before A, after B) plus ``unit_deactivated`` for A and
+    ``unit_activated`` for B (SPEC §8.5).
+    """
+    now = now or clock.now()
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    with transaction.atomic():
+        code = _lock_code(code)
+        if not _actor_sees_code(actor, code):
+            raise DoesNotExist.field("code")
+        service = _service(code.service_id)
+        _require_codes_billing(service)
+        expired = _expire_if_due(code, service=service, actor=actor, now=now)
+        if not expired:
+            if code.status != CodeStatus.ACTIVE or code.unit_id is None:
+                if code.status == CodeStatus.EXPIRED:
+                    _refuse_expired()
+                raise InvalidInput.field("code", "Only a code on a unit can be reassigned; assign it instead.")
+            unit_a, unit_b = _lock_units_in_order(code.unit_id, unit.pk if isinstance(unit, Unit) else unit)
+            if unit_a.pk == unit_b.pk:
+                raise InvalidInput.field("unit", "The code is already on this unit.")
+            _require_unit_in_reach(actor, unit_a, code.service_id)
+            unit_busy = _unit_holds_live_code(unit_b, service=service, actor=actor, now=now, exclude_code_id=code.pk)
+            refusal = _assignment_refusal(actor, _as_free(code), unit_b, service=service, now=now,
+                                          unit_blocked=is_blocked(unit_b.account), unit_busy=unit_busy)
+            if refusal is not None:
+                raise refusal
+            events = []
+            if unit_a.active:
+                _deactivate(unit_a, reason=DeactivationReason.CODE_UNASSIGNED, now=now)
+                events.append(_event(CodeAction.UNIT_DEACTIVATED, at=now, actor=actor, service_id=code.service_id,
+                                     code=code, unit=unit_a, before={"active": True},
+                                     after={"active": False, "reason": DeactivationReason.CODE_UNASSIGNED}))
+            _write_events(events)
+            return _put_on_unit(code, unit_b, service=service, actor=actor, now=now,
+                                action=CodeAction.REASSIGNED, from_unit=unit_a)
+    _refuse_expired()
+
+
+def _as_free(code: ActivationCode) -> ActivationCode:
+    """A copy of ``code`` off its unit: what unit B would receive in a reassignment."""
+    free = ActivationCode(**{f.attname: getattr(code, f.attname) for f in ActivationCode._meta.concrete_fields})
+    free.unit_id = None
+    return free
+
+
+def _lock_units_in_order(a_id: int, b_id: int) -> tuple[Unit, Unit]:
+    """Lock two units by ascending id (no deadlock between two opposite moves)."""
+    first, second = sorted((a_id, b_id))
+    locked = {first: _lock_unit(first)}
+    if second != first:
+        locked[second] = _lock_unit(second)
+    return locked[a_id], locked[b_id]
+
+
+# --- share, unshare -------------------------------------------------------------------------------------
+
+def share_code(*, actor, code: ActivationCode | int, account: Account, now: datetime | None = None) -> ActivationCode:
+    """Share an unassigned, unexpired code with a dealer account below the actor (SPEC §8.5)."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    with transaction.atomic():
+        code = _lock_code(code)
+        if not _actor_sees_code(actor, code):
+            raise DoesNotExist.field("code")
+        service = _service(code.service_id)
+        _require_codes_billing(service)
+        if not _expire_if_due(code, service=service, actor=actor, now=now):
+            if code.status == CodeStatus.EXPIRED:
+                _refuse_expired()
+            if code.unit_id is not None:
+                raise InvalidInput("Only a code that is not on a unit can be shared.", code="code_in_use",
+                                   fields={"code": ["This code is on a unit."]})
+            if code.shared_with_id == getattr(account, "pk", None):
+                raise InvalidInput.field("account", "The code is already shared with this account.")
+            target = _check_share_target(actor, account, service_id=code.service_id, holder_path=code.holder_path)
+            before = {"shared_with": code.shared_with_id,
+                      "shared_with_name": code.shared_with.name if code.shared_with else ""}
+            holder_before = code.holder_path
+            ActivationCode.objects.filter(pk=code.pk).update(shared_with=target, holder_path=target.path)
+            code.shared_with, code.holder_path = target, target.path
+            _write_events([_event(
+                CodeAction.SHARED, at=now, actor=actor, service_id=code.service_id, code=code,
+                holder_before=holder_before, holder_after=target.path, before=before,
+                after={"shared_with": target.pk, "shared_with_name": target.name})])
+            return code
+    _refuse_expired()
+
+
+def unshare_code(*, actor, code: ActivationCode | int, account: Account | None = None,
+                 now: datetime | None = None) -> ActivationCode:
+    """Take an unassigned code back from the account it is shared with (the actor is strictly above
+    it); the actor's account becomes the holder (the top, i.e. none, for a top user)."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    with transaction.atomic():
+        code = _lock_code(code)
+        if not _actor_sees_code(actor, code):
+            raise DoesNotExist.field("code")
+        current = code.shared_with
+        if current is None:
+            raise InvalidInput.field("code", "This code is not shared.")
+        if account is not None and account.pk != current.pk:
+            raise InvalidInput.field("account", "The code is not shared with this account.")
+        actor_path = _actor_path(actor, code.service_id)
+        if current.path == actor_path:
+            raise Forbidden("Only an operator above this account may take the code back.", code="outside_branch")
+        if code.unit_id is not None:
+            raise InvalidInput("Only a code that is not on a unit can be unshared.", code="code_in_use",
+                               fields={"code": ["This code is on a unit."]})
+        new_holder = None if is_platform(actor) or actor.role == Role.TOP_USER else actor.account
+        new_path = new_holder.path if new_holder else _service_path(code.service_id)
+        ActivationCode.objects.filter(pk=code.pk).update(shared_with=new_holder, holder_path=new_path)
+        holder_before = code.holder_path
+        code.shared_with, code.holder_path = new_holder, new_path
+        _write_events([_event(
+            CodeAction.UNSHARED, at=now, actor=actor, service_id=code.service_id, code=code,
+            holder_before=holder_before, holder_after=new_path,
+            before={"shared_with": current.pk, "shared_with_name": current.name},
+            after={"shared_with": new_holder.pk if new_holder else None,
+                   "shared_with_name": new_holder.name if new_holder else ""})])
+        return code
+
+
+# --- bulk (admin) ------------------------------------------------------------------------------------
+
+def run_each(items: Iterable, operation, **kwargs) -> tuple[int, list[tuple[object, str]]]:
+    """Run ``operation(item)`` for each item, each in its own transaction (SPEC §8.5 bulk rule).
+
+    Returns (done, [(item, reason) skipped]).
+    """
+    done, skipped = 0, []
+    for item in items:
+        try:
+            operation(item, **kwargs)
+            done += 1
+        except DomainError as exc:
+            skipped.append((item, exc.detail))
+    return done, skipped
+
+
+def pair_codes_with_units(codes: Iterable[ActivationCode], units: Iterable[Unit], *, now: datetime):
+    """"Assign to selected units" pairing: active-unassigned codes first, then the oldest; units in
+    name order. Codes that cannot be assigned (on a unit, expired) are left out."""
+    usable = [c for c in codes if c.unit_id is None and c.state(at=now) != CodeStatus.EXPIRED]
+    usable.sort(key=lambda c: (c.status != CodeStatus.ACTIVE, c.created_at, c.pk))
+    ordered_units = sorted(units, key=lambda u: (u.name.lower(), u.pk))
+    return list(zip(usable, ordered_units, strict=False))
+
+
+def assign_codes_bulk(*, actor, pairs, now: datetime | None = None) -> tuple[int, list[tuple[object, str]]]:
+    """"Assign to selected units": each (code, unit) pair is judged on its own (a refused pair does
+    not stop the others) by the same rules as ``assign_code``, but written set-based per batch.
+
+    1. Due codes of the services concerned are expired first (the single path does it per code).
+    2. Per batch of 1,000 pairs, in one transaction: lock the codes (SKIP LOCKED: a code another
+       request holds is skipped as busy) and the units, read which units hold live codes and which
+       accounts are blocked, judge each pair with ``_assignment_refusal``.
+    3. One bulk UPDATE of the codes, one UPDATE of the units to activate, one INSERT of the events.
+    Returns (done, [((code, unit), reason) skipped]).
+    """
+    now = now or clock.now()
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    pairs = list(pairs)
+    for service_id in {code.service_id for code, _ in pairs}:
+        expire_codes(now=now, service_id=service_id)
+    done, skipped = 0, []
+    for start in range(0, len(pairs), 1000):
+        chunk = pairs[start:start + 1000]
+        with transaction.atomic():
+            done += _assign_batch(actor, chunk, now, skipped)
+    return done, skipped
+
+
+def _assign_batch(actor, chunk, now: datetime, skipped: list) -> int:
+    codes = {c.pk: c for c in ActivationCode.objects.select_for_update(skip_locked=True, of=("self",))
+             .filter(pk__in=[c.pk for c, _ in chunk])}
+    units = {u.pk: u for u in Unit.objects.select_for_update(of=("self",)).select_related("account")
+             .filter(pk__in=[u.pk for _, u in chunk], archived_at__isnull=True)}
+    busy = set(ActivationCode.objects.filter(unit_id__in=list(units), status=CodeStatus.ACTIVE)
+               .values_list("unit_id", flat=True))
+    service_ids = {c.service_id for c in codes.values()}
+    services = Account.objects.in_bulk(service_ids)
+    blocked_paths = tuple(Account.objects.filter(service_id__in=service_ids, blocked=True)
+                          .values_list("path", flat=True))
+    assigned, activate, events = [], [], []
+    for code_in, unit_in in chunk:
+        code = codes.get(code_in.pk)
+        if code is None:
+            skipped.append(((code_in, unit_in), "Another request is working on this code."))
+            continue
+        unit = units.get(unit_in.pk)
+        unit_blocked = bool(unit is not None and blocked_paths and unit.account.path.startswith(blocked_paths))
+        refusal = _assignment_refusal(actor, code, unit, service=services[code.service_id], now=now,
+                                      unit_blocked=unit_blocked, unit_busy=unit is not None and unit.pk in busy)
+        if refusal is not None:
+            skipped.append(((code_in, unit_in), refusal.detail))
+            continue
+        before = {"status": code.status, "unit": None}
+        if code.status == CodeStatus.NEW:
+            code.status, code.activated_at, code.expires_at = CodeStatus.ACTIVE, now, now + code.validity_days * DAY
+        code.unit = unit
+        busy.add(unit.pk)
+        assigned.append(code)
+        events.append(_event(CodeAction.ASSIGNED, at=now, actor=actor, service_id=code.service_id, code=code,
+                             unit=unit, holder_before=code.holder_path, holder_after=code.holder_path, before=before,
+                             after={"status": code.status, "unit": unit.pk,
+                                    "activated_at": code.activated_at.isoformat(),
+                                    "expires_at": code.expires_at.isoformat()}))
+        if not unit.active:
+            activate.append(unit.pk)
+            events.append(_event(CodeAction.UNIT_ACTIVATED, at=now, actor=actor, service_id=code.service_id,
+                                 code=code, unit=unit, before={"active": False, "reason": unit.deactivation_reason},
+                                 after={"active": True}))
+    bulk.update_rows(ActivationCode, ["status", "activated_at", "expires_at", "unit"],
+                     [(c.status, c.activated_at, c.expires_at, c.unit_id, c.pk) for c in assigned])
+    if activate:
+        Unit.objects.filter(pk__in=activate).update(active=True, deactivated_at=None, deactivation_reason="")
+    _write_events(events)
+    return len(assigned)
+
+
+# --- jobs: expire and clear ------------------------------------------------------------------------
+
+def _lock_due_batch(now: datetime, service_id: int | None = None) -> list[tuple[int, int | None]]:
+    """(code id, unit id) of the next due codes nobody else holds, locked."""
+    qs = ActivationCode.objects.filter(status=CodeStatus.ACTIVE, expires_at__lte=now)
+    if service_id is not None:
+        qs = qs.filter(service_id=service_id)
+    return list(qs.select_for_update(skip_locked=True).order_by("expires_at", "id")
+                .values_list("pk", "unit_id")[:SWEEP_BATCH])
+
+
+def expire_codes(*, now: datetime | None = None, service_id: int | None = None) -> int:
+    """The sweep: expire every due code, deactivate its unit (where codes govern units), log both.
+
+    1. Lock a batch of due codes with SKIP LOCKED (a second worker takes the next batch, never the
+       same rows), oldest expiry first.
+    2. Lock the batch's active units in services billed by codes.
+    3. Write the events with INSERT … SELECT (names read in the database), then one UPDATE for the
+       codes and one for the units: five statements per batch of 10,000, whatever the data.
+    4. Commit and repeat until no due code is left: a worker down for a week just runs more batches.
+    Returns the number of codes expired by this call.
+    """
+    now = now or clock.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            due = _lock_due_batch(now, service_id)
+            if not due:
+                return total
+            batch = ActivationCode.objects.filter(bulk.ids_condition(ActivationCode, [pk for pk, _ in due]))
+            unit_ids = [unit_id for _, unit_id in due if unit_id is not None]
+            governed = list(Unit.objects.select_for_update(of=("self",)).filter(
+                bulk.ids_condition(Unit, unit_ids), active=True,
+                service__billing_method=BillingMethod.ACTIVATION_CODES).values_list("pk", flat=True))
+            bulk.insert_select(CodeEvent, _event_select(
+                batch, CodeAction.EXPIRED, at=now, before=JSONObject(status=Value(CodeStatus.ACTIVE)),
+                after=JSONObject(status=Value(CodeStatus.EXPIRED), expires_at=F("expires_at"))))
+            if governed:
+                # The governed units are locked and still active: the join finds exactly them.
+                bulk.insert_select(CodeEvent, _event_select(
+                    batch.filter(unit__active=True, service__billing_method=BillingMethod.ACTIVATION_CODES),
+                    CodeAction.UNIT_DEACTIVATED, at=now, unit_event=True,
+                    before=JSONObject(active=Value(True)),
+                    after=JSONObject(active=Value(False), reason=Value(DeactivationReason.CODE_EXPIRED))))
+                Unit.objects.filter(bulk.ids_condition(Unit, governed)).update(
+                    active=False, deactivated_at=now, deactivation_reason=DeactivationReason.CODE_EXPIRED)
+            batch.update(status=CodeStatus.EXPIRED)
+            total += len(due)
+
+
+def clear_expired_codes(*, now: datetime | None = None) -> int:
+    """Daily: take expired codes off their units and out of the window's default view. Rows and events
+    stay for the log. Due codes the sweep has not reached are expired first."""
+    now = now or clock.now()
+    expire_codes(now=now)
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(ActivationCode.objects.filter(status=CodeStatus.EXPIRED, cleared_at__isnull=True)
+                       .select_for_update(skip_locked=True).order_by("id").values_list("pk", flat=True)[:SWEEP_BATCH])
+            if not ids:
+                return total
+            batch = ActivationCode.objects.filter(bulk.ids_condition(ActivationCode, ids))
+            bulk.insert_select(CodeEvent, _event_select(
+                batch, CodeAction.CLEARED, at=now, before=JSONObject(unit=F("unit_id")),
+                after=JSONObject(unit=Value(None, output_field=BigIntegerField()))))
+            batch.update(cleared_at=now, unit=None)
+            total += len(ids)
+
+
+# --- billing method --------------------------------------------------------------------------------
+
+def _units_without_live_code(service: Account, now: datetime):
+    from django.db.models import Exists, OuterRef
+
+    live = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE, expires_at__gt=now)
+    return Unit.objects.filter(service=service, archived_at__isnull=True, active=True).exclude(Exists(live))
+
+
+def _units_to_reactivate(service: Account):
+    return Unit.objects.filter(service=service, archived_at__isnull=True, active=False,
+                               deactivation_reason__in=CODE_DEACTIVATION_REASONS)
+
+
+def switch_billing_method(*, actor, service: Account, method: str, confirm: bool,
+                          now: datetime | None = None) -> dict:
+    """Switch a service between ``monthly`` and ``activation_codes`` (platform operator only).
+
+    On: every active unit without a live code is deactivated (``no_code``; due codes are expired
+    first, their units get ``code_expired``). Back to monthly: units deactivated for ``no_code`` or
+    ``code_expired`` are reactivated; codes keep their clocks but no longer govern units. Without
+    ``confirm`` nothing changes and 409 ``confirmation_required`` carries both counts.
+    """
+    now = now or clock.now()
+    if not is_platform(actor):
+        raise Forbidden("Only the platform operator switches the billing method.", code="permission_denied")
+    if method not in BillingMethod.values:
+        raise InvalidInput.field("billing_method", "Must be 'monthly' or 'activation_codes'.")
+    if service is None or not service.is_top:
+        raise DoesNotExist.field("service")
+    with transaction.atomic():
+        service = Account.objects.select_for_update().get(pk=service.pk)
+        if service.billing_method == method:
+            return {"billing_method": method, "units_deactivated": 0, "units_reactivated": 0}
+        turning_on = method == BillingMethod.ACTIVATION_CODES
+        to_deactivate = _units_without_live_code(service, now) if turning_on else Unit.objects.none()
+        to_reactivate = Unit.objects.none() if turning_on else _units_to_reactivate(service)
+        counts = {"units_to_deactivate": to_deactivate.count(), "units_to_reactivate": to_reactivate.count()}
+        if not confirm:
+            raise Conflict(
+                f"Switching to '{method}' deactivates {counts['units_to_deactivate']} and reactivates "
+                f"{counts['units_to_reactivate']} units. Send confirm: true to go ahead.",
+                code="confirmation_required", extra=counts)
+        Account.objects.filter(pk=service.pk).update(billing_method=method)
+        service.billing_method = method
+        deactivated = reactivated = 0
+        if turning_on:
+            expire_codes(now=now, service_id=service.pk)
+            deactivated = _set_units(list(to_deactivate.select_for_update(of=("self",)).select_related("account")),
+                                     active=False, reason=DeactivationReason.NO_CODE, actor=actor, now=now)
+        else:
+            reactivated = _set_units(list(to_reactivate.select_for_update(of=("self",)).select_related("account")),
+                                     active=True, reason="", actor=actor, now=now)
+    return {"billing_method": method, "units_deactivated": deactivated, "units_reactivated": reactivated}
+
+
+def _set_units(units: list[Unit], *, active: bool, reason: str, actor, now: datetime) -> int:
+    """Activate or deactivate locked units set-based, one event each."""
+    events = []
+    for start in range(0, len(units), SWEEP_BATCH):
+        chunk = units[start:start + SWEEP_BATCH]
+        Unit.objects.filter(pk__in=[u.pk for u in chunk]).update(
+            active=active, deactivated_at=None if active else now, deactivation_reason=reason)
+        for unit in chunk:
+            events.append(_event(
+                CodeAction.UNIT_ACTIVATED if active else CodeAction.UNIT_DEACTIVATED, at=now, actor=actor,
+                service_id=unit.service_id, unit=unit,
+                before={"active": not active, "reason": unit.deactivation_reason},
+                after={"active": active, "reason": reason}))
+    _write_events(events)
+    return len(units)
+
+
+# --- hooks for other apps ----------------------------------------------------------------------------
+
+def return_codes_of_revoked_dealer(*, account: Account, actor, now: datetime | None = None) -> int:
+    """Revoking dealer rights: the account's unassigned codes go back to the top (SPEC §8.1).
+
+    Codes already on units keep running and stay shared. Runs inside ``set_dealer_rights``'s
+    transaction.
+    """
+    now = now or clock.now()
+    codes = list(ActivationCode.objects.select_for_update().filter(shared_with=account, unit__isnull=True)
+                 .only("id", "code", "service_id", "holder_path"))
+    if not codes:
+        return 0
+    top_path = _service_path(account.service_id)
+    ActivationCode.objects.filter(pk__in=[c.pk for c in codes]).update(shared_with=None, holder_path=top_path)
+    _write_events([
+        _event(CodeAction.UNSHARED, at=now, actor=actor, service_id=c.service_id, code=c,
+               holder_before=c.holder_path, holder_after=top_path,
+               before={"shared_with": account.pk, "shared_with_name": account.name},
+               after={"shared_with": None, "reason": "dealer rights revoked"})
+        for c in codes])
+    return len(codes)
+
+
+def unassign_code_of_archived_unit(*, unit: Unit, actor, now: datetime | None = None):
+    """Archiving a unit takes its live code off (the code keeps running), with an event."""
+    now = now or clock.now()
+    code = ActivationCode.objects.select_for_update().filter(unit_id=unit.pk, status=CodeStatus.ACTIVE).first()
+    if code is None:
+        return
+    unit = Unit.objects.select_related("account").get(pk=unit.pk)
+    _take_off_unit(code, unit, service=_service(code.service_id), actor=actor, now=now, deactivate=False)
+
+
+def check_unit_move(*, unit: Unit, new_account: Account):
+    """A unit moves only inside its live code's holder subtree (SPEC §8.5)."""
+    holder_path = (ActivationCode.objects.filter(unit_id=unit.pk, status=CodeStatus.ACTIVE)
+                   .values_list("holder_path", flat=True).first())
+    if holder_path is not None and not new_account.path.startswith(holder_path):
+        raise Forbidden("The unit's activation code is held by another branch; the unit cannot move there.",
+                        code="outside_branch", fields={"account": ["Outside the branch of the unit's code."]})
+
+
+# --- expiry notices --------------------------------------------------------------------------------------
+
+def _clean_notice_fields(actor, *, name, text, days_before, recipients) -> list:
+    name, text = (name or "").strip(), (text or "").strip()
+    if not 1 <= len(name) <= 50:
+        raise InvalidInput.field("name", "1 to 50 characters.")
+    if not 1 <= len(text) <= 500:
+        raise InvalidInput.field("text", "1 to 500 characters.")
+    if not isinstance(days_before, int) or isinstance(days_before, bool) or not 1 <= days_before <= 99:
+        raise InvalidInput.field("days_before", "A whole number of days from 1 to 99.")
+    recipients = list(recipients or [])
+    if not recipients:
+        raise InvalidInput.field("recipients", "Choose at least one recipient.")
+    root = actor.account.path if not is_platform(actor) else None
+    for op in recipients:
+        if op.account is None or (root is not None and not op.account.path.startswith(root)):
+            raise DoesNotExist.field("recipients")
+    return recipients
+
+
+@transaction.atomic
+def create_notice(*, actor, name: str, text: str, days_before: int, repeat: bool = False, send_email: bool = True,
+                  recipients=(), service: Account | None = None, now: datetime | None = None) -> ExpiryNotice:
+    """A notice by a top user, a distributor or the platform operator; recipients in its subtree."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    recipients = _clean_notice_fields(actor, name=name, text=text, days_before=days_before, recipients=recipients)
+    if is_platform(actor):
+        if service is None or not service.is_top:
+            raise InvalidInput.field("service", "Choose the service.")
+        author = service
+    else:
+        author = actor.account
+    if any(op.account.service_id != author.service_id for op in recipients):
+        raise DoesNotExist.field("recipients")
+    notice = ExpiryNotice.objects.create(
+        service_id=author.service_id, author_account=author, created_by=actor if actor.pk else None,
+        name=name.strip(), text=text.strip(), days_before=days_before, repeat=bool(repeat),
+        send_email=bool(send_email), created_at=now)
+    notice.recipients.set(recipients)
+    return notice
+
+
+@transaction.atomic
+def update_notice(*, actor, notice: ExpiryNotice, name: str, text: str, days_before: int, repeat: bool,
+                  send_email: bool, recipients) -> ExpiryNotice:
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    recipients = _clean_notice_fields(actor, name=name, text=text, days_before=days_before, recipients=recipients)
+    notice = ExpiryNotice.objects.select_for_update().get(pk=notice.pk)
+    if any(op.account.service_id != notice.service_id for op in recipients):
+        raise DoesNotExist.field("recipients")
+    notice.name, notice.text, notice.days_before = name.strip(), text.strip(), days_before
+    notice.repeat, notice.send_email = bool(repeat), bool(send_email)
+    notice.save(update_fields=["name", "text", "days_before", "repeat", "send_email"])
+    notice.recipients.set(recipients)
+    return notice
+
+
+def dismiss_delivery(*, actor, delivery_id: int, now: datetime | None = None) -> int:
+    """A recipient dismisses a "once" notice about a code; conditional, so a repeat is harmless."""
+    now = now or clock.now()
+    return NoticeDelivery.objects.filter(pk=delivery_id, recipient=actor, dismissed_at__isnull=True).update(
+        dismissed_at=now)
+
+
+def _sender_for(service_id: int) -> str:
+    from apps.plans.inheritance import effective_settings
+
+    service = Account.objects.select_related("plan").get(pk=service_id)
+    email = effective_settings(service.plan)["email"].value if service.plan_id else None
+    return email or settings.DEFAULT_FROM_EMAIL
+
+
+def send_expiry_notices(*, now: datetime | None = None) -> dict:
+    """Record every (notice, recipient, code) now concerned and e-mail the new ones once.
+
+    1. Per notice, codes expiring in (last sweep, now + N days] — the lower bound reaches back to the
+       last run, so codes that expired while the site was down are still noticed — on units in each
+       recipient's scope become delivery rows (unique key, conflicts ignored: never twice).
+    2. Deliveries not yet e-mailed are claimed under SKIP LOCKED, mailed per recipient, and stamped in
+       the same transaction: a failed send rolls back and is retried on the next run.
+    """
+    now = now or clock.now()
+    created = 0
+    notices = list(ExpiryNotice.objects.prefetch_related("recipients__account"))
+    for notice in notices:
+        codes = concerned_codes(now, notice.days_before, since=notice.swept_until).filter(
+            service_id=notice.service_id)
+        rows = []
+        for recipient in notice.recipients.all():
+            if not recipient.is_active or recipient.account is None:
+                continue
+            ids = codes.filter(unit__account__path__startswith=recipient.account.path).values_list("pk", flat=True)
+            rows.extend(NoticeDelivery(notice=notice, recipient=recipient, code_id=pk, created_at=now) for pk in ids)
+        with transaction.atomic():
+            before = NoticeDelivery.objects.filter(notice=notice).count()
+            NoticeDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
+            created += NoticeDelivery.objects.filter(notice=notice).count() - before
+            ExpiryNotice.objects.filter(pk=notice.pk).update(swept_until=now + timedelta(days=notice.days_before))
+    return {"deliveries": created, "emails": _mail_pending_deliveries(now)}
+
+
+def _mail_pending_deliveries(now: datetime) -> int:
+    sent = 0
+    with transaction.atomic():
+        pending = list(NoticeDelivery.objects.filter(emailed_at__isnull=True, notice__send_email=True)
+                       .select_for_update(skip_locked=True, of=("self",))
+                       .select_related("notice", "recipient", "code", "code__unit").order_by("id"))
+        by_mail = defaultdict(list)
+        for delivery in pending:
+            if delivery.recipient.email:
+                by_mail[(delivery.notice_id, delivery.recipient_id)].append(delivery)
+        for deliveries in by_mail.values():
+            notice, recipient = deliveries[0].notice, deliveries[0].recipient
+            lines = [f"- {d.code.unit.name if d.code.unit else '(no unit)'}: code {d.code.display} expires "
+                     f"{d.code.expires_at:%Y-%m-%d %H:%M} UTC" for d in deliveries]
+            send_mail(subject=notice.name, message=f"{notice.text}\n\n" + "\n".join(lines),
+                      from_email=_sender_for(notice.service_id), recipient_list=[recipient.email])
+            sent += 1
+        NoticeDelivery.objects.filter(pk__in=[d.pk for ds in by_mail.values() for d in ds]).update(emailed_at=now)
+    return sent

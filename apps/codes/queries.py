@@ -1,0 +1,147 @@
+"""Every read of codes, the code log and notices that an interface needs, scoped (SPEC §8.1, §8.5).
+
+Visibility of a code follows its holder (``shared_with``, or the top account): an operator sees a
+code whose holder lies in its subtree, one prefix match on ``holder_path``. Restricted distributors
+see no codes at all (they only apply codes by hand).
+"""
+
+import re
+from datetime import datetime, timedelta
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+
+from apps.accounts.models import Role
+from apps.core.scoping import in_scope, is_platform
+from apps.units.models import Unit
+
+from .models import ActivationCode, CodeAction, CodeEvent, CodeStatus, ExpiryNotice, NoticeDelivery
+
+_CODE_NOISE = re.compile(r"[\s\-]+")
+_CODE_TEXT = re.compile(r"^[0-9a-f]{32}$")
+
+
+def normalize_code(text) -> str | None:
+    """A typed code in canonical form (lowercase, no spaces or dashes), or None if it cannot be one."""
+    if not isinstance(text, str):
+        return None
+    cleaned = _CODE_NOISE.sub("", text).lower()
+    return cleaned if _CODE_TEXT.match(cleaned) else None
+
+
+def may_use_codes_window(user) -> bool:
+    return is_platform(user) or getattr(user, "role", "") in (Role.TOP_USER, Role.DISTRIBUTOR)
+
+
+def codes_visible_to(user) -> QuerySet:
+    """Codes held in the user's subtree (all of its service for a top user, everything for the platform)."""
+    qs = ActivationCode.objects.all()
+    if not (user and user.is_authenticated and user.is_active):
+        return qs.none()
+    if is_platform(user):
+        return qs
+    if not may_use_codes_window(user) or user.account is None:
+        return qs.none()
+    qs = qs.filter(service_id=user.account.service_id)
+    if user.role == Role.TOP_USER:
+        return qs
+    return qs.filter(holder_path__startswith=user.account.path)
+
+
+def units_visible_to(user) -> QuerySet:
+    """Units a code may be put on by this user: its subtree's units that are not archived."""
+    return in_scope(Unit.objects.filter(archived_at__isnull=True), user, "account")
+
+
+def live_q(now: datetime, prefix: str = "") -> Q:
+    """Q for "this code is live at ``now``": stored active and its time not yet up."""
+    return Q(**{f"{prefix}status": CodeStatus.ACTIVE, f"{prefix}expires_at__gt": now})
+
+
+def expired_q(now: datetime) -> Q:
+    return Q(status=CodeStatus.EXPIRED) | Q(status=CodeStatus.ACTIVE, expires_at__lte=now)
+
+
+def filter_state(qs: QuerySet, state: str, now: datetime) -> QuerySet:
+    """Filter by derived state: ``new``, ``active`` (assigned or not), ``active_assigned``,
+    ``active_unassigned`` or ``expired``."""
+    if state == CodeStatus.NEW:
+        return qs.filter(status=CodeStatus.NEW)
+    if state == CodeStatus.ACTIVE:
+        return qs.filter(live_q(now))
+    if state == "active_assigned":
+        return qs.filter(live_q(now), unit__isnull=False)
+    if state == "active_unassigned":
+        return qs.filter(live_q(now), unit__isnull=True)
+    if state == CodeStatus.EXPIRED:
+        return qs.filter(expired_q(now))
+    return qs
+
+
+def current_codes_for_units(unit_ids) -> dict[int, ActivationCode]:
+    """The code each unit shows on its page, in one query: its live code, else the last expired code
+    still on it (until the daily clear). Units without either are absent from the answer."""
+    ids = list(unit_ids)
+    if not ids:
+        return {}
+    rows = (ActivationCode.objects.filter(unit_id__in=ids, cleared_at__isnull=True)
+            .annotate(live_first=Case(When(status=CodeStatus.ACTIVE, then=Value(0)), default=Value(1),
+                                      output_field=IntegerField()))
+            .order_by("unit_id", "live_first", "-expires_at"))
+    out: dict[int, ActivationCode] = {}
+    for code in rows:
+        out.setdefault(code.unit_id, code)
+    return out
+
+
+def unit_code_history(unit_id: int, *, limit: int = 50) -> QuerySet:
+    """The code events of one unit, newest first (the unit page's history)."""
+    return CodeEvent.objects.filter(unit_id=unit_id).order_by("-at", "-id")[:limit]
+
+
+def code_events_visible_to(user) -> QuerySet:
+    """The code log an operator may read (SPEC §8.5): an event touching its subtree through the
+    unit's account at that time or the code's holder before or after; ``generated`` only at the top."""
+    qs = CodeEvent.objects.all()
+    if not (user and user.is_authenticated and user.is_active):
+        return qs.none()
+    if is_platform(user):
+        return qs
+    if not may_use_codes_window(user) or user.account is None:
+        return qs.none()
+    qs = qs.filter(service_id=user.account.service_id)
+    if user.role == Role.TOP_USER:
+        return qs
+    path = user.account.path
+    return qs.exclude(action=CodeAction.GENERATED).filter(
+        Q(account_path__startswith=path) | Q(holder_path_before__startswith=path)
+        | Q(holder_path_after__startswith=path))
+
+
+def notices_visible_to(user) -> QuerySet:
+    """Notices set up in the user's subtree (a recipient-only role sees none to edit)."""
+    qs = ExpiryNotice.objects.all()
+    if is_platform(user):
+        return qs
+    if not may_use_codes_window(user) or user.account is None:
+        return qs.none()
+    return in_scope(qs, user, "author_account")
+
+
+def concerned_codes(now: datetime, days_before: int, *, since: datetime | None = None) -> QuerySet:
+    """Codes on units whose expiry falls in (lower, now + N days] (SPEC §8.5). ``since`` (the last
+    run's upper bound) pulls the lower bound back, so codes that expired while the site was down
+    (and may be swept already) are still concerned once."""
+    lower = min(since, now) if since is not None else now
+    return ActivationCode.objects.filter(status__in=[CodeStatus.ACTIVE, CodeStatus.EXPIRED], unit__isnull=False,
+                                         expires_at__gt=lower, expires_at__lte=now + timedelta(days=days_before))
+
+
+def open_deliveries_for(user, now: datetime) -> QuerySet:
+    """What the banner shows this operator: "once" notices until dismissed, "repeat" notices while
+    the code is still concerned."""
+    if not (user and user.is_authenticated):
+        return NoticeDelivery.objects.none()
+    qs = (NoticeDelivery.objects.filter(recipient=user, code__expires_at__gt=now)
+          .select_related("notice", "code", "code__unit"))
+    return qs.filter(Q(notice__repeat=False, dismissed_at__isnull=True) | Q(notice__repeat=True)).order_by(
+        "code__expires_at", "id")

@@ -1,0 +1,103 @@
+"""API shapes of codes, code events and expiry notices (API.md "Activation codes")."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.core import clock
+
+from .models import MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeEvent, ExpiryNotice
+
+
+class CodeSerializer(serializers.ModelSerializer):
+    """A code as of the request's instant (``now`` in the context): derived state and days left."""
+
+    state = serializers.SerializerMethodField()
+    days_left = serializers.SerializerMethodField()
+    unit = serializers.IntegerField(source="unit_id", allow_null=True, read_only=True)
+    shared_with = serializers.IntegerField(source="shared_with_id", allow_null=True, read_only=True)
+
+    class Meta:
+        model = ActivationCode
+        fields = ("code", "state", "validity_days", "created_at", "activated_at", "expires_at", "days_left", "unit",
+                  "shared_with")
+        read_only_fields = fields
+
+    def _now(self):
+        return self.context.get("now") or clock.now()
+
+    @extend_schema_field(serializers.ChoiceField(choices=["new", "active", "expired"]))
+    def get_state(self, obj) -> str:
+        return obj.state(at=self._now())
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_days_left(self, obj) -> int | None:
+        return obj.days_left(at=self._now())
+
+
+class GenerateSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH)
+    validity_days = serializers.IntegerField(min_value=1, max_value=MAX_VALIDITY_DAYS)
+    shared_with = serializers.IntegerField(required=False, allow_null=True)
+    service = serializers.IntegerField(required=False, help_text="Platform operator: the service (top account id).")
+
+
+class UnitSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+
+
+class AccountRefSerializer(serializers.Serializer):
+    account = serializers.IntegerField()
+
+
+class OptionalAccountRefSerializer(serializers.Serializer):
+    account = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ApplySerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=80)
+    unit = serializers.IntegerField()
+    service = serializers.IntegerField(required=False, help_text="Platform operator: the unit's service.")
+
+
+class CodeEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name")
+    unit = serializers.SerializerMethodField()
+    account = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CodeEvent
+        fields = ("id", "at", "action", "actor", "code", "unit", "account", "before", "after")
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "nullable": True,
+                          "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+    def get_unit(self, obj):
+        return {"id": obj.unit_id, "name": obj.unit_name} if obj.unit_id else None
+
+    @extend_schema_field({"type": "object", "nullable": True,
+                          "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+    def get_account(self, obj):
+        return {"id": obj.account_id, "name": obj.account_name} if obj.account_id else None
+
+
+class ExpiryNoticeSerializer(serializers.ModelSerializer):
+    recipients = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, write_only=True)
+    recipient_ids = serializers.SerializerMethodField()
+    service = serializers.IntegerField(required=False, write_only=True,
+                                       help_text="Platform operator: the service the notice belongs to.")
+
+    class Meta:
+        model = ExpiryNotice
+        fields = ("id", "name", "text", "days_before", "repeat", "send_email", "recipients", "recipient_ids",
+                  "created_at", "service")
+        read_only_fields = ("id", "created_at")
+
+    def get_recipient_ids(self, obj) -> list[int]:
+        return sorted(r.pk for r in obj.recipients.all())
+
+    def to_representation(self, instance):
+        """``recipients`` reads back as the list of operator ids it was written as."""
+        data = super().to_representation(instance)
+        data["recipients"] = data.pop("recipient_ids")
+        return data

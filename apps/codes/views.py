@@ -1,0 +1,149 @@
+"""The codes app's own admin pages: apply a code, generate codes, the code log, notice dismissal.
+
+Each page extends ``admin/base_site.html`` and is wrapped in ``admin.site.admin_view`` (see
+``admin_urls.py``); every write goes through ``operations``.
+"""
+
+import zoneinfo
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apps.accounts.models import Role
+from apps.core import clock
+from apps.core.admin import CappedPaginator, add_domain_error, stream_csv
+from apps.core.errors import DomainError
+from apps.core.scoping import is_platform
+
+from . import operations, queries
+from .admin import CSV_HEADER, code_csv_rows
+from .forms import ApplyForm, GenerateForm, LogFilterForm
+
+SHOWN_AFTER_GENERATION = 1000
+LOG_HEADER = ["at", "action", "actor", "code", "unit", "account", "before", "after"]
+
+
+def _page(request, template: str, title: str, **context):
+    return TemplateResponse(request, template, {**admin.site.each_context(request), "title": title, **context})
+
+
+def _operator_tz(user):
+    account = getattr(user, "account", None)
+    return zoneinfo.ZoneInfo(account.service.timezone) if account is not None else timezone.utc
+
+
+def banner_context(request) -> dict:
+    """The expiry notices this operator should see now, with the units concerned."""
+    deliveries = list(queries.open_deliveries_for(request.user, clock.now())[:50])
+    notices = {}
+    for delivery in deliveries:
+        notices.setdefault(delivery.notice, []).append(delivery)
+    return {"expiry_notices": list(notices.items()), "operator_tz": _operator_tz(request.user)}
+
+
+def apply_view(request):
+    """A code field and a picker of the operator's units: the restricted distributor's landing page."""
+    if not request.user.has_perm("codes.apply_code"):
+        raise PermissionDenied
+    form = ApplyForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            code = operations.apply_code(actor=request.user, code_text=form.cleaned_data["code"],
+                                         unit=form.cleaned_data["unit"])
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            expires = timezone.localtime(code.expires_at, _operator_tz(request.user))
+            messages.success(request, f"Code applied to {form.cleaned_data['unit'].name}: the unit is active "
+                                      f"until {expires:%Y-%m-%d %H:%M}.")
+            return redirect("codes-apply")
+    return _page(request, "admin/codes/apply.html", "Apply an activation code", form=form,
+                 **banner_context(request))
+
+
+def generate_view(request):
+    """Generate a batch; the result page lists the new codes and links their CSV."""
+    user = request.user
+    if not (is_platform(user) or (user.role == Role.TOP_USER and user.has_perm("codes.generate_codes"))):
+        raise PermissionDenied
+    form = GenerateForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            codes = operations.generate_codes(actor=user, service=form.service_account(), quantity=data["quantity"],
+                                              validity_days=data["days"], shared_with=data.get("shared_with"))
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            created = codes[0].created_at
+            csv_url = reverse("codes-generated-csv") + "?" + urlencode(
+                {"service": codes[0].service_id, "created_at": created.isoformat()})
+            return _page(request, "admin/codes/generated.html", f"{len(codes):,} codes generated",
+                         codes=codes[:SHOWN_AFTER_GENERATION], total=len(codes), csv_url=csv_url,
+                         shared_with=data.get("shared_with"), validity_days=data["days"])
+    return _page(request, "admin/codes/generate.html", "Generate activation codes", form=form)
+
+
+def generated_csv_view(request):
+    """The CSV of one generated batch (same service, same creation instant), in the operator's scope."""
+    from django.utils.dateparse import parse_datetime
+
+    created_at = parse_datetime(request.GET.get("created_at", ""))
+    service = request.GET.get("service", "")
+    if created_at is None or not service.isdigit():
+        raise PermissionDenied
+    qs = queries.codes_visible_to(request.user).filter(service_id=int(service), created_at=created_at).order_by("id")
+    now = clock.now()
+    return stream_csv(f"activation-codes-{created_at:%Y%m%d-%H%M%S}.csv", CSV_HEADER, code_csv_rows(qs, now))
+
+
+def log_view(request):
+    """The code log report: a time range (default today), filters, CSV export of every matching row."""
+    if not queries.may_use_codes_window(request.user):
+        raise PermissionDenied
+    form = LogFilterForm(request.GET, user=request.user)  # bound even when empty: today, every action
+    events = queries.code_events_visible_to(request.user)
+    if not form.is_valid():
+        events = events.none()
+    else:
+        since, until = form.window()
+        events = events.filter(at__gte=since, at__lt=until)
+        data = form.cleaned_data
+        if data.get("action"):
+            events = events.filter(action=data["action"])
+        if data.get("account"):
+            events = events.filter(account_id=data["account"].pk)
+        if data.get("unit"):
+            unit = data["unit"].strip()
+            events = events.filter(unit_id=int(unit)) if unit.isdigit() else events.filter(unit_name__icontains=unit)
+        if data.get("code"):
+            code = queries.normalize_code(data["code"])
+            events = events.filter(code=code) if code else events.none()
+    events = events.order_by("-at", "-id")
+    tz = _operator_tz(request.user)
+    if request.GET.get("format") == "csv":
+        rows = ([timezone.localtime(e.at, tz).isoformat(), e.action, e.actor_name, e.code, e.unit_name,
+                 e.account_name, e.before, e.after] for e in events.iterator(chunk_size=2000))
+        return stream_csv(f"code-log-{clock.now():%Y%m%d-%H%M}.csv", LOG_HEADER, rows)
+    page = CappedPaginator(events, 100).get_page(request.GET.get("p"))
+    query = request.GET.copy()
+    query.pop("p", None)
+    return _page(request, "admin/codes/log.html", "Code log", form=form, page=page, tz=tz,
+                 query=query.urlencode(), capped=page.paginator.count > CappedPaginator.CAP)
+
+
+@require_POST
+def dismiss_notice_view(request, delivery_id: int):
+    operations.dismiss_delivery(actor=request.user, delivery_id=delivery_id)
+    next_url = request.POST.get("next") or reverse("admin:index")
+    if not next_url.startswith("/"):
+        next_url = reverse("admin:index")
+    return HttpResponseRedirect(next_url)
+

@@ -1,0 +1,298 @@
+"""Benchmarks of the activation codes (issue 5): the expiry sweep against hand-written SQL, the codes
+window's first page, generating 100,000 codes and bulk-assigning 10,000.
+
+Run against a PostgreSQL database of its own (it migrates it and adds a fresh service each run):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench_codes \\
+        .venv/bin/python bench/codes_bench.py [--codes 1000000] [--due 100000]
+
+The data is built with bulk inserts (``generate_series`` for the codes), not the operations:
+1,000,000 codes of one service, half held by the top account and half shared among ten dealers;
+100,000 due (active, on units, expired a day ago), 50,000 live on units, 100,000 active and
+unassigned, 50,000 expired, the rest new. Figures go to ``bench/results/codes.md`` by hand.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.dev")
+os.environ.setdefault("DEBUG", "0")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+
+from apps.accounts import operations as account_ops  # noqa: E402
+from apps.accounts.models import Account, Operator, Role  # noqa: E402
+from apps.codes import operations as ops  # noqa: E402
+from apps.codes.models import ActivationCode  # noqa: E402
+from apps.core import clock  # noqa: E402
+from apps.plans.models import Plan  # noqa: E402
+from apps.units.models import Unit  # noqa: E402
+
+DEALERS = 10
+WINDOW = "/admin/codes/activationcode/"
+
+
+class Rollback(Exception):
+    """Raised to undo a measured run."""
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def build(n_codes: int, n_due: int):
+    platform = Operator.objects.filter(is_superuser=True).first() or Operator.objects.create_superuser(
+        "bench-root", "root@example.com", "bench")
+    tag = int(time.time())
+    top = account_ops.create_account(actor=platform, name=f"Codes bench {tag}", parent=None,
+                                     service_settings={"timezone": "Europe/Berlin",
+                                                       "billing_method": "activation_codes"})
+    plan = Plan.objects.create(service=top, name=f"Bench plan {tag}", history_period_days=400)
+    dealers, clients = [], []
+    for i in range(DEALERS):
+        dealer = account_ops.create_account(actor=platform, name=f"Dealer {tag}-{i}", parent=top, plan=plan,
+                                            dealer_rights=True)
+        dealers.append(dealer)
+        clients.append(account_ops.create_account(actor=platform, name=f"Client {tag}-{i}", parent=dealer,
+                                                  plan=plan))
+    top_user = account_ops.create_operator(actor=platform, username=f"bench-top-{tag}", password="Bench-pass-2026!",
+                                           account=top, role=Role.TOP_USER)
+    distributor = account_ops.create_operator(actor=platform, username=f"bench-dist-{tag}",
+                                              password="Bench-pass-2026!", account=dealers[0],
+                                              role=Role.DISTRIBUTOR)
+    n_units = n_due + n_due // 2
+    now = clock.now()
+    units = [Unit(service=top, account=clients[i % DEALERS], name=f"unit {i:07d}", unique_id=f"B{tag}-{i}",
+                  active=True) for i in range(n_units)]
+    Unit.objects.bulk_create(units, batch_size=5000)
+    unit_ids = [u.pk for u in units]
+    dealer_ids = [d.pk for d in dealers]
+    dealer_paths = [d.path for d in dealers]
+    # Segments by row number i: [0, due) due on units; [due, units) live on units; then `due` active
+    # unassigned; then due/2 expired and cleared; the rest new.
+    expired_from = n_units + n_due
+    new_from = expired_from + n_due // 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO codes_activationcode (code, service_id, validity_days, created_at, shared_with_id,
+                holder_path, status, activated_at, expires_at, unit_id, cleared_at)
+            SELECT md5(%(tag)s || '-' || i || '-' || random()::text), %(service)s,
+                   CASE WHEN i < %(due)s THEN 30 WHEN i < %(units)s THEN 365 ELSE 90 END,
+                   %(now)s - make_interval(secs => i),
+                   CASE WHEN i %% 2 = 0 THEN NULL ELSE (%(dealer_ids)s::bigint[])[1 + (i / 2) %% %(n)s] END,
+                   CASE WHEN i %% 2 = 0 THEN %(top_path)s ELSE (%(dealer_paths)s::text[])[1 + (i / 2) %% %(n)s] END,
+                   CASE WHEN i < %(expired_from)s THEN 'active' WHEN i < %(new_from)s THEN 'expired' ELSE 'new' END,
+                   CASE WHEN i < %(new_from)s THEN %(now)s - interval '31 days' END,
+                   CASE WHEN i < %(due)s THEN %(now)s - interval '1 day' + make_interval(secs => i %% 3600)
+                        WHEN i < %(expired_from)s THEN %(now)s + interval '334 days' - make_interval(secs => i)
+                        WHEN i < %(new_from)s THEN %(now)s - interval '2 days' END,
+                   CASE WHEN i < %(units)s THEN (%(unit_ids)s::bigint[])[i + 1] END,
+                   CASE WHEN i >= %(expired_from)s AND i < %(new_from)s THEN %(now)s - interval '1 day' END
+            FROM generate_series(0, %(total)s - 1) AS i
+            """,
+            {"tag": str(tag), "service": top.pk, "due": n_due, "units": n_units, "now": now, "n": DEALERS,
+             "dealer_ids": dealer_ids, "dealer_paths": dealer_paths, "top_path": top.path,
+             "expired_from": expired_from, "new_from": new_from, "unit_ids": unit_ids, "total": n_codes},
+        )
+        cursor.execute("ANALYZE codes_activationcode; ANALYZE units_unit; ANALYZE codes_codeevent")
+    return top, dealers, top_user, distributor, now
+
+
+HAND_WRITTEN_SWEEP = """
+WITH due AS (
+    SELECT id FROM codes_activationcode
+    WHERE status = 'active' AND expires_at <= %(now)s
+    FOR UPDATE SKIP LOCKED
+), expired AS (
+    UPDATE codes_activationcode c SET status = 'expired' FROM due WHERE c.id = due.id
+    RETURNING c.id, c.code, c.service_id, c.unit_id, c.holder_path, c.expires_at
+), deactivated AS (
+    UPDATE units_unit u SET active = false, deactivated_at = %(now)s, deactivation_reason = 'code_expired'
+    FROM expired e JOIN accounts_account s ON s.id = e.service_id AND s.billing_method = 'activation_codes'
+    WHERE u.id = e.unit_id AND u.active
+    RETURNING u.id, u.name, u.account_id, e.id AS code_id, e.code, e.service_id
+), expired_events AS (
+    INSERT INTO codes_codeevent (at, action, service_id, actor_id, actor_name, code, code_id, unit_id, unit_name,
+        account_id, account_name, account_path, holder_path_before, holder_path_after, before, after)
+    SELECT %(now)s, 'expired', e.service_id, NULL, 'system', e.code, e.id, e.unit_id, COALESCE(u.name, ''),
+           u.account_id, COALESCE(a.name, ''), COALESCE(a.path, ''), e.holder_path, e.holder_path,
+           '{"status": "active"}'::jsonb, jsonb_build_object('status', 'expired', 'expires_at', e.expires_at)
+    FROM expired e LEFT JOIN units_unit u ON u.id = e.unit_id LEFT JOIN accounts_account a ON a.id = u.account_id
+)
+INSERT INTO codes_codeevent (at, action, service_id, actor_id, actor_name, code, code_id, unit_id, unit_name,
+    account_id, account_name, account_path, holder_path_before, holder_path_after, before, after)
+SELECT %(now)s, 'unit_deactivated', d.service_id, NULL, 'system', d.code, d.code_id, d.id, d.name, d.account_id,
+       a.name, a.path, '', '', '{"active": true}'::jsonb, '{"active": false, "reason": "code_expired"}'::jsonb
+FROM deactivated d JOIN accounts_account a ON a.id = d.account_id
+"""
+
+
+def sweep_sql(now):
+    with connection.cursor() as cursor:
+        cursor.execute(HAND_WRITTEN_SWEEP, {"now": now})
+
+
+def measure_rolled_back(fn) -> float:
+    start = time.perf_counter()
+    try:
+        with transaction.atomic():
+            fn()
+            elapsed = time.perf_counter() - start
+            raise Rollback
+    except Rollback:
+        pass
+    return elapsed
+
+
+def bench_sweep(now, rounds: int = 2):
+    sql_times, orm_times = [], []
+    for _ in range(rounds):
+        sql_times.append(measure_rolled_back(lambda: sweep_sql(now)))
+        orm_times.append(measure_rolled_back(lambda: ops.expire_codes(now=now)))
+    return sql_times, orm_times
+
+
+WINDOW_QUERIES = [
+    ("no filter (expired hidden)", {}),
+    ("state=new", {"state": "new"}),
+    ("state=active_assigned", {"state": "active_assigned"}),
+    ("state=active_unassigned", {"state": "active_unassigned"}),
+    ("state=expired", {"state": "expired"}),
+    ("state=all", {"state": "all"}),
+    ("assigned=yes", {"assigned": "yes"}),
+    ("assigned=no", {"assigned": "no"}),
+    ("shared_with=dealer", None),
+    ("validity_days=365", {"validity_days": "365"}),
+    ("expiring_within=7", {"expiring_within": "7"}),
+    ("expiring_within=30", {"expiring_within": "30"}),
+    ("activated_at from", None),
+    ("expires_at to", None),
+    ("search unit name", {"q": "unit 0000042"}),
+    ("search code", None),
+]
+
+
+@override_settings(STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
+                   ALLOWED_HOSTS=["*"])
+def bench_window(users, dealers, now, repeat: int = 5):
+    sample_code = ActivationCode.objects.filter(service_id=dealers[0].service_id, shared_with=dealers[0]).values_list(
+        "code", flat=True).first()
+    day = (now - timedelta(days=31)).date().isoformat()
+    dynamic = {"shared_with=dealer": {"shared_with": str(dealers[0].pk)}, "activated_at from": {
+        "activated_at__from": day}, "expires_at to": {"expires_at__to": (now + timedelta(days=30)).date().isoformat()},
+        "search code": {"q": sample_code.upper()}}
+    rows = []
+    for label, user in users:
+        client = Client()
+        client.force_login(user)
+        client.get(WINDOW)  # warm up: session, content types, templates
+        for name, query in WINDOW_QUERIES:
+            query = dynamic.get(name, query)
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                response = client.get(WINDOW, query)
+                times.append(time.perf_counter() - start)
+                assert response.status_code == 200, (name, response.status_code)
+            with CaptureQueriesContext(connection) as ctx:
+                client.get(WINDOW, query)
+            rows.append((label, name, statistics.median(times) * 1000, max(times) * 1000, len(ctx)))
+    return rows
+
+
+def reset_swept(top: Account) -> int:
+    """The codes a previous sweep expired (still on their units) become due again, their units active."""
+    swept = ActivationCode.objects.filter(service=top, status="expired", cleared_at__isnull=True, unit__isnull=False)
+    Unit.objects.filter(pk__in=swept.values("unit_id")).update(active=True, deactivated_at=None,
+                                                               deactivation_reason="")
+    count = swept.update(status="active")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE codes_activationcode") if not connection.in_atomic_block else None
+    return count
+
+
+def print_sweep(now):
+    print("\n## Expiry sweep (rolled back after each run, alternating)")
+    sql_times, orm_times = bench_sweep(now, rounds=3)
+    print(f"hand-written SQL: {', '.join(f'{t:.2f}' for t in sql_times)} s")
+    print(f"expire_codes():   {', '.join(f'{t:.2f}' for t in orm_times)} s")
+    print(f"ratio: best/best {min(orm_times) / min(sql_times):.2f}, "
+          f"median/median {statistics.median(orm_times) / statistics.median(sql_times):.2f}")
+    real, expired = timed(lambda: ops.expire_codes(now=now))
+    print(f"committed run: {expired:,} codes expired in {real:.2f} s")
+
+
+def print_window(rows):
+    print("\n## Codes window, first page (median / max of 5, ms; queries)")
+    for label, name, median, worst, queries in rows:
+        print(f"| {label} | {name} | {median:.0f} | {worst:.0f} | {queries} |")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--codes", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--window-only", action="store_true",
+                        help="Measure only the window, on the service built by the previous run.")
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="Make the previous run's swept codes due again and measure only the sweep.")
+    args = parser.parse_args()
+    assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL=postgres://…)"
+    call_command("migrate", verbosity=0)
+    if args.window_only or args.sweep_only:
+        top = Account.objects.filter(parent__isnull=True, name__startswith="Codes bench").latest("pk")
+        dealers = list(Account.objects.filter(parent=top, dealer_rights=True).order_by("pk"))
+        print(f"{ActivationCode.objects.filter(service=top).count():,} codes")
+        if args.window_only:
+            users = [("top user", Operator.objects.get(account=top, role=Role.TOP_USER)),
+                     ("distributor", Operator.objects.get(account=dealers[0], role=Role.DISTRIBUTOR))]
+            print_window(bench_window(users, dealers, clock.now()))
+        else:
+            due = reset_swept(top)
+            print(f"{due:,} codes due again")
+            print_sweep(clock.now())
+        return
+
+    build_time, (top, dealers, top_user, distributor, now) = timed(lambda: build(args.codes, args.due))
+    total = ActivationCode.objects.filter(service=top).count()
+    due = ActivationCode.objects.filter(service=top, status="active", expires_at__lte=now).count()
+    print(f"built {total:,} codes ({due:,} due) in {build_time:.1f} s")
+
+    print_window(bench_window([("top user", top_user), ("distributor", distributor)], dealers, now))
+
+    print_sweep(now)
+
+    print("\n## Generate 100,000 codes")
+    elapsed, codes = timed(lambda: ops.generate_codes(actor=top_user, service=top, quantity=100_000,
+                                                      validity_days=365))
+    print(f"{len(codes):,} codes in {elapsed:.2f} s")
+
+    print("\n## Bulk-assign 10,000 codes")
+    fresh_units = [Unit(service=top, account=dealers[0].children.first(), name=f"fresh {i:05d}",
+                        unique_id=f"F{top.pk}-{i}", active=False, deactivation_reason="no_code")
+                   for i in range(10_000)]
+    Unit.objects.bulk_create(fresh_units, batch_size=5000)
+    pairs = list(zip(codes[:10_000], fresh_units, strict=True))
+    elapsed, (done, skipped) = timed(lambda: ops.assign_codes_bulk(actor=top_user, pairs=pairs))
+    print(f"{done:,} assigned, {len(skipped)} skipped in {elapsed:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The codes app's part in other apps' operations: unit archive and move (hooks it registers)."""
+
+import pytest
+
+from apps.codes import operations as ops
+from apps.codes.models import ActivationCode, CodeEvent
+from apps.core.errors import Forbidden
+from apps.units import operations as unit_ops
+
+from .conftest import T0
+
+
+def test_hooks_are_registered_with_the_units_and_accounts_apps():
+    from apps.accounts import operations as account_ops
+
+    assert ops.return_codes_of_revoked_dealer in account_ops._REVOKE_HOOKS
+    assert ops.unassign_code_of_archived_unit in unit_ops.UNIT_ARCHIVE_HOOKS
+    assert ops.check_unit_move in unit_ops.UNIT_MOVE_CHECKS
+
+
+def test_archiving_a_unit_takes_its_code_off_and_the_code_keeps_running(cw, new_code):
+    code = ops.assign_code(actor=cw.top, code=new_code(), unit=cw.north_unit, now=T0)
+    ops.unassign_code_of_archived_unit(unit=cw.north_unit, actor=cw.top, now=T0)
+    row = ActivationCode.objects.get(pk=code.pk)
+    assert (row.unit_id, row.status, row.expires_at) == (None, "active", code.expires_at)
+    event = CodeEvent.objects.filter(code=code.code).latest("id")
+    assert (event.action, event.unit_id) == ("unassigned", cw.north_unit.pk)
+
+
+def test_a_unit_moves_only_inside_its_code_holder_subtree(cw, new_code):
+    ops.assign_code(actor=cw.top, code=new_code(shared_with=cw.north), unit=cw.north_unit, now=T0)
+    ops.check_unit_move(unit=cw.north_unit, new_account=cw.north_east_client)
+    with pytest.raises(Forbidden) as exc:
+        ops.check_unit_move(unit=cw.north_unit, new_account=cw.south_client)
+    assert exc.value.code == "outside_branch"

@@ -1,0 +1,86 @@
+import pytest
+
+from apps.accounts import operations as account_ops
+from apps.codes import operations as ops
+from apps.codes.models import ActivationCode, CodeEvent
+from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
+
+from .conftest import T0, events_of
+
+
+def test_share_moves_the_holder_and_logs_before_and_after(cw, new_code):
+    code = ops.share_code(actor=cw.top, code=new_code(), account=cw.north, now=T0)
+    row = ActivationCode.objects.get(pk=code.pk)
+    assert (row.shared_with_id, row.holder_path) == (cw.north.pk, cw.north.path)
+    event = CodeEvent.objects.get(code=code.code, action="shared")
+    assert (event.holder_path_before, event.holder_path_after) == (cw.acme.path, cw.north.path)
+    assert (event.before["shared_with"], event.after["shared_with"]) == (None, cw.north.pk)
+
+
+def test_a_distributor_shares_further_down_its_branch(cw, new_code):
+    code = new_code(shared_with=cw.north)
+    ops.share_code(actor=cw.north_op, code=code, account=cw.north_east, now=T0)
+    assert ActivationCode.objects.get(pk=code.pk).shared_with_id == cw.north_east.pk
+
+
+def test_a_code_shared_into_one_branch_cannot_go_to_another(cw, new_code):
+    code = new_code(shared_with=cw.north)
+    with pytest.raises(Forbidden) as exc:
+        ops.share_code(actor=cw.top, code=code, account=cw.south, now=T0)
+    assert exc.value.code == "outside_branch"
+
+
+def test_share_needs_dealer_rights_and_an_account_below_the_actor(cw, new_code):
+    code = new_code(shared_with=cw.north)
+    with pytest.raises(InvalidInput):
+        ops.share_code(actor=cw.north_op, code=code, account=cw.north_client, now=T0)
+    with pytest.raises(InvalidInput):
+        ops.share_code(actor=cw.north_op, code=code, account=cw.north, now=T0)
+    with pytest.raises(DoesNotExist):
+        ops.share_code(actor=cw.north_op, code=code, account=cw.south, now=T0)
+
+
+def test_a_code_on_a_unit_cannot_be_shared_or_unshared(cw, new_code):
+    code = ops.assign_code(actor=cw.top, code=new_code(shared_with=cw.north), unit=cw.north_unit, now=T0)
+    with pytest.raises(InvalidInput) as exc:
+        ops.share_code(actor=cw.top, code=code, account=cw.north_east, now=T0)
+    assert exc.value.code == "code_in_use"
+    with pytest.raises(InvalidInput) as exc:
+        ops.unshare_code(actor=cw.top, code=code, now=T0)
+    assert exc.value.code == "code_in_use"
+
+
+def test_unshare_by_a_distributor_makes_its_account_the_holder(cw, new_code):
+    code = new_code(shared_with=cw.north)
+    ops.share_code(actor=cw.north_op, code=code, account=cw.north_east, now=T0)
+    ops.unshare_code(actor=cw.north_op, code=code, account=cw.north_east, now=T0)
+    row = ActivationCode.objects.get(pk=code.pk)
+    assert (row.shared_with_id, row.holder_path) == (cw.north.pk, cw.north.path)
+    assert events_of(code) == ["generated", "shared", "shared", "unshared"]
+
+
+def test_unshare_by_the_top_user_returns_the_code_to_the_top(cw, new_code):
+    code = new_code(shared_with=cw.north_east)
+    ops.unshare_code(actor=cw.top, code=code, now=T0)
+    row = ActivationCode.objects.get(pk=code.pk)
+    assert (row.shared_with_id, row.holder_path) == (None, cw.acme.path)
+
+
+def test_the_holder_itself_cannot_unshare(cw, new_code):
+    code = new_code(shared_with=cw.north)
+    with pytest.raises(Forbidden) as exc:
+        ops.unshare_code(actor=cw.north_op, code=code, now=T0)
+    assert exc.value.code == "outside_branch"
+    assert ActivationCode.objects.get(pk=code.pk).shared_with_id == cw.north.pk
+
+
+def test_revoking_dealer_rights_returns_unassigned_codes_to_the_top(cw, new_code):
+    free = new_code(shared_with=cw.north_east)
+    busy = ops.assign_code(actor=cw.top, code=new_code(shared_with=cw.north_east), unit=cw.north_east_unit, now=T0)
+    account_ops.set_dealer_rights(actor=cw.top, account=cw.north_east, dealer_rights=False, now=T0)
+    free.refresh_from_db()
+    busy.refresh_from_db()
+    assert (free.shared_with_id, free.holder_path) == (None, cw.acme.path)
+    assert busy.shared_with_id == cw.north_east.pk and busy.status == "active"
+    event = CodeEvent.objects.get(code=free.code, action="unshared")
+    assert event.after["reason"] == "dealer rights revoked" and event.actor_name == "top"
