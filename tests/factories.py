@@ -4,7 +4,7 @@ import itertools
 from decimal import Decimal
 
 from apps.accounts import operations as account_ops
-from apps.accounts.models import Account, Operator, Role
+from apps.accounts.models import Account, Operator
 from apps.plans.models import Plan
 
 _seq = itertools.count(1)

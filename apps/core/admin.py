@@ -131,7 +131,8 @@ def service_filter(field: str) -> type[ServiceListFilter]:
 class CappedPaginator(Paginator):
     """Counts at most ``CAP + 1`` rows, so a page of a million-row table never counts them all.
 
-    The admin shows "10,000+" pages' worth; exact counts matter less than a fast first page.
+    The admin shows "10,000+" (``templates/admin/pagination.html``); exact counts matter less than a fast
+    first page.
     """
 
     CAP = 10_000
@@ -141,6 +142,11 @@ class CappedPaginator(Paginator):
         if hasattr(self.object_list, "order_by"):  # counting needs no ORDER BY (a sort of the whole set)
             return self.object_list.order_by()[: self.CAP + 1].count()
         return len(self.object_list)
+
+    @property
+    def capped(self) -> bool:
+        """True when there are more rows than counted: ``admin/pagination.html`` then shows "10,000+"."""
+        return self.count > self.CAP
 
 
 class _Echo:

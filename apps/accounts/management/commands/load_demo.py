@@ -9,7 +9,6 @@ PostgreSQL.
 
 import random
 import time
-from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
