@@ -1,7 +1,13 @@
-"""The service catalogue (every service name a plan row may use) and, later, the kernel's counters."""
+"""The service catalogue and the kernel's state: usage counters, the object journal, charges.
+
+Every row here is written by ``operations.py`` (the kernel) and the jobs in ``charging.py`` and
+``days.py``; the unique constraints are what makes a double count or a double charge impossible
+even when two workers run at once.
+"""
 
 from django.db import models
 
+from apps.accounts.models import money_field
 from apps.plans.models import ServiceType
 
 
@@ -25,3 +31,116 @@ class CatalogueService(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class UsageCounter(models.Model):
+    """On-demand usage of one account in one reset window.
+
+    ``total`` is the account's usage including its whole subtree (what its table prices and
+    limits); ``own`` is the part used by the account itself. A window is never reset: the next
+    window is simply another row, so no job has to run at a boundary.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    service = models.CharField(max_length=100)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    own = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "service", "window_start"], name="usage_counter_unique_window"),
+        ]
+        permissions = [("check_service", "Can use the check-a-service tool")]
+
+
+class ObjectCounter(models.Model):
+    """Current number of objects of a periodic service: the account's own and its subtree's.
+
+    Every ancestor of an account that creates an object gets its ``subtree`` moved in the same
+    statement, so a dealer's limit is checked without counting its subtree.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    service = models.CharField(max_length=100)
+    own = models.BigIntegerField(default=0)
+    subtree = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "service"], name="object_counter_unique"),
+            models.CheckConstraint(condition=models.Q(own__gte=0, subtree__gte=models.F("own")),
+                                   name="object_counter_not_negative"),
+        ]
+
+
+class ObjectChange(models.Model):
+    """The journal of object counts: a periodic window is charged on the count rebuilt from it.
+
+    ``path`` is the account's materialised path at the time, so a charge run can attribute a
+    change to every ancestor without joining the account tree.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=512)
+    service = models.CharField(max_length=100)
+    delta = models.IntegerField()
+    at = models.DateTimeField()
+    actor_name = models.CharField(max_length=150, default="system")
+
+    class Meta:
+        indexes = [models.Index(fields=["at"], name="object_change_at")]
+
+
+class ChargeWatermark(models.Model):
+    """Up to which instant (a window end) an account's periodic service has been charged.
+
+    Zero-amount windows write no charge row; moving this watermark is what marks them done.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    service = models.CharField(max_length=100)
+    charged_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "service"], name="charge_watermark_unique")]
+
+
+class PeriodicCharge(models.Model):
+    """One charged window, with the count and the table in force copied on the row."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    service = models.CharField(max_length=100)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    count = models.BigIntegerField()
+    cost_table = models.CharField(max_length=2000)
+    amount = money_field()
+    ledger_entry = models.OneToOneField("accounts.LedgerEntry", on_delete=models.PROTECT, related_name="+")
+    charged_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "service", "window_start"],
+                                    name="periodic_charge_unique_window"),
+        ]
+
+
+class DayCount(models.Model):
+    """One local day taken off an account's days counter (block by days)."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    ledger_entry = models.OneToOneField("accounts.LedgerEntry", on_delete=models.PROTECT, related_name="+")
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "day"], name="day_count_unique_day")]
+
+
+class JobRun(models.Model):
+    """When a kernel job last started: where a newly seen (account, service) pair begins."""
+
+    job = models.CharField(max_length=50, unique=True)
+    last_started_at = models.DateTimeField()

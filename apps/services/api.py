@@ -1,0 +1,164 @@
+"""REST API of the kernel (API.md "Accounts and the kernel"): resolved services, overrides,
+check, consume, objects. Views are thin: validate the body, find the account in scope, call one
+operation. Kernel denials are ``KernelDenied`` (403 ``{allowed: false, reason, detail, code}``).
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.models import Role
+from apps.accounts.queries import get_visible_account
+from apps.core import clock
+from apps.core.api import Pagination
+from apps.plans.models import ResetInterval, ServiceType
+
+from . import operations
+from .queries import service_usage
+from .resolution import resolve_services
+
+KERNEL_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
+
+
+class UsageSerializer(serializers.Serializer):
+    own = serializers.IntegerField()
+    subtree = serializers.IntegerField()
+
+
+class ResolvedServiceSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    interval = serializers.CharField()
+    cost_table = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(help_text="override, plan or unknown")
+    plan = serializers.CharField(allow_null=True, help_text="The plan whose row applies.")
+    chain = serializers.ListField(child=serializers.CharField(), help_text="Plans walked, from the account's up.")
+    explanation = serializers.CharField()
+    allowed = serializers.BooleanField(help_text="Position 1 is allowed (balance and blocking aside).")
+    reason = serializers.CharField(allow_null=True)
+    usage = UsageSerializer()
+
+
+class OverrideSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    type = serializers.ChoiceField(choices=ServiceType.choices, required=False)
+    interval = serializers.ChoiceField(choices=ResetInterval.choices, default=ResetInterval.NONE)
+    cost_table = serializers.CharField(allow_blank=True, default="", max_length=2000, trim_whitespace=True)
+
+
+class CheckInSerializer(serializers.Serializer):
+    service = serializers.CharField(max_length=100)
+    quantity = serializers.IntegerField(min_value=1, max_value=operations.MAX_QUANTITY, default=1)
+
+
+class CheckOutSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    detail = serializers.CharField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=4)
+
+
+class ConsumeInSerializer(CheckInSerializer):
+    idempotency_key = serializers.CharField(max_length=operations.MAX_KEY_LENGTH)
+
+
+class ConsumeOutSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=4)
+    usage = serializers.IntegerField()
+    balance = serializers.DecimalField(max_digits=16, decimal_places=4)
+
+
+class ObjectsInSerializer(serializers.Serializer):
+    service = serializers.CharField(max_length=100)
+    delta = serializers.IntegerField(min_value=-operations.MAX_DELTA, max_value=operations.MAX_DELTA)
+
+
+DENIAL = OpenApiResponse(
+    inline_serializer("KernelDenial", {"allowed": serializers.BooleanField(), "reason": serializers.CharField(),
+                                        "detail": serializers.CharField(), "code": serializers.CharField()}),
+    description="Denied: reason is one of " + ", ".join(operations.DENIAL_REASONS),
+)
+
+
+def _resolution_body(resolution, usage) -> dict:
+    return {
+        "name": resolution.name, "type": resolution.type, "interval": resolution.interval,
+        "cost_table": resolution.cost_table, "source": resolution.source,
+        "plan": resolution.plan.name if resolution.plan else None, "chain": resolution.chain,
+        "explanation": resolution.explanation, "allowed": resolution.allowed, "reason": resolution.reason,
+        "usage": usage,
+    }
+
+
+class KernelView(APIView):
+    allowed_roles = KERNEL_ROLES
+
+    def account(self, pk):
+        return get_visible_account(self.request.user, pk)
+
+
+class AccountServicesView(KernelView):
+    @extend_schema(responses=ResolvedServiceSerializer(many=True), summary="Resolved services of an account")
+    def get(self, request, pk):
+        account = self.account(pk)
+        resolutions = resolve_services(account)
+        usage = service_usage(account, resolutions, clock.now())
+        rows = [_resolution_body(r, usage[r.name]) for r in resolutions]
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(ResolvedServiceSerializer(page, many=True).data)
+
+
+class AccountServiceOverrideView(KernelView):
+    @extend_schema(request=OverrideSerializer, responses=OverrideSerializer, summary="Set the account's own row")
+    def put(self, request, pk, name):
+        account = self.account(pk)
+        data = _valid(OverrideSerializer, request)
+        override = operations.set_service_override(actor=request.user, account=account, name=name, **data)
+        return Response({"name": override.name, "type": override.type, "interval": override.interval,
+                         "cost_table": override.cost_table})
+
+    @extend_schema(responses={204: None}, summary="Remove the account's own row")
+    def delete(self, request, pk, name):
+        operations.delete_service_override(actor=request.user, account=self.account(pk), name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CheckView(KernelView):
+    allow_when_blocked = True  # a question, not a change: answered (with the denial) while blocked
+
+    @extend_schema(request=CheckInSerializer, responses=CheckOutSerializer, summary="May the account use N of S?")
+    def post(self, request, pk):
+        account = self.account(pk)
+        data = _valid(CheckInSerializer, request)
+        return Response(operations.check_service(account=account, **data).as_dict())
+
+
+class ConsumeView(KernelView):
+    @extend_schema(request=ConsumeInSerializer, responses={200: ConsumeOutSerializer, 403: DENIAL},
+                   summary="Use an on-demand service (idempotent)")
+    def post(self, request, pk):
+        account = self.account(pk)
+        data = _valid(ConsumeInSerializer, request)
+        return Response(operations.consume_service(account=account, actor=request.user, **data))
+
+
+class ObjectsView(KernelView):
+    @extend_schema(request=ObjectsInSerializer,
+                   responses={200: inline_serializer("ObjectsOut", {"service": serializers.CharField(),
+                                                                    "usage": serializers.IntegerField()}),
+                              403: DENIAL},
+                   summary="Create (+N) or delete (−N) objects of a periodic service")
+    def post(self, request, pk):
+        account = self.account(pk)
+        data = _valid(ObjectsInSerializer, request)
+        usage = operations.move_objects(account=account, actor=request.user, **data)
+        return Response({"service": data["service"], "usage": usage})
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,412 @@
+"""The billing kernel (SPEC §3, §8.3): check, consume, objects; and account service overrides.
+
+Who pays: an account's usage of a service is its own plus its whole subtree's. Every account of
+the chain (the account and its ancestors) that has a table for the service is charged at its own
+prices and limited by its own table, counted over its subtree; an account for which the service
+is unknown-but-allowed neither pays nor limits.
+
+Statement budget of a consume (whatever the tree depth; documented in docs/decisions/services.md):
+1. the chain's accounts with their overrides and the catalogue type (``load_chain``),
+2. the service's plans with their rows for the name (``load_chain``),
+3. the window counters: one upsert returning the new totals,
+4. the balances: one UPDATE returning the new balances (paid uses only),
+5. the ledger rows: one bulk INSERT (paid uses only),
+6. the idempotency key: one INSERT.
+A denial raises inside the transaction, so nothing of it remains; its answer is then stored in a
+second, short transaction so a repeat replays it.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from apps.accounts.models import Account, IdempotencyKey, LedgerEntry, LedgerKind
+from apps.accounts.operations import (
+    actor_name,
+    evaluate_blocking,
+    require_manage,
+    require_not_blocked,
+)
+from apps.core import clock, periods
+from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.core.money import ZERO, as_money
+from apps.plans.cost_table import CostTableError, parse
+from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
+
+from . import counters
+from .models import CatalogueService, ObjectChange, UsageCounter
+from .resolution import Chain, ChainLink, catalogue_q, load_chain, preloaded_settings
+
+# Moved only by the code that creates those objects (units, accounts, monitoring users), never by
+# the public ``objects`` endpoint (SPEC §8.3). Per-unit services are counted on the units.
+INTERNAL_SERVICES = frozenset({"avl_unit", "avl_resource", "storage_user", "unit_sensors", "unit_alias"})
+MAX_QUANTITY = 10_000
+MAX_DELTA = 1_000
+MAX_KEY_LENGTH = 255
+DENIAL_REASONS = ("account_blocked", "ancestor_blocked", "no_plan", "service_denied", "service_unknown",
+                  "limit_reached", "balance_limit")
+
+
+class KernelDenied(Forbidden):
+    """A kernel refusal (403): ``reason`` is one of ``DENIAL_REASONS`` and is also the error code."""
+
+    def __init__(self, reason: str, detail: str, *, limiting_account: Account | None = None):
+        super().__init__(detail, code=reason)
+        self.reason = reason
+        self.limiting_account_id = limiting_account.pk if limiting_account is not None else None
+
+    def as_dict(self) -> dict:
+        body = {"allowed": False, "reason": self.reason, "detail": self.detail, "code": self.reason}
+        if self.limiting_account_id is not None:
+            body["limiting_account"] = self.limiting_account_id
+        return body
+
+    @classmethod
+    def from_dict(cls, body: dict) -> "KernelDenied":
+        denial = cls(body["reason"], body["detail"])
+        denial.limiting_account_id = body.get("limiting_account")
+        return denial
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    allowed: bool
+    reason: str | None
+    detail: str
+    cost: Decimal
+
+    def as_dict(self) -> dict:
+        return {"allowed": self.allowed, "reason": self.reason, "detail": self.detail,
+                "cost": _money_text(self.cost)}
+
+
+def _money_text(value: Decimal) -> str:
+    return format(as_money(value), "f")
+
+
+# --- validation -------------------------------------------------------------------------------------
+
+def _require_catalogue_service(chain: Chain, name: str, expected_type: str | None):
+    if chain.catalogue_type is None:
+        raise InvalidInput.field("service", f"'{name}' is not a service of the catalogue.")
+    if expected_type is not None and chain.catalogue_type != expected_type:
+        label = ServiceType(expected_type).label.lower()
+        raise InvalidInput.field("service", f"'{name}' is not a service of type '{label}'.")
+
+
+def _require_whole(value, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput.field(field, f"A whole number from {low} to {high}.")
+    return value
+
+
+# --- the rules, over a loaded chain -------------------------------------------------------------------
+
+def _entry_denial(chain: Chain) -> KernelDenied | None:
+    """Denials that do not depend on counts: blocking, no plan, the account's own resolution."""
+    account = chain.account
+    if account.blocked:
+        return KernelDenied("account_blocked", f"Account '{account.name}' is blocked.")
+    for link in chain.links[:-1]:
+        if link.account.blocked:
+            return KernelDenied("ancestor_blocked", f"Account '{link.account.name}' above this one is blocked.")
+    resolution = chain.resolution
+    if not resolution.allowed:
+        return KernelDenied(resolution.reason, f"'{resolution.name}': {resolution.explanation}.")
+    return None
+
+
+def _charged(chain: Chain) -> list[ChainLink]:
+    """The accounts of the chain that have a table for the service: they pay and they limit."""
+    return [link for link in chain.links if link.resolution.resolves]
+
+
+def _windows(chain: Chain, links: list[ChainLink], now: datetime) -> dict[int, tuple | None]:
+    return {link.account.pk: (periods.window(link.resolution.interval, now, chain.timezone)
+                              if link.resolution.has_window else None) for link in links}
+
+
+def _price(links: list[ChainLink], used_before: dict[int, int], quantity: int) -> dict[int, Decimal]:
+    """Each charged account's price for the next ``quantity`` positions; the first limit denies."""
+    costs = {}
+    for link in reversed(links):  # the account's own table first, then up the tree
+        cost = link.resolution.table.range_total(used_before[link.account.pk], quantity)
+        if cost is None:
+            allowed = link.resolution.table.max_allowed
+            raise KernelDenied(
+                "limit_reached",
+                f"'{link.resolution.name}': the limit of account '{link.account.name}' is {allowed}, "
+                f"{used_before[link.account.pk]} used, {quantity} more asked.",
+                limiting_account=link.account,
+            )
+        costs[link.account.pk] = cost
+    return costs
+
+
+def _balance_denial(link: ChainLink, balance_after: Decimal) -> KernelDenied | None:
+    settings = preloaded_settings(link.account)
+    if not settings["limit_by_balance"].value:
+        return None
+    deny = as_money(settings["deny_balance"].value)
+    if balance_after < deny:
+        return KernelDenied(
+            "balance_limit",
+            f"The balance of account '{link.account.name}' would fall to {balance_after:.2f}, "
+            f"below its deny balance {deny:.2f}.",
+            limiting_account=link.account,
+        )
+    return None
+
+
+def _current_usage(chain: Chain, links: list[ChainLink], windows: dict) -> dict[int, int]:
+    """Read-only: each charged account's usage so far (window total, object subtree count)."""
+    from .queries import subtree_object_counts
+
+    ids = [link.account.pk for link in links]
+    if chain.catalogue_type == ServiceType.PERIODIC:
+        counts = subtree_object_counts(ids, chain.resolution.name)
+        return {pk: counts.get(pk, 0) for pk in ids}
+    starts = {pk: w[0] for pk, w in windows.items() if w is not None}
+    found = {(a, s): total for a, s, total in UsageCounter.objects.filter(
+        account_id__in=list(starts), service=chain.resolution.name, window_start__in=set(starts.values()),
+    ).values_list("account_id", "window_start", "total")}
+    return {pk: (found.get((pk, starts[pk]), 0) if pk in starts else 0) for pk in ids}
+
+
+def reevaluate_blocking(account: Account, *, now: datetime):
+    """After a charge: let ``evaluate_blocking`` (the one authority) act when a threshold is crossed.
+
+    A charge only lowers the balance or the days, so it can only set a block; the screen reads the
+    preloaded settings (no query) and calls ``evaluate_blocking`` only for an unblocked account
+    that is now below a threshold, which keeps the kernel's statement budget fixed.
+    """
+    if account.blocked:
+        return
+    settings = preloaded_settings(account)
+    below_balance = settings["block_by_balance"].value and account.balance < as_money(settings["block_balance"].value)
+    below_days = settings["block_by_days"].value and account.days < int(settings["min_days"].value)
+    if below_balance or below_days:
+        evaluate_blocking(account, now=now)
+
+
+# --- check ---------------------------------------------------------------------------------------------
+
+def check_service(*, account: Account, service: str, quantity: int = 1, now: datetime | None = None) -> CheckResult:
+    """May ``account`` use ``quantity`` of ``service`` now? Reads only; every denial names its reason.
+
+    ``cost`` is what the account itself would pay: the price of the positions (for a periodic
+    service, what the new objects add to each period's charge).
+    """
+    now = now or clock.now()
+    quantity = _require_whole(quantity, "quantity", 1, MAX_QUANTITY)
+    chain = load_chain(account, service)
+    _require_catalogue_service(chain, service, None)
+    try:
+        denial = _entry_denial(chain)
+        if denial:
+            raise denial
+        links = _charged(chain)
+        windows = _windows(chain, links, now)
+        costs = _price(links, _current_usage(chain, links, windows), quantity)
+        if chain.catalogue_type == ServiceType.ON_DEMAND:
+            for link in links:
+                if costs[link.account.pk] > 0:
+                    denial = _balance_denial(link, link.account.balance - costs[link.account.pk])
+                    if denial:
+                        raise denial
+    except KernelDenied as denial:
+        return CheckResult(False, denial.reason, denial.detail, ZERO)
+    own_cost = costs.get(account.pk, ZERO)
+    return CheckResult(True, None, "Allowed.", as_money(own_cost))
+
+
+# --- consume -------------------------------------------------------------------------------------------
+
+def _fingerprint(service: str, quantity: int) -> str:
+    return hashlib.sha256(f"consume|{service}|{quantity}".encode()).hexdigest()
+
+
+def _replay(account: Account, key: str, fingerprint: str) -> dict:
+    stored = IdempotencyKey.objects.get(account_id=account.pk, key=key)
+    if stored.fingerprint != fingerprint:
+        raise Conflict("This idempotency key was used with other parameters.", code="idempotency_key_reused")
+    if stored.status_code != 200:
+        raise KernelDenied.from_dict(stored.body)
+    return stored.body
+
+
+def consume_service(*, account: Account, service: str, quantity: int = 1, idempotency_key: str,
+                    actor=None, now: datetime | None = None) -> dict:
+    """Use ``quantity`` of an on-demand service: check, count and charge in one transaction.
+
+    Returns the API body ``{allowed, cost, usage, balance}``; raises ``KernelDenied`` (403).
+    A repeated ``idempotency_key`` returns the first answer (denials included) and charges nothing;
+    the same key with another service or quantity answers 409 ``idempotency_key_reused``.
+    """
+    now = now or clock.now()
+    quantity = _require_whole(quantity, "quantity", 1, MAX_QUANTITY)
+    key = (idempotency_key or "").strip() if isinstance(idempotency_key, str) else ""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput.field("idempotency_key", f"Required, at most {MAX_KEY_LENGTH} characters.")
+    fingerprint = _fingerprint(service, quantity)
+    storing_key = False
+    try:
+        with transaction.atomic():
+            body = _consume(account, service, quantity, actor, now)
+            storing_key = True
+            IdempotencyKey.objects.create(account_id=account.pk, key=key, fingerprint=fingerprint,
+                                          status_code=200, body=body, created_at=now)
+            return body
+    except IntegrityError:
+        if not storing_key:
+            raise
+        return _replay(account, key, fingerprint)  # a first answer exists: this attempt was rolled back
+    except KernelDenied as denial:
+        try:
+            with transaction.atomic():
+                IdempotencyKey.objects.create(account_id=account.pk, key=key, fingerprint=fingerprint,
+                                              status_code=denial.status, body=denial.as_dict(), created_at=now)
+        except IntegrityError:
+            return _replay(account, key, fingerprint)
+        raise
+
+
+def _consume(account: Account, service: str, quantity: int, actor, now: datetime) -> dict:
+    chain = load_chain(account, service)
+    _require_catalogue_service(chain, service, ServiceType.ON_DEMAND)
+    denial = _entry_denial(chain)
+    if denial:
+        raise denial
+    links = _charged(chain)
+    windows = _windows(chain, links, now)
+    # 1. Count first, atomically: the limit is checked on the totals this transaction produced.
+    totals = counters.add_usage(service=service, rows=[
+        (pk, window, quantity if pk == account.pk else 0, quantity)
+        for pk, window in windows.items() if window is not None
+    ])
+    used_before = {link.account.pk: (totals[link.account.pk][1] - quantity if link.account.pk in totals else 0)
+                   for link in links}
+    costs = _price(links, used_before, quantity)
+    # 2. Charge every paying account; limit by balance is checked on the balance after the debit.
+    paid = {pk: cost for pk, cost in costs.items() if cost > 0}
+    balances = counters.debit_balances(paid)
+    by_id = {link.account.pk: link for link in links}
+    for pk, balance in balances.items():
+        denial = _balance_denial(by_id[pk], balance)
+        if denial:
+            raise denial
+    _post_charges(chain, paid, windows, quantity, actor, now)
+    for pk, balance in balances.items():
+        by_id[pk].account.balance = balance
+        reevaluate_blocking(by_id[pk].account, now=now)
+    own = chain.account
+    usage = totals[own.pk][1] if own.pk in totals else quantity
+    return {"allowed": True, "cost": _money_text(costs.get(own.pk, ZERO)), "usage": usage,
+            "balance": _money_text(balances.get(own.pk, own.balance))}
+
+
+def _post_charges(chain: Chain, paid: dict[int, Decimal], windows: dict, quantity: int, actor, now: datetime):
+    """One charge ledger row per paying account (the balances were moved by ``debit_balances``)."""
+    if not paid:
+        return
+    user = chain.account
+    LedgerEntry.objects.bulk_create([
+        LedgerEntry(
+            account_id=pk, kind=LedgerKind.CHARGE, amount=-as_money(cost), service=chain.resolution.name,
+            quantity=quantity, window_start=windows[pk][0] if windows[pk] else None,
+            window_end=windows[pk][1] if windows[pk] else None, actor=actor, actor_name=actor_name(actor), at=now,
+            description=(f"{chain.resolution.name} × {quantity}" if pk == user.pk
+                         else f"{chain.resolution.name} × {quantity} used by {user.name}"),
+        )
+        for pk, cost in sorted(paid.items())
+    ])
+
+
+# --- objects -------------------------------------------------------------------------------------------
+
+def move_objects(*, account: Account, service: str, delta: int, actor=None, now: datetime | None = None,
+                 internal: bool = False) -> int:
+    """Create (``delta`` > 0) or delete (``delta`` < 0) objects of a periodic service.
+
+    Creating checks the new positions against the account's table and every charged ancestor's
+    table (each counted over its subtree) and blocking; raises ``KernelDenied``. Every change is
+    journaled. Returns the account's new own count. Four statements whatever the depth: the two
+    of ``load_chain``, one upsert of the counters, one journal row.
+    """
+    now = now or clock.now()
+    delta = _require_whole(delta, "delta", -MAX_DELTA, MAX_DELTA)
+    if delta == 0:
+        raise InvalidInput.field("delta", "Must not be 0.")
+    if not internal and service in INTERNAL_SERVICES:
+        raise InvalidInput.field("service", f"'{service}' is counted by the objects it stands for, not here.")
+    with transaction.atomic():
+        chain = load_chain(account, service)
+        _require_catalogue_service(chain, service, ServiceType.PERIODIC)
+        if delta > 0:
+            denial = _entry_denial(chain)
+            if denial:
+                raise denial
+        try:
+            counts = counters.add_objects(service=service, account_id=account.pk,
+                                          ancestor_ids=account.ancestor_ids(), delta=delta)
+        except IntegrityError:
+            counts = {}
+        if account.pk not in counts:
+            raise InvalidInput.field("delta", "The count cannot go below 0.")
+        if delta > 0:
+            links = _charged(chain)
+            _price(links, {link.account.pk: counts[link.account.pk][1] - delta for link in links}, delta)
+        ObjectChange.objects.create(account_id=account.pk, path=chain.account.path, service=service, delta=delta,
+                                    at=now, actor_name=actor_name(actor))
+        return counts[account.pk][0]
+
+
+# --- account service overrides -------------------------------------------------------------------------
+
+def _catalogue_type(account: Account, name: str) -> str:
+    kind = CatalogueService.objects.filter(catalogue_q(account.service_id), name=name) \
+        .values_list("type", flat=True).first()
+    if kind is None:
+        raise InvalidInput.field("name", f"'{name}' is not a service of the catalogue.")
+    return kind
+
+
+@transaction.atomic
+def set_service_override(*, actor, account: Account, name: str, interval: str = ResetInterval.NONE,
+                         cost_table: str = "", type: str | None = None,
+                         now: datetime | None = None) -> AccountServiceOverride:
+    """Give ``account`` its own row for service ``name`` (create or replace), winning over its plan.
+
+    Only an operator of a strict ancestor may (SPEC §8.1). The name must be in the catalogue; a
+    given ``type`` must be the catalogue's; the table is stored in its canonical form.
+    """
+    require_not_blocked(actor)
+    require_manage(actor, account)
+    kind = _catalogue_type(account, name)
+    if type is not None and type != kind:
+        raise InvalidInput.field("type", f"'{name}' is a {kind} service in the catalogue.")
+    if interval not in ResetInterval.values:
+        raise InvalidInput.field("interval", f"One of {', '.join(ResetInterval.values)}.")
+    try:
+        table = parse(cost_table or "")
+    except CostTableError as exc:
+        raise InvalidInput.field("cost_table", str(exc)) from None
+    if table.flat_fee and (kind != ServiceType.PERIODIC or interval == ResetInterval.NONE):
+        raise InvalidInput.field("cost_table", "A flat fee (counter 0) needs a periodic service with an interval.")
+    override, _ = AccountServiceOverride.objects.update_or_create(
+        account=account, name=name, defaults={"type": kind, "interval": interval, "cost_table": table.canonical},
+    )
+    return override
+
+
+@transaction.atomic
+def delete_service_override(*, actor, account: Account, name: str, now: datetime | None = None):
+    """Remove ``account``'s own row for ``name``: its plan chain applies again."""
+    require_not_blocked(actor)
+    require_manage(actor, account)
+    deleted, _ = AccountServiceOverride.objects.filter(account=account, name=name).delete()
+    if not deleted:
+        raise InvalidInput.field("name", f"Account '{account.name}' has no override for '{name}'.")

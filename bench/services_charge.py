@@ -1,0 +1,83 @@
+"""One periodic charge run for 100,000 accounts × 3 services on PostgreSQL (goal ≤ 30 s).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_kernel .venv/bin/python bench/services_charge.py
+
+Data (bulk-inserted: a generator, not the product path): one service in Europe/Berlin whose top
+account and ACCOUNTS end-user accounts below it are on one plan with three daily periodic rows,
+all paid so every pair writes a charge row and a ledger row:
+``avl_unit`` ``1:1;2`` (3 units each), ``zones_library`` ``0.5`` (4 geofences each),
+``periodic`` ``0:10;-1`` (a flat fee). The job "last ran" a day ago, so the first run creates the
+watermarks and charges yesterday's window; the second run, a day later, charges the next window.
+"""
+
+import os
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.dev")
+os.environ.setdefault("DEBUG", "false")
+ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100000"))
+
+
+def main():
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from apps.accounts.models import Account
+    from apps.core import clock
+    from apps.plans.models import Plan, PlanService
+    from apps.services.charging import charge_periodic_services
+    from apps.services.models import JobRun, ObjectCounter, PeriodicCharge
+
+    call_command("migrate", verbosity=0)
+    # Other services in this database (earlier runs) are set aside so the run measures this one.
+    Account.objects.filter(parent__isnull=True).update(plan=None)
+    now = clock.now()
+    tag = uuid.uuid4().hex[:6]
+    started = time.perf_counter()
+    top = Account.objects.create(name=f"Charge bench {tag}", timezone="Europe/Berlin", path="")
+    top.service_id, top.path = top.pk, f"/{top.pk}/"
+    plan = Plan.objects.create(service=top, name="Base", history_period_days=400)
+    top.plan = plan
+    top.save()
+    for name, table in (("avl_unit", "1:1;2"), ("zones_library", "0.5"), ("periodic", "0:10;-1")):
+        PlanService.objects.create(plan=plan, name=name, type="periodic", interval="daily", cost_table=table)
+    created = now - timedelta(days=3)
+    accounts = Account.objects.bulk_create(
+        [Account(name=f"{tag}-{i}", parent=top, service=top, plan=plan, depth=1, path="", created_at=created)
+         for i in range(ACCOUNTS)], batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_account SET path = %s || id || '/' WHERE parent_id = %s", [top.path, top.pk])
+    Account.objects.filter(service=top).update(created_at=created)  # auto_now_add ignored the given value
+    ObjectCounter.objects.bulk_create(
+        [ObjectCounter(account_id=a.pk, service=s, own=n, subtree=n) for a in accounts
+         for s, n in (("avl_unit", 3), ("zones_library", 4))]
+        + [ObjectCounter(account_id=top.pk, service="avl_unit", own=0, subtree=3 * ACCOUNTS),
+           ObjectCounter(account_id=top.pk, service="zones_library", own=0, subtree=4 * ACCOUNTS)],
+        batch_size=10000)
+    JobRun.objects.update_or_create(job="charge_periodic_services", defaults={"last_started_at": now - timedelta(days=1)})
+    print(f"data: {ACCOUNTS} accounts × 3 services in {time.perf_counter() - started:.1f} s")
+
+    for label, at in (("first run (creates watermarks)", now), ("next day's run", now + timedelta(days=1))):
+        before = PeriodicCharge.objects.filter(account__service=top).count()
+        started = time.perf_counter()
+        result = charge_periodic_services(now=at)
+        elapsed = time.perf_counter() - started
+        charged = PeriodicCharge.objects.filter(account__service=top).count() - before
+        print(f"{label}: {elapsed:.1f} s, {result['windows']} windows, {charged} charge rows, "
+              f"{result['amount']} charged")
+        started = time.perf_counter()
+        again = charge_periodic_services(now=at)
+        print(f"  the same run again: {time.perf_counter() - started:.1f} s, {again['charges']} charges")
+
+
+if __name__ == "__main__":
+    main()

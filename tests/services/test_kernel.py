@@ -1,0 +1,215 @@
+"""check / consume / objects: every denial reason, chain charging, idempotency, statement budget."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from apps.accounts import operations as account_ops
+from apps.accounts.models import IdempotencyKey, LedgerEntry
+from apps.accounts.queries import ledger_mismatches
+from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.plans.models import AccountServiceOverride
+from apps.services.models import ObjectChange, ObjectCounter, UsageCounter
+from apps.services.operations import (
+    KernelDenied,
+    check_service,
+    consume_service,
+    move_objects,
+)
+from tests.services.conftest import key, row
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def charges(account):
+    return list(LedgerEntry.objects.filter(account=account, kind="charge").values_list("amount", flat=True))
+
+
+def test_every_check_in_a_service_without_plan_is_no_plan(world):
+    result = check_service(account=world.north_client, service="sms")
+    assert (result.allowed, result.reason) == (False, "no_plan")
+
+
+def test_unknown_service_is_denied_unless_allowed(billed):
+    assert check_service(account=billed.north_client, service="sms").reason == "service_unknown"
+    billed.base_plan.allow_unknown_services = True
+    billed.base_plan.save()
+    result = check_service(account=billed.north_client, service="sms")
+    assert (result.allowed, result.cost) == (True, Decimal("0"))
+
+
+def test_service_denied_by_the_plan(billed):
+    row(billed.base_plan, "sms", "-1", interval="daily")
+    assert check_service(account=billed.north_client, service="sms").reason == "service_denied"
+
+
+def test_blocked_account_and_blocked_ancestor(billed):
+    row(billed.base_plan, "sms", "", interval="daily")
+    account_ops.block_account(actor=billed.top, account=billed.north, reason="unpaid")
+    assert check_service(account=billed.north, service="sms").reason == "account_blocked"
+    assert check_service(account=billed.north_east_client, service="sms").reason == "ancestor_blocked"
+    assert check_service(account=billed.south_client, service="sms").allowed
+
+
+def test_consume_counts_in_the_daily_window_and_denies_the_fourth(billed):
+    row(billed.base_plan, "sms", "3:0;-1", interval="daily")
+    with time_machine.travel(NOW, tick=False):
+        for n in (1, 2, 3):
+            assert consume_service(account=billed.north_client, service="sms", idempotency_key=key())["usage"] == n
+        with pytest.raises(KernelDenied) as denied:
+            consume_service(account=billed.north_client, service="sms", idempotency_key=key())
+    assert denied.value.reason == "limit_reached"
+    assert denied.value.as_dict()["allowed"] is False
+    assert UsageCounter.objects.get(account=billed.north_client, service="sms").total == 3
+
+
+def test_a_new_local_day_opens_a_new_window(billed):
+    row(billed.base_plan, "sms", "1:0;-1", interval="daily")
+    # Berlin midnight is 23:00 UTC in March before the DST change.
+    with time_machine.travel(datetime(2026, 3, 10, 22, 59, tzinfo=UTC), tick=False):
+        consume_service(account=billed.north_client, service="sms", idempotency_key=key())
+        with pytest.raises(KernelDenied):
+            consume_service(account=billed.north_client, service="sms", idempotency_key=key())
+    with time_machine.travel(datetime(2026, 3, 10, 23, 0, tzinfo=UTC), tick=False):
+        assert consume_service(account=billed.north_client, service="sms", idempotency_key=key())["usage"] == 1
+
+
+def test_dealer_limit_caps_its_whole_subtree(billed):
+    row(billed.base_plan, "sms", "", interval="daily")
+    row(billed.dealer_plan, "sms", "2:0;-1", interval="daily")
+    consume_service(account=billed.north_client, service="sms", idempotency_key=key(), now=NOW)
+    consume_service(account=billed.north_east_client, service="sms", idempotency_key=key(), now=NOW)
+    with pytest.raises(KernelDenied) as denied:
+        consume_service(account=billed.north_client, service="sms", idempotency_key=key(), now=NOW)
+    assert denied.value.reason == "limit_reached"
+    assert denied.value.limiting_account_id == billed.north.pk
+    # South is another branch: its own Dealer-plan limit is untouched.
+    assert consume_service(account=billed.south_client, service="sms", idempotency_key=key(), now=NOW)["allowed"]
+    assert UsageCounter.objects.get(account=billed.north, service="sms").total == 2
+
+
+def test_every_account_of_the_chain_pays_its_own_price(billed):
+    row(billed.base_plan, "sms", "1.5", interval="daily")  # clients and Acme (Base)
+    row(billed.dealer_plan, "sms", "1:0;0.5", interval="daily")  # dealers: first free, then 0.5
+    body = consume_service(account=billed.north_east_client, service="sms", quantity=2, idempotency_key=key(),
+                           now=NOW)
+    assert body == {"allowed": True, "cost": "3.0000", "usage": 2, "balance": "-3.0000"}
+    assert charges(billed.north_east_client) == [Decimal("-3.0000")]
+    assert charges(billed.north_east) == [Decimal("-0.5000")]
+    assert charges(billed.north) == [Decimal("-0.5000")]
+    assert charges(billed.acme) == [Decimal("-3.0000")]
+    assert not ledger_mismatches().exists()
+
+
+def test_limit_by_balance_denies_a_paid_use_that_would_go_below_the_deny_balance(billed):
+    row(billed.base_plan, "sms", "2", interval="daily")
+    # North and Acme pay for the same SMS (through the Base plan) without a limit; the client has one.
+    account_ops.update_account(actor=billed.platform, account=billed.north_client,
+                               changes={"limit_by_balance": True, "deny_balance": Decimal("-3")})
+    account_ops.record_payment(actor=billed.top, account=billed.north_client, amount="1", description="topup")
+    consume_service(account=billed.north_client, service="sms", quantity=2, idempotency_key=key(), now=NOW)
+    assert check_service(account=billed.north_client, service="sms", quantity=1, now=NOW).reason == "balance_limit"
+    with pytest.raises(KernelDenied) as denied:
+        consume_service(account=billed.north_client, service="sms", quantity=1, idempotency_key=key(), now=NOW)
+    assert denied.value.reason == "balance_limit"
+    billed.north_client.refresh_from_db()
+    assert billed.north_client.balance == Decimal("-3.0000")
+    assert UsageCounter.objects.get(account=billed.north_client, service="sms").total == 2
+
+
+def test_repeated_key_returns_the_first_answer_and_charges_once(billed):
+    row(billed.base_plan, "sms", "1", interval="daily")
+    first = consume_service(account=billed.north_client, service="sms", idempotency_key="abc", now=NOW)
+    again = consume_service(account=billed.north_client, service="sms", idempotency_key="abc", now=NOW)
+    assert first == again
+    assert charges(billed.north_client) == [Decimal("-1.0000")]
+    with pytest.raises(Conflict) as conflict:
+        consume_service(account=billed.north_client, service="sms", quantity=2, idempotency_key="abc", now=NOW)
+    assert conflict.value.code == "idempotency_key_reused"
+
+
+def test_a_denial_is_stored_and_replayed(billed):
+    row(billed.base_plan, "sms", "-1", interval="daily")
+    with pytest.raises(KernelDenied):
+        consume_service(account=billed.north_client, service="sms", idempotency_key="k1", now=NOW)
+    row(billed.base_plan, "sms", "", interval="daily")  # allowed now, but the key keeps its first answer
+    with pytest.raises(KernelDenied) as replay:
+        consume_service(account=billed.north_client, service="sms", idempotency_key="k1", now=NOW)
+    assert replay.value.reason == "service_denied"
+    assert IdempotencyKey.objects.get(key="k1").status_code == 403
+    assert not UsageCounter.objects.filter(service="sms").exists()
+
+
+def test_consume_takes_only_on_demand_catalogue_services(billed):
+    with pytest.raises(InvalidInput) as bad:
+        consume_service(account=billed.north_client, service="zones_library", idempotency_key=key())
+    assert "service" in bad.value.fields
+    with pytest.raises(InvalidInput):
+        consume_service(account=billed.north_client, service="no_such_thing", idempotency_key=key())
+    with pytest.raises(InvalidInput) as bad_quantity:
+        consume_service(account=billed.north_client, service="sms", quantity=0, idempotency_key=key())
+    assert "quantity" in bad_quantity.value.fields
+
+
+def test_consume_statement_budget_does_not_grow_with_depth(billed, django_assert_max_num_queries):
+    row(billed.base_plan, "sms", "1", interval="daily")
+    row(billed.dealer_plan, "sms", "1", interval="daily")
+    # Four paying accounts on the path; 6 statements + the savepoint pair of the test transaction.
+    with django_assert_max_num_queries(8):
+        consume_service(account=billed.north_east_client, service="sms", idempotency_key=key(), now=NOW)
+
+
+def test_objects_count_subtree_and_journal_every_change(billed):
+    row(billed.base_plan, "zones_library", "")
+    row(billed.dealer_plan, "zones_library", "3:0;-1")
+    assert move_objects(account=billed.north_client, service="zones_library", delta=2, now=NOW) == 2
+    assert move_objects(account=billed.north_east_client, service="zones_library", delta=1, now=NOW) == 1
+    with pytest.raises(KernelDenied) as denied:
+        move_objects(account=billed.north_client, service="zones_library", delta=1, now=NOW)
+    assert denied.value.reason == "limit_reached" and denied.value.limiting_account_id == billed.north.pk
+    assert move_objects(account=billed.north_client, service="zones_library", delta=-1, now=NOW) == 1
+    counts = {c.account_id: (c.own, c.subtree) for c in ObjectCounter.objects.filter(service="zones_library")}
+    assert counts[billed.north.pk] == (0, 2)
+    assert counts[billed.acme.pk] == (0, 2)
+    assert counts[billed.north_client.pk] == (1, 1)
+    assert list(ObjectChange.objects.order_by("id").values_list("delta", flat=True)) == [2, 1, -1]
+
+
+def test_objects_never_go_below_zero_and_internal_names_are_refused(billed):
+    row(billed.base_plan, "zones_library", "")
+    with pytest.raises(InvalidInput) as below:
+        move_objects(account=billed.north_client, service="zones_library", delta=-1)
+    assert "delta" in below.value.fields
+    with pytest.raises(InvalidInput):
+        move_objects(account=billed.north_client, service="avl_unit", delta=1)
+    with pytest.raises(InvalidInput):
+        move_objects(account=billed.north_client, service="sms", delta=1, internal=True)
+    assert not ObjectChange.objects.exists()
+
+
+def test_move_objects_statement_budget(billed, django_assert_max_num_queries):
+    row(billed.base_plan, "zones_library", "")
+    with django_assert_max_num_queries(6):
+        move_objects(account=billed.north_east_client, service="zones_library", delta=1, now=NOW)
+
+
+def test_account_override_wins_over_the_plan(billed):
+    from apps.services.operations import delete_service_override, set_service_override
+
+    row(billed.base_plan, "sms", "", interval="daily")
+    set_service_override(actor=billed.north_op, account=billed.north_client, name="sms", interval="daily",
+                         cost_table="-1")
+    assert check_service(account=billed.north_client, service="sms").reason == "service_denied"
+    set_service_override(actor=billed.north_op, account=billed.north_client, name="sms", interval="daily",
+                         cost_table="1:0; 2:1.50")
+    assert AccountServiceOverride.objects.get(account=billed.north_client).cost_table == "1:0;2:1.5"
+    assert check_service(account=billed.north_client, service="sms").allowed
+    delete_service_override(actor=billed.north_op, account=billed.north_client, name="sms")
+    assert not AccountServiceOverride.objects.exists()
+    with pytest.raises(InvalidInput) as bad:
+        set_service_override(actor=billed.north_op, account=billed.north_client, name="sms", cost_table="1:x")
+    assert "cost_table" in bad.value.fields
+    with pytest.raises(Forbidden):  # nobody changes its own account
+        set_service_override(actor=billed.north_op, account=billed.north, name="sms", cost_table="")

@@ -1,0 +1,48 @@
+"""Resolution with its explanation, and the set-based availability the discount module reads."""
+
+from apps.accounts import operations as account_ops
+from apps.services.operations import set_service_override
+from apps.services.resolution import (
+    available_services,
+    resolve_service,
+    resolve_services,
+)
+from tests.services.conftest import row
+
+
+def test_plan_row_inherited_from_the_parent_plan_is_explained(billed):
+    row(billed.base_plan, "sms", "1:0;10:1.5;-1", interval="daily")
+    resolution = resolve_service(billed.north, "sms")
+    assert (resolution.source, resolution.plan, resolution.chain) == ("plan", billed.base_plan, ["Dealer", "Base"])
+    assert resolution.explanation == "from plan Dealer, inherited from Base; account override: none"
+    assert (resolution.interval, resolution.cost_table, resolution.allowed) == ("daily", "1:0;10:1.5;-1", True)
+
+
+def test_override_wins_and_unknown_follows_the_setting(billed):
+    row(billed.base_plan, "sms", "-1", interval="daily")
+    set_service_override(actor=billed.top, account=billed.north, name="sms", interval="hourly", cost_table="5:0;-1")
+    assert resolve_service(billed.north, "sms").source == "override"
+    assert resolve_service(billed.north_client, "sms").reason == "service_denied"
+    unknown = resolve_service(billed.north_client, "drivers")
+    assert (unknown.source, unknown.allowed, unknown.reason) == ("unknown", False, "service_unknown")
+    account_ops.update_account(actor=billed.top, account=billed.north_client,
+                               changes={"allow_unknown_services": True})
+    billed.north_client.refresh_from_db()
+    assert resolve_service(billed.north_client, "drivers").allowed
+
+
+def test_a_top_account_without_plan_denies_everything(world):
+    assert {r.reason for r in resolve_services(world.north_client)} == {"no_plan"}
+
+
+def test_available_services_apply_ancestors_denials_in_fixed_queries(billed, django_assert_max_num_queries):
+    row(billed.base_plan, "sms", "", interval="daily")
+    row(billed.base_plan, "drivers", "")
+    row(billed.dealer_plan, "drivers", "-1")  # dealers deny drivers to their whole subtree
+    clients = [billed.north_client, billed.north_east_client, billed.south_client]
+    with django_assert_max_num_queries(6):
+        available = available_services(clients)
+    assert available[billed.north_client.pk] == {"sms"}
+    assert available[billed.south_client.pk] == {"sms"}
+    set_service_override(actor=billed.top, account=billed.north, name="drivers", cost_table="")
+    assert available_services([billed.north_client])[billed.north_client.pk] == {"sms", "drivers"}
