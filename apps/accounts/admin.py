@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.contrib.admin.views.main import ChangeList
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, service_filter,
@@ -125,10 +125,8 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         if obj.is_top and is_platform(request.user):
             links.append((reverse("admin:accounts_account_billing_method", args=[obj.pk]),
                           f"Billing: {obj.get_billing_method_display()}"))
-        try:
-            links.append((reverse("admin:services_account_services", args=[obj.pk]), "Services"))
-        except NoReverseMatch:
-            pass
+        links.append((reverse("account-services", args=[obj.pk]), "Services and usage"))
+        links.append((reverse("services-check"), "Check a service"))
         return links
 
     def has_delete_permission(self, request, obj=None):
