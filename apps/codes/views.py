@@ -4,7 +4,6 @@ Each page extends ``admin/base_site.html`` and is wrapped in ``admin.site.admin_
 ``admin_urls.py``); every write goes through ``operations``.
 """
 
-import zoneinfo
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -35,8 +34,8 @@ def _page(request, template: str, title: str, **context):
 
 
 def _operator_tz(user):
-    account = getattr(user, "account", None)
-    return zoneinfo.ZoneInfo(account.service.timezone) if account is not None else timezone.utc
+    """The service's zone, activated for admin pages by ``apps.core.middleware`` (UTC for the platform)."""
+    return timezone.get_current_timezone()
 
 
 def banner_context(request) -> dict:
