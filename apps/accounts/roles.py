@@ -17,7 +17,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     Role.DISTRIBUTOR: [
         ("accounts", "view_*"), ("accounts", "add_account"), ("accounts", "change_account"),
         ("accounts", "make_payment"), ("accounts", "add_operator"), ("accounts", "change_operator"),
-        ("plans", "view_plan"), ("plans", "view_planservice"), ("services", "view_*"),
+        ("plans", "view_plan"), ("plans", "view_planservice"), ("services", "view_*"), ("services", "check_service"),
         ("units", "*"), ("codes", "*"),
     ],
     Role.RESTRICTED_DISTRIBUTOR: [("codes", "apply_code")],

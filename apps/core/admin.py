@@ -63,7 +63,14 @@ class OperationAdminMixin:
             self.save_formset(request, form, formset, change=change)
 
 
-class ScopedAdminMixin:
+class OutOfScopeIs404:
+    """Another scope's object by id is a 404 (as in the API), not Django's redirect with a message."""
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(f"No {opts.verbose_name} with id {object_id} here.")
+
+
+class ScopedAdminMixin(OutOfScopeIs404):
     """Rows and foreign-key choices limited to the operator's subtree; read-only while blocked."""
 
     scope_field = "account"  # the path from this model to its owning account ("" for Account itself)
@@ -73,10 +80,6 @@ class ScopedAdminMixin:
 
     def get_queryset(self, request):
         return in_scope(super().get_queryset(request), request.user, self.scope_field)
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        """Another scope's object by id is a 404 (as in the API), not a redirect with a message."""
-        raise Http404(f"No {opts.verbose_name} with id {object_id} here.")
 
     def _blocked(self, request) -> bool:
         from .api import operator_account_blocked

@@ -14,7 +14,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from apps.accounts.models import Role
-from apps.core.admin import add_domain_error, service_filter
+from apps.core.admin import OutOfScopeIs404, add_domain_error, service_filter
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
@@ -70,7 +70,7 @@ class PlanServiceInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
     form = PlanForm
     inlines = [PlanServiceInline]
     list_display = ("name", "parent", "service", "currency", "history", "own_services", "description")
@@ -270,7 +270,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlanService)
-class PlanServiceAdmin(ImportExportMixin, admin.ModelAdmin):
+class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
     """Every plan's own service rows: the place for CSV/XLSX files and for transfers between plans."""
 
     form = PlanServiceForm
@@ -569,7 +569,7 @@ class ModemAdmin(PlatformCatalogueAdmin):
 
 
 @admin.register(PlanEvent)
-class PlanEventAdmin(admin.ModelAdmin):
+class PlanEventAdmin(OutOfScopeIs404, admin.ModelAdmin):
     """The plans' history: read-only for everyone."""
 
     list_display = ("at", "action", "plan_name", "actor_name", "service", "details")

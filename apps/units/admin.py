@@ -16,7 +16,8 @@ from django.utils.timezone import localtime
 
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
-from apps.core.admin import CappedPaginator, ScopedAdminMixin, ServiceListFilter, add_domain_error, service_filter
+from apps.core.admin import (CappedPaginator, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
+                             service_filter)
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
 
@@ -398,7 +399,7 @@ class EventServiceFilter(ServiceListFilter):
 
 
 @admin.register(UnitEvent)
-class UnitEventAdmin(admin.ModelAdmin):
+class UnitEventAdmin(OutOfScopeIs404, admin.ModelAdmin):
     """The audit trail of units, monitoring users and grants: read-only, scoped by the account path."""
 
     list_display = ("at", "action", "unit_name", "account_name", "actor_name", "summary")
