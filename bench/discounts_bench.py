@@ -9,7 +9,8 @@ The data is built with bulk inserts (not the operations, which would take hours)
 real service: each unit has 1–3 sensors (a fifth with a fuel sensor), a command or two, some
 service intervals and eco flags; each account has a monitoring user seeing its own units (every
 tenth also one unit of its neighbour), kernel object counters and some plan overrides.
-Prints sizes, the time and query count of ``calculate_discount`` and the peak memory.
+Prints sizes, the time and query count of ``calculate_discount``, the process's peak memory (and
+with ``--trace`` the peak of Python allocations) and the load average.
 """
 
 import argparse
@@ -105,6 +106,8 @@ def main():
     parser.add_argument("--units-per-account", type=int, default=10)
     parser.add_argument("--service", type=int, help="Measure this already built service (a fresh process "
                                                     "gives the calculation's own memory peak).")
+    parser.add_argument("--trace", action="store_true", help="Also measure the peak of Python allocations "
+                                                              "(tracemalloc; slow).")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run this against PostgreSQL (DATABASE_URL=postgres://…/billing_bench_discounts).")
@@ -126,28 +129,35 @@ def main():
         report = calculate_discount(service)
     untraced = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    del report
 
-    tracemalloc.start()
-    started = time.perf_counter()
-    report = calculate_discount(service)
-    elapsed = time.perf_counter() - started
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    from apps.services.resolution import available_services
+    traced_peak = None
+    if args.trace:  # tracemalloc slows the calculation several times over: only on request
+        del report
+        tracemalloc.start()
+        report = calculate_discount(service)
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    from apps.discounts.rules import CMS_MANAGER_SERVICE, MESSAGES_SERVICE
+    from apps.services.models import CatalogueService
+    from apps.services.resolution import available_services, resolutions
 
     accounts = list(Account.objects.filter(service=service))
+    apps = CatalogueService.objects.filter(service=service, name__startswith="Apps: ").values_list("name", flat=True)
+    started = time.perf_counter()
+    resolutions(accounts, [CMS_MANAGER_SERVICE, MESSAGES_SERVICE, *apps])
+    kernel = time.perf_counter() - started
     started = time.perf_counter()
     available_services(accounts)
-    kernel = time.perf_counter() - started
+    kernel_all = time.perf_counter() - started
     s = report.summary
     print(f"counted units {s.in_use}, accounts listed {len(report.accounts)}, full cost {s.full_cost}")
     print(f"current {s.current} %, maximum {s.maximum} %, applied {s.applied} %")
-    print(f"calculate_discount: {untraced:.2f} s ({elapsed:.2f} s under tracemalloc); "
-          f"{len(queries.captured_queries)} queries; of which the kernel's available_services ≈ {kernel:.2f} s")
-    print(f"peak Python allocations during the calculation {traced_peak / 2**20:.0f} MB; "
-          f"process max RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after")
-
+    print(f"calculate_discount: {untraced:.2f} s; {len(queries.captured_queries)} queries; of which the kernel's "
+          f"resolutions of the discount's names ≈ {kernel:.2f} s (every catalogue name: {kernel_all:.2f} s)")
+    if traced_peak is not None:
+        print(f"peak Python allocations during the calculation {traced_peak / 2**20:.0f} MB")
+    print(f"process max RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 if __name__ == "__main__":
     main()

@@ -70,7 +70,10 @@ class DiscountReport:
 
 
 def _reduction_texts(points: rules.Points, whose: str) -> list[str]:
-    return [f"{item.label}: −{item.points} p.p. ({whose})" for item in points.items]
+    """``"<label>: −<points> p.p. (<whose>[; <explanation>])"``, e.g. "Messages available: −5 p.p.
+    (account; from plan Base; account override: none)"."""
+    return [f"{item.label}: −{item.points} p.p. ({whose}{'; ' + item.explanation if item.explanation else ''})"
+            for item in points.items]
 
 
 def calculate_discount(service: Account) -> DiscountReport:

@@ -76,11 +76,15 @@ def percent_of(numerator: int, denominator: int) -> Decimal:
 
 @dataclass(frozen=True)
 class PointItem:
-    """One feature's contribution, kept so Details can list every reason a discount is reduced."""
+    """One feature's contribution, kept so Details can list every reason a discount is reduced.
+
+    ``explanation``: why the feature is there, when a rule says more than the label (an available
+    service carries the kernel resolution's explanation, SPEC §8.6)."""
 
     code: str
     label: str
     points: int
+    explanation: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,10 +122,13 @@ def ladder_points(count: int) -> int:
 
 @dataclass(frozen=True)
 class AccountFeatures:
-    """What an account uses: its combined history period, its available services, its own objects."""
+    """What an account uses: its combined history period, its available services, its own objects.
+
+    ``available_services``: the names available to the account (a set, or a mapping from each name
+    to the resolution's explanation of why it is available)."""
 
     history_period_days: int
-    available_services: frozenset[str] = frozenset()
+    available_services: Mapping[str, str] | frozenset[str] = frozenset()
     object_counts: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -136,12 +143,15 @@ def account_points(features: AccountFeatures) -> Points:
         days = features.history_period_days
         shown = f"{days} days" if days else f"kept forever (counts as {FOREVER_HISTORY_DAYS} days)"
         items.append(PointItem("storage", f"Data storage period {shown}", storage))
+    available = features.available_services
+    explained = available if isinstance(available, Mapping) else {}
     for app in features.apps:
-        items.append(PointItem("app", f"Application available: {app}", APP_POINTS))
-    if CMS_MANAGER_SERVICE in features.available_services:
-        items.append(PointItem("cms_manager", "Management system (CMS Manager) available", CMS_MANAGER_POINTS))
-    if MESSAGES_SERVICE in features.available_services:
-        items.append(PointItem("messages", "Messages available", MESSAGES_POINTS))
+        items.append(PointItem("app", f"Application available: {app}", APP_POINTS, explained.get(app, "")))
+    if CMS_MANAGER_SERVICE in available:
+        items.append(PointItem("cms_manager", "Management system (CMS Manager) available", CMS_MANAGER_POINTS,
+                               explained.get(CMS_MANAGER_SERVICE, "")))
+    if MESSAGES_SERVICE in available:
+        items.append(PointItem("messages", "Messages available", MESSAGES_POINTS, explained.get(MESSAGES_SERVICE, "")))
     counts = features.object_counts
     for service, label in PACKAGE_SERVICES.items():
         n = counts.get(service, 0)

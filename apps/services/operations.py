@@ -6,12 +6,12 @@ prices and limited by its own table, counted over its subtree; an account for wh
 is unknown-but-allowed neither pays nor limits.
 
 Statement budget of a consume (whatever the tree depth; documented in docs/decisions/services.md):
-1. the chain's accounts with their overrides and the catalogue type (``load_chain``),
-2. the service's plans with their rows for the name (``load_chain``),
-3. the window counters: one upsert returning the new totals,
-4. the balances: one UPDATE returning the new balances (paid uses only),
-5. the ledger rows: one bulk INSERT (paid uses only),
-6. the idempotency key: one INSERT.
+1. the chain's accounts with their overrides, the catalogue type and the service's plans with
+   their rows for the name (``load_chain``),
+2. the window counters: one upsert returning the new totals,
+3. the balances: one UPDATE returning the new balances (paid uses only),
+4. the ledger rows: one bulk INSERT (paid uses only),
+5. the idempotency key: one INSERT.
 A denial raises inside the transaction, so nothing of it remains; its answer is then stored in a
 second, short transaction so a repeat replays it.
 """
@@ -40,9 +40,12 @@ from . import counters
 from .models import CatalogueService, ObjectChange, UsageCounter
 from .resolution import Chain, ChainLink, catalogue_q, load_chain, preloaded_settings
 
+# Limited and priced per unit (SPEC §8.2): each unit's own count of sensors / commands is checked
+# against the tables as positions 1..n; the account counters still hold the totals, for display.
+PER_UNIT_SERVICES = frozenset({"unit_sensors", "unit_alias"})
 # Moved only by the code that creates those objects (units, accounts, monitoring users), never by
-# the public ``objects`` endpoint (SPEC §8.3). Per-unit services are counted on the units.
-INTERNAL_SERVICES = frozenset({"avl_unit", "avl_resource", "storage_user", "unit_sensors", "unit_alias"})
+# the public ``objects`` endpoint (SPEC §8.3).
+INTERNAL_SERVICES = frozenset({"avl_unit", "avl_resource", "storage_user", *PER_UNIT_SERVICES})
 MAX_QUANTITY = 10_000
 MAX_DELTA = 1_000
 MAX_KEY_LENGTH = 255
@@ -62,6 +65,8 @@ class KernelDenied(Forbidden):
         body = {"allowed": False, "reason": self.reason, "detail": self.detail, "code": self.reason}
         if self.limiting_account_id is not None:
             body["limiting_account"] = self.limiting_account_id
+        if self.fields:  # set by a caller that knows which of its fields asked (a unit's sensors)
+            body["fields"] = self.fields
         return body
 
     @classmethod
@@ -146,6 +151,19 @@ def _price(links: list[ChainLink], used_before: dict[int, int], quantity: int) -
     return costs
 
 
+def _check_unit_positions(links: list[ChainLink], unit_count: int):
+    """Per-unit services: every charged table must allow positions 1..``unit_count`` of the one unit
+    (its own count, whatever the account's other units hold); the nearest refusing table denies."""
+    for link in reversed(links):
+        if link.resolution.table.range_total(0, unit_count) is None:
+            raise KernelDenied(
+                "limit_reached",
+                f"'{link.resolution.name}': the limit of account '{link.account.name}' is "
+                f"{link.resolution.table.max_allowed} per unit, {unit_count} asked for this unit.",
+                limiting_account=link.account,
+            )
+
+
 def _balance_denial(link: ChainLink, balance_after: Decimal) -> KernelDenied | None:
     settings = preloaded_settings(link.account)
     if not settings["limit_by_balance"].value:
@@ -198,7 +216,9 @@ def check_service(*, account: Account, service: str, quantity: int = 1, now: dat
     """May ``account`` use ``quantity`` of ``service`` now? Reads only; every denial names its reason.
 
     ``cost`` is what the account itself would pay: the price of the positions (for a periodic
-    service, what the new objects add to each period's charge).
+    service, what the new objects add to each period's charge). For a per-unit service
+    (``unit_sensors``, ``unit_alias``) ``quantity`` is one unit's count, priced as positions
+    1..``quantity`` of every charged table.
     """
     now = now or clock.now()
     quantity = _require_whole(quantity, "quantity", 1, MAX_QUANTITY)
@@ -210,7 +230,11 @@ def check_service(*, account: Account, service: str, quantity: int = 1, now: dat
             raise denial
         links = _charged(chain)
         windows = _windows(chain, links, now)
-        costs = _price(links, _current_usage(chain, links, windows), quantity)
+        if service in PER_UNIT_SERVICES:  # ``quantity`` is one unit's count: positions 1..quantity
+            _check_unit_positions(links, quantity)
+            costs = {link.account.pk: link.resolution.table.range_total(0, quantity) for link in links}
+        else:
+            costs = _price(links, _current_usage(chain, links, windows), quantity)
         if chain.catalogue_type == ServiceType.ON_DEMAND:
             for link in links:
                 if costs[link.account.pk] > 0:
@@ -328,13 +352,17 @@ def _post_charges(chain: Chain, paid: dict[int, Decimal], windows: dict, quantit
 # --- objects -------------------------------------------------------------------------------------------
 
 def move_objects(*, account: Account, service: str, delta: int, actor=None, now: datetime | None = None,
-                 internal: bool = False) -> int:
+                 internal: bool = False, unit_count: int | None = None) -> int:
     """Create (``delta`` > 0) or delete (``delta`` < 0) objects of a periodic service.
 
     Creating checks the new positions against the account's table and every charged ancestor's
     table (each counted over its subtree) and blocking; raises ``KernelDenied``. Every change is
-    journaled. Returns the account's new own count. Four statements whatever the depth: the two
-    of ``load_chain``, one upsert of the counters, one journal row.
+    journaled. Returns the account's new own count. Three statements whatever the depth:
+    ``load_chain``, one upsert of the counters, one journal row.
+
+    Per-unit services (``PER_UNIT_SERVICES``, internal only) are limited by each unit's own count:
+    an increase must pass ``unit_count``, the unit's count after the change, and the tables are
+    checked for positions 1..``unit_count`` instead of the account's totals.
     """
     now = now or clock.now()
     delta = _require_whole(delta, "delta", -MAX_DELTA, MAX_DELTA)
@@ -342,6 +370,11 @@ def move_objects(*, account: Account, service: str, delta: int, actor=None, now:
         raise InvalidInput.field("delta", "Must not be 0.")
     if not internal and service in INTERNAL_SERVICES:
         raise InvalidInput.field("service", f"'{service}' is counted by the objects it stands for, not here.")
+    per_unit = service in PER_UNIT_SERVICES
+    if per_unit and delta > 0:
+        unit_count = _require_whole(unit_count, "unit_count", delta, MAX_DELTA)
+    elif unit_count is not None:
+        raise InvalidInput.field("unit_count", "Only an increase of a per-unit service is counted on a unit.")
     with transaction.atomic():
         chain = load_chain(account, service)
         _require_catalogue_service(chain, service, ServiceType.PERIODIC)
@@ -358,7 +391,10 @@ def move_objects(*, account: Account, service: str, delta: int, actor=None, now:
             raise InvalidInput.field("delta", "The count cannot go below 0.")
         if delta > 0:
             links = _charged(chain)
-            _price(links, {link.account.pk: counts[link.account.pk][1] - delta for link in links}, delta)
+            if per_unit:
+                _check_unit_positions(links, unit_count)
+            else:
+                _price(links, {link.account.pk: counts[link.account.pk][1] - delta for link in links}, delta)
         ObjectChange.objects.create(account_id=account.pk, path=chain.account.path, service=service, delta=delta,
                                     at=now, actor_name=actor_name(actor))
         return counts[account.pk][0]

@@ -223,6 +223,10 @@ def activation_refusal(unit: Unit, *, active: bool, now: datetime, codes: dict |
 
 # --- kernel counters --------------------------------------------------------------------------------
 
+# The unit's field whose list a per-unit service counts: a refusal names it (SPEC §8.2).
+PER_UNIT_FIELDS = {SENSOR_SERVICE: "sensors", COMMAND_SERVICE: "commands"}
+
+
 def _move_counter(*, account: Account, service: str, delta: int, actor, now: datetime):
     """Move one of the kernel's object counters; the kernel refuses (``KernelDenied``, 403) when a
     limit of the account's path denies an increase."""
@@ -233,11 +237,32 @@ def _move_counter(*, account: Account, service: str, delta: int, actor, now: dat
     move_objects(account=account, service=service, delta=delta, actor=actor, now=now, internal=True)
 
 
+def _move_feature_counter(*, account: Account, service: str, old_count: int, new_count: int, actor, now: datetime):
+    """Move a per-unit service's counter from the unit's ``old_count`` to ``new_count`` items.
+
+    The kernel checks an increase against each charged table as positions 1..``new_count`` of this
+    unit (its own count, not the account's total); a refusal names the unit's field."""
+    delta = new_count - old_count
+    if delta == 0:
+        return
+    from apps.services.operations import KernelDenied, move_objects
+
+    try:
+        move_objects(account=account, service=service, delta=delta, actor=actor, now=now, internal=True,
+                     unit_count=new_count if delta > 0 else None)
+    except KernelDenied as denial:
+        field = PER_UNIT_FIELDS[service]
+        denial.fields = {field: [denial.detail]}
+        denial.detail = f"{field}: {denial.detail}"
+        raise
+
+
 def _move_unit_counters(*, account: Account, sign: int, sensors: int, commands: int, actor, now):
     """Count (sign=+1) or release (sign=-1) a unit and its per-unit features on ``account``."""
     _move_counter(account=account, service=UNIT_SERVICE, delta=sign, actor=actor, now=now)
-    _move_counter(account=account, service=SENSOR_SERVICE, delta=sign * sensors, actor=actor, now=now)
-    _move_counter(account=account, service=COMMAND_SERVICE, delta=sign * commands, actor=actor, now=now)
+    for service, count in ((SENSOR_SERVICE, sensors), (COMMAND_SERVICE, commands)):
+        old, new = (0, count) if sign > 0 else (count, 0)
+        _move_feature_counter(account=account, service=service, old_count=old, new_count=new, actor=actor, now=now)
 
 
 # --- events -------------------------------------------------------------------------------------------
@@ -416,10 +441,10 @@ def update_unit(*, actor, unit: Unit, changes: dict, now: datetime | None = None
         _move_unit_counters(account=new_account, sign=+1, sensors=new_sensors, commands=new_commands,
                             actor=actor, now=now)
     else:
-        _move_counter(account=old_account, service=SENSOR_SERVICE, delta=new_sensors - sensor_count,
-                      actor=actor, now=now)
-        _move_counter(account=old_account, service=COMMAND_SERVICE, delta=new_commands - command_count,
-                      actor=actor, now=now)
+        _move_feature_counter(account=old_account, service=SENSOR_SERVICE, old_count=sensor_count,
+                              new_count=new_sensors, actor=actor, now=now)
+        _move_feature_counter(account=old_account, service=COMMAND_SERVICE, old_count=command_count,
+                              new_count=new_commands, actor=actor, now=now)
     for field, items in lists.items():
         if items is not None:
             changed[field] = {"count": len(items)}

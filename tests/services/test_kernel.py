@@ -156,8 +156,8 @@ def test_consume_takes_only_on_demand_catalogue_services(billed):
 def test_consume_statement_budget_does_not_grow_with_depth(billed, django_assert_max_num_queries):
     row(billed.base_plan, "sms", "1", interval="daily")
     row(billed.dealer_plan, "sms", "1", interval="daily")
-    # Four paying accounts on the path; 6 statements + the savepoint pair of the test transaction.
-    with django_assert_max_num_queries(8):
+    # Four paying accounts on the path; 5 statements (SPEC §8.3) + the savepoint pair of the test transaction.
+    with django_assert_max_num_queries(7):
         consume_service(account=billed.north_east_client, service="sms", idempotency_key=key(), now=NOW)
 
 
@@ -191,7 +191,7 @@ def test_objects_never_go_below_zero_and_internal_names_are_refused(billed):
 
 def test_move_objects_statement_budget(billed, django_assert_max_num_queries):
     row(billed.base_plan, "zones_library", "")
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):  # 3 statements + the savepoint pair
         move_objects(account=billed.north_east_client, service="zones_library", delta=1, now=NOW)
 
 
@@ -213,3 +213,22 @@ def test_account_override_wins_over_the_plan(billed):
     assert "cost_table" in bad.value.fields
     with pytest.raises(Forbidden):  # nobody changes its own account
         set_service_override(actor=billed.north_op, account=billed.north, name="sms", cost_table="")
+
+
+def test_per_unit_service_check_prices_one_units_positions(billed):
+    from apps.services.queries import own_object_counts
+
+    row(billed.base_plan, "unit_sensors", "2:0;4:1;-1", interval="monthly")
+    move_objects(account=billed.north_client, service="unit_sensors", delta=4, internal=True, unit_count=4)
+    move_objects(account=billed.north_client, service="unit_sensors", delta=4, internal=True, unit_count=4)
+    assert own_object_counts([billed.north_client.pk], ["unit_sensors"]) == {(billed.north_client.pk,
+                                                                             "unit_sensors"): 8}
+    assert check_service(account=billed.north_client, service="unit_sensors", quantity=4).cost == Decimal("2")
+    refused = check_service(account=billed.north_client, service="unit_sensors", quantity=5)
+    assert (refused.allowed, refused.reason) == (False, "limit_reached")
+    with pytest.raises(KernelDenied):
+        move_objects(account=billed.north_client, service="unit_sensors", delta=1, internal=True, unit_count=5)
+    with pytest.raises(InvalidInput) as missing:
+        move_objects(account=billed.north_client, service="unit_sensors", delta=1, internal=True)
+    assert "unit_count" in missing.value.fields
+    assert list(ObjectChange.objects.values_list("delta", flat=True)) == [4, 4]

@@ -4,6 +4,7 @@ from apps.accounts import operations as account_ops
 from apps.services.operations import set_service_override
 from apps.services.resolution import (
     available_services,
+    resolutions,
     resolve_service,
     resolve_services,
 )
@@ -46,3 +47,22 @@ def test_available_services_apply_ancestors_denials_in_fixed_queries(billed, dja
     assert available[billed.south_client.pk] == {"sms"}
     set_service_override(actor=billed.top, account=billed.north, name="drivers", cost_table="")
     assert available_services([billed.north_client])[billed.north_client.pk] == {"sms", "drivers"}
+
+
+def test_resolutions_explain_an_ancestors_cap_and_read_only_the_names_asked(billed, django_assert_max_num_queries):
+    row(billed.base_plan, "sms", "", interval="daily")
+    row(billed.base_plan, "drivers", "")
+    set_service_override(actor=billed.top, account=billed.north, name="drivers", cost_table="-1")
+    clients = [billed.north_client, billed.north_east_client, billed.south_client]
+    with django_assert_max_num_queries(6):
+        found = resolutions(clients, ["drivers"])
+    assert set(found) == {(c.pk, "drivers") for c in clients}  # only the name asked
+    capped = found[(billed.north_east_client.pk, "drivers")]
+    assert (capped.allowed, capped.reason, capped.source) == (False, "limit_reached", "plan")
+    assert capped.explanation == ("from plan Base; account override: none; denied above by "
+                                  "account 'North': account override (table '-1'); the plan would give: "
+                                  "from plan Dealer, inherited from Base")
+    south = found[(billed.south_client.pk, "drivers")]
+    assert (south.allowed, south.explanation) == (True, "from plan Base; account override: none")
+    assert available_services(clients, names=["drivers", "sms"]) == {
+        billed.north_client.pk: {"sms"}, billed.north_east_client.pk: {"sms"}, billed.south_client.pk: {"sms", "drivers"}}

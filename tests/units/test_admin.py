@@ -250,3 +250,16 @@ def test_unit_log_is_read_only_and_scoped(admin_as, world, make_unit):
 def test_platform_account_choices_name_the_service(admin_as, world):
     page = admin_as(world.platform).get(f"{CHANGELIST}add/").content.decode()
     assert "Acme Telematics › North Client" in page and "Other Service › Other Client" in page
+
+
+def test_per_unit_sensor_limit_is_shown_on_the_form(admin_as, world):
+    from tests.services.conftest import row
+
+    row(world.dealer_plan, "unit_sensors", "5:0;-1", interval="monthly")
+    sensors = {f"sensors-{i}-{key}": value for i in range(6) for key, value in (("name", f"S{i}"), ("type", "ignition"))}
+    data = unit_form(world.north_client, **inline_management("sensors", total=6), **sensors)
+    response = admin_as(world.north_op).post(f"{CHANGELIST}add/", data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert errors and errors[0].startswith("sensors: 'unit_sensors': the limit of account 'North' is 5 per unit")
+    assert not Unit.objects.exists() and not UnitEvent.objects.exists()

@@ -226,3 +226,16 @@ def test_kernel_limit_answers_403_and_creates_nothing(as_user, world, make_unit)
     body = response.json()
     assert (body["allowed"], body["reason"], body["limiting_account"]) == (False, "limit_reached", world.north.pk)
     assert not Unit.objects.filter(unique_id="X-2").exists()
+
+
+def test_per_unit_sensor_limit_refusal_names_the_field(as_user, world, make_unit):
+    PlanService.objects.create(plan=world.dealer_plan, name="unit_sensors", type="periodic", interval="monthly",
+                               cost_table="5:0;-1")
+    unit = make_unit(world.north_client, sensors=[{"name": f"S{i}", "type": "ignition"} for i in range(5)])
+    response = as_user(world.north_op).patch(f"/api/v1/units/{unit.pk}/", {
+        "sensors": [{"name": f"S{i}", "type": "ignition"} for i in range(6)]}, format="json")
+    assert response.status_code == 403
+    body = response.json()
+    assert (body["reason"], body["limiting_account"], list(body["fields"])) == ("limit_reached", world.north.pk,
+                                                                                  ["sensors"])
+    assert unit.sensors.count() == 5

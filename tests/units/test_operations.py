@@ -441,3 +441,53 @@ def test_move_checks_the_new_paths_limits(world, make_unit):
     inner = Unit.objects.get(account=world.north_client)
     operations.update_unit(actor=world.top, unit=inner, changes={"account": world.north_east_client})
     assert counter(world.north, "avl_unit") == (0, 1) and counter(world.north_east, "avl_unit") == (0, 1)
+
+
+def _sensors(n: int) -> list[dict]:
+    return [{"name": f"S{i}", "type": "ignition"} for i in range(1, n + 1)]
+
+
+def test_sensor_limit_applies_to_each_units_own_count(world, make_unit):
+    PlanService.objects.create(plan=world.dealer_plan, name="unit_sensors", type="periodic", interval="monthly",
+                               cost_table="5:0;-1")  # North may give each unit at most 5 sensors
+    first = make_unit(world.north_client, sensors=_sensors(3))
+    second = make_unit(world.north_client, sensors=_sensors(3))  # 6 on the account, 3 on this unit: allowed
+    assert counter(world.north_client, "unit_sensors") == (6, 6)
+    operations.update_unit(actor=world.top, unit=first, changes={"sensors": _sensors(5)})
+    with pytest.raises(KernelDenied) as refused:
+        operations.update_unit(actor=world.top, unit=second, changes={"sensors": _sensors(6)})
+    assert (refused.value.reason, refused.value.limiting_account_id) == ("limit_reached", world.north.pk)
+    assert list(refused.value.fields) == ["sensors"] and "5 per unit, 6 asked" in refused.value.detail
+    assert second.sensors.count() == 3 and counter(world.north_client, "unit_sensors") == (8, 8)
+    assert not UnitEvent.objects.filter(unit_id_snapshot=second.pk, action=UnitAction.UPDATED).exists()
+
+
+def test_command_limit_is_checked_per_unit_when_a_unit_moves(world, make_unit):
+    PlanService.objects.create(plan=world.dealer_plan, name="unit_alias", type="periodic", interval="monthly",
+                               cost_table="2:0;-1")
+    unlimited = factories.account(world.acme, name="Direct Client", plan_=world.base_plan, actor=world.platform)
+    unit = make_unit(unlimited, commands=[{"name": "a"}, {"name": "b"}, {"name": "c"}])
+    with pytest.raises(KernelDenied) as refused:
+        operations.update_unit(actor=world.top, unit=unit, changes={"account": world.south_client})
+    assert list(refused.value.fields) == ["commands"] and refused.value.limiting_account_id == world.south.pk
+    unit.refresh_from_db()
+    assert unit.account_id == unlimited.pk and counter(world.south_client, "unit_alias") == (0, 0)
+
+
+def test_unit_feature_counts_list_each_live_units_own_count(world, make_unit, django_assert_num_queries):
+    from apps.services.queries import unit_feature_counts
+
+    make_unit(world.north_client, sensors=_sensors(3), commands=[{"name": "a"}])
+    make_unit(world.north_client, sensors=_sensors(2))
+    make_unit(world.north_client)  # no sensor: adds nothing
+    gone = make_unit(world.north_client, sensors=_sensors(4))
+    operations.archive_unit(actor=world.top, unit=gone)
+    make_unit(world.south_client, sensors=_sensors(1))
+    ids = [world.north_client.pk, world.south_client.pk, world.north.pk]
+    with django_assert_num_queries(1):
+        sensors = unit_feature_counts(ids, "unit_sensors")
+    assert sensors == {world.north_client.pk: [3, 2], world.south_client.pk: [1]}
+    assert unit_feature_counts(ids, "unit_alias") == {world.north_client.pk: [1]}
+    with django_assert_num_queries(1):  # an ancestor with a table pays for its subtree's units
+        below = unit_feature_counts([world.north.pk, world.acme.pk, world.north_east.pk], "unit_sensors", subtree=True)
+    assert below == {world.north.pk: [3, 2], world.acme.pk: [3, 2, 1]}
