@@ -1,6 +1,6 @@
 """One periodic charge run for 100,000 accounts × 3 services on PostgreSQL (goal ≤ 30 s).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_kernel .venv/bin/python bench/services_charge.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench_charges .venv/bin/python bench/services_charge.py
 
 Data (bulk-inserted: a generator, not the product path): one service in Europe/Berlin whose top
 account and ACCOUNTS end-user accounts below it are on one plan with three daily periodic rows,

@@ -37,17 +37,18 @@ class Setting:
     source_name: str
 
 
-def plan_chain(plan) -> list:
+def plan_chain(plan, plans_by_id: dict | None = None) -> list:
     """The plan, its parent, … up to the root (cycles are refused on save; guarded here anyway).
 
     One query for the whole chain (the service's plans by id), and always fresh from the database,
-    so a parent object cached on ``plan`` cannot hide a later change.
+    so a parent object cached on ``plan`` cannot hide a later change. A caller walking thousands of
+    accounts passes ``plans_by_id`` (the service's plans, loaded once) and the walk costs no query.
     """
     if plan is None:
         return []
     from .models import Plan
 
-    by_id = None
+    by_id = plans_by_id
     chain, seen = [], set()
     while plan is not None and plan.pk not in seen:
         chain.append(plan)
@@ -60,8 +61,8 @@ def plan_chain(plan) -> list:
     return chain
 
 
-def effective_settings(plan) -> dict[str, Setting]:
-    chain = plan_chain(plan) if plan is not None else []
+def effective_settings(plan, plans_by_id: dict | None = None) -> dict[str, Setting]:
+    chain = plan_chain(plan, plans_by_id) if plan is not None else []
     out = {}
     for name in INHERITED_SETTINGS:
         for p in chain:
@@ -74,9 +75,13 @@ def effective_settings(plan) -> dict[str, Setting]:
     return out
 
 
-def combined_settings(account) -> dict[str, Setting]:
-    """The account's plan chain overlaid with the account's own overrides."""
-    out = effective_settings(account.plan)
+def combined_settings(account, plans_by_id: dict | None = None) -> dict[str, Setting]:
+    """The account's plan chain overlaid with the account's own overrides.
+
+    With ``plans_by_id`` the account's plan is taken from it by ``plan_id`` (no query either).
+    """
+    plan = account.plan if plans_by_id is None else plans_by_id.get(account.plan_id)
+    out = effective_settings(plan, plans_by_id)
     for name in ACCOUNT_OVERRIDABLE:
         value = getattr(account, name)
         if value is not None:

@@ -7,8 +7,9 @@ Exactly once, even with two workers and after an outage:
    A pair seen for the first time starts at the window containing the later of the account's
    creation and the previous run (so a plan row added today does not bill the past).
 2. Pairs whose next window has ended are processed in chunks; each chunk is one transaction that
-   locks its watermarks with ``SKIP LOCKED`` (a second worker takes other pairs, never the same),
-   re-reads them, charges every ended window (catch-up is the normal path), and moves them.
+   first claims its pairs: one conditional UPDATE moves each watermark from the value read to the
+   end of its last ended window, skipping rows another worker holds (``SKIP LOCKED``) or has moved
+   since. It then charges every claimed window (catch-up is the normal path).
 3. ``PeriodicCharge`` has a unique key on (account, service, window start) as the last guard; a
    zero amount writes no row, the moved watermark marks the window done.
 
@@ -17,7 +18,8 @@ changes journaled at or after that instant. The chunk locks the counter rows fir
 move can slip between reading the counts and reading the journal.
 
 Set-based: per service a fixed number of queries to resolve every account, then per chunk a fixed
-number of statements whatever its size.
+number of statements whatever its size; the ledger rows, balances and blocking go through the
+accounts app's ``post_ledger_entries`` (``COPY`` on PostgreSQL).
 """
 
 import logging
@@ -28,14 +30,13 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from apps.accounts.models import Account, BillingMethod
+from apps.accounts.models import Account, BillingMethod, LedgerKind
+from apps.accounts.operations import LedgerRow, many_ids, post_ledger_entries
 from apps.core import clock, periods
-from apps.plans.inheritance import ACCOUNT_OVERRIDABLE
 from apps.plans.models import ServiceType
 
 from . import counters
 from .models import ChargeWatermark, JobRun, ObjectChange, ObjectCounter
-from .operations import reevaluate_blocking
 from .resolution import Resolution, ServiceIndex
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class DuePair:
     account_id: int
     service: str
     resolution: Resolution
+    charged_until: datetime  # as read before the chunk: the chunk claims the pair only if unchanged
 
 
 def charge_periodic_services(*, now: datetime | None = None) -> dict:
@@ -99,12 +101,8 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
             if (account_id, name) not in watermarks:
                 since = max(created_at, previous_run) if previous_run else created_at
                 start = periods.window(resolution.interval, since, tz)[0]
-                new.append(ChargeWatermark(account_id=account_id, service=name, charged_until=start))
-    if new:
-        ChargeWatermark.objects.bulk_create(new, ignore_conflicts=True, batch_size=5000)
-        watermarks.update({(a, s): (pk, until) for pk, a, s, until in ChargeWatermark.objects.filter(
-            account__service_id=service.pk, service__in=names, charged_until__in={w.charged_until for w in new},
-        ).values_list("id", "account_id", "service", "charged_until")})
+                new.append((account_id, name, start))
+    watermarks.update(counters.create_watermarks(new))
 
     # 2. Pairs whose next window has ended (window ends cached: most pairs share a watermark).
     next_end: dict[tuple, datetime] = {}
@@ -115,11 +113,11 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
         if key not in next_end:
             next_end[key] = periods.window(resolution.interval, until, tz)[1]
         if next_end[key] <= now:
-            due.append(DuePair(pk, account_id, name, resolution))
+            due.append(DuePair(pk, account_id, name, resolution, until))
 
     totals = {"windows": 0, "charges": 0, "amount": Decimal("0")}
     for start in range(0, len(due), CHUNK):
-        result = _charge_chunk(due[start:start + CHUNK], service=service, index=index, skipped=skipped, now=now)
+        result = _charge_chunk(due[start:start + CHUNK], service=service, skipped=skipped, now=now)
         for key in totals:
             totals[key] += result[key]
     return totals
@@ -129,62 +127,67 @@ def _any_override(index: ServiceIndex, name: str) -> bool:
     return any(name in rows for rows in index.overrides.values())
 
 
-# What ``reevaluate_blocking`` reads of a charged account: loaded for thousands at once.
-_BLOCKING_FIELDS = ("id", "name", "plan_id", "balance", "days", "blocked", "blocked_by", "blocked_reason",
-                    "blocked_at", "auto_block_suspended_until", *ACCOUNT_OVERRIDABLE)
-
-
 @transaction.atomic
-def _charge_chunk(chunk: list[DuePair], *, service: Account, index: ServiceIndex, skipped: set[str],
-                  now: datetime) -> dict:
+def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str], now: datetime) -> dict:
+    """Charge the ended windows of one chunk of pairs in one transaction.
+
+    Statements: claim the watermarks (one conditional UPDATE moving them past the windows charged
+    here), lock and read the counters, read the journal tail, then ``post_ledger_entries`` (ledger
+    rows, balances, blocking of every charged account) and the charge rows: a fixed number
+    whatever the chunk's size. The per-pair work in Python is cached by what pairs share (their
+    windows, their table and count).
+    """
     tz = service.timezone
-    by_watermark = {pair.watermark_id: pair for pair in chunk}
-    locked = list(ChargeWatermark.objects.select_for_update(skip_locked=True)
-                  .filter(pk__in=list(by_watermark)).order_by("pk").values_list("id", "charged_until"))
-    if not locked:
+    windows_of: dict[tuple[str, datetime], list[tuple[datetime, datetime]]] = {}
+    for pair in chunk:
+        key = (pair.resolution.interval, pair.charged_until)
+        if key not in windows_of:
+            windows_of[key] = list(periods.windows_between(key[0], pair.charged_until, now, tz))
+    claimed = counters.claim_watermarks([
+        (pair.watermark_id, pair.charged_until, windows_of[(pair.resolution.interval, pair.charged_until)][-1][1])
+        for pair in chunk])
+    chunk = [pair for pair in chunk if pair.watermark_id in claimed]
+    if not chunk:
         return {"windows": 0, "charges": 0, "amount": Decimal("0")}
-    account_ids = sorted({by_watermark[pk].account_id for pk, _ in locked})
-    names = sorted({by_watermark[pk].service for pk, _ in locked})
+    account_ids = sorted({pair.account_id for pair in chunk})
+    names = sorted({pair.service for pair in chunk})
     # Lock the counters before reading them and the journal: a move waits until this chunk is done.
     current = {(a, s): n for a, s, n in ObjectCounter.objects.select_for_update()
-               .filter(account_id__in=account_ids, service__in=names).order_by("account_id", "service")
+               .filter(account_id__in=many_ids(account_ids), service__in=names).order_by("account_id", "service")
                .values_list("account_id", "service", "subtree")}
-    windows_of = {pk: list(periods.windows_between(by_watermark[pk].resolution.interval, until, now, tz))
-                  for pk, until in locked}
-    earliest = min((ws[0][1] for ws in windows_of.values() if ws), default=now)
+    earliest = min(windows[0][1] for windows in windows_of.values())
     tail = _journal_tail(service, names, since=earliest, account_ids=set(account_ids))
 
-    charges, amounts, moves, window_count = [], defaultdict(Decimal), {}, 0
-    local_starts: dict[datetime, str] = {}
-    for pk, _ in locked:
-        pair, windows = by_watermark[pk], windows_of[pk]
-        if not windows:
-            continue
+    ledger_rows, charges, window_count = [], [], 0
+    amounts: dict[tuple[str, int], Decimal] = {}
+    descriptions: dict[tuple[str, int, str, datetime], str] = {}
+    for pair in chunk:
+        resolution = pair.resolution
+        windows = windows_of[(resolution.interval, pair.charged_until)]
         window_count += len(windows)
-        moves[pk] = windows[-1][1]
         if pair.service in skipped:
             continue
+        changes = tail.get((pair.account_id, pair.service), ())
         for start, end in windows:
             count = current.get((pair.account_id, pair.service), 0) - sum(
-                delta for at, delta in tail.get((pair.account_id, pair.service), ()) if at >= end)
-            amount = pair.resolution.table.total(count)
+                delta for at, delta in changes if at >= end)
+            if (resolution.cost_table, count) not in amounts:
+                amounts[(resolution.cost_table, count)] = resolution.table.total(count)
+            amount = amounts[(resolution.cost_table, count)]
             if amount <= 0:
                 continue
-            if start not in local_starts:
-                local_starts[start] = f"{start.astimezone(periods.as_zone(tz)):%Y-%m-%d %H:%M}"
-            charges.append({
-                "account_id": pair.account_id, "service": pair.service, "window_start": start, "window_end": end,
-                "count": count, "cost_table": pair.resolution.cost_table, "amount": amount,
-                "description": f"{pair.service}: {count} for the {pair.resolution.interval} window "
-                               f"from {local_starts[start]}",
-            })
-            amounts[pair.account_id] += amount
-    counters.insert_charges(charges, now=now)
-    counters.move_watermarks(moves)
-    balances = counters.debit_balances(dict(amounts))
-    for account in Account.objects.filter(pk__in=list(balances)).only(*_BLOCKING_FIELDS):
-        reevaluate_blocking(index.attach_plan(account), now=now)
-    return {"windows": window_count, "charges": len(charges), "amount": sum(amounts.values(), Decimal("0"))}
+            text_key = (pair.service, count, resolution.interval, start)
+            if text_key not in descriptions:
+                descriptions[text_key] = (f"{pair.service}: {count} for the {resolution.interval} window from "
+                                          f"{start.astimezone(periods.as_zone(tz)):%Y-%m-%d %H:%M}")
+            ledger_rows.append(LedgerRow(
+                account_id=pair.account_id, kind=LedgerKind.CHARGE, description=descriptions[text_key],
+                amount=-amount, service=pair.service, quantity=count, window_start=start, window_end=end))
+            charges.append((pair.account_id, pair.service, start, end, count, resolution.cost_table, amount))
+    ledger_ids = post_ledger_entries(ledger_rows, now=now)
+    counters.insert_charges(charges, ledger_ids, now=now)
+    return {"windows": window_count, "charges": len(charges),
+            "amount": sum((charge[-1] for charge in charges), Decimal("0"))}
 
 
 def _journal_tail(service: Account, names: list[str], *, since: datetime,

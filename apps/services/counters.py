@@ -1,4 +1,4 @@
-"""Set-based counter and balance moves, one statement each, returning the new values.
+"""Set-based counter, balance and watermark moves, one statement each, returning the new values.
 
 The kernel's statement budget is fixed whatever the tree depth (SPEC §8.3), and a limit must be
 checked on the value *after* an atomic increment, not on a value read earlier. Django's ORM can
@@ -19,8 +19,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from apps.accounts.models import Account, LedgerEntry, LedgerKind
-from apps.core.money import as_money
+from apps.accounts.operations import insert_rows, many_ids, move_cached_totals, values_cte
 
 from .models import ChargeWatermark, ObjectCounter, PeriodicCharge, UsageCounter
 
@@ -83,80 +82,80 @@ def add_objects(*, service: str, account_id: int, ancestor_ids: list[int], delta
     return {pk: (own, subtree) for pk, own, subtree in _execute(sql, params)}
 
 
-def _values(rows: list[tuple], width: int) -> str:
-    row = "(" + ", ".join(["%s"] * width) + ")"
-    return ", ".join([row] * len(rows))
-
-
 def debit_balances(amounts: dict[int, Decimal]) -> dict[int, Decimal]:
     """Take ``amounts`` off the accounts' cached balances; return the new balances.
 
-    One ``WITH v AS (VALUES …) UPDATE … FROM v`` (a join, so thousands of accounts cost what one does; a
-    ``CASE`` with a branch per account would be quadratic). The matching ledger rows are written by
-    the caller in the same transaction, so the balance stays the ledger's sum.
+    The accounts app's ``move_cached_totals`` (one joined UPDATE, ascending ids); the matching
+    ledger rows are written by the caller in the same transaction.
     """
-    if not amounts:
-        return {}
-    ops = connection.ops
-    table = Account._meta.db_table
-    ids = sorted(amounts)
-    params = []
-    for pk in ids:
-        params += [pk, ops.adapt_decimalfield_value(amounts[pk], 16, 4)]
-    sql = (f"WITH v(id, amount) AS (VALUES {_values(ids, 2)}) "
-           f"UPDATE {table} SET balance = {table}.balance - v.amount FROM v WHERE {table}.id = v.id "
-           f"RETURNING {table}.id, {table}.balance")
-    # SQLite computes in floating point: normalise to the 4 places the column holds.
-    return {pk: as_money(Decimal(str(balance))) for pk, balance in _execute(sql, params)}
+    moved = move_cached_totals({pk: (-amount, 0) for pk, amount in amounts.items()})
+    return {pk: balance for pk, (balance, _days) in moved.items()}
 
 
-def move_watermarks(moves: dict[int, datetime]):
-    """Set ``ChargeWatermark.charged_until`` per watermark id, in one joined UPDATE."""
-    if not moves:
-        return
-    ops = connection.ops
+def create_watermarks(rows: list[tuple[int, str, datetime]]) -> dict[tuple[int, str], tuple[int, datetime]]:
+    """Create the watermarks ``(account_id, service, charged_until)`` of pairs seen for the first
+    time; return ``{(account_id, service): (id, charged_until)}`` for every pair given.
+
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per chunk; a pair another worker created first
+    is read back (rare). No model instances: 300,000 of them cost more than the inserts.
+    """
     table = ChargeWatermark._meta.db_table
-    ids = sorted(moves)
-    params = []
-    for pk in ids:
-        params += [pk, ops.adapt_datetimefield_value(moves[pk])]
-    _execute(f"WITH v(id, until) AS (VALUES {_values(ids, 2)}) "
-             f"UPDATE {table} SET charged_until = v.until FROM v WHERE {table}.id = v.id RETURNING {table}.id", params)
+    out = {}
+    for offset in range(0, len(rows), _WATERMARK_CHUNK):
+        chunk = rows[offset:offset + _WATERMARK_CHUNK]
+        cte, params = values_cte("v", (("account_id", "bigint"), ("service", "text"), ("until", "timestamptz")),
+                                 chunk)
+        # "WHERE TRUE" lets SQLite tell the ON CONFLICT clause from a join's ON.
+        given = {(account_id, service): until for account_id, service, until in chunk}
+        for pk, account_id, service in _execute(
+                f"WITH {cte} INSERT INTO {table} (account_id, service, charged_until) "
+                f"SELECT account_id, service, until FROM v WHERE TRUE ON CONFLICT (account_id, service) DO NOTHING "
+                f"RETURNING id, account_id, service", params):
+            out[(account_id, service)] = (pk, given[(account_id, service)])
+        missing = [(account_id, service) for account_id, service, _ in chunk if (account_id, service) not in out]
+        if missing:
+            for pk, account_id, service, until in ChargeWatermark.objects.filter(
+                    account_id__in=many_ids(sorted({a for a, _ in missing})),
+                    service__in={s for _, s in missing}).values_list("id", "account_id", "service", "charged_until"):
+                out[(account_id, service)] = (pk, until)
+    return out
 
 
-def insert_charges(rows: list[dict], *, now: datetime) -> int:
-    """Write periodic charges: a ledger row each and its ``PeriodicCharge``, in two statements.
+_WATERMARK_CHUNK = 5000
 
-    ``rows``: dicts with ``account_id, service, window_start, window_end, count, cost_table, amount,
-    description``. Hand-written multi-row INSERTs because the charge job writes hundreds of
-    thousands of rows and ``bulk_create`` spends most of its time preparing model instances;
-    ``RETURNING id`` gives the ledger ids in the order of the rows, as ``bulk_create`` relies on.
+
+def claim_watermarks(moves: list[tuple[int, datetime, datetime]]) -> set[int]:
+    """Move each watermark ``(id, read, new)`` from ``read`` to ``new``; return the ids moved.
+
+    One conditional UPDATE: a watermark another worker has moved since it was read is left alone
+    (its windows are that worker's), and on PostgreSQL one locked by a worker still charging is
+    skipped (``FOR UPDATE SKIP LOCKED``) instead of waited for. The rows stay locked until the
+    chunk commits; the charge rows written after this are the chunk's, exactly once.
     """
-    if not rows:
-        return 0
-    ops = connection.ops
-    at = ops.adapt_datetimefield_value(now)
-    ledger_table, charge_table = LedgerEntry._meta.db_table, PeriodicCharge._meta.db_table
-    inserted = 0
-    for offset in range(0, len(rows), _INSERT_BATCH):
-        batch = rows[offset:offset + _INSERT_BATCH]
-        params = []
-        for r in batch:
-            params += [r["account_id"], LedgerKind.CHARGE, ops.adapt_decimalfield_value(-r["amount"], 16, 4), 0,
-                       r["service"], r["count"], ops.adapt_datetimefield_value(r["window_start"]),
-                       ops.adapt_datetimefield_value(r["window_end"]), r["description"], "system", at]
-        ids = [pk for (pk,) in _execute(
-            f"INSERT INTO {ledger_table} (account_id, kind, amount, days, service, quantity, window_start, "
-            f"window_end, description, actor_name, at) VALUES {_values(batch, 11)} RETURNING id", params)]
-        params = []
-        for r, ledger_id in zip(batch, ids, strict=True):
-            params += [r["account_id"], r["service"], ops.adapt_datetimefield_value(r["window_start"]),
-                       ops.adapt_datetimefield_value(r["window_end"]), r["count"], r["cost_table"],
-                       ops.adapt_decimalfield_value(r["amount"], 16, 4), ledger_id, at]
-        _execute(f"INSERT INTO {charge_table} (account_id, service, window_start, window_end, count, cost_table, "
-                 f"amount, ledger_entry_id, charged_at) VALUES {_values(batch, 9)} RETURNING id", params)
-        inserted += len(batch)
-    return inserted
+    if not moves:
+        return set()
+    table = ChargeWatermark._meta.db_table
+    cte, params = values_cte("v", (("id", "bigint"), ("read", "timestamptz"), ("until", "timestamptz")),
+                             sorted(moves))
+    skip_locked = (f" AND {table}.id IN (SELECT id FROM {table} WHERE id IN (SELECT id FROM v) ORDER BY id "
+                   f"FOR UPDATE SKIP LOCKED)" if connection.vendor == "postgresql" else "")
+    rows = _execute(f"WITH {cte} UPDATE {table} SET charged_until = v.until FROM v "
+                    f"WHERE {table}.id = v.id AND {table}.charged_until = v.read{skip_locked} "
+                    f"RETURNING {table}.id", params)
+    return {pk for (pk,) in rows}
 
 
-_INSERT_BATCH = 2000
+_CHARGE_COLUMNS = ("account_id", "service", "window_start", "window_end", "count", "cost_table", "amount",
+                   "ledger_entry_id", "charged_at")
+
+
+def insert_charges(rows: list[tuple], ledger_ids: list[int], *, now: datetime) -> int:
+    """Write the ``PeriodicCharge`` rows of charges whose ledger rows are ``ledger_ids``.
+
+    ``rows``: ``(account_id, service, window_start, window_end, count, cost_table, amount)`` in the
+    order of ``ledger_ids``. Sent like the ledger rows (``COPY`` on PostgreSQL); the unique key
+    on (account, service, window start) stays the last guard against a double charge.
+    """
+    insert_rows(PeriodicCharge, _CHARGE_COLUMNS,
+                [(*row, ledger_id, now) for row, ledger_id in zip(rows, ledger_ids, strict=True)])
+    return len(rows)

@@ -14,5 +14,6 @@ def charge_periodic_services():
 
 @shared_task(ignore_result=True)
 def count_days():
-    """Hourly: take ended local days off the days counters and block below the minimum."""
+    """Hourly: take ended local days off the days counters, re-evaluate blocking daily per service,
+    and remove idempotency keys older than 90 days."""
     return _count_days()

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.accounts import operations as account_ops
 from apps.accounts.models import Account, LedgerEntry
@@ -13,6 +15,7 @@ from apps.codes.operations import switch_billing_method
 from apps.services.charging import charge_periodic_services
 from apps.services.models import ChargeWatermark, JobRun, PeriodicCharge
 from apps.services.operations import move_objects
+from tests import factories
 from tests.services.conftest import row
 
 # Acme is in Berlin: a local day starts at 23:00 UTC in winter. After the fixtures were created (real time).
@@ -101,3 +104,25 @@ def test_a_charge_below_the_block_balance_blocks_and_a_payment_unblocks_at_once(
         account_ops.record_payment(actor=billed.north_op, account=client, amount="20", description="bank transfer")
     client.refresh_from_db()
     assert (client.balance, client.blocked) == (Decimal("10.0000"), False)
+
+
+def test_statements_per_run_do_not_grow_with_the_number_of_accounts(billed):
+    row(billed.base_plan, "periodic", "0:10;-1", interval="daily")
+    row(billed.base_plan, "zones_library", "1", interval="daily")
+
+    def statements_of_a_run(at):
+        with time_machine.travel(at, tick=False), CaptureQueriesContext(connection) as queries:
+            result = charge_periodic_services()
+        return len(queries), result["charges"]
+
+    with time_machine.travel(DAY0, tick=False):
+        charge_periodic_services()  # creates the watermarks
+    few, few_charges = statements_of_a_run(DAY0 + timedelta(days=1))
+    for _ in range(20):
+        factories.account(billed.north, plan_=billed.base_plan, actor=billed.platform)
+    with time_machine.travel(DAY0 + timedelta(days=1, hours=1), tick=False):
+        charge_periodic_services()  # the new accounts' watermarks; nothing of theirs has ended yet
+    many, many_charges = statements_of_a_run(DAY0 + timedelta(days=2))
+    assert many_charges == few_charges + 20  # each new client pays the flat fee of `periodic`
+    assert many == few
+    assert not ledger_mismatches().exists()
