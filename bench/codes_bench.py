@@ -91,12 +91,13 @@ def build(n_codes: int, n_due: int):
         cursor.execute(
             """
             INSERT INTO codes_activationcode (code, service_id, validity_days, created_at, shared_with_id,
-                holder_path, status, activated_at, expires_at, unit_id, cleared_at)
+                holder_path, holder_branch, status, activated_at, expires_at, unit_id, cleared_at)
             SELECT md5(%(tag)s || '-' || i || '-' || random()::text), %(service)s,
                    CASE WHEN i < %(due)s THEN 30 WHEN i < %(units)s THEN 365 ELSE 90 END,
                    %(now)s - make_interval(secs => i),
                    CASE WHEN i %% 2 = 0 THEN NULL ELSE (%(dealer_ids)s::bigint[])[1 + (i / 2) %% %(n)s] END,
                    CASE WHEN i %% 2 = 0 THEN %(top_path)s ELSE (%(dealer_paths)s::text[])[1 + (i / 2) %% %(n)s] END,
+                   CASE WHEN i %% 2 = 0 THEN NULL ELSE (%(dealer_ids)s::bigint[])[1 + (i / 2) %% %(n)s] END,
                    CASE WHEN i < %(expired_from)s THEN 'active' WHEN i < %(new_from)s THEN 'expired' ELSE 'new' END,
                    CASE WHEN i < %(new_from)s THEN %(now)s - interval '31 days' END,
                    CASE WHEN i < %(due)s THEN %(now)s - interval '1 day' + make_interval(secs => i %% 3600)
@@ -213,7 +214,8 @@ def bench_window(users, dealers, now, repeat: int = 5):
                 assert response.status_code == 200, (name, response.status_code)
             with CaptureQueriesContext(connection) as ctx:
                 client.get(WINDOW, query)
-            rows.append((label, name, statistics.median(times) * 1000, max(times) * 1000, len(ctx)))
+            sql_ms = sum(float(q["time"]) for q in ctx.captured_queries) * 1000
+            rows.append((label, name, statistics.median(times) * 1000, max(times) * 1000, len(ctx), sql_ms))
     return rows
 
 
@@ -230,6 +232,7 @@ def reset_swept(top: Account) -> int:
 
 def print_sweep(now):
     print("\n## Expiry sweep (rolled back after each run, alternating)")
+    print(f"load average {os.getloadavg()[0]:.1f}")
     sql_times, orm_times = bench_sweep(now, rounds=3)
     print(f"hand-written SQL: {', '.join(f'{t:.2f}' for t in sql_times)} s")
     print(f"expire_codes():   {', '.join(f'{t:.2f}' for t in orm_times)} s")
@@ -240,9 +243,10 @@ def print_sweep(now):
 
 
 def print_window(rows):
-    print("\n## Codes window, first page (median / max of 5, ms; queries)")
-    for label, name, median, worst, queries in rows:
-        print(f"| {label} | {name} | {median:.0f} | {worst:.0f} | {queries} |")
+    print(f"\n## Codes window, first page (median / max of 5, ms; queries; their SQL time in one more request, ms; "
+          f"load average {os.getloadavg()[0]:.1f})")
+    for label, name, median, worst, queries, sql_ms in rows:
+        print(f"| {label} | {name} | {median:.0f} | {worst:.0f} | {queries} | {sql_ms:.0f} |")
 
 
 def main():
@@ -253,14 +257,18 @@ def main():
                         help="Measure only the window, on the service built by the previous run.")
     parser.add_argument("--sweep-only", action="store_true",
                         help="Make the previous run's swept codes due again and measure only the sweep.")
+    parser.add_argument("--generate-only", action="store_true",
+                        help="Measure only generating and bulk-assigning, on the service of the previous run.")
     args = parser.parse_args()
     assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL=postgres://…)"
     call_command("migrate", verbosity=0)
-    if args.window_only or args.sweep_only:
+    if args.window_only or args.sweep_only or args.generate_only:
         top = Account.objects.filter(parent__isnull=True, name__startswith="Codes bench").latest("pk")
         dealers = list(Account.objects.filter(parent=top, dealer_rights=True).order_by("pk"))
         print(f"{ActivationCode.objects.filter(service=top).count():,} codes")
-        if args.window_only:
+        if args.generate_only:
+            print_generate_and_assign(top, dealers, Operator.objects.get(account=top, role=Role.TOP_USER))
+        elif args.window_only:
             users = [("top user", Operator.objects.get(account=top, role=Role.TOP_USER)),
                      ("distributor", Operator.objects.get(account=dealers[0], role=Role.DISTRIBUTOR))]
             print_window(bench_window(users, dealers, clock.now()))
@@ -279,19 +287,24 @@ def main():
 
     print_sweep(now)
 
+    print_generate_and_assign(top, dealers, top_user)
+
+
+def print_generate_and_assign(top: Account, dealers: list[Account], top_user: Operator):
     print("\n## Generate 100,000 codes")
     elapsed, codes = timed(lambda: ops.generate_codes(actor=top_user, service=top, quantity=100_000,
                                                       validity_days=365))
-    print(f"{len(codes):,} codes in {elapsed:.2f} s")
+    print(f"{len(codes):,} codes in {elapsed:.2f} s (load average {os.getloadavg()[0]:.1f})")
 
     print("\n## Bulk-assign 10,000 codes")
-    fresh_units = [Unit(service=top, account=dealers[0].children.first(), name=f"fresh {i:05d}",
-                        unique_id=f"F{top.pk}-{i}", active=False, deactivation_reason="no_code")
+    tag = int(time.time())
+    fresh_units = [Unit(service=top, account=dealers[0].children.first(), name=f"fresh {tag}-{i:05d}",
+                        unique_id=f"F{tag}-{i}", active=False, deactivation_reason="no_code")
                    for i in range(10_000)]
     Unit.objects.bulk_create(fresh_units, batch_size=5000)
     pairs = list(zip(codes[:10_000], fresh_units, strict=True))
     elapsed, (done, skipped) = timed(lambda: ops.assign_codes_bulk(actor=top_user, pairs=pairs))
-    print(f"{done:,} assigned, {len(skipped)} skipped in {elapsed:.2f} s")
+    print(f"{done:,} assigned, {len(skipped)} skipped in {elapsed:.2f} s (load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

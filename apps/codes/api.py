@@ -166,8 +166,7 @@ class CodeEventFilter(django_filters.FilterSet):
         fields = ("since", "until", "action", "account", "unit", "code")
 
     def filter_code(self, queryset, name, value):
-        code = queries.normalize_code(value)
-        return queryset.filter(code=code) if code else queryset.none()
+        return queries.events_of_code(queryset, value)
 
 
 class CodeEventViewSet(viewsets.ReadOnlyModelViewSet):

@@ -5,6 +5,7 @@ Django's ``bulk_create`` / ``bulk_update`` prepare every value of every row in P
 of the time spent. These helpers write plain rows instead:
 
 - ``insert_rows``: PostgreSQL's ``COPY`` (one stream), ``executemany`` elsewhere (SQLite in tests).
+- ``insert_keyed``: rows that differ only in a unique key, with their new ids back.
 - ``update_rows``: one prepared ``UPDATE … WHERE id = %s`` run for many rows.
 - ``insert_select``: ``INSERT INTO … SELECT`` from an ORM queryset annotated with one expression per
   column, so rows derived from other rows (the sweep's events) never leave the database.
@@ -15,7 +16,7 @@ import json
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import BooleanField, Model, Q, QuerySet
+from django.db.models import BooleanField, JSONField, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 ALIAS_PREFIX = "col_"
@@ -25,20 +26,30 @@ def _fields(model: type[Model]) -> list:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _db_value(field, value, native: bool):
-    """The value as the driver takes it. PostgreSQL's adapters take Python values as they are (JSON as
-    text, which the column casts); other backends get Django's own preparation (SQLite stores
-    date-times as naive UTC text, for example)."""
-    if native:
-        return json.dumps(value, default=str) if isinstance(value, dict | list) else value
-    return field.get_db_prep_save(value, connection)
+def _as_json(value):
+    return json.dumps(value, default=str)
+
+
+def _preparers(fields: list, native: bool) -> list:
+    """One function per field turning a Python value into what the driver takes, chosen once per
+    batch rather than per value. PostgreSQL's adapters take Python values as they are (JSON as text,
+    which the column casts); other backends get Django's own preparation (SQLite stores date-times as
+    naive UTC text, for example)."""
+    if not native:
+        return [lambda value, field=field: field.get_db_prep_save(value, connection) for field in fields]
+    return [_as_json if isinstance(field, JSONField) else None for field in fields]
+
+
+def _prepared(row, preparers) -> tuple:
+    return tuple(value if prepare is None else prepare(value) for prepare, value in zip(preparers, row, strict=True))
 
 
 def insert_rows(model: type[Model], rows: Iterable[dict]) -> int:
     """Insert rows given as {column: value} (every non-key column present)."""
     fields = _fields(model)
     native = connection.vendor == "postgresql"
-    data = [tuple(_db_value(f, row[f.column], native) for f in fields) for row in rows]
+    preparers = _preparers(fields, native)
+    data = [_prepared([row[f.column] for f in fields], preparers) for row in rows]
     if not data:
         return 0
     columns = [f.column for f in fields]
@@ -55,12 +66,38 @@ def insert_rows(model: type[Model], rows: Iterable[dict]) -> int:
     return len(data)
 
 
+def insert_keyed(model: type[Model], key: str, keys: list, constants: dict) -> dict:
+    """Insert one row per value of ``key`` (a unique text column, named as the field is), every other
+    column from ``constants`` ({column: value}); return {key value: new id}.
+
+    PostgreSQL: one ``INSERT … SELECT … FROM unnest(%s) RETURNING`` — the values travel as one array
+    and the ids come back with them, with no per-row work in Python and no second look-up. Elsewhere:
+    ``insert_rows``, then the ids read back by key.
+    """
+    if not keys:
+        return {}
+    if connection.vendor != "postgresql":
+        insert_rows(model, ({**constants, key: value} for value in keys))
+        return dict(model.objects.filter(in_condition(model, key, keys)).values_list(key, "pk"))
+    meta, qn = model._meta, connection.ops.quote_name
+    fields = {f.column: f for f in _fields(model)}
+    columns = [c for c in constants if c != key]
+    preparers = dict(zip(columns, _preparers([fields[c] for c in columns], native=True), strict=True))
+    casts = ", ".join(f"%s::{fields[c].db_type(connection)}" for c in columns)
+    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(c) for c in [*columns, key])}) "
+           f"SELECT {casts}, k FROM unnest(%s::text[]) AS k RETURNING {qn(key)}, {qn(meta.pk.column)}")
+    params = [constants[c] if preparers[c] is None else preparers[c](constants[c]) for c in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, list(keys)])
+        return dict(cursor.fetchall())
+
+
 def update_rows(model: type[Model], fields: list[str], rows: Iterable[tuple]) -> None:
     """``UPDATE … SET f1 = %s, … WHERE id = %s`` for each (value1, …, id) tuple, as one prepared batch."""
     meta = model._meta
     native = connection.vendor == "postgresql"
-    targets = [meta.get_field(f) for f in fields] + [meta.pk]
-    data = [tuple(_db_value(f, v, native) for f, v in zip(targets, row, strict=True)) for row in rows]
+    preparers = _preparers([meta.get_field(f) for f in fields] + [meta.pk], native)
+    data = [_prepared(row, preparers) for row in rows]
     if not data:
         return
     qn = connection.ops.quote_name
@@ -82,11 +119,16 @@ def insert_select(model: type[Model], source: QuerySet) -> int:
         return cursor.rowcount
 
 
-def ids_condition(model: type[Model], ids: list[int]):
-    """A filter for "id in this batch": one array parameter on PostgreSQL (``id = ANY(%s)``), so a
-    10,000-id batch is not 10,000 placeholders for the driver to splice; ``pk__in`` elsewhere."""
+def in_condition(model: type[Model], field_name: str, values: list):
+    """A filter for "field in this batch": one array parameter on PostgreSQL (``col = ANY(%s)``), so a
+    10,000-value batch is not 10,000 placeholders for the driver to splice; ``__in`` elsewhere."""
     if connection.vendor != "postgresql":
-        return Q(pk__in=ids)
+        return Q(**{f"{field_name}__in": values})
     qn = connection.ops.quote_name
-    return RawSQL(f"{qn(model._meta.db_table)}.{qn(model._meta.pk.column)} = ANY(%s)", (list(ids),),
-                  output_field=BooleanField())
+    column = model._meta.get_field(field_name).column
+    return RawSQL(f"{qn(model._meta.db_table)}.{qn(column)} = ANY(%s)", (list(values),), output_field=BooleanField())
+
+
+def ids_condition(model: type[Model], ids: list[int]):
+    """A filter for "id in this batch" (see ``in_condition``)."""
+    return in_condition(model, model._meta.pk.name, ids)

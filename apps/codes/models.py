@@ -19,6 +19,13 @@ MAX_VALIDITY_DAYS = 3650
 MAX_BATCH = 100_000
 
 
+def branch_of(path: str) -> int | None:
+    """The id of the account one level below the top on a materialised path (``/1/7/42/`` → 7);
+    None for the top itself."""
+    ids = path.strip("/").split("/")
+    return int(ids[1]) if len(ids) > 1 else None
+
+
 class CodeStatus(models.TextChoices):
     NEW = "new", "New"
     ACTIVE = "active", "Active"
@@ -29,19 +36,25 @@ class ActivationCode(models.Model):
     """One code of a service: 32 lowercase hex characters, a validity in days, at most one unit.
 
     ``holder_path`` is the materialised path of the holder (``shared_with``, or the service's top
-    account when not shared), kept by the share/unshare operations, so "codes held in my subtree"
-    is one indexed prefix match, as for accounts.
+    account when not shared) and ``holder_branch`` the id of its first account below the top, both
+    kept by the operations that change the holder. "Codes held in my subtree" is then an equality on
+    the branch (plus a prefix match below the first level) that an index returns newest first.
     """
 
-    code = models.CharField(max_length=32, unique=True)
-    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+",
+    code = models.CharField(max_length=32)
+    # No index of its own: ``code_service_created`` starts with the service.
+    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+", db_index=False,
                                 help_text="The top account the code belongs to (denormalised).")
     validity_days = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(MAX_VALIDITY_DAYS)])
     created_at = models.DateTimeField()
+    # Indexed by ``code_shared_created`` (which starts with it).
     shared_with = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="shared_codes")
+                                    related_name="shared_codes", db_index=False)
     holder_path = models.CharField(max_length=512, editable=False)
+    holder_branch = models.BigIntegerField(null=True, blank=True, editable=False,
+                                           help_text="The holder's dealer branch (its account one level below "
+                                                     "the top); empty while the top holds the code.")
     status = models.CharField(max_length=10, choices=CodeStatus.choices, default=CodeStatus.NEW)
     activated_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -53,6 +66,9 @@ class ActivationCode(models.Model):
         ordering = ["-created_at", "id"]
         verbose_name = "activation code"
         constraints = [
+            # A constraint rather than ``unique=True``: PostgreSQL then gets no second, pattern-ops index
+            # on the code (codes are only ever looked up whole), one index fewer to write per row.
+            models.UniqueConstraint(fields=["code"], name="code_unique"),
             # One unit, at most one live code; the sweep and every assignment keep `status` exact.
             models.UniqueConstraint(fields=["unit"], condition=models.Q(status="active"),
                                     name="code_one_live_code_per_unit"),
@@ -66,15 +82,24 @@ class ActivationCode(models.Model):
             models.CheckConstraint(condition=models.Q(validity_days__gte=1, validity_days__lte=MAX_VALIDITY_DAYS),
                                    name="code_validity_in_range"),
         ]
+        # Indexes are partial wherever a filter implies the condition (``holder_branch = 7`` implies
+        # ``holder_branch IS NOT NULL``): a new code, unshared and on no unit, is written to five
+        # indexes instead of ten; index writes are most of the cost of generating and expiring codes.
         indexes = [
             # The window's first page: a service's codes, newest first.
             models.Index(fields=["service", "-created_at", "id"], name="code_service_created"),
-            # A distributor's window: codes held in its subtree (prefix match on the path).
-            models.Index(fields=["holder_path", "-created_at"], name="code_holder_created",
-                         opclasses=["varchar_pattern_ops", ""]),
+            # A distributor's window: codes held in its branch, newest first (all, and by stored status).
+            models.Index(fields=["holder_branch", "-created_at", "id"], name="code_branch_created",
+                         condition=models.Q(holder_branch__isnull=False)),
+            models.Index(fields=["holder_branch", "status", "-created_at", "id"], name="code_branch_status_created",
+                         condition=models.Q(holder_branch__isnull=False)),
+            # The "shared with" filter, newest first (and the foreign key's index).
+            models.Index(fields=["shared_with", "-created_at", "id"], name="code_shared_created",
+                         condition=models.Q(shared_with__isnull=False)),
             # The expiry sweep and "expiring within N days": live codes by expiry.
             models.Index(fields=["expires_at"], name="code_live_expiry", condition=models.Q(status="active")),
-            models.Index(fields=["service", "status", "expires_at"], name="code_service_status_expiry"),
+            models.Index(fields=["service", "status", "expires_at"], name="code_service_status_expiry",
+                         condition=models.Q(expires_at__isnull=False)),
             # The window filtered by state (new, active…), newest first.
             models.Index(fields=["service", "status", "-created_at", "id"], name="code_service_status_created"),
         ]
@@ -165,7 +190,9 @@ class CodeEvent(models.Model):
         default_permissions = ("view",)
         indexes = [
             models.Index(fields=["service_id", "-at"], name="codeevent_service_at"),
-            models.Index(fields=["code", "-at"], name="codeevent_code_at"),
+            # A code's history by its id, not its text: ids of new codes grow, so the index is appended
+            # to, where 32 random hex characters would land anywhere (4× the cost of writing an event).
+            models.Index(fields=["code_id", "-at"], name="codeevent_code_id_at"),
             models.Index(fields=["unit_id", "-at"], name="codeevent_unit_at"),
         ]
         triggers = [

@@ -1,7 +1,8 @@
 """Every read of codes, the code log and notices that an interface needs, scoped (SPEC §8.1, §8.5).
 
 Visibility of a code follows its holder (``shared_with``, or the top account): an operator sees a
-code whose holder lies in its subtree, one prefix match on ``holder_path``. Restricted distributors
+code whose holder lies in its subtree: its dealer branch (``holder_branch``), narrowed by a prefix
+match on ``holder_path`` below the first level. Restricted distributors
 see no codes at all (they only apply codes by hand).
 """
 
@@ -14,7 +15,7 @@ from apps.accounts.models import Role
 from apps.core.scoping import in_scope, is_platform
 from apps.units.models import Unit
 
-from .models import ActivationCode, CodeAction, CodeEvent, CodeStatus, ExpiryNotice, NoticeDelivery
+from .models import ActivationCode, CodeAction, CodeEvent, CodeStatus, ExpiryNotice, NoticeDelivery, branch_of
 
 _CODE_NOISE = re.compile(r"[\s\-]+")
 _CODE_TEXT = re.compile(r"^[0-9a-f]{32}$")
@@ -44,12 +45,36 @@ def codes_visible_to(user) -> QuerySet:
     qs = qs.filter(service_id=user.account.service_id)
     if user.role == Role.TOP_USER:
         return qs
-    return qs.filter(holder_path__startswith=user.account.path)
+    account = user.account
+    qs = qs.filter(holder_branch=branch_of(account.path))
+    # At the first level the branch is exactly the subtree; deeper, the branch's rows are narrowed.
+    return qs if account.depth <= 1 else qs.filter(holder_path__startswith=account.path)
 
 
 def units_visible_to(user) -> QuerySet:
-    """Units a code may be put on by this user: its subtree's units that are not archived."""
-    return in_scope(Unit.objects.filter(archived_at__isnull=True), user, "account")
+    """Units a code may be put on by this user: its subtree's units that are not archived.
+
+    A top user's subtree is its whole service: filtering on the unit's service (as for codes) spares
+    the join to accounts, which PostgreSQL plans as one probe per account of the path prefix."""
+    units = Unit.objects.filter(archived_at__isnull=True)
+    if getattr(user, "role", "") == Role.TOP_USER and user.is_active and user.account is not None:
+        return units.filter(service_id=user.account.service_id)
+    return in_scope(units, user, "account")
+
+
+UNIT_SEARCH_LIMIT = 1000
+
+
+def unit_ids_matching(user, term: str) -> list[int]:
+    """Ids of the user's units whose name contains ``term`` or whose IMEI starts with it (at most
+    1,000), for the codes window's search.
+
+    Read as a list first, on purpose: as a subquery, PostgreSQL walks the window's index newest
+    first and probes every code against it (seconds at a million codes); a short list of ids goes
+    through the index on ``unit_id`` and sorts a handful of rows instead.
+    """
+    return list(units_visible_to(user).filter(Q(name__icontains=term) | Q(unique_id__istartswith=term))
+                .order_by().values_list("pk", flat=True)[:UNIT_SEARCH_LIMIT])
 
 
 def live_q(now: datetime, prefix: str = "") -> Q:
@@ -115,6 +140,15 @@ def code_events_visible_to(user) -> QuerySet:
     return qs.exclude(action=CodeAction.GENERATED).filter(
         Q(account_path__startswith=path) | Q(holder_path_before__startswith=path)
         | Q(holder_path_after__startswith=path))
+
+
+def events_of_code(events: QuerySet, code_text: str) -> QuerySet:
+    """The events of one code, typed loosely; none for text that cannot be a code. Matched on the
+    code's id (the log's index), found through the unique code."""
+    code = normalize_code(code_text)
+    if code is None:
+        return events.none()
+    return events.filter(code_id__in=ActivationCode.objects.filter(code=code).values("pk"))
 
 
 def notices_visible_to(user) -> QuerySet:

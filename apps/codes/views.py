@@ -123,8 +123,7 @@ def log_view(request):
             unit = data["unit"].strip()
             events = events.filter(unit_id=int(unit)) if unit.isdigit() else events.filter(unit_name__icontains=unit)
         if data.get("code"):
-            code = queries.normalize_code(data["code"])
-            events = events.filter(code=code) if code else events.none()
+            events = queries.events_of_code(events, data["code"])
     events = events.order_by("-at", "-id")
     tz = _operator_tz(request.user)
     if request.GET.get("format") == "csv":

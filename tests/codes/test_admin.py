@@ -58,6 +58,14 @@ def test_a_distributor_sees_only_codes_held_in_its_branch(cw, new_code, logged):
     assert logged(cw.north_restricted).get(CHANGELIST).status_code == 403
 
 
+def test_a_sub_dealer_sees_the_codes_held_in_its_subtree_not_those_of_its_branch_above(cw, new_code, logged):
+    own = new_code(shared_with=cw.north_east)
+    new_code(shared_with=cw.north)
+    new_code(shared_with=cw.south)
+    assert _codes_on_page(logged(cw.north_east_op).get(CHANGELIST)) == {own.code}
+    assert _codes_on_page(logged(cw.north_east_op).get(CHANGELIST, {"state": "new"})) == {own.code}
+
+
 @pytest.mark.parametrize("query", [{}, {"state": "new"}, {"assigned": "yes"}, {"validity_days": "30"},
                                    {"expiring_within": "7"}, {"activated_at__from": "2026-05-01"},
                                    {"expires_at__to": "2026-07-01"}, {"q": "truck"}])

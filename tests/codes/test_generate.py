@@ -18,7 +18,7 @@ def test_generate_creates_new_hex_codes_with_events(cw):
         assert re.fullmatch(r"[0-9a-f]{32}", row.code)
         assert (row.status, row.validity_days, row.activated_at, row.expires_at, row.unit_id) == (
             CodeStatus.NEW, 90, None, None, None)
-        assert row.holder_path == cw.acme.path
+        assert (row.holder_path, row.holder_branch) == (cw.acme.path, None)
     assert CodeEvent.objects.filter(action="generated", service_id=cw.acme.pk).count() == 5
 
 
@@ -26,7 +26,8 @@ def test_generate_shared_with_a_dealer_logs_generated_and_shared(cw):
     codes = ops.generate_codes(actor=cw.top, service=cw.acme, quantity=2, validity_days=30, shared_with=cw.north,
                                now=T0)
     code = ActivationCode.objects.get(pk=codes[0].pk)
-    assert code.shared_with_id == cw.north.pk and code.holder_path == cw.north.path
+    assert (code.shared_with_id, code.holder_path, code.holder_branch) == (cw.north.pk, cw.north.path, cw.north.pk)
+    assert codes[0].holder_branch == cw.north.pk  # the returned instances match the rows
     actions = list(CodeEvent.objects.filter(code=code.code).order_by("id").values_list("action", flat=True))
     assert actions == ["generated", "shared"]
 

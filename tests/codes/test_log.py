@@ -59,3 +59,15 @@ def test_a_unit_event_stays_visible_to_the_branch_that_held_the_unit(cw, new_cod
     visible = set(queries.code_events_visible_to(cw.north_op).filter(code=code.code).values_list("action", flat=True))
     assert visible == {"assigned", "unit_activated"}
     assert not queries.code_events_visible_to(cw.south_op).filter(code=code.code).exists()
+
+
+def test_the_log_filtered_by_a_loosely_typed_code_holds_that_codes_events_only(cw, new_code):
+    from apps.codes import operations as ops
+
+    code = ops.assign_code(actor=cw.top, code=new_code(), unit=cw.north_unit, now=T0)
+    new_code()
+    typed = "-".join(code.code[i:i + 8] for i in range(0, 32, 8)).upper()
+    events = queries.events_of_code(CodeEvent.objects.all(), typed)
+    assert list(events.order_by("id").values_list("code", "action")) == [
+        (code.code, "generated"), (code.code, "assigned"), (code.code, "unit_activated")]
+    assert not queries.events_of_code(CodeEvent.objects.all(), "not a code").exists()

@@ -11,7 +11,7 @@ from .conftest import T0, events_of
 def test_share_moves_the_holder_and_logs_before_and_after(cw, new_code):
     code = ops.share_code(actor=cw.top, code=new_code(), account=cw.north, now=T0)
     row = ActivationCode.objects.get(pk=code.pk)
-    assert (row.shared_with_id, row.holder_path) == (cw.north.pk, cw.north.path)
+    assert (row.shared_with_id, row.holder_path, row.holder_branch) == (cw.north.pk, cw.north.path, cw.north.pk)
     event = CodeEvent.objects.get(code=code.code, action="shared")
     assert (event.holder_path_before, event.holder_path_after) == (cw.acme.path, cw.north.path)
     assert (event.before["shared_with"], event.after["shared_with"]) == (None, cw.north.pk)
@@ -20,7 +20,9 @@ def test_share_moves_the_holder_and_logs_before_and_after(cw, new_code):
 def test_a_distributor_shares_further_down_its_branch(cw, new_code):
     code = new_code(shared_with=cw.north)
     ops.share_code(actor=cw.north_op, code=code, account=cw.north_east, now=T0)
-    assert ActivationCode.objects.get(pk=code.pk).shared_with_id == cw.north_east.pk
+    row = ActivationCode.objects.get(pk=code.pk)
+    assert (row.shared_with_id, row.holder_path) == (cw.north_east.pk, cw.north_east.path)
+    assert row.holder_branch == cw.north.pk  # the branch stays North's: North-East lies below it
 
 
 def test_a_code_shared_into_one_branch_cannot_go_to_another(cw, new_code):
@@ -55,7 +57,7 @@ def test_unshare_by_a_distributor_makes_its_account_the_holder(cw, new_code):
     ops.share_code(actor=cw.north_op, code=code, account=cw.north_east, now=T0)
     ops.unshare_code(actor=cw.north_op, code=code, account=cw.north_east, now=T0)
     row = ActivationCode.objects.get(pk=code.pk)
-    assert (row.shared_with_id, row.holder_path) == (cw.north.pk, cw.north.path)
+    assert (row.shared_with_id, row.holder_path, row.holder_branch) == (cw.north.pk, cw.north.path, cw.north.pk)
     assert events_of(code) == ["generated", "shared", "shared", "unshared"]
 
 
@@ -63,7 +65,7 @@ def test_unshare_by_the_top_user_returns_the_code_to_the_top(cw, new_code):
     code = new_code(shared_with=cw.north_east)
     ops.unshare_code(actor=cw.top, code=code, now=T0)
     row = ActivationCode.objects.get(pk=code.pk)
-    assert (row.shared_with_id, row.holder_path) == (None, cw.acme.path)
+    assert (row.shared_with_id, row.holder_path, row.holder_branch) == (None, cw.acme.path, None)
 
 
 def test_the_holder_itself_cannot_unshare(cw, new_code):
@@ -80,7 +82,7 @@ def test_revoking_dealer_rights_returns_unassigned_codes_to_the_top(cw, new_code
     account_ops.set_dealer_rights(actor=cw.top, account=cw.north_east, dealer_rights=False, now=T0)
     free.refresh_from_db()
     busy.refresh_from_db()
-    assert (free.shared_with_id, free.holder_path) == (None, cw.acme.path)
+    assert (free.shared_with_id, free.holder_path, free.holder_branch) == (None, cw.acme.path, None)
     assert busy.shared_with_id == cw.north_east.pk and busy.status == "active"
     event = CodeEvent.objects.get(code=free.code, action="unshared")
     assert event.after["reason"] == "dealer rights revoked" and event.actor_name == "top"
