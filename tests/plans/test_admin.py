@@ -52,7 +52,7 @@ def test_plan_pages_render_for_top_user_and_distributor(world, admin_as):
     assert north.get(reverse("admin:plans_plan_changelist")).status_code == 200
     assert north.get(reverse("admin:plans_plan_add")).status_code == 403
     hidden = factories.plan(world.acme, name="Hidden", parent=world.base_plan)
-    assert north.get(reverse("admin:plans_plan_change", args=[hidden.pk])).status_code == 302  # not found
+    assert north.get(reverse("admin:plans_plan_change", args=[hidden.pk])).status_code == 404  # another scope: not found
 
 
 def test_a_bad_cost_table_row_saves_nothing(world, admin_as):
