@@ -9,7 +9,7 @@ Run against a PostgreSQL database of its own (it migrates it and adds a fresh se
 The data is built with bulk inserts (``generate_series`` for the codes), not the operations:
 1,000,000 codes of one service, half held by the top account and half shared among ten dealers;
 100,000 due (active, on units, expired a day ago), 50,000 live on units, 100,000 active and
-unassigned, 50,000 expired, the rest new. Figures go to ``bench/results/codes.md`` by hand.
+unassigned, 50,000 expired, the rest new. Figures go to ``docs/performance.md`` by hand.
 """
 
 import argparse

@@ -7,7 +7,7 @@ Run against a PostgreSQL database of its own (it migrates it and adds a fresh se
 
 The data is built with bulk inserts, not the operations (the operations are what ``create_unit``
 measures): N units spread over the accounts below two dealers, each with two sensors and one
-command. Figures go to ``bench/results/units.md`` by hand.
+command. Figures go to ``docs/performance.md`` by hand.
 """
 
 import argparse

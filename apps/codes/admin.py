@@ -67,7 +67,7 @@ def unit_code_panel(unit) -> str:
     code = queries.current_codes_for_units([unit.pk]).get(unit.pk)
     tz = zoneinfo.ZoneInfo(unit.account.service.timezone) if unit.account_id else timezone.utc
     if code is None:
-        summary = format_html("<p>No activation code on this unit.</p>")
+        summary = format_html("<p>{}</p>", "No activation code on this unit.")
     else:
         summary = format_html(
             "<p>Code <code>{}</code> — {} · activated {} · expires {} · <strong>{}</strong> days left</p>",

@@ -1,7 +1,7 @@
 """Daily discount snapshots: one row per service and local day, written by ``snapshot_discounts``.
 
 The per-account and per-unit detail is not stored: it is recalculated on demand (see
-``docs/decisions/discounts.md``), so a day costs one row, not one row per unit.
+``docs/decisions.md``), so a day costs one row, not one row per unit.
 """
 
 from django.db import models

@@ -5,7 +5,7 @@ the chain (the account and its ancestors) that has a table for the service is ch
 prices and limited by its own table, counted over its subtree; an account for which the service
 is unknown-but-allowed neither pays nor limits.
 
-Statement budget of a consume (whatever the tree depth; documented in docs/decisions/services.md):
+Statement budget of a consume (whatever the tree depth; documented in docs/decisions.md):
 1. the chain's accounts with their overrides, the catalogue type and the service's plans with
    their rows for the name (``load_chain``),
 2. the window counters: one upsert returning the new totals,
