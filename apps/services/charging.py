@@ -31,7 +31,8 @@ from decimal import Decimal
 from django.db import transaction
 
 from apps.accounts.models import Account, BillingMethod, LedgerKind
-from apps.accounts.operations import LedgerRow, many_ids, post_ledger_entries
+from apps.accounts.operations import LedgerRow, post_ledger_entries
+from apps.core.bulk import many_ids
 from apps.core import clock, periods
 from apps.plans.models import ServiceType
 

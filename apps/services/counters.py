@@ -19,7 +19,8 @@ from decimal import Decimal
 
 from django.db import connection
 
-from apps.accounts.operations import insert_rows, many_ids, move_cached_totals, values_cte
+from apps.accounts.operations import move_cached_totals
+from apps.core.bulk import insert_rows, many_ids, values_cte
 
 from .models import ChargeWatermark, ObjectCounter, PeriodicCharge, UsageCounter
 

@@ -22,9 +22,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from apps.accounts.models import Account, IdempotencyKey, LedgerKind
-from apps.accounts.operations import (LedgerRow, evaluate_blocking_many, insert_rows, many_ids,
-                                      post_ledger_entries)
+from apps.accounts.operations import LedgerRow, evaluate_blocking_many, post_ledger_entries
 from apps.core import clock, periods
+from apps.core.bulk import insert_rows, many_ids
 from apps.plans.inheritance import combined_settings
 from apps.plans.models import Plan
 

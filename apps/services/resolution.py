@@ -23,12 +23,7 @@ from django.db.models.functions import JSONObject
 
 from apps.accounts.models import Account
 from apps.plans.cost_table import CostTable, CostTableError, parse
-from apps.plans.inheritance import (
-    ACCOUNT_OVERRIDABLE,
-    INHERITED_SETTINGS,
-    ROOT_DEFAULTS,
-    Setting,
-)
+from apps.plans.inheritance import INHERITED_SETTINGS, Setting, combined_settings
 from apps.plans.models import (
     AccountServiceOverride,
     Plan,
@@ -135,29 +130,20 @@ def _resolve(account: Account, name: str, *, catalogue_type: str | None, overrid
 
 
 def preloaded_settings(account: Account) -> dict[str, Setting]:
-    """``combined_settings`` over the plan chain already attached to ``account`` (no query).
+    """``combined_settings`` over the plan chain the caller already attached to ``account`` (no query).
 
-    ``apps.plans.inheritance.plan_chain`` re-reads the service's plans on every call, which is right
-    for a form but would cost a query per account in the kernel's fixed statement budget and in the
-    jobs that walk 100,000 accounts; here the chain was loaded once by the caller. Same rules, same
-    constants: the plan chain, then the account's own overrides. Cached on the account object.
+    The kernel's fixed statement budget and the jobs walking 100,000 accounts cannot afford
+    ``plan_chain``'s query per call, so the chain loaded once (``account.plan.parent…``) is handed to
+    the one inheritance rule as ``plans_by_id``. Cached on the account object.
     """
     cached = account.__dict__.get("_preloaded_settings")
     if cached is not None:
         return cached
-    chain, plan, seen = [], account.plan, set()
-    while plan is not None and plan.pk not in seen:
-        chain.append(plan)
-        seen.add(plan.pk)
+    plans, plan = {}, account.plan
+    while plan is not None and plan.pk not in plans:
+        plans[plan.pk] = plan
         plan = plan.parent
-    out = {}
-    for name in INHERITED_SETTINGS:
-        found = next((p for p in chain if getattr(p, name) not in (None, "")), None)
-        out[name] = (Setting(getattr(found, name), f"plan:{found.pk}", found.name) if found
-                     else Setting(ROOT_DEFAULTS[name], "default", "default"))
-    for name in ACCOUNT_OVERRIDABLE:
-        if getattr(account, name) is not None:
-            out[name] = Setting(getattr(account, name), f"account:{account.pk}", account.name)
+    out = combined_settings(account, plans_by_id=plans)
     account.__dict__["_preloaded_settings"] = out
     return out
 
