@@ -125,7 +125,7 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         if obj.is_top and is_platform(request.user):
             links.append((reverse("admin:accounts_account_billing_method", args=[obj.pk]),
                           f"Billing: {obj.get_billing_method_display()}"))
-        links.append((reverse("account-services", args=[obj.pk]), "Services and usage"))
+        links.append((reverse("admin-account-services", args=[obj.pk]), "Services and usage"))
         links.append((reverse("services-check"), "Check a service"))
         return links
 

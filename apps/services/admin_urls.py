@@ -5,6 +5,6 @@ from . import admin_views
 
 urlpatterns = [
     path("accounts/account/<int:pk>/services/", admin.site.admin_view(admin_views.account_services_view),
-         name="account-services"),
+         name="admin-account-services"),
     path("services/check/", admin.site.admin_view(admin_views.check_tool_view), name="services-check"),
 ]
