@@ -125,7 +125,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
             ("General", {"fields": general,
                          "description": "Empty settings are inherited from the parent plan."}),
             ("Device types", {"fields": ("device_type_limit", "device_types")}),
-            ("Modems", {"fields": ("modems",)}),
+            ("Modems", {"fields": ("modems" if self._editable(request, obj) else "modems_display",)}),
             ("E-mail", {"fields": ("email",),
                         "description": "Sender of the service's outgoing e-mail (e.g. code expiry notices)."}),
             ("Report style", {"fields": ("report_logo_url", "report_color")}),
@@ -135,10 +135,18 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
         fieldsets.append(("Services", {"fields": services}))
         return fieldsets
 
+    def _editable(self, request, obj) -> bool:
+        return obj is None or self.has_change_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and not self.has_change_permission(request, obj):
-            return [*self.readonly_fields, *PlanForm.Meta.fields, "modems"]
+        if not self._editable(request, obj):
+            return [*self.readonly_fields, *PlanForm.Meta.fields, "modems_display"]
         return self.readonly_fields
+
+    @admin.display(description="modems")
+    def modems_display(self, obj):
+        """The modems limited to this plan (``modems`` is a reverse relation the read-only view cannot show)."""
+        return ", ".join(obj.modems.order_by("name").values_list("name", flat=True)) or "—"
 
     # --- saving through the operations ---
 
