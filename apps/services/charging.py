@@ -17,6 +17,11 @@ Counts at a window's end are rebuilt from the journal: the current subtree count
 changes journaled at or after that instant. The chunk locks the counter rows first, so no object
 move can slip between reading the counts and reading the journal.
 
+Per-unit services (``unit_sensors``, ``unit_alias``, SPEC §8.2) are priced per unit instead: the
+flat fee once, plus each unit's positions 1..n (its own sensors or commands), summed over the
+units of the account's subtree. Their counts are the units' counts when the job runs (the journal
+holds account totals, not units), read once per service and name for every due account.
+
 Set-based: per service a fixed number of queries to resolve every account, then per chunk a fixed
 number of statements whatever its size; the ledger rows, balances and blocking go through the
 accounts app's ``post_ledger_entries`` (``COPY`` on PostgreSQL).
@@ -34,18 +39,19 @@ from apps.accounts.models import Account, BillingMethod, LedgerKind
 from apps.accounts.operations import LedgerRow, post_ledger_entries
 from apps.core.bulk import many_ids
 from apps.core import clock, periods
+from apps.plans.cost_table import CostTable
 from apps.plans.models import ServiceType
 
 from . import counters
 from .models import ChargeWatermark, JobRun, ObjectChange, ObjectCounter
+from .operations import PER_UNIT_SERVICES  # priced per unit (SPEC §8.2), not from the account's counter
+from .queries import unit_feature_counts
 from .resolution import Resolution, ServiceIndex
 
 log = logging.getLogger(__name__)
 
 JOB = "charge_periodic_services"
 CHUNK = 5000
-# Priced per unit by the units app (SPEC §8.2), not from the account's counter.
-PER_UNIT_SERVICES = frozenset({"unit_sensors", "unit_alias"})
 
 
 @dataclass
@@ -76,7 +82,7 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
     accounts = list(Account.objects.filter(service_id=service.pk).values_list("id", "plan_id", "created_at"))
     index = ServiceIndex(service.pk)
     names = [n for n, kind in index.catalogue.items() if kind == ServiceType.PERIODIC
-             and n not in PER_UNIT_SERVICES and (n in index.rows or _any_override(index, n))]
+             and (n in index.rows or _any_override(index, n))]
     skipped = {"avl_unit"} if service.billing_method == BillingMethod.ACTIVATION_CODES else set()
     watermarks = {(a, s): (pk, until) for pk, a, s, until in ChargeWatermark.objects.filter(
         account__service_id=service.pk, service__in=names).values_list("id", "account_id", "service", "charged_until")}
@@ -116,9 +122,11 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
         if next_end[key] <= now:
             due.append(DuePair(pk, account_id, name, resolution, until))
 
+    unit_counts = _unit_counts(due, skipped)
     totals = {"windows": 0, "charges": 0, "amount": Decimal("0")}
     for start in range(0, len(due), CHUNK):
-        result = _charge_chunk(due[start:start + CHUNK], service=service, skipped=skipped, now=now)
+        result = _charge_chunk(due[start:start + CHUNK], service=service, skipped=skipped,
+                               unit_counts=unit_counts, now=now)
         for key in totals:
             totals[key] += result[key]
     return totals
@@ -128,15 +136,36 @@ def _any_override(index: ServiceIndex, name: str) -> bool:
     return any(name in rows for rows in index.overrides.values())
 
 
+def _unit_counts(due: list[DuePair], skipped: set[str]) -> dict[str, dict[int, list[int]]]:
+    """Per per-unit name with due pairs, each due account's subtree unit counts: one read per name
+    for the whole service (not per chunk), as ``unit_feature_counts`` reads every unit of it."""
+    accounts = defaultdict(set)
+    for pair in due:
+        if pair.service in PER_UNIT_SERVICES and pair.service not in skipped:
+            accounts[pair.service].add(pair.account_id)
+    return {name: unit_feature_counts(ids, name, subtree=True) for name, ids in sorted(accounts.items())}
+
+
+def _per_unit_total(table: CostTable, counts: list[int], prices: dict[int, Decimal]) -> Decimal:
+    """The flat fee once plus, for each unit, the price of its positions 1..n (``prices`` caches
+    ``table.total(n) − flat fee`` by n: most units share a handful of counts)."""
+    for n in counts:
+        if n not in prices:
+            prices[n] = table.total(n) - table.flat_fee
+    return table.flat_fee + sum((prices[n] for n in counts), Decimal("0"))
+
+
 @transaction.atomic
-def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str], now: datetime) -> dict:
+def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
+                  unit_counts: dict[str, dict[int, list[int]]], now: datetime) -> dict:
     """Charge the ended windows of one chunk of pairs in one transaction.
 
     Statements: claim the watermarks (one conditional UPDATE moving them past the windows charged
     here), lock and read the counters, read the journal tail, then ``post_ledger_entries`` (ledger
     rows, balances, blocking of every charged account) and the charge rows: a fixed number
     whatever the chunk's size. The per-pair work in Python is cached by what pairs share (their
-    windows, their table and count).
+    windows, their table and count). Per-unit names read ``unit_counts`` (read before the chunks)
+    instead of the counters and the journal.
     """
     tz = service.timezone
     windows_of: dict[tuple[str, datetime], list[tuple[datetime, datetime]]] = {}
@@ -151,7 +180,7 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str], 
     if not chunk:
         return {"windows": 0, "charges": 0, "amount": Decimal("0")}
     account_ids = sorted({pair.account_id for pair in chunk})
-    names = sorted({pair.service for pair in chunk})
+    names = sorted({pair.service for pair in chunk} - PER_UNIT_SERVICES)
     # Lock the counters before reading them and the journal: a move waits until this chunk is done.
     current = {(a, s): n for a, s, n in ObjectCounter.objects.select_for_update()
                .filter(account_id__in=many_ids(account_ids), service__in=names).order_by("account_id", "service")
@@ -161,26 +190,36 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str], 
 
     ledger_rows, charges, window_count = [], [], 0
     amounts: dict[tuple[str, int], Decimal] = {}
-    descriptions: dict[tuple[str, int, str, datetime], str] = {}
+    unit_prices: dict[str, dict[int, Decimal]] = defaultdict(dict)  # per cost table: a unit's price by count
+    descriptions: dict[tuple[str, int, int | None, str, datetime], str] = {}
     for pair in chunk:
         resolution = pair.resolution
         windows = windows_of[(resolution.interval, pair.charged_until)]
         window_count += len(windows)
         if pair.service in skipped:
             continue
-        changes = tail.get((pair.account_id, pair.service), ())
+        per_unit = pair.service in PER_UNIT_SERVICES
+        if per_unit:  # today's counts, the same for every window caught up
+            units = unit_counts[pair.service].get(pair.account_id, [])
+            unit_total = _per_unit_total(resolution.table, units, unit_prices[resolution.cost_table])
+            unit_items = sum(units)
+        changes = () if per_unit else tail.get((pair.account_id, pair.service), ())
         for start, end in windows:
-            count = current.get((pair.account_id, pair.service), 0) - sum(
-                delta for at, delta in changes if at >= end)
-            if (resolution.cost_table, count) not in amounts:
-                amounts[(resolution.cost_table, count)] = resolution.table.total(count)
-            amount = amounts[(resolution.cost_table, count)]
+            if per_unit:
+                count, amount = unit_items, unit_total
+            else:
+                count = current.get((pair.account_id, pair.service), 0) - sum(
+                    delta for at, delta in changes if at >= end)
+                if (resolution.cost_table, count) not in amounts:
+                    amounts[(resolution.cost_table, count)] = resolution.table.total(count)
+                amount = amounts[(resolution.cost_table, count)]
             if amount <= 0:
                 continue
-            text_key = (pair.service, count, resolution.interval, start)
+            text_key = (pair.service, count, len(units) if per_unit else None, resolution.interval, start)
             if text_key not in descriptions:
-                descriptions[text_key] = (f"{pair.service}: {count} for the {resolution.interval} window from "
-                                          f"{start.astimezone(periods.as_zone(tz)):%Y-%m-%d %H:%M}")
+                on_units = f" on {len(units)} unit(s)" if per_unit else ""
+                descriptions[text_key] = (f"{pair.service}: {count}{on_units} for the {resolution.interval} window "
+                                          f"from {start.astimezone(periods.as_zone(tz)):%Y-%m-%d %H:%M}")
             ledger_rows.append(LedgerRow(
                 account_id=pair.account_id, kind=LedgerKind.CHARGE, description=descriptions[text_key],
                 amount=-amount, service=pair.service, quantity=count, window_start=start, window_end=end))

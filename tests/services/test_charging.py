@@ -1,5 +1,6 @@
 """Periodic charges: once per (account, service, window), catch-up after an outage, the journal."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,8 +16,11 @@ from apps.codes.operations import switch_billing_method
 from apps.services.charging import charge_periodic_services
 from apps.services.models import ChargeWatermark, JobRun, PeriodicCharge
 from apps.services.operations import move_objects
+from apps.units import operations as unit_ops
 from tests import factories
+from tests.conftest import requires_postgres
 from tests.services.conftest import row
+from tests.services.test_races import in_threads
 
 # Acme is in Berlin: a local day starts at 23:00 UTC in winter. After the fixtures were created (real time).
 DAY0 = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
@@ -109,6 +113,9 @@ def test_a_charge_below_the_block_balance_blocks_and_a_payment_unblocks_at_once(
 def test_statements_per_run_do_not_grow_with_the_number_of_accounts(billed):
     row(billed.base_plan, "periodic", "0:10;-1", interval="daily")
     row(billed.base_plan, "zones_library", "1", interval="daily")
+    row(billed.base_plan, "unit_sensors", "0:1;1", interval="daily")  # priced per unit: one read per run
+    for name in ("avl_unit", "unit_alias"):
+        row(billed.base_plan, name, "", interval="none")
 
     def statements_of_a_run(at):
         with time_machine.travel(at, tick=False), CaptureQueriesContext(connection) as queries:
@@ -116,13 +123,147 @@ def test_statements_per_run_do_not_grow_with_the_number_of_accounts(billed):
         return len(queries), result["charges"]
 
     with time_machine.travel(DAY0, tick=False):
+        unit_with_sensors(billed, billed.north_client, 2)
         charge_periodic_services()  # creates the watermarks
     few, few_charges = statements_of_a_run(DAY0 + timedelta(days=1))
-    for _ in range(20):
-        factories.account(billed.north, plan_=billed.base_plan, actor=billed.platform)
+    new_clients = [factories.account(billed.north, plan_=billed.base_plan, actor=billed.platform) for _ in range(20)]
+    for client in new_clients:
+        unit_with_sensors(billed, client, 2)
     with time_machine.travel(DAY0 + timedelta(days=1, hours=1), tick=False):
         charge_periodic_services()  # the new accounts' watermarks; nothing of theirs has ended yet
     many, many_charges = statements_of_a_run(DAY0 + timedelta(days=2))
-    assert many_charges == few_charges + 20  # each new client pays the flat fee of `periodic`
+    # Each new client pays the flat fee of `periodic` and its unit's `unit_sensors` (1 + 2).
+    assert many_charges == few_charges + 40
+    assert list(PeriodicCharge.objects.filter(service="unit_sensors", account__in=new_clients)
+                .values_list("count", "amount")) == [(2, Decimal("3.0000"))] * 20
     assert many == few
+    assert not ledger_mismatches().exists()
+
+
+# --- per-unit services (SPEC §8.2): the sum over the subtree's units ----------------------------------
+
+# The first monthly window seen from DAY0: Berlin's January, and a moment after it ended.
+JANUARY = (datetime(2026, 12, 31, 23, tzinfo=UTC), datetime(2027, 1, 31, 23, tzinfo=UTC))
+AFTER_JANUARY = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
+_unique_ids = itertools.count(1)
+
+
+@pytest.fixture
+def sensors_priced(billed):
+    """``unit_sensors`` at ``0:2;5:1;10:0.5`` monthly on the Base plan (so on every account); the
+    other unit services free and without windows, so creating units is allowed and charges nothing."""
+    row(billed.base_plan, "unit_sensors", "0:2;5:1;10:0.5", interval="monthly")
+    for name in ("avl_unit", "unit_alias"):
+        row(billed.base_plan, name, "", interval="none")
+    return billed
+
+
+def unit_with_sensors(world, account, sensors: int):
+    number = next(_unique_ids)
+    return unit_ops.create_unit(actor=world.top, account=account, name=f"Truck {number}",
+                                unique_id=f"PU{number:06d}",
+                                sensors=[{"name": f"Sensor {i}", "type": "custom"} for i in range(1, sensors + 1)])
+
+
+def test_per_unit_service_charges_the_flat_fee_once_plus_each_units_own_positions(sensors_priced):
+    world = sensors_priced
+    with time_machine.travel(DAY0, tick=False):
+        unit_with_sensors(world, world.north_client, 3)
+        unit_with_sensors(world, world.north_client, 7)
+        charge_periodic_services()  # January has not ended
+    assert not PeriodicCharge.objects.exists()
+    with time_machine.travel(AFTER_JANUARY, tick=False):
+        first = charge_periodic_services()
+        again = charge_periodic_services()
+    # 2 + (3 × 1) + (5 × 1 + 2 × 0.5); the total count would have priced 10 sensors as 2 + 5 + 5 × 0.5.
+    assert charge_rows(world.north_client, "unit_sensors") == [(10, Decimal("11.0000"))]
+    charge = PeriodicCharge.objects.get(account=world.north_client, service="unit_sensors")
+    assert (charge.window_start, charge.window_end) == JANUARY
+    assert (charge.ledger_entry.amount, charge.ledger_entry.quantity) == (Decimal("-11.0000"), 10)
+    assert charge.ledger_entry.description == "unit_sensors: 10 on 2 unit(s) for the monthly window from 2027-01-01 00:00"
+    # An account without units pays the flat fee alone.
+    assert charge_rows(world.south_client, "unit_sensors") == [(0, Decimal("2.0000"))]
+    assert first["charges"] > 0 and again["charges"] == 0
+    assert ChargeWatermark.objects.get(account=world.north_client, service="unit_sensors").charged_until == JANUARY[1]
+    assert not PeriodicCharge.objects.filter(service__in=["avl_unit", "unit_alias"]).exists()
+    assert not ledger_mismatches().exists()
+
+
+def test_a_dealer_with_its_own_row_pays_its_own_price_over_its_subtrees_units(sensors_priced):
+    world = sensors_priced
+    row(world.dealer_plan, "unit_sensors", "0:1;2:0;3", interval="monthly")  # fee 1, two free per unit, then 3
+    with time_machine.travel(DAY0, tick=False):
+        unit_with_sensors(world, world.north_client, 3)
+        unit_with_sensors(world, world.north_client, 7)
+        unit_with_sensors(world, world.north_east_client, 2)
+        charge_periodic_services()
+    with time_machine.travel(AFTER_JANUARY, tick=False):
+        charge_periodic_services()
+    # North: 1 + (0 + 3) + (0 + 5 × 3) + 0 over every unit below it; North-East: 1 + 0 over its client's.
+    assert charge_rows(world.north, "unit_sensors") == [(12, Decimal("19.0000"))]
+    assert charge_rows(world.north_east, "unit_sensors") == [(2, Decimal("1.0000"))]
+    assert charge_rows(world.south, "unit_sensors") == [(0, Decimal("1.0000"))]
+    # The clients keep the Base price of their own units.
+    assert charge_rows(world.north_client, "unit_sensors") == [(10, Decimal("11.0000"))]
+    assert charge_rows(world.north_east_client, "unit_sensors") == [(2, Decimal("4.0000"))]
+    assert Account.objects.get(pk=world.north.pk).balance == Decimal("-19.0000")
+
+
+def test_per_unit_services_count_the_units_live_when_the_job_runs(sensors_priced):
+    """No journal per unit: a unit archived before the run is not counted, a unit deactivated is."""
+    world = sensors_priced
+    with time_machine.travel(DAY0, tick=False):
+        unit_with_sensors(world, world.north_client, 3)
+        archived = unit_with_sensors(world, world.north_client, 7)
+        deactivated = unit_with_sensors(world, world.north_client, 1)
+        charge_periodic_services()
+    with time_machine.travel(DAY0 + timedelta(days=10), tick=False):
+        unit_ops.archive_unit(actor=world.top, unit=archived)
+        unit_ops.set_unit_active(actor=world.top, unit=deactivated, active=False)
+    with time_machine.travel(AFTER_JANUARY, tick=False):
+        charge_periodic_services()
+    assert charge_rows(world.north_client, "unit_sensors") == [(4, Decimal("6.0000"))]  # 2 + 3 + 1
+
+
+def test_an_outage_catches_up_every_per_unit_window_once(sensors_priced):
+    world = sensors_priced
+    with time_machine.travel(DAY0, tick=False):
+        unit_with_sensors(world, world.north_client, 3)
+        charge_periodic_services()
+    with time_machine.travel(AFTER_JANUARY + timedelta(days=31), tick=False):  # February ended too
+        charge_periodic_services()
+        again = charge_periodic_services()
+    assert charge_rows(world.north_client, "unit_sensors") == [(3, Decimal("5.0000"))] * 2
+    assert again["charges"] == 0
+    assert LedgerEntry.objects.filter(account=world.north_client, service="unit_sensors").count() == 2
+
+
+def test_activation_code_billing_still_charges_per_unit_services(sensors_priced):
+    world = sensors_priced
+    row(world.base_plan, "avl_unit", "5", interval="monthly")
+    switch_billing_method(actor=world.platform, service=world.acme, method="activation_codes", confirm=True)
+    with time_machine.travel(DAY0, tick=False):
+        unit = unit_with_sensors(world, world.north_client, 3)  # deactivated until a code: still counted
+        charge_periodic_services()
+    with time_machine.travel(AFTER_JANUARY, tick=False):
+        charge_periodic_services()
+    assert not unit.active
+    assert charge_rows(world.north_client, "unit_sensors") == [(3, Decimal("5.0000"))]
+    assert not PeriodicCharge.objects.filter(service="avl_unit").exists()
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_four_runs_at_once_charge_each_per_unit_window_once(sensors_priced):
+    world = sensors_priced
+    with time_machine.travel(DAY0, tick=False):
+        unit_with_sensors(world, world.north_client, 3)
+        unit_with_sensors(world, world.north_client, 7)
+        charge_periodic_services()
+    results = in_threads(4, lambda i: charge_periodic_services(now=AFTER_JANUARY))
+    assert not [r for r in results if isinstance(r, Exception)]
+    accounts = Account.objects.filter(service=world.acme).count()
+    assert sum(r["charges"] for r in results) == accounts  # January, once for every account (flat fee)
+    assert PeriodicCharge.objects.filter(service="unit_sensors").count() == accounts
+    assert charge_rows(world.north_client, "unit_sensors") == [(10, Decimal("11.0000"))]
     assert not ledger_mismatches().exists()
