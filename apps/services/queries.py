@@ -8,6 +8,7 @@ from django.db.models import Count
 
 from apps.accounts.models import Account
 from apps.core import periods
+from apps.core.bulk import many_ids
 from apps.core.money import as_money
 from apps.plans.models import ServiceType
 
@@ -56,7 +57,10 @@ def unit_feature_counts(account_ids, service: str, *, subtree: bool = False) -> 
     ids = set(account_ids)
     rows = models[service].objects.filter(unit__archived_at__isnull=True)
     if subtree:
-        rows = rows.filter(unit__service_id__in=Account.objects.filter(pk__in=list(ids)).values("service_id"))
+        # A few service ids as values: a sub-select over thousands of account ids let PostgreSQL pick a
+        # nested loop on freshly loaded tables (minutes instead of a fraction of a second).
+        services = set(Account.objects.filter(pk__in=many_ids(list(ids))).values_list("service_id", flat=True))
+        rows = rows.filter(unit__service_id__in=services)
     else:
         rows = rows.filter(unit__account_id__in=list(ids))
     counts = defaultdict(list)
