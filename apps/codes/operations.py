@@ -135,6 +135,17 @@ def _require_window_role(actor):
         raise Forbidden("Your role may not use the codes window.", code="permission_denied")
 
 
+def _lock_visible_code(actor, code: ActivationCode | int) -> tuple[ActivationCode, Account]:
+    """Lock the code, refuse it like an unknown one when the actor cannot see it, and require billing by
+    codes on its service: the common start of every window operation on one code."""
+    code = _lock_code(code)
+    if not _actor_sees_code(actor, code):
+        raise DoesNotExist.field("code")
+    service = _service(code.service_id)
+    _require_codes_billing(service)
+    return code, service
+
+
 def _require_unit_in_reach(actor, unit: Unit, service_id: int):
     """The unit lies in the actor's subtree and in the code's service (400 otherwise: nothing leaks)."""
     if unit.service_id != service_id and not is_platform(actor):
@@ -436,11 +447,7 @@ def reassign_code(*, actor, code: ActivationCode | int, unit: Unit | int,
     _require_window_role(actor)
     require_not_blocked(actor)
     with transaction.atomic():
-        code = _lock_code(code)
-        if not _actor_sees_code(actor, code):
-            raise DoesNotExist.field("code")
-        service = _service(code.service_id)
-        _require_codes_billing(service)
+        code, service = _lock_visible_code(actor, code)
         expired = _expire_if_due(code, service=service, actor=actor, now=now)
         if not expired:
             if code.status != CodeStatus.ACTIVE or code.unit_id is None:
@@ -492,11 +499,7 @@ def share_code(*, actor, code: ActivationCode | int, account: Account, now: date
     _require_window_role(actor)
     require_not_blocked(actor)
     with transaction.atomic():
-        code = _lock_code(code)
-        if not _actor_sees_code(actor, code):
-            raise DoesNotExist.field("code")
-        service = _service(code.service_id)
-        _require_codes_billing(service)
+        code, service = _lock_visible_code(actor, code)
         if not _expire_if_due(code, service=service, actor=actor, now=now):
             if code.status == CodeStatus.EXPIRED:
                 _refuse_expired()

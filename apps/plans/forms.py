@@ -150,7 +150,7 @@ class PlanServiceForm(forms.ModelForm):
         return data
 
     def _post_clean(self):
-        pass  # the plan may not exist yet; uniqueness is checked by the formset and the operation
+        """No model validation here: the plan may not exist yet; the formset and the operation check uniqueness."""
 
 
 class PlanServiceFormSet(forms.BaseInlineFormSet):
