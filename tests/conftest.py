@@ -3,6 +3,11 @@
 The world: service "Acme" with top user ``top``; dealer accounts North and South (each with a
 distributor), a sub-dealer North-East below North, end-user accounts below each, and a restricted
 distributor on North. South must never see anything of North, and the reverse.
+
+Creating an account counts an ``avl_resource`` on its parent, so every plan chain an account is
+created under lists that service: each top account has its own root plan ("Service plan", set by
+the platform operator and so out of the top user's reach), and "Base" (the root of "Dealer") has
+the row too. "Base" and "Dealer" stay ordinary plans the top user manages.
 """
 
 import os
@@ -62,6 +67,8 @@ def world(seeded) -> World:
     acme = factories.top_account(name="Acme Telematics", actor=platform, timezone="Europe/Berlin")
     base_plan = factories.plan(acme, name="Base")
     dealer_plan = factories.plan(acme, name="Dealer", parent=base_plan)
+    factories.free_resources(base_plan)
+    factories.service_plan(acme, actor=platform)
     acme_plan_holder = Account.objects.get(pk=acme.pk)
     top = factories.operator(acme_plan_holder, Role.TOP_USER, username="top")
     north = factories.account(acme, name="North", plan_=dealer_plan, dealer_rights=True, actor=platform)
@@ -71,6 +78,7 @@ def world(seeded) -> World:
     north_east_client = factories.account(north_east, name="North-East Client", plan_=base_plan, actor=platform)
     south_client = factories.account(south, name="South Client", plan_=base_plan, actor=platform)
     other_service = factories.top_account(name="Other Service", actor=platform)
+    factories.service_plan(other_service, actor=platform)
     other_plan = factories.plan(other_service, name="Other base")
     factories.account(other_service, name="Other Client", plan_=other_plan, actor=platform)
     return World(

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from apps.accounts import operations as account_ops
 from apps.accounts.models import Account, Operator
-from apps.plans.models import Plan
+from apps.plans.models import Plan, PlanService
 
 _seq = itertools.count(1)
 PASSWORD = "Demo-pass-2026!"
@@ -26,6 +26,21 @@ def top_account(*, name=None, actor=None, timezone="UTC", billing_method="monthl
 def plan(service: Account, *, name=None, parent=None, **fields) -> Plan:
     fields.setdefault("history_period_days", 400 if parent is None else None)
     return Plan.objects.create(service=service, name=name or f"Plan {next(_seq)}", parent=parent, **fields)
+
+
+def free_resources(plan_: Plan) -> PlanService:
+    """Let accounts be created under ``plan_``: a free, unlimited ``avl_resource`` row (limits only)."""
+    return PlanService.objects.create(plan=plan_, name="avl_resource", type="periodic", interval="none",
+                                      cost_table="")
+
+
+def service_plan(service: Account, *, actor, name="Service plan") -> Plan:
+    """The top account's own root plan, set by the platform operator (SPEC §8.2: until then, ``no_plan``)."""
+    root = plan(service, name=name)
+    free_resources(root)
+    account_ops.update_account(actor=actor, account=service, changes={"plan": root})
+    service.refresh_from_db()
+    return root
 
 
 def account(parent: Account, *, name=None, plan_=None, actor=None, dealer_rights=False, payment=None,

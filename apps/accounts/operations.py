@@ -145,6 +145,14 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
     if parent is None:
         account.service_id = account.pk
     Account.objects.filter(pk=account.pk).update(path=account.path, service_id=account.service_id)
+    if parent is not None:
+        # The parent counts its new child as one ``avl_resource`` (SPEC §8.3); its ancestors' subtree
+        # counts grow too and the limits of the whole path apply. A refusal (``no_plan`` while the top
+        # account has no plan, ``service_unknown``, ``limit_reached``) leaves this transaction, so the
+        # account is never written. Imported here because the kernel builds on this module.
+        from apps.services.operations import move_objects
+
+        move_objects(account=parent, service="avl_resource", delta=1, actor=actor, now=now, internal=True)
     if sub_plans:
         for sub in sub_plans:
             _validate_plan_for(actor, sub, account.service_id, "sub_plans")

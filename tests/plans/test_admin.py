@@ -119,8 +119,8 @@ def test_export_action_previews_then_syncs(world, admin_as):
     assert world.dealer_plan.services.filter(name="jobs").exists()  # nothing written yet
     done = client.post(url, {**base, "transfer_step": "confirm", "targets": [world.dealer_plan.pk], "mode": "sync"},
                        follow=True)
-    assert "Dealer: 1 added, 0 replaced, 0 kept, 1 removed" in done.content.decode()
-    assert dict(world.dealer_plan.services.values_list("name", "cost_table")) == {"sms": "1:1"}
+    assert "Dealer: 2 added, 0 replaced, 0 kept, 1 removed" in done.content.decode()  # sms and avl_resource
+    assert dict(world.dealer_plan.services.values_list("name", "cost_table")) == {"sms": "1:1", "avl_resource": ""}
 
 
 def test_distributor_gets_no_import(world, admin_as):
@@ -159,7 +159,7 @@ def test_csv_with_bad_rows_lists_every_bad_row_and_offers_no_confirmation(world,
     assert "empty item" in html
     assert "No plan named" in html
     assert "Confirm import" not in html
-    assert not PlanService.objects.exists()
+    assert set(PlanService.objects.values_list("name", flat=True)) == {"avl_resource"}  # the world's own
 
 
 @pytest.mark.parametrize("mode", ["add", "replace", "sync"])
@@ -188,7 +188,7 @@ def test_csv_import_modes(world, admin_as, mode):
 def test_export_is_scoped_and_escapes_formulas(world, admin_as):
     PlanService.objects.create(plan=world.dealer_plan, name="sms", type="on_demand", cost_table="-1",
                                description="=cmd|' /C calc'!A0")
-    other_plan = Plan.objects.get(service=world.other_service)
+    other_plan = Plan.objects.get(service=world.other_service, name="Other base")
     PlanService.objects.create(plan=other_plan, name="jobs", type="periodic")
     client = admin_as(world.top)
     columns = {f"planserviceresource_{name}": "on" for name in ("plan", "name", "type", "interval", "cost_table",
@@ -200,7 +200,8 @@ def test_export_is_scoped_and_escapes_formulas(world, admin_as):
     assert "'=cmd|" in text
     lines = text.strip().splitlines()
     assert lines[0].split(",")[:5] == ["plan", "name", "type", "interval", "cost table"]
-    assert lines[1].startswith("Dealer,sms,on_demand,none,-1,")
+    assert lines[1].startswith("Base,avl_resource,periodic,none,,")  # the world's row
+    assert lines[2].startswith("Dealer,sms,on_demand,none,-1,")
 
 
 def test_platform_operator_imports_into_a_chosen_service(world, admin_as):
@@ -211,4 +212,15 @@ def test_platform_operator_imports_into_a_chosen_service(world, admin_as):
         "import_file": upload, "format": "0", "mode": "add", "resource": "0", "service": world.other_service.pk})
     assert "Confirm import" in preview.content.decode()
     client.post(reverse("admin:plans_planservice_process_import"), preview.context["confirm_form"].initial)
-    assert PlanService.objects.get(plan__service=world.other_service).cost_table == "1:2"
+    assert PlanService.objects.get(plan__service=world.other_service, name="sms").cost_table == "1:2"
+
+
+def test_top_user_reads_its_own_protected_plan_chain(world, client):
+    """The top account's plan chain is the platform operator's: the top user gets it read-only, not a 500."""
+    from apps.accounts import operations as account_ops
+
+    account_ops.update_account(actor=world.platform, account=world.acme, changes={"plan": world.dealer_plan})
+    client.force_login(world.top)
+    response = client.get(reverse("admin:plans_plan_change", args=[world.base_plan.pk]))
+    assert response.status_code == 200
+    assert "modems" in response.content.decode().lower()

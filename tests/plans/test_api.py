@@ -75,7 +75,7 @@ def test_parent_cycle_is_refused(world, as_user):
 
 
 def test_parent_from_another_service_is_an_unknown_id(world, as_user):
-    other = Plan.objects.get(service=world.other_service)
+    other = Plan.objects.get(service=world.other_service, name="Other base")
     response = as_user(world.top).post("/api/v1/plans/", {"name": "X", "parent": other.pk}, format="json")
     assert response.status_code == 400
     assert response.json()["fields"]["parent"] == ["No such object."]
@@ -233,12 +233,12 @@ def test_import_keeps_existing_names_unless_delete_existing(world, as_user):
     client = as_user(world.top)
     url = f"/api/v1/plans/{world.dealer_plan.pk}/services/import/"
     response = client.post(url, {"source_plans": [world.base_plan.pk]}, format="json")
-    assert response.json() == {"added": 1, "kept": 1, "removed": 0}
+    assert response.json() == {"added": 2, "kept": 1, "removed": 0}  # drivers and avl_resource
     tables = dict(world.dealer_plan.services.values_list("name", "cost_table"))
-    assert tables == {"sms": "-1", "jobs": "", "drivers": "5:0;-1"}
+    assert tables == {"sms": "-1", "jobs": "", "drivers": "5:0;-1", "avl_resource": ""}
     response = client.post(url, {"source_plans": [world.base_plan.pk], "names": ["sms"], "delete_existing": True},
                            format="json")
-    assert response.json() == {"added": 1, "kept": 0, "removed": 3}
+    assert response.json() == {"added": 1, "kept": 0, "removed": 4}
     assert dict(world.dealer_plan.services.values_list("name", "cost_table")) == {"sms": "1:1"}
     assert PlanEvent.objects.filter(plan_id_snapshot=world.dealer_plan.pk, action="services_imported").count() == 2
 
@@ -282,7 +282,7 @@ def test_export_to_a_protected_plan_is_refused_for_a_top_user(world, as_user):
     response = as_user(world.top).post(f"/api/v1/plans/{source.pk}/services/export/",
                                        {"target_plans": [world.base_plan.pk], "mode": "sync"}, format="json")
     assert response.status_code == 403
-    assert not world.base_plan.services.exists()
+    assert list(world.base_plan.services.values_list("name", flat=True)) == ["avl_resource"]  # unchanged
 
 
 # --- calculator and catalogues --------------------------------------------------------------------
@@ -324,7 +324,7 @@ def test_top_user_adds_an_application_service_for_its_service_only(world, as_use
     # usable in this service's plans, unknown in the other service's
     assert as_user(world.top).post(f"/api/v1/plans/{world.dealer_plan.pk}/services/",
                                    {"name": "Apps: Fleet Pro"}, format="json").status_code == 201
-    other_plan = Plan.objects.get(service=world.other_service)
+    other_plan = Plan.objects.get(service=world.other_service, name="Other base")
     assert as_user(world.other_top).post(f"/api/v1/plans/{other_plan.pk}/services/",
                                          {"name": "Apps: Fleet Pro"}, format="json").status_code == 400
     assert as_user(world.north_op).post("/api/v1/catalogue/", {"name": "X"}, format="json").status_code == 403

@@ -8,6 +8,7 @@ from apps.services.resolution import (
     resolve_service,
     resolve_services,
 )
+from tests import factories
 from tests.services.conftest import row
 
 
@@ -33,7 +34,8 @@ def test_override_wins_and_unknown_follows_the_setting(billed):
 
 
 def test_a_top_account_without_plan_denies_everything(world):
-    assert {r.reason for r in resolve_services(world.north_client)} == {"no_plan"}
+    planless = factories.top_account(name="Planless", actor=world.platform)
+    assert {r.reason for r in resolve_services(planless)} == {"no_plan"}
 
 
 def test_available_services_apply_ancestors_denials_in_fixed_queries(billed, django_assert_max_num_queries):
@@ -43,10 +45,10 @@ def test_available_services_apply_ancestors_denials_in_fixed_queries(billed, dja
     clients = [billed.north_client, billed.north_east_client, billed.south_client]
     with django_assert_max_num_queries(6):
         available = available_services(clients)
-    assert available[billed.north_client.pk] == {"sms"}
-    assert available[billed.south_client.pk] == {"sms"}
+    assert available[billed.north_client.pk] == {"sms", "avl_resource"}  # Base's own row
+    assert available[billed.south_client.pk] == {"sms", "avl_resource"}
     set_service_override(actor=billed.top, account=billed.north, name="drivers", cost_table="")
-    assert available_services([billed.north_client])[billed.north_client.pk] == {"sms", "drivers"}
+    assert available_services([billed.north_client])[billed.north_client.pk] == {"sms", "drivers", "avl_resource"}
 
 
 def test_resolutions_explain_an_ancestors_cap_and_read_only_the_names_asked(billed, django_assert_max_num_queries):

@@ -36,7 +36,7 @@ def billed(world):
     """Acme and Other Service get their root plans (set by the platform operator) with the unit
     services free and unlimited, so the kernel allows what the units tests create. Autouse: every
     units test runs in this world."""
-    other_plan = Plan.objects.get(service=world.other_service)
+    other_plan = Plan.objects.get(service=world.other_service, name="Other base")
     for service, plan in ((world.acme, world.base_plan), (world.other_service, other_plan)):
         account_ops.update_account(actor=world.platform, account=service, changes={"plan": plan})
         PlanService.objects.bulk_create([PlanService(plan=plan, name=name, type="periodic", interval="monthly")

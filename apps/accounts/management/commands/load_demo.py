@@ -196,9 +196,15 @@ class Command(BaseCommand):
             for account_id, n in own.items():
                 for ancestor in paths[account_id].strip("/").split("/"):
                     subtree[int(ancestor)] = subtree.get(int(ancestor), 0) + n
+            # avl_resource: each account counts its children; ancestors their whole subtree.
+            children = dict(Account.objects.filter(service=service).exclude(pk=service.pk)
+                            .values_list("parent").annotate(n=Count("id")))
             ObjectCounter.objects.bulk_create([
-                ObjectCounter(account_id=a, service="avl_unit", own=own.get(a, 0), subtree=s)
-                for a, s in subtree.items()], batch_size=10000)
+                *[ObjectCounter(account_id=a, service="avl_unit", own=own.get(a, 0), subtree=s)
+                  for a, s in subtree.items()],
+                *[ObjectCounter(account_id=a, service="avl_resource", own=n,
+                                subtree=n_accounts if a == service.pk else n) for a, n in children.items()],
+            ], batch_size=10000)
         self.stdout.write(self.style.SUCCESS(
             f"{name}: {n_accounts} accounts, {n_units} units in {time.monotonic() - started:.1f} s "
             f"on {connection.vendor}."))
