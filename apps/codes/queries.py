@@ -33,17 +33,23 @@ def may_use_codes_window(user) -> bool:
     return is_platform(user) or getattr(user, "role", "") in (Role.TOP_USER, Role.DISTRIBUTOR)
 
 
+def _service_rows(qs: QuerySet, user) -> tuple[QuerySet, bool]:
+    """The rows of the user's service and whether that is already its whole view (platform, top user,
+    or nothing at all); otherwise the caller narrows them to the distributor's branch."""
+    if not (user and user.is_authenticated and user.is_active):
+        return qs.none(), True
+    if is_platform(user):
+        return qs, True
+    if not may_use_codes_window(user) or user.account is None:
+        return qs.none(), True
+    qs = qs.filter(service_id=user.account.service_id)
+    return qs, user.role == Role.TOP_USER
+
+
 def codes_visible_to(user) -> QuerySet:
     """Codes held in the user's subtree (all of its service for a top user, everything for the platform)."""
-    qs = ActivationCode.objects.all()
-    if not (user and user.is_authenticated and user.is_active):
-        return qs.none()
-    if is_platform(user):
-        return qs
-    if not may_use_codes_window(user) or user.account is None:
-        return qs.none()
-    qs = qs.filter(service_id=user.account.service_id)
-    if user.role == Role.TOP_USER:
+    qs, whole = _service_rows(ActivationCode.objects.all(), user)
+    if whole:
         return qs
     account = user.account
     qs = qs.filter(holder_branch=branch_of(account.path))
@@ -126,15 +132,8 @@ def unit_code_history(unit_id: int, *, limit: int = 50) -> QuerySet:
 def code_events_visible_to(user) -> QuerySet:
     """The code log an operator may read (SPEC §8.5): an event touching its subtree through the
     unit's account at that time or the code's holder before or after; ``generated`` only at the top."""
-    qs = CodeEvent.objects.all()
-    if not (user and user.is_authenticated and user.is_active):
-        return qs.none()
-    if is_platform(user):
-        return qs
-    if not may_use_codes_window(user) or user.account is None:
-        return qs.none()
-    qs = qs.filter(service_id=user.account.service_id)
-    if user.role == Role.TOP_USER:
+    qs, whole = _service_rows(CodeEvent.objects.all(), user)
+    if whole:
         return qs
     path = user.account.path
     return qs.exclude(action=CodeAction.GENERATED).filter(
