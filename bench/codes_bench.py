@@ -38,7 +38,7 @@ from apps.accounts.models import Account, Operator, Role  # noqa: E402
 from apps.codes import operations as ops  # noqa: E402
 from apps.codes.models import ActivationCode  # noqa: E402
 from apps.core import clock  # noqa: E402
-from apps.plans.models import Plan  # noqa: E402
+from apps.plans.models import Plan, PlanService  # noqa: E402
 from apps.units.models import Unit  # noqa: E402
 
 DEALERS = 10
@@ -63,6 +63,9 @@ def build(n_codes: int, n_due: int):
                                      service_settings={"timezone": "Europe/Berlin",
                                                        "billing_method": "activation_codes"})
     plan = Plan.objects.create(service=top, name=f"Bench plan {tag}", history_period_days=400)
+    # Creating an account counts an avl_resource on its parent: the plan lists it, free and unlimited.
+    PlanService.objects.create(plan=plan, name="avl_resource", type="periodic", interval="none", cost_table="")
+    account_ops.update_account(actor=platform, account=top, changes={"plan": plan})
     dealers, clients = [], []
     for i in range(DEALERS):
         dealer = account_ops.create_account(actor=platform, name=f"Dealer {tag}-{i}", parent=top, plan=plan,
