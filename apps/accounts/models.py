@@ -162,9 +162,15 @@ class LedgerKind(models.TextChoices):
 
 
 class LedgerEntry(models.Model):
-    """One movement of money and/or days. The account's balance and days are the sums of these."""
+    """One movement of money and/or days. The account's balance and days are the sums of these.
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger")
+    A periodic service's window charge (``periodic``) is its own record: count (``quantity``),
+    window and the cost table in force are on the row, and a unique key allows one per
+    (account, service, window start): a window can never be charged twice.
+    """
+
+    # db_index=False: the (account, at, id) index below serves every query by account.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger", db_index=False)
     kind = models.CharField(max_length=20, choices=LedgerKind.choices)
     amount = money_field(default=0)
     days = models.IntegerField(default=0)
@@ -172,8 +178,13 @@ class LedgerEntry(models.Model):
     quantity = models.BigIntegerField(null=True, blank=True)
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
+    periodic = models.BooleanField(default=False, help_text="A periodic service's charge for one window.")
+    cost_table = models.CharField(max_length=2000, blank=True, default="",
+                                  help_text="The cost table in force when a periodic window was charged.")
     description = models.CharField(max_length=500)
-    actor = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed only where set (below): the job's rows have no actor.
+    actor = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
     actor_name = models.CharField(max_length=150, default="system")
     at = models.DateTimeField(db_index=True)
 
@@ -181,7 +192,18 @@ class LedgerEntry(models.Model):
         verbose_name = "ledger entry"
         verbose_name_plural = "ledger"
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["account", "-at", "-id"], name="ledger_account_at")]
+        indexes = [
+            models.Index(fields=["account", "-at", "-id"], name="ledger_account_at"),
+            models.Index(fields=["actor"], condition=models.Q(actor__isnull=False), name="ledger_actor"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "service", "window_start"], condition=models.Q(periodic=True),
+                                    name="ledger_one_charge_per_window"),
+            models.CheckConstraint(
+                condition=models.Q(periodic=False) | models.Q(kind="charge", window_start__isnull=False,
+                                                              window_end__isnull=False),
+                name="ledger_periodic_is_a_window_charge"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} / {self.days} d"

@@ -294,11 +294,13 @@ class LedgerRow:
     window_start: datetime | None = None
     window_end: datetime | None = None
     actor_name: str = "system"
+    periodic: bool = False  # a periodic window's charge: unique per (account, service, window start)
+    cost_table: str = ""
 
 
 LEDGER_CHUNK = 5000
 _LEDGER_COLUMNS = ("account_id", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
-                   "description", "actor_name", "at")
+                   "periodic", "cost_table", "description", "actor_name", "at")
 # What the blocking rule reads of an account: loaded for thousands at once.
 _BLOCKING_FIELDS = ("id", "name", "service_id", "plan_id", "balance", "days", "blocked", "blocked_by",
                     "blocked_reason", "blocked_at", "auto_block_suspended_until", *OVERRIDE_FIELDS)
@@ -319,7 +321,7 @@ def post_ledger_entries(rows: Sequence[LedgerRow], *, now: datetime) -> list[int
         chunk = rows[offset:offset + LEDGER_CHUNK]
         ids += insert_rows(LedgerEntry, _LEDGER_COLUMNS, [
             (r.account_id, r.kind, as_money(r.amount), r.days, r.service, r.quantity, r.window_start, r.window_end,
-             r.description, r.actor_name, now) for r in chunk])
+             r.periodic, r.cost_table, r.description, r.actor_name, now) for r in chunk])
         moves: dict[int, list] = defaultdict(lambda: [Decimal("0"), 0])
         for r in chunk:
             moves[r.account_id][0] += as_money(r.amount)

@@ -8,14 +8,18 @@ Exactly once, even with two workers and after an outage:
    creation and the previous run (so a plan row added today does not bill the past).
 2. Pairs whose next window has ended are processed in chunks; each chunk is one transaction that
    first claims its pairs: one conditional UPDATE moves each watermark from the value read to the
-   end of its last ended window, skipping rows another worker holds (``SKIP LOCKED``) or has moved
-   since. It then charges every claimed window (catch-up is the normal path).
-3. ``PeriodicCharge`` has a unique key on (account, service, window start) as the last guard; a
-   zero amount writes no row, the moved watermark marks the window done.
+   end of its last ended window, and leaves alone those another worker has moved since. On
+   PostgreSQL the chunks of one service take a transaction-level advisory lock, so two workers
+   charge a service's chunks one after the other (the second finds them claimed) and never wait
+   on each other's rows in an order that could deadlock. The chunk then charges every claimed
+   window (catch-up is the normal path).
+3. The charge is a ledger row marked ``periodic``, with the count, the window and the cost table
+   in force; the ledger's unique key on (account, service, window start) for those rows is the
+   last guard. A zero amount writes no row: the moved watermark marks the window done.
 
 Counts at a window's end are rebuilt from the journal: the current subtree count minus the
-changes journaled at or after that instant. The chunk locks the counter rows first, so no object
-move can slip between reading the counts and reading the journal.
+changes journaled at or after that instant, both read by one statement (one snapshot), so an
+object moved meanwhile is either in both or in neither.
 
 Per-unit services (``unit_sensors``, ``unit_alias``, SPEC §8.2) are priced per unit instead: the
 flat fee once, plus each unit's positions 1..n (its own sensors or commands), summed over the
@@ -33,7 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, CharField, DateTimeField, Value
 
 from apps.accounts.models import Account, BillingMethod, LedgerKind
 from apps.accounts.operations import LedgerRow, post_ledger_entries
@@ -160,14 +165,15 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
                   unit_counts: dict[str, dict[int, list[int]]], now: datetime) -> dict:
     """Charge the ended windows of one chunk of pairs in one transaction.
 
-    Statements: claim the watermarks (one conditional UPDATE moving them past the windows charged
-    here), lock and read the counters, read the journal tail, then ``post_ledger_entries`` (ledger
-    rows, balances, blocking of every charged account) and the charge rows: a fixed number
-    whatever the chunk's size. The per-pair work in Python is cached by what pairs share (their
-    windows, their table and count). Per-unit names read ``unit_counts`` (read before the chunks)
-    instead of the counters and the journal.
+    Statements: the service's advisory lock (PostgreSQL), claim the watermarks (one conditional
+    UPDATE moving them past the windows charged here), read the counters with the journal tail
+    (one statement), then ``post_ledger_entries`` (ledger rows, balances, blocking of every charged
+    account): a fixed number whatever the chunk's size. The per-pair work in Python is cached by
+    what pairs share (their windows, their table and count). Per-unit names read ``unit_counts``
+    (read before the chunks) instead of the counters and the journal.
     """
     tz = service.timezone
+    _lock_service(service.pk)
     windows_of: dict[tuple[str, datetime], list[tuple[datetime, datetime]]] = {}
     for pair in chunk:
         key = (pair.resolution.interval, pair.charged_until)
@@ -181,14 +187,10 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
         return {"windows": 0, "charges": 0, "amount": Decimal("0")}
     account_ids = sorted({pair.account_id for pair in chunk})
     names = sorted({pair.service for pair in chunk} - PER_UNIT_SERVICES)
-    # Lock the counters before reading them and the journal: a move waits until this chunk is done.
-    current = {(a, s): n for a, s, n in ObjectCounter.objects.select_for_update()
-               .filter(account_id__in=many_ids(account_ids), service__in=names).order_by("account_id", "service")
-               .values_list("account_id", "service", "subtree")}
     earliest = min(windows[0][1] for windows in windows_of.values())
-    tail = _journal_tail(service, names, since=earliest, account_ids=set(account_ids))
+    current, tail = _counts_and_tail(service, names, account_ids, since=earliest)
 
-    ledger_rows, charges, window_count = [], [], 0
+    ledger_rows, window_count, total = [], 0, Decimal("0")
     amounts: dict[tuple[str, int], Decimal] = {}
     unit_prices: dict[str, dict[int, Decimal]] = defaultdict(dict)  # per cost table: a unit's price by count
     descriptions: dict[tuple[str, int, int | None, str, datetime], str] = {}
@@ -222,23 +224,42 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
                                           f"from {start.astimezone(periods.as_zone(tz)):%Y-%m-%d %H:%M}")
             ledger_rows.append(LedgerRow(
                 account_id=pair.account_id, kind=LedgerKind.CHARGE, description=descriptions[text_key],
-                amount=-amount, service=pair.service, quantity=count, window_start=start, window_end=end))
-            charges.append((pair.account_id, pair.service, start, end, count, resolution.cost_table, amount))
-    ledger_ids = post_ledger_entries(ledger_rows, now=now)
-    counters.insert_charges(charges, ledger_ids, now=now)
-    return {"windows": window_count, "charges": len(charges),
-            "amount": sum((charge[-1] for charge in charges), Decimal("0"))}
+                amount=-amount, service=pair.service, quantity=count, window_start=start, window_end=end,
+                periodic=True, cost_table=resolution.cost_table))
+            total += amount
+    post_ledger_entries(ledger_rows, now=now)
+    return {"windows": window_count, "charges": len(ledger_rows), "amount": total}
 
 
-def _journal_tail(service: Account, names: list[str], *, since: datetime,
-                  account_ids: set[int]) -> dict[tuple[int, str], list[tuple[datetime, int]]]:
-    """Changes journaled at or after ``since``, attributed to every account of their path that is
-    in ``account_ids`` (an ancestor's subtree count moved with each of them)."""
-    tail = defaultdict(list)
-    for path, name, delta, at in ObjectChange.objects.filter(
-            at__gte=since, service__in=names, path__startswith=service.path).values_list("path", "service", "delta",
-                                                                                           "at"):
+def _lock_service(service_id: int) -> None:
+    """Serialize the charge chunks of one service between workers (PostgreSQL; SQLite has one
+    writer anyway). Held until the chunk's transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{JOB}:{service_id}"])
+
+
+def _counts_and_tail(service: Account, names: list[str], account_ids: list[int], *, since: datetime):
+    """The subtree counts of ``account_ids`` and the changes journaled at or after ``since``, in
+    one statement (one snapshot: a move committed meanwhile is in both or in neither).
+
+    Returns ``{(account_id, name): count}`` and ``{(account_id, name): [(at, delta), …]}``, each
+    change attributed to every account of its path that is in ``account_ids`` (an ancestor's
+    subtree count moved with it).
+    """
+    if not names:
+        return {}, {}
+    counts = ObjectCounter.objects.filter(account_id__in=many_ids(account_ids), service__in=names).values_list(
+        "account_id", "service", "subtree", Value("", output_field=CharField()),
+        Value(None, output_field=DateTimeField()))
+    changes = ObjectChange.objects.filter(at__gte=since, service__in=names, path__startswith=service.path).values_list(
+        Value(None, output_field=BigIntegerField()), "service", "delta", "path", "at")
+    current, tail, wanted = {}, defaultdict(list), set(account_ids)
+    for account_id, name, number, path, at in counts.union(changes, all=True):
+        if account_id is not None:
+            current[(account_id, name)] = number
+            continue
         for pk in (int(p) for p in path.strip("/").split("/")):
-            if pk in account_ids:
-                tail[(pk, name)].append((at, delta))
-    return tail
+            if pk in wanted:
+                tail[(pk, name)].append((at, number))
+    return current, tail

@@ -20,9 +20,9 @@ from decimal import Decimal
 from django.db import connection
 
 from apps.accounts.operations import move_cached_totals
-from apps.core.bulk import insert_rows, many_ids, values_cte
+from apps.core.bulk import many_ids, values_cte
 
-from .models import ChargeWatermark, ObjectCounter, PeriodicCharge, UsageCounter
+from .models import ChargeWatermark, ObjectCounter, UsageCounter
 
 
 def _execute(sql: str, params: list) -> list[tuple]:
@@ -129,34 +129,15 @@ def claim_watermarks(moves: list[tuple[int, datetime, datetime]]) -> set[int]:
     """Move each watermark ``(id, read, new)`` from ``read`` to ``new``; return the ids moved.
 
     One conditional UPDATE: a watermark another worker has moved since it was read is left alone
-    (its windows are that worker's), and on PostgreSQL one locked by a worker still charging is
-    skipped (``FOR UPDATE SKIP LOCKED``) instead of waited for. The rows stay locked until the
-    chunk commits; the charge rows written after this are the chunk's, exactly once.
+    (its windows are that worker's; a worker still charging holds the row until its chunk commits,
+    and the condition is checked again on the committed row). The rows stay locked until this
+    chunk commits; the charges written after this are the chunk's, exactly once.
     """
     if not moves:
         return set()
     table = ChargeWatermark._meta.db_table
     cte, params = values_cte("v", (("id", "bigint"), ("read", "timestamptz"), ("until", "timestamptz")),
                              sorted(moves))
-    skip_locked = (f" AND {table}.id IN (SELECT id FROM {table} WHERE id IN (SELECT id FROM v) ORDER BY id "
-                   f"FOR UPDATE SKIP LOCKED)" if connection.vendor == "postgresql" else "")
     rows = _execute(f"WITH {cte} UPDATE {table} SET charged_until = v.until FROM v "
-                    f"WHERE {table}.id = v.id AND {table}.charged_until = v.read{skip_locked} "
-                    f"RETURNING {table}.id", params)
+                    f"WHERE {table}.id = v.id AND {table}.charged_until = v.read RETURNING {table}.id", params)
     return {pk for (pk,) in rows}
-
-
-_CHARGE_COLUMNS = ("account_id", "service", "window_start", "window_end", "count", "cost_table", "amount",
-                   "ledger_entry_id", "charged_at")
-
-
-def insert_charges(rows: list[tuple], ledger_ids: list[int], *, now: datetime) -> int:
-    """Write the ``PeriodicCharge`` rows of charges whose ledger rows are ``ledger_ids``.
-
-    ``rows``: ``(account_id, service, window_start, window_end, count, cost_table, amount)`` in the
-    order of ``ledger_ids``. Sent like the ledger rows (``COPY`` on PostgreSQL); the unique key
-    on (account, service, window start) stays the last guard against a double charge.
-    """
-    insert_rows(PeriodicCharge, _CHARGE_COLUMNS,
-                [(*row, ledger_id, now) for row, ledger_id in zip(rows, ledger_ids, strict=True)])
-    return len(rows)

@@ -7,7 +7,6 @@ even when two workers run at once.
 
 from django.db import models
 
-from apps.accounts.models import money_field
 from apps.plans.models import ServiceType
 
 
@@ -99,32 +98,13 @@ class ChargeWatermark(models.Model):
     Zero-amount windows write no charge row; moving this watermark is what marks them done.
     """
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    # db_index=False: the unique key (account, service) serves queries by account.
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
     service = models.CharField(max_length=100)
     charged_until = models.DateTimeField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "service"], name="charge_watermark_unique")]
-
-
-class PeriodicCharge(models.Model):
-    """One charged window, with the count and the table in force copied on the row."""
-
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
-    service = models.CharField(max_length=100)
-    window_start = models.DateTimeField()
-    window_end = models.DateTimeField()
-    count = models.BigIntegerField()
-    cost_table = models.CharField(max_length=2000)
-    amount = money_field()
-    ledger_entry = models.OneToOneField("accounts.LedgerEntry", on_delete=models.PROTECT, related_name="+")
-    charged_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["account", "service", "window_start"],
-                                    name="periodic_charge_unique_window"),
-        ]
 
 
 class DayCount(models.Model):

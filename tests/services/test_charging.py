@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts import operations as account_ops
@@ -14,7 +14,7 @@ from apps.accounts.models import Account, LedgerEntry
 from apps.accounts.queries import ledger_mismatches
 from apps.codes.operations import switch_billing_method
 from apps.services.charging import charge_periodic_services
-from apps.services.models import ChargeWatermark, JobRun, PeriodicCharge
+from apps.services.models import ChargeWatermark, JobRun
 from apps.services.operations import move_objects
 from apps.units import operations as unit_ops
 from tests import factories
@@ -33,9 +33,15 @@ def job_running_since_day0(billed):
     JobRun.objects.create(job="charge_periodic_services", last_started_at=DAY0 - timedelta(hours=1))
 
 
+def periodic_charges():
+    """The periodic charges: ledger rows of one window each."""
+    return LedgerEntry.objects.filter(periodic=True)
+
+
 def charge_rows(account, service):
-    return list(PeriodicCharge.objects.filter(account=account, service=service).order_by("window_start")
-                .values_list("count", "amount"))
+    """(count, amount charged) per window, oldest first."""
+    return [(count, -amount) for count, amount in periodic_charges().filter(account=account, service=service)
+            .order_by("window_start").values_list("quantity", "amount")]
 
 
 def test_each_ended_window_is_charged_once_with_flat_fee_and_graduated_sum(billed):
@@ -43,16 +49,16 @@ def test_each_ended_window_is_charged_once_with_flat_fee_and_graduated_sum(bille
     with time_machine.travel(DAY0, tick=False):
         move_objects(account=billed.north_client, service="zones_library", delta=4)
         charge_periodic_services()  # nothing has ended yet
-    assert not PeriodicCharge.objects.exists()
+    assert not periodic_charges().exists()
     with time_machine.travel(DAY0 + timedelta(days=1), tick=False):
         charge_periodic_services()
         charge_periodic_services()  # running twice changes nothing
     assert charge_rows(billed.north_client, "zones_library") == [(4, Decimal("12.0000"))]
-    charge = PeriodicCharge.objects.get(account=billed.north_client)
+    charge = periodic_charges().get(account=billed.north_client)
     assert (charge.window_start, charge.window_end) == (datetime(2027, 1, 9, 23, tzinfo=UTC),
                                                         datetime(2027, 1, 10, 23, tzinfo=UTC))
     assert charge.cost_table == "0:10;2:0;3:1"  # canonical: every counter written out
-    assert charge.ledger_entry.amount == Decimal("-12.0000") and charge.ledger_entry.quantity == 4
+    assert (charge.kind, charge.amount, charge.quantity) == ("charge", Decimal("-12.0000"), 4)
     # Ancestors resolving the row through the Dealer/Base chain pay over their subtree count.
     assert charge_rows(billed.north, "zones_library") == [(4, Decimal("12.0000"))]
     # An account with no objects still pays the flat fee.
@@ -88,7 +94,7 @@ def test_activation_code_billing_does_not_charge_units(billed):
         charge_periodic_services()
     with time_machine.travel(DAY0 + timedelta(days=2), tick=False):
         charge_periodic_services()
-    assert not PeriodicCharge.objects.filter(service="avl_unit").exists()
+    assert not periodic_charges().filter(service="avl_unit").exists()
     # The windows still count as done: switching back charges from then on, not the past.
     assert ChargeWatermark.objects.get(account=billed.north_client, service="avl_unit").charged_until == \
         datetime(2027, 1, 11, 23, tzinfo=UTC)
@@ -134,8 +140,8 @@ def test_statements_per_run_do_not_grow_with_the_number_of_accounts(billed):
     many, many_charges = statements_of_a_run(DAY0 + timedelta(days=2))
     # Each new client pays the flat fee of `periodic` and its unit's `unit_sensors` (1 + 2).
     assert many_charges == few_charges + 40
-    assert list(PeriodicCharge.objects.filter(service="unit_sensors", account__in=new_clients)
-                .values_list("count", "amount")) == [(2, Decimal("3.0000"))] * 20
+    assert list(periodic_charges().filter(service="unit_sensors", account__in=new_clients)
+                .values_list("quantity", "amount")) == [(2, Decimal("-3.0000"))] * 20
     assert many == few
     assert not ledger_mismatches().exists()
 
@@ -171,21 +177,21 @@ def test_per_unit_service_charges_the_flat_fee_once_plus_each_units_own_position
         unit_with_sensors(world, world.north_client, 3)
         unit_with_sensors(world, world.north_client, 7)
         charge_periodic_services()  # January has not ended
-    assert not PeriodicCharge.objects.exists()
+    assert not periodic_charges().exists()
     with time_machine.travel(AFTER_JANUARY, tick=False):
         first = charge_periodic_services()
         again = charge_periodic_services()
     # 2 + (3 × 1) + (5 × 1 + 2 × 0.5); the total count would have priced 10 sensors as 2 + 5 + 5 × 0.5.
     assert charge_rows(world.north_client, "unit_sensors") == [(10, Decimal("11.0000"))]
-    charge = PeriodicCharge.objects.get(account=world.north_client, service="unit_sensors")
+    charge = periodic_charges().get(account=world.north_client, service="unit_sensors")
     assert (charge.window_start, charge.window_end) == JANUARY
-    assert (charge.ledger_entry.amount, charge.ledger_entry.quantity) == (Decimal("-11.0000"), 10)
-    assert charge.ledger_entry.description == "unit_sensors: 10 on 2 unit(s) for the monthly window from 2027-01-01 00:00"
+    assert (charge.amount, charge.quantity) == (Decimal("-11.0000"), 10)
+    assert charge.description == "unit_sensors: 10 on 2 unit(s) for the monthly window from 2027-01-01 00:00"
     # An account without units pays the flat fee alone.
     assert charge_rows(world.south_client, "unit_sensors") == [(0, Decimal("2.0000"))]
     assert first["charges"] > 0 and again["charges"] == 0
     assert ChargeWatermark.objects.get(account=world.north_client, service="unit_sensors").charged_until == JANUARY[1]
-    assert not PeriodicCharge.objects.filter(service__in=["avl_unit", "unit_alias"]).exists()
+    assert not periodic_charges().filter(service__in=["avl_unit", "unit_alias"]).exists()
     assert not ledger_mismatches().exists()
 
 
@@ -249,7 +255,7 @@ def test_activation_code_billing_still_charges_per_unit_services(sensors_priced)
         charge_periodic_services()
     assert not unit.active
     assert charge_rows(world.north_client, "unit_sensors") == [(3, Decimal("5.0000"))]
-    assert not PeriodicCharge.objects.filter(service="avl_unit").exists()
+    assert not periodic_charges().filter(service="avl_unit").exists()
 
 
 @requires_postgres
@@ -264,6 +270,23 @@ def test_four_runs_at_once_charge_each_per_unit_window_once(sensors_priced):
     assert not [r for r in results if isinstance(r, Exception)]
     accounts = Account.objects.filter(service=world.acme).count()
     assert sum(r["charges"] for r in results) == accounts  # January, once for every account (flat fee)
-    assert PeriodicCharge.objects.filter(service="unit_sensors").count() == accounts
+    assert periodic_charges().filter(service="unit_sensors").count() == accounts
     assert charge_rows(world.north_client, "unit_sensors") == [(10, Decimal("11.0000"))]
     assert not ledger_mismatches().exists()
+
+
+def test_the_ledger_holds_one_charge_per_window(billed):
+    """The database's own guard: a second periodic charge of a window is refused, and a periodic
+    row must be a charge with its window."""
+    window = {"window_start": DAY0, "window_end": DAY0 + timedelta(days=1)}
+    fields = {"account": billed.north_client, "kind": "charge", "amount": Decimal("-1"), "service": "zones_library",
+              "description": "test", "at": DAY0, "periodic": True}
+    LedgerEntry.objects.create(**fields, **window)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.create(**fields, **window)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.create(**{**fields, "kind": "payment"}, window_start=DAY0 + timedelta(days=1),
+                                   window_end=DAY0 + timedelta(days=2))
+    # On-demand charges share windows freely: they are not periodic.
+    for _ in range(2):
+        LedgerEntry.objects.create(**{**fields, "periodic": False}, **window)

@@ -15,7 +15,7 @@ from apps.accounts import operations as account_ops
 from apps.accounts.models import Account, LedgerEntry
 from apps.accounts.queries import ledger_mismatches
 from apps.services.charging import charge_periodic_services
-from apps.services.models import JobRun, PeriodicCharge, UsageCounter
+from apps.services.models import JobRun, UsageCounter
 from apps.services.operations import KernelDenied, consume_service, move_objects
 from tests.conftest import requires_postgres
 from tests.services.conftest import row
@@ -87,7 +87,7 @@ def test_two_charge_runs_at_once_charge_each_window_once(billed):
     later = NOW + timedelta(days=3)
     in_threads(4, lambda i: charge_periodic_services(now=later))
     accounts = Account.objects.filter(service=billed.acme).count()
-    assert PeriodicCharge.objects.count() == 3 * accounts  # three ended days, every account (flat fee)
-    client_charges = PeriodicCharge.objects.filter(account=billed.north_client).values_list("amount", flat=True)
-    assert list(client_charges) == [Decimal("3.0000")] * 3
+    charges = LedgerEntry.objects.filter(periodic=True)
+    assert charges.count() == 3 * accounts  # three ended days, every account (flat fee)
+    assert list(charges.filter(account=billed.north_client).values_list("amount", flat=True)) == [Decimal("-3")] * 3
     assert not ledger_mismatches().exists()
