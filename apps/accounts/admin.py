@@ -237,10 +237,12 @@ class LedgerAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("at", "account", "kind", "amount", "days", "service", "quantity", "window_start", "description",
                     "actor_name")
     list_select_related = ("account",)
-    list_filter = (service_filter("account__service"), "kind", "service", "at")
+    list_filter = (service_filter("account__service"), "kind", "periodic", "service", "at")
     search_fields = ("account__name", "description")
     ordering = ("-at", "-id")
     actions = None
+    fields = ("at", "account", "kind", "amount", "days", "service", "quantity", "periodic", "window_start",
+              "window_end", "cost_table", "description", "actor", "actor_name")
 
     def get_queryset(self, request):
         return ledger_visible_to(request.user)
@@ -271,9 +273,9 @@ class LedgerAdmin(ScopedAdminMixin, admin.ModelAdmin):
         cl = self.get_changelist_instance(request)
         rows = cl.get_queryset(request).values_list(
             "at", "account__name", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
-            "description", "actor_name").iterator(chunk_size=2000)
+            "cost_table", "description", "actor_name").iterator(chunk_size=2000)
         return stream_csv("ledger.csv", ["at", "account", "kind", "amount", "days", "service", "quantity",
-                                         "window_start", "window_end", "description", "actor"], rows)
+                                         "window_start", "window_end", "cost_table", "description", "actor"], rows)
 
 
 @admin.register(Operator)
