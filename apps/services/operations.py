@@ -31,6 +31,7 @@ from apps.accounts.operations import (
     require_not_blocked,
 )
 from apps.core import clock, periods
+from apps.core.bulk import insert_values
 from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.core.money import ZERO, as_money
 from apps.plans.cost_table import CostTableError, parse
@@ -336,17 +337,17 @@ def _post_charges(chain: Chain, paid: dict[int, Decimal], windows: dict, quantit
     """One charge ledger row per paying account (the balances were moved by ``debit_balances``)."""
     if not paid:
         return
-    user = chain.account
-    LedgerEntry.objects.bulk_create([
-        LedgerEntry(
-            account_id=pk, kind=LedgerKind.CHARGE, amount=-as_money(cost), service=chain.resolution.name,
-            quantity=quantity, window_start=windows[pk][0] if windows[pk] else None,
-            window_end=windows[pk][1] if windows[pk] else None, actor=actor, actor_name=actor_name(actor), at=now,
-            description=(f"{chain.resolution.name} × {quantity}" if pk == user.pk
-                         else f"{chain.resolution.name} × {quantity} used by {user.name}"),
-        )
+    user, name = chain.account, chain.resolution.name
+    insert_values(LedgerEntry, _CHARGE_COLUMNS, [
+        (pk, LedgerKind.CHARGE, -as_money(cost), 0, name, quantity, *(windows[pk] or (None, None)), False, "",
+         f"{name} × {quantity}" if pk == user.pk else f"{name} × {quantity} used by {user.name}",
+         actor.pk if actor else None, actor_name(actor), now)
         for pk, cost in sorted(paid.items())
     ])
+
+
+_CHARGE_COLUMNS = ("account_id", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
+                   "periodic", "cost_table", "description", "actor_id", "actor_name", "at")
 
 
 # --- objects -------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
 
+from django.db import connection
 from django.db.models import Aggregate, Case, F, FilteredRelation, OuterRef, Q, Subquery, TextField, When
 from django.db.models.functions import JSONObject
 
@@ -252,15 +253,10 @@ def _decode_plans(text: str | None) -> dict[int, Plan]:
     return plans
 
 
-def load_chain(account: Account, name: str) -> Chain:
-    """The account's chain resolved for ``name`` in one query, whatever the tree depth: the
-    accounts of the chain, each with its override row for ``name`` (a filtered join) and the
-    catalogue type of ``name`` (a subquery); the top account's row also carries the service's
-    plans with their rows for ``name`` (a JSON subquery), which saves the kernel a statement on
-    every consume (SPEC §8.3's budget of 5)."""
-    ids = account.ancestor_ids() + [account.pk]
-    catalogue = CatalogueService.objects.filter(catalogue_q(account.service_id), name=name)
-    accounts = list(
+def _chain_queryset(ids: list[int], name: str, service_id: int):
+    """The query of ``load_chain`` (see there)."""
+    catalogue = CatalogueService.objects.filter(catalogue_q(service_id), name=name)
+    return (
         Account.objects.filter(pk__in=ids)
         .annotate(ov=FilteredRelation("service_overrides", condition=Q(service_overrides__name=name)))
         .annotate(ov_type=F("ov__type"), ov_interval=F("ov__interval"), ov_cost=F("ov__cost_table"),
@@ -268,6 +264,52 @@ def load_chain(account: Account, name: str) -> Chain:
                   plans_json=Case(When(depth=0, then=_service_plans_json(name)), output_field=TextField()))
         .order_by("depth")
     )
+
+
+# Building and compiling ``_chain_queryset`` took most of a consume's time in Python, for a
+# statement that differs between calls only by its parameters. It is compiled once per database
+# and chain length with marker values, whose places in the parameter list are then filled with
+# each call's name, service and ids; every other parameter is a constant of the query.
+_NAME_MARKER = "\x00chain-name\x00"
+_SERVICE_MARKER = -7_301_000_001
+_ID_MARKER = -7_302_000_000  # ids: _ID_MARKER - position
+_chain_statements: dict[tuple[str, int], tuple[str, list[tuple[str, object]]]] = {}
+
+
+def _chain_statement(ids: list[int], name: str, service_id: int) -> tuple[str, list]:
+    """SQL and parameters of ``_chain_queryset(ids, name, service_id)``, compiled once per shape."""
+    key = (connection.alias, len(ids))
+    if key not in _chain_statements:
+        markers = [_ID_MARKER - i for i in range(len(ids))]
+        sql, params = _chain_queryset(markers, _NAME_MARKER, _SERVICE_MARKER).query.sql_with_params()
+        places = []
+        for param in params:
+            if param == _NAME_MARKER:
+                places.append(("name", None))
+            elif param == _SERVICE_MARKER:
+                places.append(("service", None))
+            elif param in markers:
+                places.append(("id", _ID_MARKER - param))
+            elif isinstance(param, str) and _NAME_MARKER in param:
+                raise RuntimeError("load_chain: the name is transformed in the query; it cannot be a marker")
+            else:
+                places.append(("constant", param))
+        if {value for place, value in places if place == "id"} != set(range(len(ids))):
+            raise RuntimeError("load_chain: an id of the chain is not a parameter of its own")
+        _chain_statements[key] = (sql, places)
+    sql, places = _chain_statements[key]
+    values = {"name": name, "service": service_id}
+    return sql, [ids[value] if place == "id" else values.get(place, value) for place, value in places]
+
+
+def load_chain(account: Account, name: str) -> Chain:
+    """The account's chain resolved for ``name`` in one query, whatever the tree depth: the
+    accounts of the chain, each with its override row for ``name`` (a filtered join) and the
+    catalogue type of ``name`` (a subquery); the top account's row also carries the service's
+    plans with their rows for ``name`` (a JSON subquery), which saves the kernel a statement on
+    every consume (SPEC §8.3's budget of 5)."""
+    ids = account.ancestor_ids() + [account.pk]
+    accounts = list(Account.objects.raw(*_chain_statement(ids, name, account.service_id)))
     top = accounts[0]
     plans = _decode_plans(top.plans_json)
     _link_plans(plans)

@@ -68,3 +68,29 @@ def test_resolutions_explain_an_ancestors_cap_and_read_only_the_names_asked(bill
     assert (south.allowed, south.explanation) == (True, "from plan Base; account override: none")
     assert available_services(clients, names=["drivers", "sms"]) == {
         billed.north_client.pk: {"sms"}, billed.north_east_client.pk: {"sms"}, billed.south_client.pk: {"sms", "drivers"}}
+
+
+def test_the_chain_statement_compiled_once_reads_what_the_queryset_reads(billed):
+    """``load_chain`` runs a statement compiled once per chain length with marker parameters: for
+    every account, depth and name (a plan row, an override, an unknown name), it returns the same
+    rows and annotations as the query built afresh."""
+    from django.db import connection
+
+    from apps.accounts.models import Account
+    from apps.services.resolution import _chain_queryset, _chain_statement
+
+    row(billed.base_plan, "sms", "1:0;10:1.5;-1", interval="daily")
+    set_service_override(actor=billed.top, account=billed.north, name="sms", interval="hourly", cost_table="5:0;-1")
+    columns = ("id", "name", "depth", "plan_id", "ov_type", "ov_interval", "ov_cost", "catalogue_type", "plans_json")
+
+    def read(accounts):
+        return [tuple(getattr(a, c) for c in columns) for a in accounts]
+
+    accounts = list(Account.objects.filter(service=billed.acme).order_by("depth", "pk"))
+    assert {a.depth for a in accounts} >= {0, 1, 2, 3}
+    for account in accounts:
+        ids = account.ancestor_ids() + [account.pk]
+        for name in ("sms", "avl_unit", "no_such_service", "it's \"quoted\""):
+            fresh = read(_chain_queryset(ids, name, account.service_id))
+            compiled = read(Account.objects.raw(*_chain_statement(ids, name, account.service_id)))
+            assert compiled == fresh, (account.name, name, connection.vendor)
