@@ -5,7 +5,7 @@
 1. Migrates and builds a service: top (Base plan) → DEALERS dealers (Dealer plan) → CLIENTS_PER_DEALER
    clients each; ``sms`` priced at every level (0.01), daily window, so each consume writes counters
    for three accounts, three ledger rows, three balances and its idempotency key.
-2. Starts ``gunicorn -w 2`` on 127.0.0.1 with ``bench.services_settings``.
+2. Starts ``gunicorn -w WORKERS`` (2 × cores + 1 unless BENCH_WORKERS is set) on 127.0.0.1 with ``bench.services_settings``.
 3. From a second process (this one), a bounded loop: REQUESTS requests over CONNECTIONS keep-alive
    connections, first to ``/bench/ping/`` (authentication + permission + JSON), then to
    ``/api/v1/accounts/<client>/consume/`` spread over the clients (a service's traffic: many
@@ -29,6 +29,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.services_settings")
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
+# gunicorn's own advice for sync workers: 2 × cores + 1 (a worker waiting on PostgreSQL leaves its
+# core to another).
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 DEALERS = 4
 CLIENTS_PER_DEALER = 25
 
@@ -94,7 +97,7 @@ def load(path, token: str, body) -> float:
 def main():
     token, clients = setup()
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{PORT}", "--chdir", str(ROOT),
+        [str(ROOT / ".venv/bin/gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{PORT}", "--chdir", str(ROOT),
          "--access-logfile", "/dev/null", "bench.services_wsgi:application"],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.services_settings"},
     )
@@ -111,7 +114,7 @@ def main():
     finally:
         server.terminate()
         server.wait()
-    print(f"requests: {REQUESTS} over {CONNECTIONS} connections, gunicorn -w 2, load average {os.getloadavg()[0]:.1f}")
+    print(f"requests: {REQUESTS} over {CONNECTIONS} connections, gunicorn -w {WORKERS}, load average {os.getloadavg()[0]:.1f}")
     print(f"ping:                         {ping:8.1f} req/s")
     print(f"consume over {len(clients)} clients:     {spread:8.1f} req/s  ratio {spread / ping:6.1%}")
     print(f"consume, all on one client:   {one:8.1f} req/s  ratio {one / ping:6.1%}")

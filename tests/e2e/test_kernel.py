@@ -19,3 +19,28 @@ def test_top_user_reads_an_accounts_services_and_checks_one(world, login, shot, 
     page.click("input[type=submit][value=Check]")
     assert "Denied (limit_reached)" in page.inner_text("#check-result")
     shot("kernel_check_tool")
+
+
+def test_a_periodic_charge_reads_in_the_ledger_with_its_window_and_table(world, login, shot, live_server):
+    from datetime import timedelta
+
+    import time_machine
+
+    from apps.accounts.models import LedgerEntry
+    from apps.core import clock
+    from apps.services.charging import charge_periodic_services
+    from apps.services.models import JobRun
+
+    row(world.base_plan, "zones_library", "0:10;2:0;1", interval="daily")
+    JobRun.objects.create(job="charge_periodic_services", last_started_at=clock.now() - timedelta(days=2))
+    with time_machine.travel(clock.now() + timedelta(days=1), tick=False):
+        charge_periodic_services()
+    charge = LedgerEntry.objects.filter(periodic=True, account=world.north_client).first()
+    assert charge is not None and charge.cost_table == "0:10;2:0;3:1"
+    page = login("top")
+    page.goto(f"{live_server.url}/admin/accounts/ledgerentry/?periodic__exact=1")
+    assert "zones_library: 0 for the daily window" in page.inner_text("#result_list")
+    shot("kernel_ledger_periodic_charges")
+    page.goto(f"{live_server.url}/admin/accounts/ledgerentry/{charge.pk}/change/")
+    assert "0:10;2:0;3:1" in page.inner_text("#content")
+    shot("kernel_ledger_periodic_charge")
