@@ -29,8 +29,12 @@ def insert_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> list[in
                            [table, len(rows)])
             ids = [pk for (pk,) in cursor.fetchall()]
             with cursor.cursor.copy(f"COPY {table} (id, {', '.join(columns)}) FROM STDIN") as copy:
-                for pk, row in zip(ids, rows, strict=True):
-                    copy.write_row((pk, *row))
+                # COPY's text format written here: psycopg's write_row adapts value by value (10 µs a row).
+                for offset in range(0, len(rows), _COPY_BATCH):
+                    copy.write("".join(
+                        f"{pk}\t" + "\t".join(map(_copy_text, row)) + "\n"
+                        for pk, row in zip(ids[offset:offset + _COPY_BATCH], rows[offset:offset + _COPY_BATCH],
+                                           strict=True)))
             return ids
         ids = []
         for offset in range(0, len(rows), _SQLITE_BATCH):
@@ -40,6 +44,24 @@ def insert_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> list[in
 
 
 _SQLITE_BATCH = 2000
+_COPY_BATCH = 5000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    """One value in COPY's text format: ``\\N`` for NULL, text with backslash, tab and line breaks
+    escaped, dates and times in ISO 8601 (with their offset), numbers as they print."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"insert_rows: no COPY text for {type(value).__name__}")
 
 
 def insert_values(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
@@ -86,6 +108,8 @@ def array_literal(values) -> str:
     jobs that cost more than the statements. Numbers, dates and times are written as they are;
     text is quoted and escaped; ``None`` is ``NULL``.
     """
+    if all(type(value) is int for value in values):  # ids, the common case: no quoting to decide
+        return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join(map(_array_element, values)) + "}"
 
 

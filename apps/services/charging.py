@@ -84,7 +84,7 @@ def charge_periodic_services(*, now: datetime | None = None) -> dict:
 
 def _charge_service(service: Account, *, now: datetime, previous_run: datetime | None) -> dict:
     tz = service.timezone
-    accounts = list(Account.objects.filter(service_id=service.pk).values_list("id", "plan_id", "created_at"))
+    accounts = list(Account.objects.filter(service_id=service.pk).values_list("id", "plan_id"))
     index = ServiceIndex(service.pk)
     names = [n for n, kind in index.catalogue.items() if kind == ServiceType.PERIODIC
              and (n in index.rows or _any_override(index, n))]
@@ -103,18 +103,25 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
             by_plan[(plan_id, name)] = index.resolve(Account(plan_id=plan_id), name, False)
         return by_plan[(plan_id, name)]
 
-    pairs, new = [], []
-    for account_id, plan_id, created_at in accounts:
+    pairs, missing = [], []
+    for account_id, plan_id in accounts:
         for name in names:
             resolution = resolve(account_id, plan_id, name)
             if not (resolution.resolves and resolution.has_window):
                 continue
             pairs.append((account_id, name, resolution))
             if (account_id, name) not in watermarks:
-                since = max(created_at, previous_run) if previous_run else created_at
-                start = periods.window(resolution.interval, since, tz)[0]
-                new.append((account_id, name, start))
-    watermarks.update(counters.create_watermarks(new))
+                missing.append((account_id, name, resolution))
+    if missing:  # creation times only for the accounts that need them (most runs: none)
+        created = dict(Account.objects.filter(pk__in=many_ids(sorted({a for a, _, _ in missing})))
+                       .values_list("id", "created_at"))
+        new, starts = [], {}  # most pairs start at the previous run: one window computed for all
+        for account_id, name, resolution in missing:
+            since = max(created[account_id], previous_run) if previous_run else created[account_id]
+            if (resolution.interval, since) not in starts:
+                starts[(resolution.interval, since)] = periods.window(resolution.interval, since, tz)[0]
+            new.append((account_id, name, starts[(resolution.interval, since)]))
+        watermarks.update(counters.create_watermarks(new))
 
     # 2. Pairs whose next window has ended (window ends cached: most pairs share a watermark).
     next_end: dict[tuple, datetime] = {}

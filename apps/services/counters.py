@@ -14,13 +14,14 @@ Each caller runs these inside its transaction and rolls back (by raising) when t
 values break a limit.
 """
 
+from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
 
 from apps.accounts.operations import move_cached_totals
-from apps.core.bulk import many_ids, values_cte
+from apps.core.bulk import array_literal, many_ids, values_cte
 
 from .models import ChargeWatermark, ObjectCounter, UsageCounter
 
@@ -128,16 +129,25 @@ _WATERMARK_CHUNK = 5000
 def claim_watermarks(moves: list[tuple[int, datetime, datetime]]) -> set[int]:
     """Move each watermark ``(id, read, new)`` from ``read`` to ``new``; return the ids moved.
 
-    One conditional UPDATE: a watermark another worker has moved since it was read is left alone
-    (its windows are that worker's; a worker still charging holds the row until its chunk commits,
-    and the condition is checked again on the committed row). The rows stay locked until this
-    chunk commits; the charges written after this are the chunk's, exactly once.
+    A conditional UPDATE per distinct (read, new), usually one for a whole chunk: a watermark
+    another worker has moved since it was read is left alone (its windows are that worker's; a
+    worker still charging holds the row until its chunk commits, and the condition is checked again
+    on the committed row). The rows stay locked until this chunk commits; the charges written after
+    this are the chunk's, exactly once.
     """
-    if not moves:
-        return set()
+    groups: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
+    for pk, read, until in moves:
+        groups[(read, until)].append(pk)
     table = ChargeWatermark._meta.db_table
-    cte, params = values_cte("v", (("id", "bigint"), ("read", "timestamptz"), ("until", "timestamptz")),
-                             sorted(moves))
-    rows = _execute(f"WITH {cte} UPDATE {table} SET charged_until = v.until FROM v "
-                    f"WHERE {table}.id = v.id AND {table}.charged_until = v.read RETURNING {table}.id", params)
-    return {pk for (pk,) in rows}
+    adapt = connection.ops.adapt_datetimefield_value
+    claimed = set()
+    for (read, until), ids in groups.items():
+        ids.sort()
+        if connection.vendor == "postgresql":
+            condition, id_params = "id = ANY(%s::bigint[])", [array_literal(ids)]
+        else:
+            condition, id_params = f"id IN ({', '.join(['%s'] * len(ids))})", ids
+        claimed.update(pk for (pk,) in _execute(
+            f"UPDATE {table} SET charged_until = %s WHERE {condition} AND charged_until = %s RETURNING id",
+            [adapt(until), *id_params, adapt(read)]))
+    return claimed

@@ -44,3 +44,20 @@ def test_values_cte_reads_back_every_row():
         cursor.execute(f"WITH {cte} SELECT id, label, amount FROM v", params)
         back = cursor.fetchall()
     assert [(pk, label, Decimal(str(amount))) for pk, label, amount in back] == rows
+
+
+def test_insert_rows_writes_every_value_as_given(world):
+    """``insert_rows`` (COPY's text format on PostgreSQL, multi-row INSERT on SQLite): text with tabs,
+    line breaks and backslashes, NULLs, booleans, money and times come back unchanged."""
+    from apps.accounts.models import LedgerEntry
+    from apps.core.bulk import insert_rows
+
+    at = datetime(2026, 11, 22, 23, 0, 0, 123456, tzinfo=UTC)
+    texts = ["tab\there", "line\nbreak\r\n", "back\\slash \\N", 'quote " and \'', "é✓"]
+    rows = [(world.north_client.pk, "adjustment", Decimal(f"-{i}.1234"), i, "", None, None, None, False, "",
+             text, "system", at) for i, text in enumerate(texts)]
+    ids = insert_rows(LedgerEntry, ("account_id", "kind", "amount", "days", "service", "quantity", "window_start",
+                                    "window_end", "periodic", "cost_table", "description", "actor_name", "at"), rows)
+    back = LedgerEntry.objects.in_bulk(ids)
+    assert [(back[pk].description, back[pk].amount, back[pk].days, back[pk].quantity, back[pk].at)
+            for pk in ids] == [(text, Decimal(f"-{i}.1234"), i, None, at) for i, text in enumerate(texts)]
