@@ -4,7 +4,7 @@ window's first page, generating 100,000 codes and bulk-assigning 10,000.
 Run against a PostgreSQL database of its own (it migrates it and adds a fresh service each run):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench_codes \\
-        .venv/bin/python bench/codes_bench.py [--codes 1000000] [--due 100000]
+        .venv/bin/python bench/codes_bench.py [--codes 1000000] [--due 100000] [--only sweep,generate]
 
 The data is built with bulk inserts (``generate_series`` for the codes), not the operations:
 1,000,000 codes of one service, half held by the top account and half shared among ten dealers;
@@ -262,7 +262,14 @@ def main():
                         help="Make the previous run's swept codes due again and measure only the sweep.")
     parser.add_argument("--generate-only", action="store_true",
                         help="Measure only generating and bulk-assigning, on the service of the previous run.")
+    parser.add_argument("--only", default="window,sweep,generate",
+                        help="Sections to measure after building, comma-separated (default: all): "
+                             "window, sweep, generate (generating includes bulk-assigning).")
     args = parser.parse_args()
+    sections = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = sections - {"window", "sweep", "generate"}
+    if unknown:
+        parser.error(f"unknown section(s) for --only: {', '.join(sorted(unknown))}")
     assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL=postgres://…)"
     call_command("migrate", verbosity=0)
     if args.window_only or args.sweep_only or args.generate_only:
@@ -286,11 +293,12 @@ def main():
     due = ActivationCode.objects.filter(service=top, status="active", expires_at__lte=now).count()
     print(f"built {total:,} codes ({due:,} due) in {build_time:.1f} s")
 
-    print_window(bench_window([("top user", top_user), ("distributor", distributor)], dealers, now))
-
-    print_sweep(now)
-
-    print_generate_and_assign(top, dealers, top_user)
+    if "window" in sections:
+        print_window(bench_window([("top user", top_user), ("distributor", distributor)], dealers, now))
+    if "sweep" in sections:
+        print_sweep(now)
+    if "generate" in sections:
+        print_generate_and_assign(top, dealers, top_user)
 
 
 def print_generate_and_assign(top: Account, dealers: list[Account], top_user: Operator):

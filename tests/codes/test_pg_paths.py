@@ -1,0 +1,166 @@
+"""The PostgreSQL one-statement paths of the sweep and of generation write exactly what the ORM paths
+(the ones SQLite runs) write: both are run on the same data, each in a savepoint rolled back, and
+their rows and events compared. Generated codes come back as the rows they are, on every backend."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.db.models import signals
+
+from apps.codes import operations as ops
+from apps.codes.models import ActivationCode, CodeEvent
+from apps.units.models import Unit
+from tests.conftest import requires_postgres
+
+from .conftest import T0, make_unit
+
+EVENT_FIELDS = [f.attname for f in CodeEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _values(code: ActivationCode) -> dict:
+    return {f.attname: getattr(code, f.attname) for f in ActivationCode._meta.concrete_fields}
+
+
+def _same_as_rows(codes: list[ActivationCode]) -> dict[int, ActivationCode]:
+    """Each returned instance holds its row's values and the state of a row loaded from the database."""
+    rows = ActivationCode.objects.in_bulk([c.pk for c in codes])
+    assert len(rows) == len(codes)
+    for code in codes:
+        assert _values(code) == _values(rows[code.pk])
+        assert (code._state.adding, code._state.db) == (False, "default")
+    return rows
+
+
+@pytest.fixture
+def mixed(cw):
+    """Due codes of every kind in two services, plus one not yet due."""
+    due_days = 10
+    assign = lambda code, unit: ops.assign_code(actor=cw.top, code=code, unit=unit, now=T0)  # noqa: E731
+    new = lambda **kw: ops.generate_codes(actor=cw.top, service=cw.acme, quantity=1, now=T0, **kw)[0]  # noqa: E731
+    for i in range(5):  # on active units
+        assign(new(validity_days=1 + i), make_unit(cw.north_client, f"due {i}"))
+    assign(new(validity_days=2, shared_with=cw.north), cw.north_unit)  # shared, on an active unit
+    manual = make_unit(cw.south_client, "off by hand")
+    assign(new(validity_days=3), manual)
+    Unit.objects.filter(pk=manual.pk).update(active=False, deactivation_reason="manual")  # stays as it is
+    ops.unassign_code(actor=cw.top, code=assign(new(validity_days=4), cw.south_unit), now=T0)  # active, no unit
+    assign(new(validity_days=60), cw.north_unit2)  # not due
+    # Another service, billed monthly when the sweep runs: its code expires, its unit stays active.
+    other = cw.other_service
+    ops.switch_billing_method(actor=cw.platform, service=other, method="activation_codes", confirm=True, now=T0)
+    other_unit = make_unit(other.children.get(), "other truck")
+    ops.assign_code(actor=cw.platform, unit=other_unit, now=T0, code=ops.generate_codes(
+        actor=cw.platform, service=other, quantity=1, validity_days=5, now=T0)[0])
+    ops.switch_billing_method(actor=cw.platform, service=other, method="monthly", confirm=True, now=T0)
+    return T0 + timedelta(days=due_days)
+
+
+def _orm_sweep():
+    return ops._expire_batch_orm, ops.SWEEP_BATCH
+
+
+def _sweep_outcome(at, **kwargs):
+    """Run the sweep in a savepoint rolled back afterwards; return what it wrote."""
+    last_event = CodeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    with transaction.atomic():
+        count = ops.expire_codes(now=at, **kwargs)
+        codes = list(ActivationCode.objects.order_by("id").values_list("id", "status", "unit_id"))
+        units = list(Unit.objects.order_by("id").values_list("id", "active", "deactivated_at", "deactivation_reason"))
+        events = list(CodeEvent.objects.filter(id__gt=last_event).order_by("id").values("id", *EVENT_FIELDS))
+        transaction.set_rollback(True)
+    for event in events:  # a code's events in id order: expired before its unit's deactivation
+        if event["action"] == "unit_deactivated":
+            assert any(e["action"] == "expired" and e["code_id"] == event["code_id"] and e["id"] < event["id"]
+                       for e in events)
+    rows = sorted(tuple(str(e[f]) for f in EVENT_FIELDS) for e in events)
+    return count, codes, units, rows
+
+
+@requires_postgres
+@pytest.mark.parametrize("batch", [None, 2], ids=["one batch", "batches of two"])
+def test_the_sweep_statement_writes_what_the_orm_path_writes(mixed, monkeypatch, batch):
+    if batch:
+        monkeypatch.setattr(ops, "EXPIRE_BATCH_PG", batch)
+        monkeypatch.setattr(ops, "SWEEP_BATCH", batch)
+    pg = _sweep_outcome(mixed)
+    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    orm = _sweep_outcome(mixed)
+    assert pg == orm
+    count, codes, units, events = pg
+    assert count == 9
+    assert sum(row[EVENT_FIELDS.index("action")] == "unit_deactivated" for row in events) == 6
+
+
+@requires_postgres
+def test_a_sweep_of_one_service_matches_too(mixed, cw, monkeypatch):
+    pg = _sweep_outcome(mixed, service_id=cw.acme.pk)
+    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    assert pg == _sweep_outcome(mixed, service_id=cw.acme.pk)
+    assert pg[0] == 8
+
+
+@requires_postgres
+def test_the_sweep_is_one_statement_per_batch(mixed, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):  # a batch, the last pass, and their savepoints
+        assert ops.expire_codes(now=mixed) == 9
+
+
+def _generation_outcome(cw, shared_with):
+    """Generate in a savepoint rolled back afterwards; return the rows and events, with the codes'
+    random text and ids replaced by their rank among the returned codes."""
+    last_event = CodeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    with transaction.atomic():
+        codes = ops.generate_codes(actor=cw.top, service=cw.acme, quantity=7, validity_days=90,
+                                   shared_with=shared_with, now=T0)
+        rows = _same_as_rows(codes)
+        rank = {code.pk: i for i, code in enumerate(sorted(codes, key=lambda c: c.pk))}
+        events = list(CodeEvent.objects.filter(id__gt=last_event).order_by("id").values("id", *EVENT_FIELDS))
+        transaction.set_rollback(True)
+    for event in events:
+        assert event.pop("code") == rows[event["code_id"]].code
+        event["code_id"] = rank[event["code_id"]]
+    actions = [e["action"] for e in events]
+    for event in events:
+        event.pop("id")
+    stored = sorted((rank[pk], {k: v for k, v in _values(row).items() if k not in ("id", "code")})
+                    for pk, row in rows.items())
+    return len(codes), stored, actions, sorted(events, key=lambda e: (e["code_id"], e["action"]))
+
+
+@requires_postgres
+@pytest.mark.parametrize("shared", [False, True], ids=["held by the top", "shared"])
+def test_the_generation_statement_writes_what_the_orm_path_writes(cw, monkeypatch, shared):
+    monkeypatch.setattr(ops, "GENERATE_BATCH", 3)  # 7 codes: three batches
+    shared_with = cw.north if shared else None
+    pg = _generation_outcome(cw, shared_with)
+    monkeypatch.setattr(ops, "_generate_batch", lambda: ops._insert_generated_orm)
+    orm = _generation_outcome(cw, shared_with)
+    assert pg == orm
+    count, stored, actions, events = pg
+    assert count == 7 and len(events) == (14 if shared else 7)
+    per_batch = ["generated"] * 3 + (["shared"] * 3 if shared else [])
+    assert actions[:len(per_batch)] == per_batch  # per batch: every code's generated event, then shared
+
+
+def test_generated_codes_go_through_from_db_when_something_listens_to_post_init(cw):
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    signals.post_init.connect(listener, sender=ActivationCode)
+    try:
+        codes = ops.generate_codes(actor=cw.top, service=cw.acme, quantity=3, validity_days=30, now=T0)
+    finally:
+        signals.post_init.disconnect(listener, sender=ActivationCode)
+    assert seen == codes
+    _same_as_rows(codes)
+
+
+def test_generated_codes_are_their_rows(cw):
+    codes = ops.generate_codes(actor=cw.top, service=cw.acme, quantity=4, validity_days=30, shared_with=cw.north,
+                               now=T0)
+    _same_as_rows(codes)
+    codes[0].refresh_from_db()  # and behave like any loaded instance
+    assert codes[0].shared_with == cw.north and codes[0].service_id == cw.acme.pk
