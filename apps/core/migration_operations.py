@@ -25,7 +25,7 @@ class SetFillfactor(Operation):
         return self.__class__.__qualname__, [], {"model_name": self.model_name, "fillfactor": self.fillfactor}
 
     def state_forwards(self, app_label, state):
-        pass  # storage only: the models do not change
+        """Storage only: the models' state is the same before and after."""
 
     def _alter(self, app_label, schema_editor, state, setting: str):
         if schema_editor.connection.vendor != "postgresql":
