@@ -212,7 +212,8 @@ class LedgerEntry(models.Model):
 class IdempotencyKey(models.Model):
     """The first answer to a request carrying a key; replayed for every repeat (SPEC §8.3)."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique key leads with the account.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()

@@ -40,7 +40,8 @@ class UsageCounter(models.Model):
     window is simply another row, so no job has to run at a boundary.
     """
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique window key leads with the account.
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
     service = models.CharField(max_length=100)
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()

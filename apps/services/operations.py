@@ -9,9 +9,9 @@ Statement budget of a consume (whatever the tree depth; documented in docs/decis
 1. the chain's accounts with their overrides, the catalogue type and the service's plans with
    their rows for the name (``load_chain``),
 2. the window counters: one upsert returning the new totals,
-3. the balances: one UPDATE returning the new balances (paid uses only),
-4. the ledger rows: one bulk INSERT (paid uses only),
-5. the idempotency key: one INSERT.
+3. the balances, the ledger rows and the idempotency key with its answer: on PostgreSQL one
+   statement (``counters.post_consumption``); SQLite, which cannot write inside ``WITH``, runs it
+   as three (an UPDATE returning the new balances, one INSERT of the ledger rows, one of the key).
 A denial raises inside the transaction, so nothing of it remains; its answer is then stored in a
 second, short transaction so a repeat replays it.
 """
@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import Account, IdempotencyKey, LedgerEntry, LedgerKind
+from apps.accounts.models import Account, IdempotencyKey, LedgerKind
 from apps.accounts.operations import (
     actor_name,
     evaluate_blocking,
@@ -31,7 +31,6 @@ from apps.accounts.operations import (
     require_not_blocked,
 )
 from apps.core import clock, periods
-from apps.core.bulk import insert_values
 from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.core.money import ZERO, as_money
 from apps.plans.cost_table import CostTableError, parse
@@ -277,18 +276,15 @@ def consume_service(*, account: Account, service: str, quantity: int = 1, idempo
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput.field("idempotency_key", f"Required, at most {MAX_KEY_LENGTH} characters.")
     fingerprint = _fingerprint(service, quantity)
-    storing_key = False
     try:
         with transaction.atomic():
-            body = _consume(account, service, quantity, actor, now)
-            storing_key = True
-            IdempotencyKey.objects.create(account_id=account.pk, key=key, fingerprint=fingerprint,
-                                          status_code=200, body=body, created_at=now)
-            return body
-    except IntegrityError:
-        if not storing_key:
-            raise
-        return _replay(account, key, fingerprint)  # a first answer exists: this attempt was rolled back
+            return _consume(account, service, quantity, actor, now, key=(account.pk, key, fingerprint, now))
+    except IntegrityError as error:
+        # The key collided: a first answer exists and this attempt was rolled back.
+        try:
+            return _replay(account, key, fingerprint)
+        except IdempotencyKey.DoesNotExist:
+            raise error from None
     except KernelDenied as denial:
         try:
             with transaction.atomic():
@@ -299,7 +295,7 @@ def consume_service(*, account: Account, service: str, quantity: int = 1, idempo
         raise
 
 
-def _consume(account: Account, service: str, quantity: int, actor, now: datetime) -> dict:
+def _consume(account: Account, service: str, quantity: int, actor, now: datetime, *, key: tuple) -> dict:
     chain = load_chain(account, service)
     _require_catalogue_service(chain, service, ServiceType.ON_DEMAND)
     denial = _entry_denial(chain)
@@ -315,39 +311,35 @@ def _consume(account: Account, service: str, quantity: int, actor, now: datetime
     used_before = {link.account.pk: (totals[link.account.pk][1] - quantity if link.account.pk in totals else 0)
                    for link in links}
     costs = _price(links, used_before, quantity)
-    # 2. Charge every paying account; limit by balance is checked on the balance after the debit.
+    # 2. Charge every paying account and store the answer under the idempotency key; limit by
+    # balance is checked on the balances after the debit (a denial rolls all of it back).
+    own = chain.account
     paid = {pk: cost for pk, cost in costs.items() if cost > 0}
-    balances = counters.debit_balances(paid)
+    answer = {"allowed": True, "cost": _money_text(costs.get(own.pk, ZERO)),
+              "usage": totals[own.pk][1] if own.pk in totals else quantity, "balance": _money_text(own.balance)}
+    balances = counters.post_consumption(debits=paid, charges=_charge_rows(chain, paid, windows, quantity, actor, now),
+                                         key=key, answer=answer, answer_account=own.pk)
     by_id = {link.account.pk: link for link in links}
     for pk, balance in balances.items():
         denial = _balance_denial(by_id[pk], balance)
         if denial:
             raise denial
-    _post_charges(chain, paid, windows, quantity, actor, now)
     for pk, balance in balances.items():
         by_id[pk].account.balance = balance
         reevaluate_blocking(by_id[pk].account, now=now)
-    own = chain.account
-    usage = totals[own.pk][1] if own.pk in totals else quantity
-    return {"allowed": True, "cost": _money_text(costs.get(own.pk, ZERO)), "usage": usage,
-            "balance": _money_text(balances.get(own.pk, own.balance))}
+    return {**answer, "balance": _money_text(own.balance)}
 
 
-def _post_charges(chain: Chain, paid: dict[int, Decimal], windows: dict, quantity: int, actor, now: datetime):
-    """One charge ledger row per paying account (the balances were moved by ``debit_balances``)."""
-    if not paid:
-        return
+def _charge_rows(chain: Chain, paid: dict[int, Decimal], windows: dict, quantity: int, actor,
+                 now: datetime) -> list[tuple]:
+    """One charge ledger row per paying account (``counters.CHARGE_COLUMNS``)."""
     user, name = chain.account, chain.resolution.name
-    insert_values(LedgerEntry, _CHARGE_COLUMNS, [
+    return [
         (pk, LedgerKind.CHARGE, -as_money(cost), 0, name, quantity, *(windows[pk] or (None, None)), False, "",
          f"{name} × {quantity}" if pk == user.pk else f"{name} × {quantity} used by {user.name}",
          actor.pk if actor else None, actor_name(actor), now)
         for pk, cost in sorted(paid.items())
-    ])
-
-
-_CHARGE_COLUMNS = ("account_id", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
-                   "periodic", "cost_table", "description", "actor_id", "actor_name", "at")
+    ]
 
 
 # --- objects -------------------------------------------------------------------------------------------
