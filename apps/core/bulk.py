@@ -38,7 +38,7 @@ def insert_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> list[in
             return ids
         ids = []
         for offset in range(0, len(rows), _SQLITE_BATCH):
-            cursor.execute(*multi_row_insert(table, columns, rows[offset:offset + _SQLITE_BATCH], " RETURNING id"))
+            cursor.execute(*_multi_row_insert(table, columns, rows[offset:offset + _SQLITE_BATCH], " RETURNING id"))
             ids += [pk for (pk,) in cursor.fetchall()]
         return ids
 
@@ -70,12 +70,10 @@ def insert_values(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     statement in the database. Defaults of the model are not applied: give every column."""
     if rows:
         with connection.cursor() as cursor:
-            cursor.execute(*multi_row_insert(model._meta.db_table, columns, rows))
+            cursor.execute(*_multi_row_insert(model._meta.db_table, columns, rows))
 
 
-def multi_row_insert(table: str, columns: Sequence[str], rows: Sequence[tuple], suffix: str = "") -> tuple:
-    """SQL and parameters of one ``INSERT … VALUES (…), (…)`` of ``rows`` (for a CTE, or with
-    ``suffix`` such as `` RETURNING id``)."""
+def _multi_row_insert(table: str, columns: Sequence[str], rows: Sequence[tuple], suffix: str = "") -> tuple:
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     adapt = _adapt_for_sqlite if connection.vendor == "sqlite" else (lambda value: value)
     return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))}{suffix}",

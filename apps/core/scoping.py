@@ -32,6 +32,17 @@ def in_scope(qs: QuerySet, user, account_field: str = "") -> QuerySet:
     return qs.filter(account_path_q(user, account_field))
 
 
+def sees(user, account) -> bool:
+    """``in_scope`` for one account already read, without a query: the same rule, in Python (for the
+    kernel, which reads the account with its chain in one statement)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if is_platform(user):
+        return True
+    own = getattr(user, "account", None)
+    return own is not None and account.path.startswith(own.path)
+
+
 def service_id_of(user) -> int | None:
     """The user's service (top account id); None for the platform operator."""
     account = getattr(user, "account", None)

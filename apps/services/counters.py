@@ -24,14 +24,17 @@ from django.db import connection
 
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
 from apps.accounts.operations import move_cached_totals
-from apps.core.bulk import array_literal, insert_values, many_ids, multi_row_insert, values_cte
+from apps.core.bulk import array_literal, insert_values, many_ids, values_cte
 from apps.core.money import as_money
+from apps.core.prepared import prepared_cursor
 
 from .models import ChargeWatermark, ObjectCounter, UsageCounter
 
 
-def _execute(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+def _execute(sql: str, params: list, *, prepared: bool = False) -> list[tuple]:
+    """Run one statement and return its rows; ``prepared``: a consume's statement, the same text on
+    every call (``apps.core.prepared``)."""
+    with (prepared_cursor() if prepared else connection.cursor()) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -56,7 +59,7 @@ def add_usage(*, service: str, rows: list[tuple[int, tuple, int, int]]) -> dict[
            f"ON CONFLICT (account_id, service, window_start) DO UPDATE "
            f"SET own = {table}.own + excluded.own, total = {table}.total + excluded.total "
            f"RETURNING account_id, own, total")
-    return {account_id: (own, total) for account_id, own, total in _execute(sql, params)}
+    return {account_id: (own, total) for account_id, own, total in _execute(sql, params, prepared=True)}
 
 
 def add_objects(*, service: str, account_id: int, ancestor_ids: list[int], delta: int) -> dict[int, tuple[int, int]]:
@@ -127,25 +130,29 @@ def _post_consumption_in_three(debits, charges, key, answer, answer_account) -> 
 def _post_consumption_in_one(debits, charges, key, answer, answer_account) -> dict[int, Decimal]:
     accounts, ledger, keys = (m._meta.db_table for m in (Account, LedgerEntry, IdempotencyKey))
     ids = sorted(debits)
-    parts, params = [], [array_literal(ids), array_literal([-as_money(debits[pk]) for pk in ids])]
-    parts.append(f"v(id, amount) AS (SELECT * FROM unnest(%s::bigint[], %s::numeric[])), "
-                 f"debited AS (UPDATE {accounts} SET balance = {accounts}.balance + v.amount FROM v "
-                 f"WHERE {accounts}.id = v.id RETURNING {accounts}.id, {accounts}.balance)")
-    if charges:
-        sql, charge_params = multi_row_insert(ledger, CHARGE_COLUMNS, charges)
-        parts.append(f"charged AS ({sql})")
-        params += charge_params
-    parts.append(f"answered AS (INSERT INTO {keys} ({', '.join(_KEY_COLUMNS)}) VALUES (%s, %s, %s, %s, 200, "
-                 f"jsonb_set(%s::jsonb, '{{balance}}', to_jsonb("
-                 f"COALESCE((SELECT balance FROM debited WHERE id = %s), %s::numeric)::text))))")
-    params += [*key, json.dumps(answer), answer_account, answer["balance"]]
-    rows = _execute(f"WITH {', '.join(parts)} SELECT id, balance FROM debited", params)
-    return {pk: balance for pk, balance in rows}
+    # Every row set is an array parameter per column: the text never changes, so it is prepared once
+    # per connection, and psycopg has a few parameters to send rather than one per value.
+    columns = ", ".join(CHARGE_COLUMNS)
+    charge_arrays = ", ".join(f"%s::{kind}[]" for kind in _CHARGE_TYPES)
+    sql = (f"WITH v(id, amount) AS (SELECT * FROM unnest(%s::bigint[], %s::numeric[])), "
+           f"debited AS (UPDATE {accounts} SET balance = {accounts}.balance + v.amount FROM v "
+           f"WHERE {accounts}.id = v.id RETURNING {accounts}.id, {accounts}.balance), "
+           f"charged AS (INSERT INTO {ledger} ({columns}) SELECT * FROM unnest({charge_arrays})), "
+           f"answered AS (INSERT INTO {keys} ({', '.join(_KEY_COLUMNS)}) VALUES (%s, %s, %s, %s, 200, "
+           f"jsonb_set(%s::jsonb, '{{balance}}', to_jsonb("
+           f"COALESCE((SELECT balance FROM debited WHERE id = %s), %s::numeric)::text)))) "
+           f"SELECT id, balance FROM debited")
+    params = [array_literal(ids), array_literal([-as_money(debits[pk]) for pk in ids]),
+              *(array_literal([row[i] for row in charges]) for i in range(len(CHARGE_COLUMNS))),
+              *key, json.dumps(answer), answer_account, answer["balance"]]
+    return {pk: balance for pk, balance in _execute(sql, params, prepared=True)}
 
 
-# The columns of a charge row written by a consume (``post_consumption``).
+# The columns of a charge row written by a consume (``post_consumption``), with their types.
 CHARGE_COLUMNS = ("account_id", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
                   "periodic", "cost_table", "description", "actor_id", "actor_name", "at")
+_CHARGE_TYPES = ("bigint", "text", "numeric", "integer", "text", "bigint", "timestamptz", "timestamptz",
+                 "boolean", "text", "text", "bigint", "text", "timestamptz")
 _KEY_COLUMNS = ("account_id", "key", "fingerprint", "created_at", "status_code", "body")
 
 

@@ -31,7 +31,8 @@ from apps.accounts.operations import (
     require_not_blocked,
 )
 from apps.core import clock, periods
-from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from apps.core.scoping import sees
 from apps.core.money import ZERO, as_money
 from apps.plans.cost_table import CostTableError, parse
 from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
@@ -222,7 +223,7 @@ def check_service(*, account: Account, service: str, quantity: int = 1, now: dat
     """
     now = now or clock.now()
     quantity = _require_whole(quantity, "quantity", 1, MAX_QUANTITY)
-    chain = load_chain(account, service)
+    chain = load_chain(account.pk, service)
     _require_catalogue_service(chain, service, None)
     try:
         denial = _entry_denial(chain)
@@ -253,8 +254,8 @@ def _fingerprint(service: str, quantity: int) -> str:
     return hashlib.sha256(f"consume|{service}|{quantity}".encode()).hexdigest()
 
 
-def _replay(account: Account, key: str, fingerprint: str) -> dict:
-    stored = IdempotencyKey.objects.get(account_id=account.pk, key=key)
+def _replay(account_id: int, key: str, fingerprint: str) -> dict:
+    stored = IdempotencyKey.objects.get(account_id=account_id, key=key)
     if stored.fingerprint != fingerprint:
         raise Conflict("This idempotency key was used with other parameters.", code="idempotency_key_reused")
     if stored.status_code != 200:
@@ -262,15 +263,20 @@ def _replay(account: Account, key: str, fingerprint: str) -> dict:
     return stored.body
 
 
-def consume_service(*, account: Account, service: str, quantity: int = 1, idempotency_key: str,
+def consume_service(*, account: Account | int, service: str, quantity: int = 1, idempotency_key: str,
                     actor=None, now: datetime | None = None) -> dict:
     """Use ``quantity`` of an on-demand service: check, count and charge in one transaction.
 
     Returns the API body ``{allowed, cost, usage, balance}``; raises ``KernelDenied`` (403).
     A repeated ``idempotency_key`` returns the first answer (denials included) and charges nothing;
     the same key with another service or quantity answers 409 ``idempotency_key_reused``.
+
+    ``account``: the account or its id. The account is read with its chain, so the API passes the
+    id from the URL and reads nothing before; an ``actor`` that does not see the account (or no such
+    account) gets ``NotFound``, as any scoped read would answer.
     """
     now = now or clock.now()
+    account_id = account if isinstance(account, int) else account.pk
     quantity = _require_whole(quantity, "quantity", 1, MAX_QUANTITY)
     key = (idempotency_key or "").strip() if isinstance(idempotency_key, str) else ""
     if not key or len(key) > MAX_KEY_LENGTH:
@@ -278,25 +284,28 @@ def consume_service(*, account: Account, service: str, quantity: int = 1, idempo
     fingerprint = _fingerprint(service, quantity)
     try:
         with transaction.atomic():
-            return _consume(account, service, quantity, actor, now, key=(account.pk, key, fingerprint, now))
+            return _consume(account_id, service, quantity, actor, now, key=(account_id, key, fingerprint, now))
     except IntegrityError as error:
         # The key collided: a first answer exists and this attempt was rolled back.
         try:
-            return _replay(account, key, fingerprint)
+            return _replay(account_id, key, fingerprint)
         except IdempotencyKey.DoesNotExist:
             raise error from None
     except KernelDenied as denial:
         try:
             with transaction.atomic():
-                IdempotencyKey.objects.create(account_id=account.pk, key=key, fingerprint=fingerprint,
+                IdempotencyKey.objects.create(account_id=account_id, key=key, fingerprint=fingerprint,
                                               status_code=denial.status, body=denial.as_dict(), created_at=now)
         except IntegrityError:
-            return _replay(account, key, fingerprint)
+            return _replay(account_id, key, fingerprint)
         raise
 
 
-def _consume(account: Account, service: str, quantity: int, actor, now: datetime, *, key: tuple) -> dict:
-    chain = load_chain(account, service)
+def _consume(account_id: int, service: str, quantity: int, actor, now: datetime, *, key: tuple) -> dict:
+    chain = load_chain(account_id, service)
+    own = chain.account
+    if actor is not None and not sees(actor, own):
+        raise NotFound("Not found.")
     _require_catalogue_service(chain, service, ServiceType.ON_DEMAND)
     denial = _entry_denial(chain)
     if denial:
@@ -305,7 +314,7 @@ def _consume(account: Account, service: str, quantity: int, actor, now: datetime
     windows = _windows(chain, links, now)
     # 1. Count first, atomically: the limit is checked on the totals this transaction produced.
     totals = counters.add_usage(service=service, rows=[
-        (pk, window, quantity if pk == account.pk else 0, quantity)
+        (pk, window, quantity if pk == account_id else 0, quantity)
         for pk, window in windows.items() if window is not None
     ])
     used_before = {link.account.pk: (totals[link.account.pk][1] - quantity if link.account.pk in totals else 0)
@@ -313,7 +322,6 @@ def _consume(account: Account, service: str, quantity: int, actor, now: datetime
     costs = _price(links, used_before, quantity)
     # 2. Charge every paying account and store the answer under the idempotency key; limit by
     # balance is checked on the balances after the debit (a denial rolls all of it back).
-    own = chain.account
     paid = {pk: cost for pk, cost in costs.items() if cost > 0}
     answer = {"allowed": True, "cost": _money_text(costs.get(own.pk, ZERO)),
               "usage": totals[own.pk][1] if own.pk in totals else quantity, "balance": _money_text(own.balance)}
@@ -369,7 +377,7 @@ def move_objects(*, account: Account, service: str, delta: int, actor=None, now:
     elif unit_count is not None:
         raise InvalidInput.field("unit_count", "Only an increase of a per-unit service is counted on a unit.")
     with transaction.atomic():
-        chain = load_chain(account, service)
+        chain = load_chain(account.pk, service)
         _require_catalogue_service(chain, service, ServiceType.PERIODIC)
         if delta > 0:
             denial = _entry_denial(chain)

@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from apps.accounts import operations as account_ops
-from apps.accounts.models import LedgerEntry
-from apps.services.models import ObjectCounter
+from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
+from apps.services.models import ObjectCounter, UsageCounter
 from tests.services.conftest import row
 
 
@@ -65,6 +65,20 @@ def test_out_of_scope_account_is_404_and_restricted_role_is_403(billed, as_user)
     assert south.get(url(billed.north_client, "services")).status_code == 404
     restricted = as_user(billed.north_restricted)
     assert restricted.post(url(billed.north_client, "check"), {"service": "sms"}, format="json").status_code == 403
+
+
+def test_consume_out_of_scope_or_of_no_account_is_404_and_writes_nothing(billed, as_user):
+    """Consume reads the account with its chain (no scoped read before): the scope still holds."""
+    row(billed.base_plan, "sms", "0.5", interval="daily")
+    body = {"service": "sms", "idempotency_key": "scoped"}
+    other_client = Account.objects.get(name="Other Client")
+    for user, account_id in ((billed.south_op, billed.north_client.pk), (billed.north_op, billed.south_client.pk),
+                             (billed.top, other_client.pk), (billed.north_op, 10**9)):
+        response = as_user(user).post(f"/api/v1/accounts/{account_id}/consume/", body, format="json")
+        assert response.status_code == 404 and response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert not LedgerEntry.objects.filter(kind="charge").exists()
+    assert not IdempotencyKey.objects.exists() and not UsageCounter.objects.exists()
+    assert as_user(billed.north_op).post(url(billed.north_client, "consume"), body, format="json").status_code == 200
 
 
 def test_services_list_and_override_put_delete(billed, as_user):

@@ -169,6 +169,21 @@ def test_consume_statement_budget_does_not_grow_with_depth(billed, django_assert
         consume_service(account=billed.north_east_client, service="sms", idempotency_key=key(), now=NOW)
 
 
+@requires_postgres
+def test_a_consumes_statements_are_prepared_once_per_connection(billed):
+    """The chain, the counters and the post run prepared (``apps.core.prepared``): each is one
+    prepared statement of the connection however many consumes run."""
+    row(billed.base_plan, "sms", "1", interval="daily")
+    for _ in range(4):
+        consume_service(account=billed.north_east_client.pk, service="sms", idempotency_key=key(), now=NOW)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    for marker in ("chain_of", "INSERT INTO services_usagecounter", "debited AS"):
+        mine = [runs for statement, runs in prepared if marker in statement]
+        assert len(mine) == 1 and mine[0] >= 4, (marker, prepared)
+
+
 def _consume_and_read_back(account, **kwargs) -> tuple:
     """Consume in a savepoint rolled back afterwards; return the answer and every row it wrote."""
     with transaction.atomic():

@@ -1,5 +1,7 @@
 """Resolution with its explanation, and the set-based availability the discount module reads."""
 
+import pytest
+
 from apps.accounts import operations as account_ops
 from apps.services.operations import set_service_override
 from apps.services.resolution import (
@@ -71,26 +73,44 @@ def test_resolutions_explain_an_ancestors_cap_and_read_only_the_names_asked(bill
 
 
 def test_the_chain_statement_compiled_once_reads_what_the_queryset_reads(billed):
-    """``load_chain`` runs a statement compiled once per chain length with marker parameters: for
-    every account, depth and name (a plan row, an override, an unknown name), it returns the same
-    rows and annotations as the query built afresh."""
+    """``load_chain`` runs a statement compiled once with marker parameters, prepared, and reads its
+    rows itself: for every account, depth and name (a plan row, an override, an unknown name), it
+    returns the same field values and annotations as the query built afresh, and the chain is the
+    account's own path."""
     from django.db import connection
 
     from apps.accounts.models import Account
+    from apps.core.prepared import instances, prepared_cursor
     from apps.services.resolution import _chain_queryset, _chain_statement
 
     row(billed.base_plan, "sms", "1:0;10:1.5;-1", interval="daily")
     set_service_override(actor=billed.top, account=billed.north, name="sms", interval="hourly", cost_table="5:0;-1")
-    columns = ("id", "name", "depth", "plan_id", "ov_type", "ov_interval", "ov_cost", "catalogue_type", "plans_json")
+    columns = (*(f.attname for f in Account._meta.concrete_fields),
+               "ov_type", "ov_interval", "ov_cost", "catalogue_type", "plans_json")
 
     def read(accounts):
         return [tuple(getattr(a, c) for c in columns) for a in accounts]
 
-    accounts = list(Account.objects.filter(service=billed.acme).order_by("depth", "pk"))
+    def run_compiled(pk, name):  # as load_chain runs it: prepared, rows read by ``instances``
+        with prepared_cursor() as cursor:
+            cursor.execute(*_chain_statement(pk, name))
+            return instances(Account, cursor)
+
+    accounts = list(Account.objects.order_by("depth", "pk"))
     assert {a.depth for a in accounts} >= {0, 1, 2, 3}
+    assert len({a.service_id for a in accounts}) > 1
     for account in accounts:
-        ids = account.ancestor_ids() + [account.pk]
         for name in ("sms", "avl_unit", "no_such_service", "it's \"quoted\""):
-            fresh = read(_chain_queryset(ids, name, account.service_id))
-            compiled = read(Account.objects.raw(*_chain_statement(ids, name, account.service_id)))
+            fresh = read(_chain_queryset(account.pk, name))
+            compiled = read(run_compiled(account.pk, name))
             assert compiled == fresh, (account.name, name, connection.vendor)
+            assert [tuple(map(type, r)) for r in compiled] == [tuple(map(type, r)) for r in fresh]  # 0 == 0.0
+            assert [r[0] for r in compiled] == account.ancestor_ids() + [account.pk]
+
+
+def test_load_chain_of_no_such_account_is_not_found(billed):
+    from apps.core.errors import NotFound
+    from apps.services.resolution import load_chain
+
+    with pytest.raises(NotFound):
+        load_chain(10**9, "sms")
