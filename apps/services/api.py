@@ -137,6 +137,11 @@ class CheckView(KernelView):
 
 
 class ConsumeView(KernelView):
+    # The kernel refuses a blocked operator itself: the operator's account and its ancestors are in
+    # the chain of every account it sees (403 ``account_blocked`` / ``ancestor_blocked``, the denial
+    # stored under the key like any other), so ``IsOperator``'s own read is not repeated here.
+    allow_when_blocked = True
+
     @extend_schema(request=ConsumeInSerializer, responses={200: ConsumeOutSerializer, 403: DENIAL},
                    summary="Use an on-demand service (idempotent)")
     def post(self, request, pk):

@@ -105,3 +105,20 @@ def test_payment_in_the_api_and_balance_after_consume(billed, as_user):
                                              {"service": "sms", "quantity": 2, "idempotency_key": "a"}, format="json")
     assert response.json() == {"allowed": True, "cost": "0.5000", "usage": 2, "balance": "0.5000"}
     assert Decimal(response.json()["balance"]) == Decimal("0.5")
+
+
+def test_a_blocked_operators_consume_is_a_kernel_denial(billed, as_user):
+    row(billed.base_plan, "sms", "0.5", interval="daily")
+    account_ops.block_account(actor=billed.top, account=billed.north, reason="unpaid")
+    body = {"service": "sms", "idempotency_key": "blocked"}
+    for user, account, reason in ((billed.north_op, billed.north_client, "ancestor_blocked"),
+                                  (billed.north_op, billed.north, "account_blocked"),
+                                  (billed.north_east_op, billed.north_east_client, "ancestor_blocked")):
+        denied = as_user(user).post(url(account, "consume"), body, format="json")
+        assert denied.status_code == 403, denied.json()
+        assert denied.json()["allowed"] is False and denied.json()["reason"] == reason
+    assert not LedgerEntry.objects.filter(kind="charge").exists() and not UsageCounter.objects.exists()
+    # Other writes of a blocked operator keep IsOperator's answer.
+    objects = as_user(billed.north_op).post(url(billed.north_client, "objects"), {"service": "drivers", "delta": 1},
+                                            format="json")
+    assert objects.status_code == 403 and objects.json()["code"] == "account_blocked"
