@@ -1,9 +1,8 @@
 """Statements of fixed text that the busiest request runs on every call, prepared on PostgreSQL.
 
 Django's PostgreSQL cursors bind parameters on the client (psycopg's ``ClientCursor``): every
-execution sends a new SQL text, which the server parses and plans again. For the kernel's consume,
-whose three statements are the same text on every call, that was a third of the server's work and
-much of psycopg's. ``prepared_cursor`` binds on the server instead, so psycopg prepares each
+execution sends a new SQL text, which the server parses and plans again. The kernel's consume runs
+three statements of the same text on every call; planning the chain's alone took 0.4 ms. ``prepared_cursor`` binds on the server instead, so psycopg prepares each
 statement once per connection and then sends only its parameters. Only the statements run through
 it are prepared: client-binding cursors never prepare, whatever the connection's threshold.
 

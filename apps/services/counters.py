@@ -110,9 +110,9 @@ def post_consumption(*, debits: dict[int, Decimal], charges: Sequence[tuple], ke
     debit (as ``answer`` gives it when that account pays nothing). Returns the new balances.
 
     On PostgreSQL this is one statement: data-modifying CTEs, the key's answer reading the debit's
-    ``RETURNING`` (a consume is statement-bound: each statement costs about as much again in Python
-    and in the server as it does on the wire). SQLite, which has no DML inside ``WITH``, runs the
-    same writes as three statements. A key already stored raises ``IntegrityError`` either way.
+    ``RETURNING`` (under load, a consume's cost is mostly its round trips to the server). SQLite,
+    which has no DML inside ``WITH``, runs the same writes as three statements. A key already stored
+    raises ``IntegrityError`` either way.
     """
     post = _post_consumption_in_one if connection.vendor == "postgresql" else _post_consumption_in_three
     return post(debits, charges, key, answer, answer_account)

@@ -32,8 +32,8 @@ from apps.accounts.operations import (
 )
 from apps.core import clock, periods
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from apps.core.scoping import sees
 from apps.core.money import ZERO, as_money
+from apps.core.scoping import sees
 from apps.plans.cost_table import CostTableError, parse
 from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
 
