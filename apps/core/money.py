@@ -23,6 +23,11 @@ def as_money(value) -> Decimal:
     return Decimal(value).quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
 
 
+def money_text(value) -> str:
+    """A money value as the API writes it: 4 places, fixed point (``-0.0100``)."""
+    return format(as_money(value), "f")
+
+
 def currency_format_error(pattern: str) -> str | None:
     """Why ``pattern`` is not a valid currency format, or None when it is."""
     if len(pattern) > 20:

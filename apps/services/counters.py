@@ -25,7 +25,7 @@ from django.db import connection
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
 from apps.accounts.operations import move_cached_totals
 from apps.core.bulk import array_literal, insert_values, many_ids, values_cte
-from apps.core.money import as_money
+from apps.core.money import as_money, money_text
 from apps.core.prepared import prepared_cursor
 
 from .models import ChargeWatermark, ObjectCounter, UsageCounter
@@ -121,7 +121,7 @@ def post_consumption(*, debits: dict[int, Decimal], charges: Sequence[tuple], ke
 def _post_consumption_in_three(debits, charges, key, answer, answer_account) -> dict[int, Decimal]:
     balances = debit_balances(debits)
     if answer_account in balances:
-        answer = {**answer, "balance": format(balances[answer_account], "f")}
+        answer = {**answer, "balance": money_text(balances[answer_account])}
     insert_values(LedgerEntry, CHARGE_COLUMNS, charges)
     insert_values(IdempotencyKey, _KEY_COLUMNS, [(*key, 200, json.dumps(answer))])
     return balances

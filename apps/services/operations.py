@@ -32,7 +32,7 @@ from apps.accounts.operations import (
 )
 from apps.core import clock, periods
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from apps.core.money import ZERO, as_money
+from apps.core.money import ZERO, as_money, money_text
 from apps.core.scoping import sees
 from apps.plans.cost_table import CostTableError, parse
 from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
@@ -86,11 +86,7 @@ class CheckResult:
 
     def as_dict(self) -> dict:
         return {"allowed": self.allowed, "reason": self.reason, "detail": self.detail,
-                "cost": _money_text(self.cost)}
-
-
-def _money_text(value: Decimal) -> str:
-    return format(as_money(value), "f")
+                "cost": money_text(self.cost)}
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -323,8 +319,8 @@ def _consume(account_id: int, service: str, quantity: int, actor, now: datetime,
     # 2. Charge every paying account and store the answer under the idempotency key; limit by
     # balance is checked on the balances after the debit (a denial rolls all of it back).
     paid = {pk: cost for pk, cost in costs.items() if cost > 0}
-    answer = {"allowed": True, "cost": _money_text(costs.get(own.pk, ZERO)),
-              "usage": totals[own.pk][1] if own.pk in totals else quantity, "balance": _money_text(own.balance)}
+    answer = {"allowed": True, "cost": money_text(costs.get(own.pk, ZERO)),
+              "usage": totals[own.pk][1] if own.pk in totals else quantity, "balance": money_text(own.balance)}
     balances = counters.post_consumption(debits=paid, charges=_charge_rows(chain, paid, windows, quantity, actor, now),
                                          key=key, answer=answer, answer_account=own.pk)
     by_id = {link.account.pk: link for link in links}
@@ -335,7 +331,7 @@ def _consume(account_id: int, service: str, quantity: int, actor, now: datetime,
     for pk, balance in balances.items():
         by_id[pk].account.balance = balance
         reevaluate_blocking(by_id[pk].account, now=now)
-    return {**answer, "balance": _money_text(own.balance)}
+    return {**answer, "balance": money_text(own.balance)}
 
 
 def _charge_rows(chain: Chain, paid: dict[int, Decimal], windows: dict, quantity: int, actor,
