@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import datetime
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -1171,8 +1170,13 @@ def _queue_notice_emails(email_ids: list[int]) -> None:
     one). ``robust``: a broker that refuses one leaves it for the next job run, not the others."""
     from .tasks import send_notice_email
 
+    def queue(email_id: int):
+        def send_notice_email_later():
+            send_notice_email.delay(email_id)
+        return send_notice_email_later
+
     for email_id in email_ids:
-        transaction.on_commit(partial(send_notice_email.delay, email_id), robust=True)
+        transaction.on_commit(queue(email_id), robust=True)
 
 
 def send_expiry_notices(*, now: datetime | None = None) -> dict:
