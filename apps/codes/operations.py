@@ -1207,7 +1207,8 @@ def send_expiry_notices(*, now: datetime | None = None) -> dict:
             queued += emails
             _queue_notice_emails(emails)
     stale = now - NoticeEmail.CLAIM_TIMEOUT
-    earlier = list(NoticeEmail.objects.filter(sent_at__isnull=True, created_at__lt=now, recipient__is_active=True)
+    earlier = list(NoticeEmail.objects.filter(sent_at__isnull=True, created_at__lt=now, recipient__is_active=True,
+                                              notice__send_email=True)
                    .exclude(recipient__email="")
                    .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
                    .order_by("pk").values_list("pk", flat=True))
@@ -1250,6 +1251,9 @@ def send_notice_email(email_id: int, *, now: datetime | None = None) -> bool:
             return False
         if not (email.recipient.is_active and email.recipient.email):
             NoticeEmail.objects.filter(pk=email.pk).update(claimed_at=None, last_error="no e-mail address")
+            return False
+        if not email.notice.send_email:  # e-mail turned off on the notice since: the banner still shows it
+            NoticeEmail.objects.filter(pk=email.pk).update(claimed_at=None, last_error="notice not e-mailed")
             return False
         NoticeEmail.objects.filter(pk=email.pk).update(claimed_at=now, attempts=F("attempts") + 1)
     claimed = NoticeEmail.objects.filter(pk=email.pk, claimed_at=now, sent_at__isnull=True)
