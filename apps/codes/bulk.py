@@ -8,7 +8,8 @@ of the time spent. These helpers write plain rows instead:
 - ``insert_keyed``: rows that differ only in a unique key, with their new ids back.
 - ``update_rows``: one prepared ``UPDATE … WHERE id = %s`` run for many rows.
 - ``insert_select``: ``INSERT INTO … SELECT`` from an ORM queryset annotated with one expression per
-  column, so rows derived from other rows (the sweep's events) never leave the database.
+  column, so rows derived from other rows (the sweep's events) never leave the database;
+  ``insert_select_new`` the same, skipping rows a unique key already holds, with the new ids back.
 The callers hold the transaction and the row locks.
 """
 
@@ -117,6 +118,20 @@ def insert_select(model: type[Model], source: QuerySet) -> int:
         cursor.execute(f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) {sql}",
                        params)
         return cursor.rowcount
+
+
+def insert_select_new(model: type[Model], source: QuerySet) -> list[int]:
+    """``insert_select`` that skips rows conflicting with a unique constraint (``ON CONFLICT DO NOTHING``,
+    PostgreSQL and SQLite alike) and returns the ids of the rows it inserted."""
+    compiler = source.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    columns = [alias.removeprefix(ALIAS_PREFIX) for _, _, alias in compiler.select]
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        # SQLite reads ``ON CONFLICT`` after a SELECT without WHERE as a join clause: callers filter.
+        cursor.execute(f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) {sql} "
+                       f"ON CONFLICT DO NOTHING RETURNING {qn(model._meta.pk.column)}", params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def in_condition(model: type[Model], field_name: str, values: list):

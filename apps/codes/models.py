@@ -8,10 +8,12 @@ code whose time is up reads as expired even before the sweep reaches it.
 import math
 from datetime import datetime, timedelta
 
-import pgtrigger
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.guards import append_only
 
 DAY = timedelta(hours=24)
 VALIDITY_PRESETS = (30, 90, 180, 365, 730)
@@ -195,9 +197,8 @@ class CodeEvent(models.Model):
             models.Index(fields=["code_id", "-at"], name="codeevent_code_id_at"),
             models.Index(fields=["unit_id", "-at"], name="codeevent_unit_at"),
         ]
-        triggers = [
-            pgtrigger.Protect(name="code_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-        ]
+        # UPDATE, DELETE and TRUNCATE refused by the database (tests lift them through ``core.guards.lifted``).
+        triggers = append_only("code_event_append_only")
 
     def __str__(self):
         return f"{self.get_action_display()} {self.code or self.unit_name}"
@@ -239,8 +240,9 @@ class ExpiryNotice(models.Model):
     send_email = models.BooleanField(default=True)
     recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="expiry_notices")
     created_at = models.DateTimeField()
-    swept_until = models.DateTimeField(null=True, blank=True, editable=False,
-                                       help_text="The job has looked at codes expiring up to here.")
+    last_run_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text=_("When the job last recorded this notice's concerned codes; the next run reaches back to here."))
 
     class Meta:
         ordering = ["name", "id"]
@@ -253,14 +255,52 @@ class ExpiryNotice(models.Model):
         return self.name
 
 
+class NoticeEmail(models.Model):
+    """One e-mail of a notice to one recipient: the codes of the deliveries a job run recorded for them.
+
+    Sent by its own Celery task after the recording transaction commits. ``claimed_at`` is set under the
+    row lock in a transaction of its own before the message leaves; ``sent_at`` once the mail server took
+    it. A failed send clears the claim, so only this e-mail is tried again (by the task's retry, or by the
+    next job run); a claim older than ``CLAIM_TIMEOUT`` (a worker that died mid-send) is taken again.
+    """
+
+    notice = models.ForeignKey(ExpiryNotice, on_delete=models.CASCADE, related_name="emails")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+
+    CLAIM_TIMEOUT = timedelta(hours=1)
+
+    class Meta:
+        indexes = [
+            # The job's catch-up: e-mails not sent yet (a handful; the index holds only those).
+            models.Index(fields=["created_at"], name="notice_email_unsent", condition=models.Q(sent_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.notice} → {self.recipient}"
+
+
 class NoticeDelivery(models.Model):
-    """One notice for one recipient about one code: the unique key makes delivery exactly-once."""
+    """One notice for one recipient about one code: the unique key makes delivery exactly-once.
+
+    ``unit_name`` is the unit the code was on when recorded (or when it expired, if the daily clear took
+    it off since); empty for a code on no unit, which is listed by itself with its holder
+    (``holder_name``). Both are snapshots, so the banner and the e-mail name what the recipient was
+    entitled to see when the delivery was recorded.
+    """
 
     notice = models.ForeignKey(ExpiryNotice, on_delete=models.CASCADE, related_name="deliveries")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     code = models.ForeignKey(ActivationCode, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField()
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    unit_name = models.CharField(max_length=200, blank=True, default="")
+    holder_name = models.CharField(max_length=200, blank=True, default="")
+    email = models.ForeignKey(NoticeEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries",
+                              help_text=_("The e-mail that lists this code (none when the notice is not e-mailed)."))
     dismissed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

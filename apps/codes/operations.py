@@ -10,17 +10,18 @@ same state.
 
 import gc
 import secrets
-from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import BigIntegerField, DateTimeField, F, QuerySet, Value, signals
+from django.db.models import BigIntegerField, DateTimeField, F, OuterRef, Q, QuerySet, Subquery, Value, signals
 from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce, JSONObject
+from django.utils.translation import gettext
 
 from apps.accounts.models import Account, BillingMethod, Role
 from apps.accounts.operations import actor_name, require_not_blocked
@@ -32,7 +33,7 @@ from apps.units.models import DeactivationReason, Unit
 
 from . import bulk
 from .models import (DAY, MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeAction, CodeEvent, CodeStatus,
-                     ExpiryNotice, NoticeDelivery, branch_of)
+                     ExpiryNotice, NoticeDelivery, NoticeEmail, branch_of)
 from .queries import concerned_codes, normalize_code
 
 SWEEP_BATCH = 10_000  # rows per transaction in the jobs (and ids per IN list: below every driver's limit)
@@ -1116,51 +1117,151 @@ def _sender_for(service_id: int) -> str:
     return email or settings.DEFAULT_FROM_EMAIL
 
 
-def send_expiry_notices(*, now: datetime | None = None) -> dict:
-    """Record every (notice, recipient, code) now concerned and e-mail the new ones once.
+def _notice_rows(codes: QuerySet) -> QuerySet:
+    """The concerned codes with what a delivery records of them: the unit — the code's own, or for an
+    expired code the daily clear took off its unit, the unit its ``expired`` event names — as a name
+    and an account path (NULL for a code on no unit), and the holder's name."""
+    at_expiry = CodeEvent.objects.filter(code_id=OuterRef("pk"), action=CodeAction.EXPIRED,
+                                         unit_id__isnull=False).order_by()
+    return codes.annotate(
+        n_unit_name=Coalesce(F("unit__name"), Subquery(at_expiry.values("unit_name")[:1])),
+        n_account_path=Coalesce(F("unit__account__path"), Subquery(at_expiry.values("account_path")[:1])),
+        n_holder_name=Coalesce(F("shared_with__name"), F("service__name")))
 
-    1. Per notice, codes expiring in (last sweep, now + N days] — the lower bound reaches back to the
-       last run, so codes that expired while the site was down are still noticed — on units in each
-       recipient's scope become delivery rows (unique key, conflicts ignored: never twice).
-    2. Deliveries not yet e-mailed are claimed under SKIP LOCKED, mailed per recipient, and stamped in
-       the same transaction: a failed send rolls back and is retried on the next run.
+
+def _seen_by(recipient) -> Q:
+    """A recipient is told of a code on a unit in its subtree, and of a code on no unit that it sees
+    (held in its subtree: SPEC §9.8; restricted distributors see no codes)."""
+    path = recipient.account.path
+    seen = Q(n_account_path__startswith=path)
+    if recipient.role in (Role.TOP_USER, Role.DISTRIBUTOR):
+        seen |= Q(n_account_path__isnull=True, holder_path__startswith=path)
+    return seen
+
+
+def _record_notice(notice: ExpiryNotice, now: datetime) -> tuple[int, list[int]]:
+    """Record the (notice, recipient, code) deliveries now concerned and one e-mail per recipient with
+    new ones, in the caller's transaction (the notice row locked). Returns (deliveries, e-mail ids)."""
+    since = notice.last_run_at or notice.created_at
+    rows = _notice_rows(concerned_codes(now, notice.days_before, since=since).filter(service_id=notice.service_id))
+    created, emails = 0, []
+    for recipient in notice.recipients.all():
+        if not recipient.is_active or recipient.account is None:
+            continue
+        columns = {
+            "notice_id": Value(notice.pk, output_field=BigIntegerField()),
+            "recipient_id": Value(recipient.pk, output_field=BigIntegerField()),
+            "code_id": F("id"), "created_at": Value(now, output_field=DateTimeField()),
+            "unit_name": Coalesce(F("n_unit_name"), Value("")), "holder_name": F("n_holder_name"),
+        }
+        source = rows.filter(_seen_by(recipient)).order_by().annotate(
+            **{f"{bulk.ALIAS_PREFIX}{name}": value for name, value in columns.items()})
+        new = bulk.insert_select_new(NoticeDelivery, source.values(*(f"{bulk.ALIAS_PREFIX}{c}" for c in columns)))
+        created += len(new)
+        if new and notice.send_email and recipient.email:
+            email = NoticeEmail.objects.create(notice=notice, recipient=recipient, created_at=now)
+            NoticeDelivery.objects.filter(bulk.ids_condition(NoticeDelivery, new)).update(email=email)
+            emails.append(email.pk)
+    return created, emails
+
+
+def _queue_notice_emails(email_ids: list[int]) -> None:
+    """One Celery task per e-mail, once the transaction that recorded them commits (at once outside
+    one). ``robust``: a broker that refuses one leaves it for the next job run, not the others."""
+    from .tasks import send_notice_email
+
+    def queue(email_id: int):
+        def send_notice_email_later():
+            send_notice_email.delay(email_id)
+        return send_notice_email_later
+
+    for email_id in email_ids:
+        transaction.on_commit(queue(email_id), robust=True)
+
+
+def send_expiry_notices(*, now: datetime | None = None) -> dict:
+    """The hourly job: record every (notice, recipient, code) concerned and queue the e-mails.
+
+    1. Per notice, under its row lock (``SKIP LOCKED``: a second run at once leaves it to the first),
+       codes whose expiry lies in (last run, now + N days] — so a code that expired while the job was
+       down, and was swept or cleared since, is still noticed — become deliveries for the recipients
+       who see them (``INSERT … SELECT … ON CONFLICT DO NOTHING``: the unique key makes them
+       exactly-once). A recipient with new deliveries gets one ``NoticeEmail`` listing them.
+    2. After that transaction commits, each new e-mail goes to its own task (``send_notice_email``).
+    3. E-mails of earlier runs still unsent (a send that failed past its retries, a broker that was
+       down, a worker that died mid-send) are queued again; their claim keeps them from going twice.
+    Returns the numbers of deliveries recorded and of e-mails queued.
     """
     now = now or clock.now()
-    created = 0
-    notices = list(ExpiryNotice.objects.prefetch_related("recipients__account"))
-    for notice in notices:
-        codes = concerned_codes(now, notice.days_before, since=notice.swept_until).filter(
-            service_id=notice.service_id)
-        rows = []
-        for recipient in notice.recipients.all():
-            if not recipient.is_active or recipient.account is None:
-                continue
-            ids = codes.filter(unit__account__path__startswith=recipient.account.path).values_list("pk", flat=True)
-            rows.extend(NoticeDelivery(notice=notice, recipient=recipient, code_id=pk, created_at=now) for pk in ids)
+    created, queued = 0, []
+    for notice_id in ExpiryNotice.objects.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
-            before = NoticeDelivery.objects.filter(notice=notice).count()
-            NoticeDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
-            created += NoticeDelivery.objects.filter(notice=notice).count() - before
-            ExpiryNotice.objects.filter(pk=notice.pk).update(swept_until=now + timedelta(days=notice.days_before))
-    return {"deliveries": created, "emails": _mail_pending_deliveries(now)}
+            notice = (ExpiryNotice.objects.select_for_update(skip_locked=True).filter(pk=notice_id)
+                      .prefetch_related("recipients__account").first())
+            if notice is None:
+                continue
+            count, emails = _record_notice(notice, now)
+            ExpiryNotice.objects.filter(pk=notice.pk).update(
+                last_run_at=max(now, notice.last_run_at) if notice.last_run_at else now)
+            created += count
+            queued += emails
+            _queue_notice_emails(emails)
+    stale = now - NoticeEmail.CLAIM_TIMEOUT
+    earlier = list(NoticeEmail.objects.filter(sent_at__isnull=True, created_at__lt=now, recipient__is_active=True,
+                                              notice__send_email=True)
+                   .exclude(recipient__email="")
+                   .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+                   .order_by("pk").values_list("pk", flat=True))
+    _queue_notice_emails(earlier)
+    return {"deliveries": created, "emails": len(queued) + len(earlier)}
 
 
-def _mail_pending_deliveries(now: datetime) -> int:
-    sent = 0
+def _notice_message(email: NoticeEmail, deliveries: list[NoticeDelivery]) -> EmailMessage:
+    """The e-mail's text: the notice's own, then one line per code, times in the service's zone."""
+    zone = ZoneInfo(email.notice.service.timezone or "UTC")
+    lines = []
+    for delivery in deliveries:
+        code, expires = delivery.code, delivery.code.expires_at.astimezone(zone)
+        values = {"code": code.display, "unit": delivery.unit_name, "holder": delivery.holder_name,
+                  "expires": f"{expires:%Y-%m-%d %H:%M} {zone.key}"}
+        if delivery.unit_name:
+            lines.append(gettext("- %(unit)s: code %(code)s expires %(expires)s") % values)
+        else:
+            lines.append(gettext("- code %(code)s, on no unit, held by %(holder)s, expires %(expires)s") % values)
+    return EmailMessage(subject=email.notice.name, body=f"{email.notice.text}\n\n" + "\n".join(lines),
+                        from_email=_sender_for(email.notice.service_id), to=[email.recipient.email])
+
+
+def send_notice_email(email_id: int, *, now: datetime | None = None) -> bool:
+    """Send one notice e-mail to its recipient, at most once.
+
+    The claim (``claimed_at``, under the row lock, ``SKIP LOCKED``) commits before the message leaves,
+    so two workers never both send it. On success ``sent_at`` is stamped; on failure the claim is
+    released, the error kept and the exception raised, so the task retries this e-mail alone. A claim
+    older than ``NoticeEmail.CLAIM_TIMEOUT`` (its worker died) may be taken again. Returns whether it
+    sent; False when sent already, held by another worker, or the recipient has no address any more.
+    """
+    now = now or clock.now()
     with transaction.atomic():
-        pending = list(NoticeDelivery.objects.filter(emailed_at__isnull=True, notice__send_email=True)
-                       .select_for_update(skip_locked=True, of=("self",))
-                       .select_related("notice", "recipient", "code", "code__unit").order_by("id"))
-        by_mail = defaultdict(list)
-        for delivery in pending:
-            if delivery.recipient.email:
-                by_mail[(delivery.notice_id, delivery.recipient_id)].append(delivery)
-        for deliveries in by_mail.values():
-            notice, recipient = deliveries[0].notice, deliveries[0].recipient
-            lines = [f"- {d.code.unit.name if d.code.unit else '(no unit)'}: code {d.code.display} expires "
-                     f"{d.code.expires_at:%Y-%m-%d %H:%M} UTC" for d in deliveries]
-            send_mail(subject=notice.name, message=f"{notice.text}\n\n" + "\n".join(lines),
-                      from_email=_sender_for(notice.service_id), recipient_list=[recipient.email])
-            sent += 1
-        NoticeDelivery.objects.filter(pk__in=[d.pk for ds in by_mail.values() for d in ds]).update(emailed_at=now)
-    return sent
+        email = (NoticeEmail.objects.select_for_update(skip_locked=True, of=("self",))
+                 .select_related("notice__service", "recipient")
+                 .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - NoticeEmail.CLAIM_TIMEOUT),
+                         pk=email_id, sent_at__isnull=True).first())
+        if email is None:
+            return False
+        if not (email.recipient.is_active and email.recipient.email):
+            NoticeEmail.objects.filter(pk=email.pk).update(claimed_at=None, last_error="no e-mail address")
+            return False
+        if not email.notice.send_email:  # e-mail turned off on the notice since: the banner still shows it
+            NoticeEmail.objects.filter(pk=email.pk).update(claimed_at=None, last_error="notice not e-mailed")
+            return False
+        NoticeEmail.objects.filter(pk=email.pk).update(claimed_at=now, attempts=F("attempts") + 1)
+    claimed = NoticeEmail.objects.filter(pk=email.pk, claimed_at=now, sent_at__isnull=True)
+    deliveries = list(email.deliveries.select_related("code").order_by("code__expires_at", "id"))
+    try:
+        _notice_message(email, deliveries).send()
+    except Exception as exc:
+        claimed.update(claimed_at=None, last_error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    claimed.update(sent_at=clock.now(), last_error="")
+    return True

@@ -161,11 +161,11 @@ def notices_visible_to(user) -> QuerySet:
 
 
 def concerned_codes(now: datetime, days_before: int, *, since: datetime | None = None) -> QuerySet:
-    """Codes on units whose expiry falls in (lower, now + N days] (SPEC §8.5). ``since`` (the last
-    run's upper bound) pulls the lower bound back, so codes that expired while the site was down
-    (and may be swept already) are still concerned once."""
+    """Codes concerned by their own expiry: now < expires_at ≤ now + N days (SPEC §8.5), on a unit or
+    not, swept or cleared or not. ``since`` (the previous run) pulls the lower bound back to it, so a
+    code whose expiry passed while the job was down is still concerned once."""
     lower = min(since, now) if since is not None else now
-    return ActivationCode.objects.filter(status__in=[CodeStatus.ACTIVE, CodeStatus.EXPIRED], unit__isnull=False,
+    return ActivationCode.objects.filter(status__in=[CodeStatus.ACTIVE, CodeStatus.EXPIRED],
                                          expires_at__gt=lower, expires_at__lte=now + timedelta(days=days_before))
 
 
@@ -175,6 +175,6 @@ def open_deliveries_for(user, now: datetime) -> QuerySet:
     if not (user and user.is_authenticated):
         return NoticeDelivery.objects.none()
     qs = (NoticeDelivery.objects.filter(recipient=user, code__expires_at__gt=now)
-          .select_related("notice", "code", "code__unit"))
+          .select_related("notice", "code"))
     return qs.filter(Q(notice__repeat=False, dismissed_at__isnull=True) | Q(notice__repeat=True)).order_by(
         "code__expires_at", "id")

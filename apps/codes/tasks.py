@@ -22,5 +22,20 @@ def clear_expired_codes() -> int:
 
 @shared_task(name="apps.codes.tasks.send_expiry_notices")
 def send_expiry_notices() -> dict:
-    """Hourly: record concerned codes per notice and recipient; e-mail each once."""
+    """Hourly: record concerned codes per notice and recipient; queue one e-mail task per recipient."""
     return operations.send_expiry_notices()
+
+
+NOTICE_EMAIL_RETRIES = 5
+NOTICE_EMAIL_RETRY_SECONDS = 300
+
+
+@shared_task(bind=True, name="apps.codes.tasks.send_notice_email", max_retries=NOTICE_EMAIL_RETRIES,
+             default_retry_delay=NOTICE_EMAIL_RETRY_SECONDS)
+def send_notice_email(self, email_id: int) -> bool:
+    """One notice e-mail to one recipient, claimed and sent once. A failed send is retried for this
+    e-mail alone (five times, five minutes apart); past that the next hourly job queues it again."""
+    try:
+        return operations.send_notice_email(email_id)
+    except Exception as exc:  # whatever the mail backend raised: the claim is released, try again later
+        raise self.retry(exc=exc) from exc

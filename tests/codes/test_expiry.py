@@ -72,7 +72,8 @@ def test_the_task_and_the_command_run_the_sweep_at_the_current_time(cw, running)
     other = make_unit(cw.north_client, "other")
     code = ops.assign_code(actor=cw.top, code=ops.generate_codes(actor=cw.top, service=cw.acme, quantity=1,
                                                                   validity_days=2, now=T0)[0], unit=other, now=T0)
-    call_command("expire_codes", now=(code.expires_at + ONE_SECOND).isoformat())
+    with time_machine.travel(code.expires_at + ONE_SECOND, tick=False):
+        call_command("expire_codes")
     assert ActivationCode.objects.get(pk=code.pk).status == CodeStatus.EXPIRED
 
 

@@ -1,10 +1,17 @@
-"""The code log is append-only: the model refuses, and on PostgreSQL a trigger refuses too."""
+"""The code log is append-only: the model refuses, and on PostgreSQL triggers refuse UPDATE, DELETE and
+TRUNCATE too, outside the tests' one switch. An event's time and actor come from the operation."""
+
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.core.management import CommandError, call_command
 from django.db import ProgrammingError, connection, transaction
 
 from apps.codes import queries
 from apps.codes.models import CodeEvent
+from apps.core import guards
+from tests.conftest import requires_postgres
 
 from .conftest import T0
 
@@ -28,13 +35,71 @@ def test_the_model_refuses_changes_and_deletes(event):
     assert CodeEvent.objects.get(pk=event.pk).actor_name == "top"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
-def test_the_database_refuses_raw_updates_and_deletes(event):
-    for sql in ("UPDATE codes_codeevent SET actor_name = 'x' WHERE id = %s",
-                "DELETE FROM codes_codeevent WHERE id = %s"):
-        with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [event.pk])
+GUARDED = ("UPDATE codes_codeevent SET actor_name = 'x' WHERE id = %s",
+           "DELETE FROM codes_codeevent WHERE id = %s",
+           "TRUNCATE codes_codeevent")
+
+
+def _refused(sql: str, pk: int) -> bool:
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [pk] if "%s" in sql else None)
+            raise _RolledBack  # it went through: undo it, the next statement needs the row
+    except ProgrammingError as exc:
+        assert "pgtrigger: Cannot" in str(exc)
+        return True
+    except _RolledBack:
+        return False
+
+
+class _RolledBack(Exception):
+    pass
+
+
+@requires_postgres
+def test_the_database_refuses_raw_updates_deletes_and_truncate(event):
+    assert [_refused(sql, event.pk) for sql in GUARDED] == [True, True, True]
     assert CodeEvent.objects.filter(pk=event.pk, actor_name="top").exists()
+
+
+@requires_postgres
+def test_the_one_switch_lifts_the_guards_for_its_block_only(event):
+    assert set(guards.guard_uris()) >= {"codes.CodeEvent:code_event_append_only",
+                                        "codes.CodeEvent:code_event_append_only_truncate"}
+    with guards.lifted():
+        assert [_refused(sql, event.pk) for sql in GUARDED] == [False, False, False]
+    assert [_refused(sql, event.pk) for sql in GUARDED] == [True, True, True]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_guards_hold_inside_transactional_tests_too(cw, new_code):
+    """Only the flush after the test lifts them (tests/conftest.py); this test's own flush proves the
+    switch works, as every transactional test's does now that TRUNCATE is refused."""
+    new_code()
+    event = CodeEvent.objects.get(action="generated")
+    assert [_refused(sql, event.pk) for sql in GUARDED] == [True, True, True]
+
+
+def test_an_events_time_and_actor_come_from_the_operation_not_the_request(cw, new_code, as_user):
+    code = new_code()
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        response = as_user(cw.north_restricted).post(
+            "/api/v1/codes/apply/", {"code": code.code, "unit": cw.north_unit.pk, "at": "2001-01-01T00:00:00Z",
+                                     "actor": cw.top.pk, "actor_name": "top"}, format="json")
+    assert response.status_code == 200, response.data
+    event = CodeEvent.objects.get(code_id=code.pk, action="applied")
+    assert (event.at, event.actor_id, event.actor_name) == (T0 + timedelta(hours=2), cw.north_restricted.pk,
+                                                            "north_restricted")
+    client = as_user(cw.top)
+    assert client.post("/api/v1/code-events/", {"at": "2001-01-01T00:00:00Z", "action": "expired"},
+                       format="json").status_code == 405
+
+
+@pytest.mark.parametrize("job", ["expire_codes", "clear_expired_codes", "send_expiry_notices"])
+def test_the_jobs_take_no_time_from_whoever_runs_them(cw, job):
+    with pytest.raises(CommandError):
+        call_command(job, "--now", "2001-01-01T00:00:00+00:00")
 
 
 def test_distributors_see_events_of_their_subtree_only(cw, new_code):

@@ -1,7 +1,8 @@
 """Browser tests: Playwright driving Debian's Chromium against ``live_server``.
 
-``live_server`` truncates every table after each test, so the ``world`` fixture re-seeds the
-catalogue, groups and beat rows (``seeded``). Screenshots go to ``var/screenshots/`` (or ``SCREENSHOT_DIR``).
+``live_server`` truncates every table after each test (with the append-only guards lifted for that
+flush only: ``tests/conftest.py``), so the ``world`` fixture re-seeds the catalogue, groups and beat
+rows (``seeded``). Screenshots go to ``var/screenshots/`` (or ``SCREENSHOT_DIR``).
 """
 
 import os
