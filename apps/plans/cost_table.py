@@ -1,7 +1,7 @@
 """Cost tables: the price and the limit of a service, as text like ``1:0;10:1.5;-1`` (SPEC §2.3, §8.2).
 
-Pure: no database (Django only for translating messages). The billing kernel prices positions with it; plan forms, the API
-and CSV imports validate with it; the admin calculator shows ``evaluate``.
+Pure: no database (Django only to translate messages). The billing kernel prices positions with
+it; plan forms, the API and CSV imports validate with it; the admin calculator shows ``evaluate``.
 
 Semantics, in short:
 
