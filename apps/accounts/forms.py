@@ -3,6 +3,7 @@
 from django import forms
 
 from apps.core.admin import OperationForm
+from apps.core.money_fields import MoneyFormField
 from apps.core.scoping import in_scope, is_platform
 from apps.plans.models import Plan
 
@@ -32,14 +33,15 @@ class TriStateField(forms.TypedChoiceField):
 class AccountForm(OperationForm):
     sub_plans_choice = forms.ModelMultipleChoiceField(queryset=Plan.objects.none(), required=False,
                                                       label="Sub-plans", help_text="Plans this dealer may hand out.")
-    payment_amount = forms.DecimalField(required=False, max_digits=16, decimal_places=4, label="Opening amount")
+    payment_amount = MoneyFormField(required=False, label="Opening amount")
     payment_days = forms.IntegerField(required=False, label="Opening days")
 
     class Meta:
         model = Account
         fields = ("name", "parent", "plan", "dealer_rights", *OVERRIDE_FIELDS, *SERVICE_FIELDS, "currency_format")
         field_classes = {"block_by_balance": TriStateField, "limit_by_balance": TriStateField,
-                         "block_by_days": TriStateField, "allow_unknown_services": TriStateField}
+                         "block_by_days": TriStateField, "allow_unknown_services": TriStateField,
+                         "block_balance": MoneyFormField, "deny_balance": MoneyFormField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -84,8 +86,7 @@ class AccountForm(OperationForm):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.DecimalField(required=False, max_digits=16, decimal_places=4, initial=0,
-                                help_text="Negative to take money off.")
+    amount = MoneyFormField(required=False, initial=0, help_text="Negative to take money off.")
     days = forms.IntegerField(required=False, initial=0, min_value=-100000, max_value=100000,
                               help_text="Negative to take days off.")
     description = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))

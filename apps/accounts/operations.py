@@ -17,11 +17,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from apps.core import clock
 from apps.core.bulk import insert_rows, many_ids, values_cte
 from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
-from apps.core.money import as_money, currency_format_error
+from apps.core.money import as_money, clean_money, currency_format_error
 from apps.core.scoping import is_platform
 
 from .models import (ROLE_RANK, Account, BillingMethod, BlockedBy, IdempotencyKey, LedgerEntry, LedgerKind,
@@ -80,10 +82,18 @@ def _validate_plan_for(actor, plan, service_id: int | None, field: str = "plan")
             raise InvalidInput.field(field, "A distributor may hand out only its own sub-plans.")
 
 
+def require_may_have_children(parent: Account):
+    """SPEC §9.1/§9.8: only a top account or an account with dealer rights has child accounts."""
+    if not parent.is_top and not parent.dealer_rights:
+        raise InvalidInput.field("parent", _(
+            "'%(name)s' has no dealer rights: only a top account or an account with dealer rights may have "
+            "child accounts.") % {"name": parent.name})
+
+
 def _validate_overrides(values: dict):
     for name in ("block_balance", "deny_balance"):
         if values.get(name) is not None:
-            values[name] = as_money(values[name])
+            values[name] = clean_money(values[name], name)
     if values.get("min_days") is not None and values["min_days"] < 0:
         raise InvalidInput.field("min_days", "Must be 0 or more.")
 
@@ -128,7 +138,10 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
         if plan is None:
             raise InvalidInput.field("plan", "Every account below a top account needs a plan.")
         service_id = parent.service_id
-        parent = _lock(parent)  # serialises sibling creation for the name check
+        # Serialises sibling creation for the name check, and creation against a revocation of the
+        # parent's dealer rights (set_dealer_rights locks the same row and counts its children).
+        parent = _lock(parent)
+        require_may_have_children(parent)
     _validate_plan_for(actor, plan, service_id)
     _validate_overrides(overrides)
     if service_id is not None and Account.objects.filter(service_id=service_id, name__iexact=name).exists():
@@ -247,6 +260,17 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
     account = _lock(account)
     if account.is_top:
         raise InvalidInput.field("dealer_rights", "A top account's rights are those of the service.")
+    if not dealer_rights and account.dealer_rights:
+        # The row lock above orders this against create_account under this account (which locks it too).
+        children = Account.objects.filter(parent_id=account.pk).count()
+        if children:
+            reason = ngettext(
+                "This account has %(count)d child account: an account without dealer rights may have none, so "
+                "its dealer rights stay.",
+                "This account has %(count)d child accounts: an account without dealer rights may have none, so "
+                "its dealer rights stay.", children) % {"count": children}
+            raise InvalidInput(f"dealer_rights: {reason}", code="has_child_accounts",
+                               fields={"dealer_rights": [reason]})
     account.dealer_rights = dealer_rights
     account.save(update_fields=["dealer_rights"])
     if not dealer_rights:
@@ -421,13 +445,7 @@ def record_payment(*, actor, account: Account, amount=0, days: int = 0, descript
     description = (description or "").strip()
     if not description:
         raise InvalidInput.field("description", "A payment needs a description.")
-    try:
-        raw = Decimal(str(amount or 0))
-    except ArithmeticError:
-        raise InvalidInput.field("amount", "Not a valid amount.") from None
-    if not raw.is_finite() or raw.as_tuple().exponent < -4 or abs(raw) >= Decimal("1e12"):
-        raise InvalidInput.field("amount", "At most 12 digits before and 4 after the point.")
-    amount = as_money(raw)
+    amount = clean_money(amount or 0, "amount")
     if not isinstance(days, int) or abs(days) > 100000:
         raise InvalidInput.field("days", "A whole number of days between -100000 and 100000.")
     if amount == 0 and days == 0:

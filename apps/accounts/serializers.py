@@ -1,15 +1,13 @@
 from rest_framework import serializers
 
+from apps.core.money_fields import MoneySerializerField
 from apps.plans.models import Plan
 
 from . import operations
 from .models import Account, LedgerEntry, Operator, Role
 
-MONEY = {"max_digits": 16, "decimal_places": 4}
-
-
 class PaymentInSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(**MONEY, required=False, default=0)
+    amount = MoneySerializerField(required=False, default=0)
     days = serializers.IntegerField(required=False, default=0, min_value=-100000, max_value=100000)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     idempotency_key = serializers.CharField(max_length=255, required=False, allow_blank=False)
@@ -42,6 +40,8 @@ class AccountSerializer(serializers.ModelSerializer):
     service = serializers.IntegerField(source="service_id", read_only=True)
     is_top = serializers.BooleanField(read_only=True)
     payment = PaymentInSerializer(write_only=True, required=False)
+    block_balance = MoneySerializerField(required=False, allow_null=True)
+    deny_balance = MoneySerializerField(required=False, allow_null=True)
     blocked = serializers.BooleanField(required=False)
     blocked_reason = serializers.CharField(required=False, allow_blank=True, max_length=400)
     unblock_until = serializers.DateTimeField(write_only=True, required=False)

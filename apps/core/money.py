@@ -3,6 +3,10 @@
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext
+
+from .errors import InvalidInput
+
 MONEY_PLACES = Decimal("0.0001")
 DISPLAY_PLACES = Decimal("0.01")
 MONEY_MAX_DIGITS = 16
@@ -48,12 +52,74 @@ def format_money(amount: Decimal, pattern: str | None = None) -> str:
     return pattern.replace(_PLACEHOLDER, text, 1)
 
 
-_DECIMAL_RE = re.compile(r"^-?\d+(\.\d{1,4})?$")
+# ASCII digits only: ``\d`` (and ``int()``/``Decimal()``) also take '١٢' or '１２'. No sign but a leading
+# minus, no exponent, no spaces, no NaN or Infinity: an amount is written one way.
+_AMOUNT_RE = re.compile(r"-?[0-9]+(?:\.[0-9]{1,4})?", re.ASCII)
+_TOO_PRECISE_RE = re.compile(r"-?[0-9]+\.[0-9]{5,}", re.ASCII)
+MAX_INTEGER_DIGITS = MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES
+AMOUNT_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
+"""Every amount is below this in absolute value (12 digits before the point, 4 after: ``max_digits`` 16)."""
+AMOUNT_PATTERN = rf"^-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,4}})?$"
+"""The amount syntax as a JSON-schema pattern (for the OpenAPI schema)."""
 
 
-def parse_money(text: str) -> Decimal:
-    """Strict parse of a money text with at most 4 places; ValueError with a reason otherwise."""
-    text = str(text).strip()
-    if not _DECIMAL_RE.match(text):
-        raise ValueError(f"'{text}' is not an amount with at most 4 decimal places.")
-    return Decimal(text)
+class MoneyError(ValueError):
+    """Not an amount; ``reason`` says why (translated, shown under the field)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _syntax_reason() -> str:
+    return gettext("Not an amount: write digits 0-9, an optional leading minus and at most 4 decimal places "
+                   "after a point, e.g. 12.5 or -3.25.")
+
+
+def parse_money(value) -> Decimal:
+    """The one strict parser of amounts (payments, opening payments, thresholds): ``MoneyError`` otherwise.
+
+    Text must match ``-?[0-9]+(.[0-9]{1,4})?`` exactly (ASCII digits; no ``1e3``, ``NaN``, ``Infinity``,
+    ``+1``, ``1,5``, ``.5`` or surrounding spaces). A whole ``int`` and a finite ``Decimal`` with at most 4
+    places are taken as they are (operations called from code); a ``float`` (a JSON number) is refused
+    because ``1e3`` and ``1000.0`` are the same float. The result has exactly 4 places and fewer than 13
+    digits before the point.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(gettext('Write the amount as a decimal string, e.g. "12.50".'))
+    if isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise MoneyError(_syntax_reason())
+        if abs(value) >= AMOUNT_LIMIT:
+            raise MoneyError(_too_large_reason())
+        if value.as_tuple().exponent < -MONEY_DECIMAL_PLACES and value != value.quantize(MONEY_PLACES):
+            raise MoneyError(gettext("At most 4 decimal places."))
+        amount = value
+    elif isinstance(value, str):
+        if not _AMOUNT_RE.fullmatch(value):
+            if _TOO_PRECISE_RE.fullmatch(value):
+                raise MoneyError(gettext("At most 4 decimal places."))
+            raise MoneyError(_syntax_reason())
+        integer = value.lstrip("-").split(".")[0].lstrip("0")
+        if len(integer) > MAX_INTEGER_DIGITS:  # checked on the text: no Decimal of a million digits
+            raise MoneyError(_too_large_reason())
+        amount = Decimal(value)
+    else:
+        raise MoneyError(_syntax_reason())
+    if abs(amount) >= AMOUNT_LIMIT:
+        raise MoneyError(_too_large_reason())
+    return amount.quantize(MONEY_PLACES) + 0  # -0 is 0
+
+
+def _too_large_reason() -> str:
+    return gettext("At most %(digits)d digits before the point.") % {"digits": MAX_INTEGER_DIGITS}
+
+
+def clean_money(value, field: str) -> Decimal:
+    """``parse_money`` for an operation: ``InvalidInput`` (400) naming ``field`` when it is not an amount."""
+    try:
+        return parse_money(value)
+    except MoneyError as error:
+        raise InvalidInput.field(field, error.reason) from None

@@ -1,7 +1,7 @@
 """Cost tables: the price and the limit of a service, as text like ``1:0;10:1.5;-1`` (SPEC §2.3, §8.2).
 
-Pure: no database, no Django. The billing kernel prices positions with it; plan forms, the API
-and CSV imports validate with it; the admin calculator shows ``evaluate``.
+Pure: no database (Django only to translate messages). The billing kernel prices positions with
+it; plan forms, the API and CSV imports validate with it; the admin calculator shows ``evaluate``.
 
 Semantics, in short:
 
@@ -25,17 +25,31 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
+
+from django.utils.translation import gettext
 
 MAX_COUNTER = 2_147_483_647
 MAX_VALUE = Decimal("999999.9999")
 MAX_TEXT_LENGTH = 2000
+"""The longest text, given or canonical: the ``cost_table`` columns' ``max_length``."""
 MAX_EVALUATE_COUNT = 10_000
 """Most positions ``evaluate`` lists one by one (the calculator's ``prices``)."""
 
-_VALUE_RE = re.compile(r"^-?\d+(\.\d{1,4})?$")
-_COUNTER_RE = re.compile(r"^\d+$")
+# ASCII digits only (SPEC §9.1): ``\d``, ``int()`` and ``Decimal()`` would also take '١٢' or '１２'.
+_VALUE_RE = re.compile(r"-?[0-9]+(?:\.[0-9]{1,4})?", re.ASCII)
+_TOO_PRECISE_RE = re.compile(r"-?[0-9]+\.[0-9]{5,}", re.ASCII)
+_COUNTER_RE = re.compile(r"[0-9]+", re.ASCII)
+_COUNTER_DIGITS = len(str(MAX_COUNTER))
+_SPACE = " \t\r\n\f\v"
+"""The spaces ignored around tokens: ASCII ones (``str.strip()`` would also drop U+3000 and U+001C)."""
 _PLACES = Decimal("0.0001")
 _DENIAL = Decimal("-1")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A token as a message quotes it: long ones cut (a 2,000-digit value is not repeated in full)."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class CostTableError(ValueError):
@@ -49,7 +63,7 @@ class CostTableError(ValueError):
         if item is None:
             message = reason
         else:
-            message = f"item {item} ({text!r}): {reason}"
+            message = f"item {item} ({_shown(text)!r}): {reason}"
         super().__init__(message)
 
 
@@ -106,7 +120,7 @@ class CostTable:
 
     # --- text -------------------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def canonical(self) -> str:
         parts = []
         for item in self.items:
@@ -188,8 +202,11 @@ FREE_UNLIMITED = CostTable()
 
 
 def _parse_counter(token: str, number: int, raw: str) -> int:
-    if not _COUNTER_RE.match(token):
-        raise CostTableError(f"counter {token!r} is not a whole number", item=number, text=raw)
+    if not _COUNTER_RE.fullmatch(token):
+        raise CostTableError(f"counter {_shown(token)!r} is not a whole number", item=number, text=raw)
+    if len(token.lstrip("0")) > _COUNTER_DIGITS:  # no int() of thousands of digits
+        raise CostTableError(f"counter {_shown(token)} is above the maximum {MAX_COUNTER}", item=number,
+                             text=raw)
     counter = int(token)
     if counter > MAX_COUNTER:
         raise CostTableError(f"counter {counter} is above the maximum {MAX_COUNTER}", item=number, text=raw)
@@ -197,15 +214,15 @@ def _parse_counter(token: str, number: int, raw: str) -> int:
 
 
 def _parse_value(token: str, number: int, raw: str) -> Decimal:
-    if not _VALUE_RE.match(token):
-        if re.match(r"^-?\d+\.\d{5,}$", token):
-            reason = f"value {token!r} has more than 4 decimal places"
+    if not _VALUE_RE.fullmatch(token):
+        if _TOO_PRECISE_RE.fullmatch(token):
+            reason = f"value {_shown(token)!r} has more than 4 decimal places"
         else:
-            reason = f"value {token!r} is not a number"
+            reason = f"value {_shown(token)!r} is not a number"
         raise CostTableError(reason, item=number, text=raw)
     value = Decimal(token)
     if abs(value) > MAX_VALUE:
-        raise CostTableError(f"value {token} is above the maximum {MAX_VALUE}", item=number, text=raw)
+        raise CostTableError(f"value {_shown(token)} is above the maximum {MAX_VALUE}", item=number, text=raw)
     return value + 0  # turns -0 into 0
 
 
@@ -222,14 +239,14 @@ def parse(text: str) -> CostTable:
         raise CostTableError("a cost table is text")
     if len(text) > MAX_TEXT_LENGTH:
         raise CostTableError(f"the table is longer than {MAX_TEXT_LENGTH} characters")
-    if not text.strip():
+    if not text.strip(_SPACE):
         return FREE_UNLIMITED
 
     kept: list[Item] = []
     denied_from: int | None = None
     previous: int | None = None  # counter of the item before, None before the first
     for number, raw in enumerate(text.split(";"), start=1):
-        token = raw.strip()
+        token = raw.strip(_SPACE)
         if not token:
             raise CostTableError("empty item (two ';' in a row, or a ';' at the start or the end)",
                                  item=number, text=raw)
@@ -237,8 +254,8 @@ def parse(text: str) -> CostTable:
         if len(parts) > 2:
             raise CostTableError("more than one ':' (write COUNTER:VALUE)", item=number, text=token)
         if len(parts) == 2:
-            counter = _parse_counter(parts[0].strip(), number, token)
-            value = _parse_value(parts[1].strip(), number, token)
+            counter = _parse_counter(parts[0].strip(_SPACE), number, token)
+            value = _parse_value(parts[1].strip(_SPACE), number, token)
         else:
             counter = None
             value = _parse_value(parts[0], number, token)
@@ -266,7 +283,14 @@ def parse(text: str) -> CostTable:
         previous = counter
 
     flat_fee = kept[0].value if kept[0].is_flat_fee else Decimal(0)
-    return CostTable(items=tuple(kept), flat_fee=_money(flat_fee), denied_from=denied_from)
+    table = CostTable(items=tuple(kept), flat_fee=_money(flat_fee), denied_from=denied_from)
+    # The canonical text writes every implicit counter, so a short text may not fit its column
+    # (``1;1;1;…`` grows to ``1:1;2:1;3:1;…``): refused here, before any save or calculation.
+    if len(table.canonical) > MAX_TEXT_LENGTH:
+        raise CostTableError(gettext(
+            "the table's canonical form (every counter written out) is %(length)d characters long, more than the "
+            "%(limit)d a cost table may hold") % {"length": len(table.canonical), "limit": MAX_TEXT_LENGTH})
+    return table
 
 
 def canonical(text: str) -> str:

@@ -12,6 +12,7 @@ from apps.accounts.forms import TriStateField
 from apps.accounts.models import Account
 from apps.core.admin import add_domain_error
 from apps.core.errors import DomainError
+from apps.core.money_fields import MoneyFormField
 from apps.core.scoping import in_scope, is_platform
 from apps.units.models import Modem
 
@@ -53,8 +54,9 @@ class PlanForm(forms.ModelForm):
                   "limit_by_balance", "deny_balance", "block_by_days", "min_days", "allow_unknown_services",
                   "currency_format", "history_period_days", "retranslator_mask", "sms_sender", "command_sender",
                   "device_type_limit", "device_types", "email", "report_logo_url", "report_color")
-        field_classes = {name: PlanTriStateField for name in ("block_by_balance", "limit_by_balance",
-                                                              "block_by_days", "allow_unknown_services")}
+        field_classes = {**{name: PlanTriStateField for name in ("block_by_balance", "limit_by_balance",
+                                                                 "block_by_days", "allow_unknown_services")},
+                         "block_balance": MoneyFormField, "deny_balance": MoneyFormField}
         widgets = {"device_types": forms.CheckboxSelectMultiple,
                    "description": forms.Textarea(attrs={"rows": 2, "cols": 60}),
                    "retranslator_mask": forms.TextInput(attrs={"size": 60})}

@@ -19,7 +19,7 @@ from django.db import transaction
 from apps.accounts.models import Account, Role
 from apps.core import clock
 from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
-from apps.core.money import MONEY_MAX_DIGITS, as_money, currency_format_error
+from apps.core.money import clean_money, currency_format_error
 from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
 from apps.services.models import CatalogueService
@@ -133,13 +133,7 @@ def _clean_int(values: dict, name: str, low: int, high: int):
 def _clean_money(values: dict, name: str):
     if name not in values or values[name] is None:
         return
-    try:
-        amount = as_money(values[name])
-    except Exception:  # decimal.InvalidOperation and the like: not a number at all
-        raise InvalidInput.field(name, "Must be an amount.") from None
-    if len(amount.as_tuple().digits) > MONEY_MAX_DIGITS:
-        raise InvalidInput.field(name, "Amount too large.")
-    values[name] = amount
+    values[name] = clean_money(values[name], name)
 
 
 def retranslator_mask_error(mask: str) -> str | None:

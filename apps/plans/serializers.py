@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import Account
+from apps.core.money_fields import MoneySerializerField
 from apps.core.scoping import in_scope
 from apps.services.models import CatalogueService
 from apps.units.models import DeviceType, Modem
@@ -44,8 +45,8 @@ class CatalogueIdField(serializers.PrimaryKeyRelatedField):
 class PlanSerializer(serializers.ModelSerializer):
     service = ServiceAccountField(required=False)
     parent = VisiblePlanField(required=False, allow_null=True)
-    block_balance = serializers.DecimalField(**MONEY, required=False, allow_null=True)
-    deny_balance = serializers.DecimalField(**MONEY, required=False, allow_null=True)
+    block_balance = MoneySerializerField(required=False, allow_null=True)
+    deny_balance = MoneySerializerField(required=False, allow_null=True)
     min_days = serializers.IntegerField(required=False, allow_null=True)
     history_period_days = serializers.IntegerField(required=False, allow_null=True)
     email = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=254)

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import operations
 from apps.accounts.models import Account, LedgerEntry, Operator
+from tests import factories
 
 
 def test_unauthenticated_is_401(api_client, world):
@@ -151,10 +152,15 @@ def test_operator_creation_respects_roles(as_user, world):
 
 
 def test_revoking_dealer_rights_deactivates_operators(world):
-    operations.update_account(actor=world.top, account=world.north_east, changes={"dealer_rights": False})
-    world.north_east_op.refresh_from_db()
-    assert not world.north_east_op.is_active
-    assert not Account.objects.get(pk=world.north_east.pk).sub_plans.exists()
+    # A dealer without child accounts (revoking from one with children is refused: test_children.py).
+    west = factories.account(world.north, name="North-West", plan_=world.dealer_plan, dealer_rights=True,
+                             actor=world.platform)
+    operations.update_account(actor=world.top, account=west, changes={"sub_plans": [world.base_plan]})
+    west_op = factories.operator(west, "distributor", username="northwest")
+    operations.update_account(actor=world.top, account=west, changes={"dealer_rights": False})
+    west_op.refresh_from_db()
+    assert not west_op.is_active
+    assert not Account.objects.get(pk=west.pk).sub_plans.exists()
 
 
 def test_money_is_a_four_place_string(as_user, world):

@@ -5,7 +5,9 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
 
-from .conftest import T0, events_of
+from tests import factories
+
+from .conftest import T0, events_of, make_unit
 
 
 def test_share_moves_the_holder_and_logs_before_and_after(cw, new_code):
@@ -77,12 +79,16 @@ def test_the_holder_itself_cannot_unshare(cw, new_code):
 
 
 def test_revoking_dealer_rights_returns_unassigned_codes_to_the_top(cw, new_code):
-    free = new_code(shared_with=cw.north_east)
-    busy = ops.assign_code(actor=cw.top, code=new_code(shared_with=cw.north_east), unit=cw.north_east_unit, now=T0)
-    account_ops.set_dealer_rights(actor=cw.top, account=cw.north_east, dealer_rights=False, now=T0)
+    # A dealer without child accounts (revoking from one with children is refused, SPEC §9.8).
+    west = factories.account(cw.north, name="North-West", plan_=cw.dealer_plan, dealer_rights=True,
+                             actor=cw.platform)
+    free = new_code(shared_with=west)
+    busy = ops.assign_code(actor=cw.top, code=new_code(shared_with=west), unit=make_unit(west, "North-West van"),
+                           now=T0)
+    account_ops.set_dealer_rights(actor=cw.top, account=west, dealer_rights=False, now=T0)
     free.refresh_from_db()
     busy.refresh_from_db()
     assert (free.shared_with_id, free.holder_path, free.holder_branch) == (None, cw.acme.path, None)
-    assert busy.shared_with_id == cw.north_east.pk and busy.status == "active"
+    assert busy.shared_with_id == west.pk and busy.status == "active"
     event = CodeEvent.objects.get(code=free.code, action="unshared")
     assert event.after["reason"] == "dealer rights revoked" and event.actor_name == "top"
