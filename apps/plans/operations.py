@@ -542,17 +542,33 @@ def _changes_for(target: Plan, rows: list[dict], mode: str) -> TargetChanges:
     return changes
 
 
+def _update_rows(rows: list[tuple[int, dict]], batch: int = 1000):
+    """``UPDATE … FROM (VALUES …)``: one statement per ``batch`` rows (``bulk_update``'s ``CASE`` per
+    field costs seconds of Python at thousands of rows). PostgreSQL and SQLite ≥ 3.33 both name a
+    ``VALUES`` list's columns ``column1``, ``column2``…"""
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    fields = SERVICE_ROW_FIELDS[1:]
+    table = PlanService._meta.db_table
+    assignments = ", ".join(f"{q(name)} = v.column{index}" for index, name in enumerate(fields, 2))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            values = ", ".join(["(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"] * len(chunk))
+            params = [value for pk, row in chunk for value in (pk, *(row[name] for name in fields))]
+            cursor.execute(f"UPDATE {q(table)} SET {assignments} FROM (VALUES {values}) AS v "
+                           f"WHERE {q(table)}.{q('id')} = v.column1", params)
+
+
 def _apply(changes: TargetChanges):
-    """Set-based: one delete, one read and batched updates of the replaced rows, batched inserts."""
+    """Set-based: one delete, one read and one update per 1,000 replaced rows, batched inserts."""
     plan = changes.plan
     if changes.remove:
         plan.services.filter(name__in=changes.remove).delete()
     if changes.replace:
-        current = {r.name: r for r in plan.services.filter(name__in=[row["name"] for row in changes.replace])}
-        for row in changes.replace:
-            for key, value in row.items():
-                setattr(current[row["name"]], key, value)
-        PlanService.objects.bulk_update(list(current.values()), SERVICE_ROW_FIELDS[1:], batch_size=1000)
+        ids = dict(plan.services.filter(name__in=[row["name"] for row in changes.replace]).values_list("name", "pk"))
+        _update_rows([(ids[row["name"]], row) for row in changes.replace])
     PlanService.objects.bulk_create([PlanService(plan=plan, **row) for row in changes.add], batch_size=1000)
 
 
