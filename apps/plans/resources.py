@@ -142,7 +142,7 @@ class PlanServiceResource(resources.ModelResource):
 
 
 _CELL = TextWidget()
-MAX_FILE_ROWS = 50_000
+MAX_FILE_ROWS = 20_000  # a preview (synchronous) stays well inside a web worker's 30 s; see docs/decisions.md
 _COLUMN_OF = {"plan": "plan", "name": "name", "type": "type", "interval": "interval", "cost_table": "cost table",
               "description": "description"}
 

@@ -231,3 +231,14 @@ def test_the_task_refuses_a_file_with_bad_rows_and_keeps_their_reasons(world, cl
     client.force_login(world.top)
     html = client.get(reverse("admin:plans_planservice_import_job", args=[job.pk])).content.decode()
     assert "2 rows of the file are bad; nothing was imported." in html and "no_such_service" in html
+
+
+def test_a_file_above_the_row_cap_is_refused_before_any_check(world, client, monkeypatch):
+    from apps.plans import resources
+
+    monkeypatch.setattr(resources, "MAX_FILE_ROWS", 5)
+    client.force_login(world.top)
+    plans = _plans(world, 1)
+    html = _upload(client, _file(_rows(plans, 6))).content.decode()
+    assert "The file has 6 rows; at most 5 are read at once. Split the file." in html
+    assert "Confirm import" not in html
