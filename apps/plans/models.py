@@ -160,6 +160,16 @@ class PlanImportJob(models.Model):
         return self.state in (self.State.DONE, self.State.FAILED)
 
     @property
+    def stalled(self) -> bool:
+        """Unfinished an hour after it was queued: its worker most likely died (nothing was written,
+        the import is one transaction)."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        return not self.finished and self.created_at < timezone.now() - timedelta(hours=1)
+
+    @property
     def percent(self) -> int:
         if self.state == self.State.DONE:
             return 100

@@ -30,7 +30,7 @@ def _read_dataset(job: PlanImportJob):
 
     from .models import PlanService
 
-    model_admin = admin.site._registry[PlanService]
+    model_admin = admin.site.get_model_admin(PlanService)
     input_format = model_admin.get_import_formats()[job.file_format](encoding=model_admin.from_encoding)
     storage = model_admin.get_tmp_storage_class()(
         name=job.tmp_name, encoding=None if input_format.is_binary() else model_admin.from_encoding,

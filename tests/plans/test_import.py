@@ -2,6 +2,7 @@
 imported by the Celery task (eager in tests) with a progress page."""
 
 import io
+from datetime import timedelta
 
 import pytest
 import tablib
@@ -203,6 +204,9 @@ def test_a_running_job_page_refreshes_itself(world, client):
     html = client.get(reverse("admin:plans_planservice_import_job", args=[job.pk])).content.decode()
     assert 'http-equiv="refresh"' in html and "1000 of 5000 rows checked" in html
     assert 'value="18"' in html  # 90 % of the way is the checking
+    PlanImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    html = client.get(reverse("admin:plans_planservice_import_job", args=[job.pk])).content.decode()
+    assert 'http-equiv="refresh"' not in html and "its worker most likely stopped" in html
 
 
 def test_the_task_refuses_a_file_with_bad_rows_and_keeps_their_reasons(world, client):
