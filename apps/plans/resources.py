@@ -105,6 +105,11 @@ class PlanServiceResource(resources.ModelResource):
                             len(missing)) % {
                 "missing": ", ".join(f"“{c}”" for c in missing), "found": found,
                 "required": ", ".join(f"“{c}”" for c in operations.FILE_REQUIRED_COLUMNS)}
+        headers = [str(h or "").strip().lower() for h in dataset.headers or ()]
+        twice = sorted({h for h in headers if h and headers.count(h) > 1})
+        if twice:
+            return _("The file has the column %(columns)s more than once.") % {
+                "columns": ", ".join(f"“{c}”" for c in twice)}
         if len(dataset) > MAX_FILE_ROWS:
             return _("The file has %(rows)s rows; at most %(max)s are read at once. Split the file.") % {
                 "rows": len(dataset), "max": MAX_FILE_ROWS}

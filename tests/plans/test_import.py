@@ -83,6 +83,9 @@ def test_missing_columns_are_all_named_and_type_may_be_left_out(world, client):
     client.force_login(world.top)
     missing = _upload(client, _file([["Dealer", "sms"]], headers=["plan", "name"]))
     assert "no columns “interval”, “cost table”, “description”" in missing.content.decode()
+    twice = _upload(client, _file([["Dealer", "sms", "daily", "1:2", "", "-1"]],
+                                  headers=["plan", "name", "interval", "cost table", "description", "Cost table"]))
+    assert "The file has the column “cost table” more than once." in twice.content.decode()
     headers = [" Plan", "NAME", "interval", "Cost Table ", "description"]  # case and spaces do not matter
     preview = _upload(client, _file([["Dealer", "sms", "daily", "1:2", ""]], headers=headers))
     assert "Confirm import" in preview.content.decode()
