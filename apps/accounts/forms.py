@@ -1,6 +1,8 @@
 """Admin forms for accounts and operators; every save is an operation."""
 
 from django import forms
+from django.contrib.auth import password_validation
+from django.utils.functional import lazy
 
 from apps.core.admin import OperationForm
 from apps.core.money_fields import MoneyFormField
@@ -106,7 +108,8 @@ class BlockForm(forms.Form):
 
 
 class OperatorCreationForm(OperationForm):
-    password = forms.CharField(widget=forms.PasswordInput, help_text="At least 8 characters, not all digits.")
+    password = forms.CharField(widget=forms.PasswordInput, strip=False,
+                               help_text=lazy(password_validation.password_validators_help_text_html, str)())
 
     class Meta:
         model = Operator

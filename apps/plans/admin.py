@@ -10,10 +10,12 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from apps.accounts.models import Role
+from apps.core import clock
 from apps.core.admin import OutOfScopeIs404, add_domain_error, service_filter
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
@@ -396,8 +398,92 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
         response = super().process_result(result, request)
         if removed:
             listing = "; ".join(f"{plan}: {', '.join(names)}" for plan, names in removed.items())
-            self.message_user(request, f"Removed by synchronisation: {listing}.", messages.INFO)
+            self.message_user(request, _("Removed by synchronisation: %(listing)s.") % {"listing": listing},
+                              messages.INFO)
         return response
+
+    def get_import_context_data(self, **kwargs):
+        from . import tasks
+
+        preview_rows = 1000  # a 10,000-row file previews its counts and first rows, not a 10,000-row table
+        return {**super().get_import_context_data(**kwargs), "background_rows": tasks.BACKGROUND_ROWS,
+                "preview_rows": preview_rows, "preview_slice": f":{preview_rows}"}
+
+    def generate_log_entries(self, result, request):
+        """The operations record every change in the plan events; no admin log entry per row."""
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("import/jobs/<int:pk>/", self.admin_site.admin_view(self.import_job_view),
+                     name="plans_planservice_import_job"), *super().get_urls()]
+
+    def process_import(self, request, **kwargs):
+        """The confirmation: a file of more than ``tasks.BACKGROUND_ROWS`` rows becomes a background job
+        (answered with its progress page); a smaller one is imported here. A file that became wrong
+        since its preview (another write) is shown again with its bad rows, nothing imported."""
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import redirect
+
+        from . import tasks
+        from .models import PlanImportJob
+
+        if request.method != "POST":
+            return redirect("admin:plans_planservice_import")
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        confirm_form = self.create_confirm_form(request)
+        if not confirm_form.is_valid():
+            return super().process_import(request, **kwargs)
+        data = confirm_form.cleaned_data
+        input_format = self.get_import_formats()[int(data["format"])](encoding=self.from_encoding)
+        storage = self.get_tmp_storage_class()(
+            name=data["import_file_name"], encoding=None if input_format.is_binary() else self.from_encoding,
+            read_mode=input_format.get_read_mode(), **self.get_tmp_storage_class_kwargs())
+        try:
+            dataset = input_format.create_dataset(storage.read())
+        except Exception:  # the temporary file is gone (already imported, or expired)
+            self.message_user(request, _("The uploaded file is no longer available; upload it again."),
+                              messages.ERROR)
+            return redirect("admin:plans_planservice_import")
+        resource_kwargs = self.get_import_resource_kwargs(request, form=confirm_form)
+        if len(dataset) > tasks.BACKGROUND_ROWS and resource_kwargs["service"] is not None:
+            job = PlanImportJob.objects.create(
+                actor=request.user, service=resource_kwargs["service"], mode=resource_kwargs["mode"],
+                file_name=(data.get("original_file_name") or "")[:255], file_format=int(data["format"]),
+                tmp_name=data["import_file_name"], total_rows=len(dataset), created_at=clock.now())
+            tasks.import_plan_services_file.delay(job.pk)
+            return redirect("admin:plans_planservice_import_job", pk=job.pk)
+        result = self.process_dataset(dataset, confirm_form, request, **kwargs)
+        storage.remove()
+        if result.has_errors() or result.has_validation_errors():
+            form = self.get_import_form_class(request)(self.get_import_formats(),
+                                                       self.get_import_resource_classes(request), actor=request.user)
+            context = {**self.get_import_context_data(), **self.admin_site.each_context(request),
+                       "title": _("Import"), "opts": self.model._meta,
+                       "form": form, "result": result, "import_error_display": self.import_error_display}
+            return TemplateResponse(request, [self.import_template_name], context)
+        return self.process_result(result, request)
+
+    def import_job_view(self, request, pk):
+        """A background import's progress (the page refreshes itself until the job ends), then its result.
+        Only the operator who started it sees it (and the platform operator)."""
+        from django.http import Http404, JsonResponse
+
+        from .models import PlanImportJob
+
+        jobs = PlanImportJob.objects.select_related("service")
+        if not is_platform(request.user):
+            jobs = jobs.filter(actor=request.user)
+        job = jobs.filter(pk=pk).first()
+        if job is None:
+            raise Http404
+        if request.GET.get("format") == "json":
+            return JsonResponse({"state": job.state, "total_rows": job.total_rows, "checked_rows": job.checked_rows,
+                                 "percent": job.percent, "finished": job.finished, "result": job.result})
+        context = {**self.admin_site.each_context(request), "title": _("Importing “%(file)s”") % {
+            "file": job.file_name or _("a file")}, "opts": self.opts, "job": job}
+        return TemplateResponse(request, "admin/plans/planservice/import_job.html", context)
 
     # --- transfers between plans ---
 

@@ -4,6 +4,7 @@ Every plan setting left null is inherited from the parent plan, recursively (see
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import money_field
 
@@ -122,3 +123,54 @@ class PlanEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()}: {self.plan_name}"
+
+
+class PlanImportJob(models.Model):
+    """A plan-services file too big to import within a request, imported by a Celery task
+    (``apps.plans.tasks.import_plan_services_file``); its state is what the progress page shows."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        CHECKING = "checking", _("Checking the rows")
+        WRITING = "writing", _("Writing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    actor = models.ForeignKey("accounts.Operator", on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    mode = models.CharField(max_length=10)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    file_format = models.PositiveSmallIntegerField()  # the index in the admin's import formats
+    tmp_name = models.CharField(max_length=255)  # import-export's temporary storage name
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    checked_rows = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)  # counts, removed names, bad rows, message
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_state_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    @property
+    def stalled(self) -> bool:
+        """Unfinished an hour after it was queued: its worker most likely died (nothing was written,
+        the import is one transaction)."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        return not self.finished and self.created_at < timezone.now() - timedelta(hours=1)
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return int(90 * self.checked_rows / self.total_rows) if self.total_rows else 0

@@ -15,6 +15,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
+from django.utils.translation import gettext
 
 from apps.accounts.models import Account, Role
 from apps.core import clock
@@ -535,13 +536,34 @@ def _changes_for(target: Plan, rows: list[dict], mode: str) -> TargetChanges:
     return changes
 
 
+def _update_rows(rows: list[tuple[int, dict]], batch: int = 1000):
+    """``UPDATE … FROM (VALUES …)``: one statement per ``batch`` rows (``bulk_update``'s ``CASE`` per
+    field costs seconds of Python at thousands of rows). PostgreSQL and SQLite ≥ 3.33 both name a
+    ``VALUES`` list's columns ``column1``, ``column2``…"""
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    fields = SERVICE_ROW_FIELDS[1:]
+    table = PlanService._meta.db_table
+    assignments = ", ".join(f"{q(name)} = v.column{index}" for index, name in enumerate(fields, 2))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            values = ", ".join(["(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"] * len(chunk))
+            params = [value for pk, row in chunk for value in (pk, *(row[name] for name in fields))]
+            cursor.execute(f"UPDATE {q(table)} SET {assignments} FROM (VALUES {values}) AS v "
+                           f"WHERE {q(table)}.{q('id')} = v.column1", params)
+
+
 def _apply(changes: TargetChanges):
+    """Set-based: one delete, one read and one update per 1,000 replaced rows, batched inserts."""
     plan = changes.plan
     if changes.remove:
         plan.services.filter(name__in=changes.remove).delete()
-    for row in changes.replace:
-        plan.services.filter(name=row["name"]).update(**row)
-    PlanService.objects.bulk_create([PlanService(plan=plan, **row) for row in changes.add])
+    if changes.replace:
+        ids = dict(plan.services.filter(name__in=[row["name"] for row in changes.replace]).values_list("name", "pk"))
+        _update_rows([(ids[row["name"]], row) for row in changes.replace])
+    PlanService.objects.bulk_create([PlanService(plan=plan, **row) for row in changes.add], batch_size=1000)
 
 
 def preview_import(*, actor, plan: Plan, source_plans, names=None, delete_existing: bool = False) -> TargetChanges:
@@ -640,33 +662,185 @@ def export_plan_services(*, actor, plan: Plan, target_plans, names=None, mode: s
 
 # --- CSV / XLSX rows ------------------------------------------------------------------------------
 
-def save_imported_row(*, actor, plan: Plan, values: dict, now: datetime | None = None) -> tuple[PlanService, str]:
-    """One file row: add the service to ``plan`` or replace the row of the same name.
+FILE_COLUMNS = ("plan", "name", "type", "interval", "cost table", "description")
+# ``type`` may be left out (the catalogue implies it); any other missing column would silently turn
+# into a default (a missing cost table into "free and unlimited"), so the file is refused instead.
+FILE_REQUIRED_COLUMNS = ("plan", "name", "interval", "cost table", "description")
+_FILE_FIELDS = {"plan": "plan", "name": "name", "type": "type", "interval": "interval",
+                "cost table": "cost_table", "description": "description"}
 
-    Answers the row and ``"new"``, ``"update"`` or ``"skip"`` (identical row).
+
+def missing_file_columns(headers) -> list[str]:
+    present = {str(h or "").strip().lower() for h in headers or ()}
+    return [c for c in FILE_REQUIRED_COLUMNS if c not in present]
+
+
+@dataclass
+class FileRow:
+    """One data row of a plan-services file (``number`` counts data rows from 1, as the preview shows)."""
+
+    number: int
+    cells: dict  # column name → text, as read
+    plan: Plan | None = None
+    clean: dict | None = None  # the validated, canonical row
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    outcome: str = ""  # "new", "update" or "skip" once checked
+    before: dict | None = None  # the plan's row of that name, if any
+
+
+@dataclass
+class FileCheck:
+    rows: list[FileRow]
+    removed: dict[str, list[str]] = field(default_factory=dict)  # sync: plan name → names it loses
+
+    @property
+    def bad_rows(self) -> list[FileRow]:
+        return [r for r in self.rows if r.errors]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"new": 0, "update": 0, "skip": 0, "invalid": len(self.bad_rows),
+                  "removed": sum(len(v) for v in self.removed.values())}
+        for row in self.rows:
+            if row.outcome:
+                counts[row.outcome] += 1
+        return counts
+
+
+def _file_plan_error(actor, plan_name: str, plan: Plan | None, protected: set[int]) -> str | None:
+    if not plan_name:
+        return gettext("A plan name is required.")
+    if plan is None:
+        return gettext("No plan named “%(plan)s” in this service.") % {"plan": plan_name}
+    if not is_platform(actor) and plan.pk in protected:
+        return gettext("You may not change the plan “%(plan)s”.") % {"plan": plan_name}
+    return None
+
+
+def check_file_rows(*, actor, service: Account, rows, mode: str, progress=None) -> FileCheck:
+    """Validate every row of a plan-services file and work out what it would do, without writing.
+
+    Set-based: the service's plans, its catalogue, the protected plans and the existing rows of the
+    plans the file names are each read once, so the number of queries does not grow with the rows.
+    ``rows`` is an iterable of ``(number, {column: text})``. A (plan, name) pair given twice is an error
+    on every row that gives it, in every mode. ``progress(done)`` is called every 1,000 rows.
     """
-    existing = plan.services.filter(name=(values.get("name") or "").strip()).first()
-    if existing is None:
-        return add_plan_service(actor=actor, plan=plan, values=values, now=now), "new"
-    before = _row_values(existing)
-    row = update_plan_service(actor=actor, row=existing, changes=values, now=now)
-    return row, ("skip" if _row_values(row) == before else "update")
+    if mode not in EXPORT_MODES:
+        raise InvalidInput.field("mode", gettext("One of %(modes)s.") % {"modes": ", ".join(EXPORT_MODES)})
+    if not may_manage_service_plans(actor, service):
+        raise Forbidden(gettext("Only top users and the platform operator manage plans."))
+    plans = {p.name: p for p in Plan.objects.filter(service=service)}
+    protected = set() if is_platform(actor) else protected_plan_ids(service)
+    catalogue = catalogue_types(service.pk)
+    checked: list[FileRow] = []
+    for done, (number, cells) in enumerate(rows, 1):
+        row = FileRow(number=number, cells=cells)
+        plan_name = str(cells.get("plan") or "").strip()
+        row.plan = plans.get(plan_name)
+        error = _file_plan_error(actor, plan_name, row.plan, protected)
+        if error:
+            row.errors["plan"] = [error]
+        values = {_FILE_FIELDS[c]: cells.get(c) for c in FILE_COLUMNS if c != "plan"}
+        try:
+            row.clean = clean_service_row(service_id=service.pk, values=values, catalogue=catalogue)
+        except InvalidInput as exc:
+            for name, reasons in (exc.fields or {"name": [exc.detail]}).items():
+                row.errors.setdefault(name, []).extend(str(r) for r in reasons)
+        checked.append(row)
+        if progress is not None and done % 1000 == 0:
+            progress(done)
+    by_pair: dict[tuple[str, str], list[FileRow]] = {}
+    for row in checked:
+        name = row.clean["name"] if row.clean else str(row.cells.get("name") or "").strip()
+        if name:
+            by_pair.setdefault((str(row.cells.get("plan") or "").strip(), name), []).append(row)
+    for (plan_name, name), group in by_pair.items():
+        if len(group) > 1:
+            numbers = ", ".join(str(r.number) for r in group)
+            for row in group:
+                row.errors.setdefault("name", []).append(gettext(
+                    "“%(name)s” is listed for the plan “%(plan)s” on rows %(rows)s; a plan lists a service once.")
+                    % {"name": name, "plan": plan_name, "rows": numbers})
+    named = {row.plan.pk: row.plan for row in checked if row.plan is not None}
+    existing: dict[tuple[int, str], dict] = {}
+    for current in PlanService.objects.filter(plan__in=list(named)).only("plan_id", *SERVICE_ROW_FIELDS):
+        existing[(current.plan_id, current.name)] = _row_values(current)
+    for row in checked:
+        if row.errors:
+            continue
+        row.before = existing.get((row.plan.pk, row.clean["name"]))
+        if row.before is None:
+            row.outcome = "new"
+        elif mode == "add" or row.before == row.clean:
+            row.outcome = "skip"  # add only keeps the plan's own row
+        else:
+            row.outcome = "update"
+    result = FileCheck(rows=checked)
+    if mode == "sync":
+        listed: dict[int, set[str]] = {}
+        for row in checked:
+            if row.plan is not None and row.clean:
+                listed.setdefault(row.plan.pk, set()).add(row.clean["name"])
+        for plan in sorted(named.values(), key=lambda p: p.name):
+            gone = sorted(name for (plan_id, name) in existing if plan_id == plan.pk and name not in
+                          listed.get(plan.pk, set()))
+            if gone:
+                result.removed[plan.name] = gone
+    return result
 
 
-def remove_services_not_in(*, actor, plan: Plan, keep_names, now: datetime | None = None) -> list[str]:
-    """``sync`` for a file: remove the plan's rows whose names the file did not list for it."""
+def import_file_rows(*, actor, service: Account, rows, mode: str, now: datetime | None = None,
+                     progress=None) -> FileCheck:
+    """Import a plan-services file: ``add`` keeps rows whose names a plan has, ``replace`` overwrites
+    them, ``sync`` also removes, per plan named in the file, the rows the file does not list.
+
+    All or nothing: the plans the file names are locked (in id order), the rows checked again under
+    the locks, and any bad row refuses the whole file (``InvalidInput`` with ``extra["rows"]``).
+    Writes are set-based (one statement per kind and batch) and record one ``PlanEvent`` per row
+    changed, as the row-by-row operations do.
+    """
     now = now or clock.now()
+    _require_not_blocked(actor)
+    rows = list(rows)
     with transaction.atomic():
-        plan = _lock(plan)
-        require_manage_plan(actor, plan)
-        doomed = sorted(set(plan.services.values_list("name", flat=True)) - set(keep_names))
-        if doomed:
-            before = {r.name: _row_values(r) for r in plan.services.filter(name__in=doomed)}
-            plan.services.filter(name__in=doomed).delete()
-            for name in doomed:
-                _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_REMOVED, actor=actor,
-                        now=now, details={"before": before[name], "by": "file import (sync)"})
-    return doomed
+        names = sorted({str(cells.get("plan") or "").strip() for _, cells in rows})
+        locked = {p.pk: p for p in Plan.objects.select_for_update().filter(service=service, name__in=names)
+                  .order_by("pk")}
+        checked = check_file_rows(actor=actor, service=service, rows=rows, mode=mode, progress=progress)
+        bad = checked.bad_rows
+        if bad:
+            error = InvalidInput(
+                gettext("%(count)s rows of the file are bad; nothing was imported.") % {"count": len(bad)},
+                fields={"import_file": [gettext("Rows with errors: %(rows)s.") % {
+                    "rows": ", ".join(str(r.number) for r in bad[:50]) + ("…" if len(bad) > 50 else "")}]},
+                extra={"bad_rows": len(bad)})
+            error.check = checked  # every row with its reasons, for the page that shows them
+            raise error
+        events = []
+        by_plan: dict[int, TargetChanges] = {pk: TargetChanges(plan=plan) for pk, plan in locked.items()}
+        for row in checked.rows:
+            changes = by_plan[row.plan.pk]
+            if row.outcome == "new":
+                changes.add.append(row.clean)
+                events.append((row.plan, PlanEventAction.SERVICE_ADDED, {"after": row.clean, "by": "file import"}))
+            elif row.outcome == "update":
+                changes.replace.append(row.clean)
+                events.append((row.plan, PlanEventAction.SERVICE_CHANGED,
+                               {"before": row.before, "after": row.clean, "by": "file import"}))
+            else:
+                changes.keep.append(row.clean["name"])
+        for plan_name, gone in checked.removed.items():
+            plan = next(p for p in locked.values() if p.name == plan_name)
+            by_plan[plan.pk].remove = gone
+            before = {r.name: _row_values(r) for r in plan.services.filter(name__in=gone)}
+            events.extend((plan, PlanEventAction.SERVICE_REMOVED, {"before": before[name], "by": "file import (sync)"})
+                          for name in gone)
+        for changes in by_plan.values():
+            _apply(changes)
+        PlanEvent.objects.bulk_create([
+            PlanEvent(service=service, plan_id_snapshot=plan.pk, plan_name=plan.name, action=action, actor=actor,
+                      actor_name=actor_name(actor), at=now, details=details)
+            for plan, action, details in events], batch_size=1000)
+    return checked
 
 
 # --- application services in the catalogue ---------------------------------------------------------

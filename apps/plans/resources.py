@@ -1,14 +1,21 @@
 """CSV and XLSX import/export of plan services (django-import-export).
 
-Columns: plan, name, type, interval, cost table, description. The ``plan`` column is a plan name in
-the service chosen on the import form. Every row is validated by ``operations.clean_service_row``
-during the preview, so the preview lists every bad row with its reason and the admin offers no
-confirmation while any row is bad; rows are written by the operations (``do_instance_save``), and
-``sync`` removes, per plan named in the file, the rows the file does not list.
+Columns: plan, name, type, interval, cost table, description (``type`` may be left out: the
+catalogue implies it; a file missing any other column is refused). The ``plan`` column is a plan
+name in the service chosen on the import form. import-export reads the file and draws the pages;
+the rows are checked and written as a whole, set-based, by ``operations.check_file_rows`` (the
+preview: every row's outcome, every bad row with its reasons, no confirmation while any row is bad)
+and ``operations.import_file_rows`` (all or nothing; ``sync`` removes, per plan named in the file,
+the rows the file does not list). Files above ``tasks.BACKGROUND_ROWS`` rows are imported by a
+Celery task (``apps.plans.tasks``).
 """
 
 from django.core.exceptions import ValidationError
+from django.utils.html import conditional_escape, format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from import_export import fields, resources, widgets
+from import_export.results import RowResult
 
 from apps.core.admin import FORMULA_PREFIXES, escape_cell
 from apps.core.errors import DomainError
@@ -66,9 +73,6 @@ class PlanServiceResource(resources.ModelResource):
         fields = ("plan", "name", "type", "interval", "cost_table", "description")
         export_order = fields
         import_id_fields = ("plan", "name")
-        skip_unchanged = True
-        report_skipped = True
-        use_bulk = False
 
     def __init__(self, *, actor=None, service=None, mode="add", **kwargs):
         super().__init__(**kwargs)
@@ -76,59 +80,109 @@ class PlanServiceResource(resources.ModelResource):
         self.service = service
         self.mode = mode
         self.fields["plan"].widget.service_id = service.pk if service is not None else None
-        self._catalogue = operations.catalogue_types(service.pk) if service is not None else {}
-        self._names_by_plan: dict[int, set[str]] = {}
-        self.sync_removed: dict[str, list[str]] = {}
 
     def get_queryset(self):
         qs = PlanService.objects.select_related("plan")
         return qs.filter(plan__service=self.service) if self.service is not None else qs
 
-    def get_instance(self, instance_loader, row):
-        """A row naming no plan of the service is a new row here, so the plan column's error is reported
-        with the row's other errors instead of aborting the preview."""
-        try:
-            return super().get_instance(instance_loader, row)
-        except ValueError:
-            return None
+    # --- import: the whole file at once, set-based (operations.check_file_rows / import_file_rows) ---
 
-    def import_instance(self, instance, row, **kwargs):
-        """Fill the row, then validate it as the API would; errors become per-field messages."""
-        super().import_instance(instance, row, **kwargs)
+    def file_rows(self, dataset) -> list[tuple[int, dict]]:
+        """The data rows as ``(number, {column: text})``, header names trimmed and lower-cased, formula
+        escapes removed."""
+        headers = [str(h or "").strip().lower() for h in dataset.headers or ()]
+        clean = _CELL.clean
+        return [(number, {h: clean(v) for h, v in zip(headers, values) if h})
+                for number, values in enumerate(dataset, 1)]
+
+    def file_error(self, dataset) -> str | None:
+        """Why the file as a whole cannot be read as plan services (a missing column, too many rows)."""
+        missing = operations.missing_file_columns(dataset.headers)
+        if missing:
+            found = ", ".join(f"“{h}”" for h in (dataset.headers or ()) if str(h or "").strip()) or _("none")
+            return ngettext("The file has no column %(missing)s (found: %(found)s). Required columns: %(required)s.",
+                            "The file has no columns %(missing)s (found: %(found)s). Required columns: %(required)s.",
+                            len(missing)) % {
+                "missing": ", ".join(f"“{c}”" for c in missing), "found": found,
+                "required": ", ".join(f"“{c}”" for c in operations.FILE_REQUIRED_COLUMNS)}
+        headers = [str(h or "").strip().lower() for h in dataset.headers or ()]
+        twice = sorted({h for h in headers if h and headers.count(h) > 1})
+        if twice:
+            return _("The file has the column %(columns)s more than once.") % {
+                "columns": ", ".join(f"“{c}”" for c in twice)}
+        if len(dataset) > MAX_FILE_ROWS:
+            return _("The file has %(rows)s rows; at most %(max)s are read at once. Split the file.") % {
+                "rows": len(dataset), "max": MAX_FILE_ROWS}
+        if self.service is None:
+            return _("Choose the service whose plans the file names.")
+        return None
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
+                    collect_failed_rows=False, rollback_on_validation_errors=False, progress=None, **kwargs):
+        """The preview (``dry_run``) checks every row without writing; the import writes through
+        ``operations.import_file_rows`` (all or nothing). Either answers import-export's ``Result``, so the
+        admin's pages show every row's outcome and every bad row with its reasons."""
+        result = self.get_result_class()()
+        result.diff_headers = list(operations.FILE_COLUMNS)
+        result.total_rows = len(dataset)
+        result.sync_removed = {}
+        error = self.file_error(dataset)
+        if error:
+            result.append_base_error(self.get_error_result_class()(ValidationError(error)))
+            return result
+        rows = self.file_rows(dataset)
         try:
-            if not operations.may_manage_plan(self.actor, instance.plan):
-                raise ValidationError({"plan": f"You may not change the plan '{instance.plan.name}'."})
-            clean = operations.clean_service_row(service_id=self.service.pk, values={
-                "name": instance.name, "type": instance.type, "interval": instance.interval,
-                "cost_table": instance.cost_table, "description": instance.description}, catalogue=self._catalogue)
+            if dry_run:
+                check = operations.check_file_rows(actor=self.actor, service=self.service, rows=rows, mode=self.mode,
+                                                   progress=progress)
+            else:
+                check = operations.import_file_rows(actor=self.actor, service=self.service, rows=rows,
+                                                    mode=self.mode, progress=progress)
         except DomainError as exc:
-            raise ValidationError({name: reasons for name, reasons in (exc.fields or {"name": [exc.detail]}).items()
-                                   if name in self.Meta.fields} or exc.detail) from None
-        listed = self._names_by_plan.setdefault(instance.plan.pk, set())
-        if clean["name"] in listed:
-            raise ValidationError({"name": f"'{clean['name']}' appears twice for plan '{instance.plan.name}'."})
-        listed.add(clean["name"])
-        for key, value in clean.items():
-            setattr(instance, key, value)
+            check = getattr(exc, "check", None)
+            if check is None:
+                result.append_base_error(self.get_error_result_class()(ValidationError(exc.detail)))
+                return result
+        return fill_result(result, check)
 
-    def skip_row(self, instance, original, row, import_validation_errors=None):
-        if self.mode == "add" and original is not None and original.pk:
-            return True  # add only: the plan keeps its own row
-        return super().skip_row(instance, original, row, import_validation_errors)
 
-    def do_instance_save(self, instance, is_create):
-        values = {k: getattr(instance, k) for k in operations.SERVICE_ROW_FIELDS}
-        row, _ = operations.save_imported_row(actor=self.actor, plan=instance.plan, values=values)
-        instance.pk = row.pk
+_CELL = TextWidget()
+MAX_FILE_ROWS = 20_000  # a preview (synchronous) stays well inside a web worker's 30 s; see docs/decisions.md
+_COLUMN_OF = {"plan": "plan", "name": "name", "type": "type", "interval": "interval", "cost_table": "cost table",
+              "description": "description"}
 
-    def after_import(self, dataset, result, **kwargs):
-        """``sync``: each plan named in the file keeps exactly the rows the file lists for it."""
-        super().after_import(dataset, result, **kwargs)
-        if self.mode != "sync" or result.has_errors() or result.has_validation_errors():
-            return
-        for plan in Plan.objects.filter(pk__in=self._names_by_plan).order_by("name"):
-            removed = operations.remove_services_not_in(actor=self.actor, plan=plan,
-                                                        keep_names=self._names_by_plan[plan.pk])
-            if removed:
-                self.sync_removed[plan.name] = removed
-        result.sync_removed = self.sync_removed
+
+def _diff_cells(row) -> list[str]:
+    """One cell per column: the value, or for a changed row the old value struck out beside the new."""
+    cells = []
+    for column in operations.FILE_COLUMNS:
+        if column == "plan":
+            cells.append(conditional_escape(row.plan.name))
+            continue
+        key = _COLUMN_OF_FIELD[column]
+        new = row.clean[key]
+        old = row.before[key] if row.before is not None and row.outcome == "update" else new
+        cells.append(format_html("<del>{}</del> <ins>{}</ins>", old, new) if old != new else conditional_escape(new))
+    return cells
+
+
+_COLUMN_OF_FIELD = {column: field for field, column in _COLUMN_OF.items()}
+
+
+def fill_result(result, check: operations.FileCheck):
+    """import-export's ``Result`` from a checked file: each row's outcome (with a diff for the changed
+    cells), every bad row with its reasons under its columns, and ``sync_removed``."""
+    for row in check.rows:
+        row_result = RowResult()
+        if row.errors:
+            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
+            row_result.validation_error = ValidationError(
+                {_COLUMN_OF.get(name, name): reasons for name, reasons in row.errors.items()})
+            result.append_invalid_row(row.number, row.cells, row_result.validation_error)
+        else:
+            row_result.import_type = row.outcome
+            row_result.diff = _diff_cells(row)
+        result.increment_row_result_total(row_result)
+        result.append_row_result(row_result)
+    result.sync_removed = check.removed
+    return result

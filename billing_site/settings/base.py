@@ -5,6 +5,7 @@ local-memory cache, so ``make run`` needs no server. ``DATABASE_URL`` switches t
 ``REDIS_URL`` (or ``CELERY_BROKER_URL``) to Redis for the broker, the cache and throttles.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_celery_beat",
     "pgtrigger",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.plans",
@@ -53,12 +55,30 @@ MIDDLEWARE = [
     "apps.core.middleware.ServiceTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page (429)
 ]
 
 ROOT_URLCONF = "billing_site.urls"
 WSGI_APPLICATION = "billing_site.wsgi.application"
 AUTH_USER_MODEL = "accounts.Operator"
 LOGIN_URL = "admin:login"
+
+# --- Sign-in: password rules and login throttling (docs/decisions.md, "Issue 11: sign-in") ----------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 5  # failed logins of one username from one address, then locked out
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # only failures are kept (and expire with the cool-off)
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"  # the admin's look, status 429
+AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(env.list("CLIENT_IP_HEADERS", default=["REMOTE_ADDR"]))
 
 TEMPLATES = [
     {

@@ -12,6 +12,7 @@ import time
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
+from django.contrib.auth.password_validation import validate_password
 from django.db import connection, transaction
 from django.db.models import Count
 
@@ -69,8 +70,10 @@ class Command(BaseCommand):
         from apps.units import operations as unit_ops
         from apps.units.models import DeviceType
 
-        admin = Operator.objects.filter(username="admin").first() or Operator.objects.create_superuser(
-            "admin", "admin@example.com", PASSWORDS["admin"][1])
+        admin = Operator.objects.filter(username="admin").first()
+        if admin is None:  # create_superuser skips the password rules the other logins go through
+            validate_password(PASSWORDS["admin"][1], Operator(username="admin", email="admin@example.com"))
+            admin = Operator.objects.create_superuser("admin", "admin@example.com", PASSWORDS["admin"][1])
         service = account_ops.create_account(actor=admin, name=DEMO_SERVICE, parent=None, service_settings={
             "timezone": "Europe/Berlin", "basic_package_units": 10, "purchased_units": 40,
             "discount_enabled": True})
