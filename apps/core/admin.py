@@ -189,13 +189,25 @@ class CappedPaginator(Paginator):
                 raise
             return number
 
+    def _slice(self, bottom: int, top: int):
+        """Rows ``bottom``–``top`` of the list. Deep in a queryset the offset is taken on the ids alone
+        (``pk IN (… OFFSET … LIMIT …)``): the skipped rows are not joined to their related rows."""
+        qs = self.object_list
+        if bottom == 0 or not hasattr(qs, "values") or qs.query.distinct or qs.query.combinator:
+            return qs[bottom:top]
+        return qs.filter(pk__in=qs.values("pk")[bottom:top])
+
     def page(self, number):
         number = self.validate_number(number)
-        if number <= self.counted_pages:
-            page = super().page(number)
+        if number <= self.counted_pages:  # as Django's ``page``, through ``_slice``
+            bottom = (number - 1) * self.per_page
+            top = bottom + self.per_page
+            if top + self.orphans >= self.count:
+                top = self.count
+            page = self._get_page(self._slice(bottom, top), number, self)
         else:
             bottom = (number - 1) * self.per_page
-            rows = list(self.object_list[bottom:bottom + self.per_page + 1])
+            rows = list(self._slice(bottom, bottom + self.per_page + 1))
             if not rows:
                 raise EmptyPage(_("That page contains no results"))
             page = _OpenPage(rows[:self.per_page], number, self, more=len(rows) > self.per_page)
