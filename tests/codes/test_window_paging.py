@@ -159,6 +159,9 @@ def test_show_all_never_shows_a_page_under_its_name(codes, top, monkeypatch):
     assert "lists at most 20 rows" in response.content.decode()
     monkeypatch.setattr(ActivationCodeAdmin, "list_max_show_all", 200)
     assert "Show all" not in _page(top).content.decode()  # 30+ is more than it may show
+    page = _page(top).content.decode()  # and so is the action bar's "select all"
+    assert f"Select all {CAP}+ activation codes" in page and f"All {CAP}+ selected" in page
+    assert f"{CAP + 1} activation codes" not in page and f"{CAP + 1} selected" not in page
     searched = _page(top, validity_days="30").content.decode()  # the search bar's count is capped too
     assert f"{CAP}+ results" in searched and f"{CAP + 1} results" not in searched
     assert "clear the search and filters" in searched and "Show all" not in searched
