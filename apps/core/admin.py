@@ -4,6 +4,7 @@ capped counts for big tables and CSV streaming."""
 import base64
 import csv
 import json
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -261,8 +262,9 @@ class CappedChangeList(ChangeList):
     - ``?all`` on a list longer than ``list_max_show_all`` says so instead of quietly showing a page.
     - With the admin's ``keyset_ordering`` (non-null fields, e.g. ``("-created_at", "id")``) and that
       order in effect, ``?cursor=`` pages by key: ``a.<key>`` the rows after a row, ``b.<key>`` those
-      before it, ``last`` the last page. Every page then costs one indexed range read, whatever its
-      depth; the first, next, previous and last links use it.
+      before it, ``last`` the last page. Such a page costs one indexed range read, whatever its depth:
+      the "Last" link opens one, and its previous/next links are cursors too. Numbered pages keep their
+      numbers (``?p=``), their offset taken on the ids alone (``CappedPaginator._slice``).
     """
 
     def __init__(self, request, *args, **kwargs):
@@ -300,8 +302,10 @@ class CappedChangeList(ChangeList):
             raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             if not isinstance(raw, list) or len(raw) != len(fields) or None in raw:
                 raise ValueError
-            return [field.clean(value, None) for (field, _), value in zip(fields, raw, strict=True)]
-        except (ValueError, TypeError, UnicodeDecodeError, ValidationError) as exc:
+            values = [field.clean(value, None) for (field, _), value in zip(fields, raw, strict=True)]
+            # In UTC: PostgreSQL refuses offsets past ±15:59 that Python accepts.
+            return [v.astimezone(UTC) if isinstance(v, datetime) else v for v in values]
+        except (ValueError, TypeError, OverflowError, RecursionError, ValidationError) as exc:
             raise Http404(_("This page link is malformed; start again from the first page.")) from exc
 
     @staticmethod

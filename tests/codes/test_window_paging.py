@@ -145,6 +145,29 @@ def test_a_malformed_cursor_is_a_404(codes, top, cursor):
     assert top.get(CHANGELIST, {"cursor": cursor}).status_code == 404
 
 
+def _cursor(direction: str, value) -> str:
+    import base64
+    import json
+
+    return direction + "." + base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def test_a_crafted_cursor_never_reaches_the_database_as_an_error(codes, top):
+    nested = "[" * 5000 + "]" * 5000
+    assert top.get(CHANGELIST, {"cursor": "a." + base64_text(nested)}).status_code == 404
+    assert top.get(CHANGELIST, {"cursor": "a.\x00"}).status_code == 404
+    # An offset PostgreSQL refuses (+16:00) is read in UTC; year 1 minus an offset is out of range.
+    after = top.get(CHANGELIST, {"cursor": _cursor("a", ["2026-05-05T02:00:00+16:00", 0])})
+    assert after.status_code == 200 and _rows(after) == codes[:PER_PAGE]
+    assert top.get(CHANGELIST, {"cursor": _cursor("b", ["0001-01-01T00:00:00+14:00", 0])}).status_code in (200, 404)
+
+
+def base64_text(text: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
 def test_a_cursor_under_a_column_sort_is_a_404_and_numbered_pages_still_work(codes, top):
     assert top.get(CHANGELIST, {"cursor": "last", "o": "5"}).status_code == 404
     sorted_page = _page(top, o="5", p=5).context["cl"]  # sorted by validity: offset pages past the cap
