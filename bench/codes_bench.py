@@ -237,8 +237,20 @@ PAGES = [("page 1", {}), ("page 101 (past the cap)", {"p": "101"}), ("page 400 (
 @override_settings(STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
                              "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
                    ALLOWED_HOSTS=["*"])
-def bench_paging(users, repeat: int = 5):
-    """Median and worst of ``repeat`` requests per page, the query count and its SQL time."""
+def bench_paging(users, repeat: int = 10):
+    """Per page: median and worst wall time of ``repeat`` requests, and the CPU they cost (this process
+    and its PostgreSQL backend, from ``/proc``): on a machine shared with other work the CPU is the
+    steadier figure, and on an idle one a request takes about that long. Then the query count and its
+    SQL time in one more request."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def backend_cpu() -> float:
+        fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
     rows = []
     for label, user in users:
         client = Client()
@@ -248,23 +260,32 @@ def bench_paging(users, repeat: int = 5):
             last = client.get(WINDOW, {**filters, "cursor": "last"}).content.decode()
             before = html.unescape(re.search(r'href="\?([^"]+)" class="previous-page"', last).group(1))
             for page_name, query in PAGES:
-                url = f"{WINDOW}?{before}" if query is None else None
+                def get(query=query):
+                    return client.get(f"{WINDOW}?{before}") if query is None else client.get(WINDOW, {**filters, **query})
+
+                if get().status_code == 404:
+                    continue  # a typed page past this user's last page
                 times = []
+                cpu_start, backend_start = time.process_time(), backend_cpu()
                 for _ in range(repeat):
                     start = time.perf_counter()
-                    response = client.get(url) if url else client.get(WINDOW, {**filters, **query})
+                    response = get()
                     times.append(time.perf_counter() - start)
-                    if response.status_code == 404 and query and "p" in query:
-                        break  # past this user's last page
                     assert response.status_code == 200, (page_name, response.status_code)
-                if response.status_code == 404:
-                    continue
+                cpu = (time.process_time() - cpu_start + backend_cpu() - backend_start) / repeat
                 with CaptureQueriesContext(connection) as ctx:
-                    client.get(url) if url else client.get(WINDOW, {**filters, **query})
+                    get()
                 sql_ms = sum(float(q["time"]) for q in ctx.captured_queries) * 1000
                 rows.append((label, f"{filter_name}, {page_name}", statistics.median(times) * 1000,
-                             max(times) * 1000, len(ctx), sql_ms))
+                             max(times) * 1000, cpu * 1000, len(ctx), sql_ms))
     return rows
+
+
+def print_paging(rows):
+    print(f"\n## Codes window, pages past the cap (ms: median and worst of 10, CPU per request of Django + "
+          f"PostgreSQL; queries; their SQL time in one more request; load average {os.getloadavg()[0]:.1f})")
+    for label, name, median, worst, cpu, queries, sql_ms in rows:
+        print(f"| {label} | {name} | {median:.0f} | {worst:.0f} | {cpu:.0f} | {queries} | {sql_ms:.0f} |")
 
 
 def reset_swept(top: Account) -> int:
@@ -290,8 +311,8 @@ def print_sweep(now):
     print(f"committed run: {expired:,} codes expired in {real:.2f} s")
 
 
-def print_window(rows, title: str = "first page"):
-    print(f"\n## Codes window, {title} (median / max of 5, ms; queries; their SQL time in one more request, ms; "
+def print_window(rows):
+    print(f"\n## Codes window, first page (median / max of 5, ms; queries; their SQL time in one more request, ms; "
           f"load average {os.getloadavg()[0]:.1f})")
     for label, name, median, worst, queries, sql_ms in rows:
         print(f"| {label} | {name} | {median:.0f} | {worst:.0f} | {queries} | {sql_ms:.0f} |")
@@ -329,7 +350,7 @@ def main():
             users = [("top user", Operator.objects.get(account=top, role=Role.TOP_USER)),
                      ("distributor", Operator.objects.get(account=dealers[0], role=Role.DISTRIBUTOR))]
             if args.paging_only:
-                print_window(bench_paging(users), "pages past the cap")
+                print_paging(bench_paging(users))
             else:
                 print_window(bench_window(users, dealers, clock.now()))
         else:
@@ -345,7 +366,7 @@ def main():
 
     if "window" in sections:
         print_window(bench_window([("top user", top_user), ("distributor", distributor)], dealers, now))
-        print_window(bench_paging([("top user", top_user), ("distributor", distributor)]), "pages past the cap")
+        print_paging(bench_paging([("top user", top_user), ("distributor", distributor)]))
     if "sweep" in sections:
         print_sweep(now)
     if "generate" in sections:
