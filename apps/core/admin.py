@@ -153,6 +153,9 @@ class _OpenPage(Page):
         return self.start_index() + len(self.object_list) - 1
 
 
+MAX_OFFSET = 2**63 - 1  # beyond it the database refuses the OFFSET (a 500) rather than return nothing
+
+
 class CappedPaginator(Paginator):
     """Counts at most ``CAP + 1`` rows, so a page of a million-row table never counts them all.
 
@@ -186,7 +189,7 @@ class CappedPaginator(Paginator):
             return super().validate_number(number)
         except EmptyPage:
             number = int(number)
-            if number < 1:
+            if number < 1 or number * self.per_page >= MAX_OFFSET:  # no table has rows that far
                 raise
             return number
 
@@ -221,12 +224,12 @@ class CappedPaginator(Paginator):
         if not self.capped:
             return super().get_page(number)
         try:
-            number = self.validate_number(number)
-        except (PageNotAnInteger, EmptyPage):
-            number = 1
-        try:
             return self.page(number)
+        except PageNotAnInteger:
+            return self.page(1)
         except EmptyPage:
+            if int(number) < 1:
+                return self.page(1)
             exact = self.object_list.order_by().count() if hasattr(self.object_list, "order_by") else len(
                 self.object_list)
             return self.page(max(1, -(-exact // self.per_page)))

@@ -133,7 +133,7 @@ def test_a_cursor_keeps_the_filters_and_a_filter_link_drops_the_cursor(codes, cw
     assert 'name="cursor"' not in response.content.decode()  # the search form starts from the first page
 
 
-@pytest.mark.parametrize("p", ["9", "100000", "0", "-1"])
+@pytest.mark.parametrize("p", ["9", "100000", "0", "-1", "1" + "0" * 30])
 def test_a_page_past_the_end_or_below_one_is_a_404_not_page_one(codes, top, p):
     response = top.get(CHANGELIST, {"p": p})
     assert response.status_code == 404
@@ -238,4 +238,6 @@ def test_the_code_log_past_the_end_shows_its_real_last_page(cw):
     assert paginator.get_page(last).number == last and not paginator.get_page(last).has_next()
     assert paginator.get_page(4).has_next()  # past the 30 counted, still a next page
     assert paginator.get_page(999).number == last
+    assert paginator.get_page("1" + "0" * 30).number == last
+    assert paginator.get_page(0).number == 1
     assert paginator.get_page("abc").number == 1
