@@ -55,3 +55,10 @@ def test_paging_past_the_capped_count_by_next_previous_and_last(cw, login, shot,
     page.wait_for_load_state()
     assert _codes_shown(page) == codes[:10]
     assert "Show all" not in page.content()
+
+    # Filtered, the search bar's count is capped too and its link says what it does.
+    page.goto(f"{live_server.url}/admin/codes/activationcode/?validity_days=30")
+    assert "30+ results (clear the search and filters)" in page.inner_text("#changelist-search")
+    page.locator("#action-toggle").check()
+    assert "Select all 30+ activation codes" in page.inner_text(".actions")
+    shot("codes-window-filtered-select-all")
