@@ -241,3 +241,17 @@ def test_the_code_log_past_the_end_shows_its_real_last_page(cw):
     assert paginator.get_page("1" + "0" * 30).number == last
     assert paginator.get_page(0).number == 1
     assert paginator.get_page("abc").number == 1
+
+
+def test_a_cursor_page_starts_its_index_range_at_the_cursor(codes, top):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cl = _page(top, cursor="last").context["cl"]
+    with CaptureQueriesContext(connection) as ctx:
+        response = top.get(CHANGELIST + cl.previous_url)
+    assert _rows(response) == codes[-2 * PER_PAGE:-PER_PAGE]
+    page_sql = next(q["sql"] for q in ctx.captured_queries if "LIMIT 11" in q["sql"])
+    # The leading bound stands alone (an index range start), beside the tie-break on the id.
+    assert '"codes_activationcode"."created_at" >= ' in page_sql
+    assert '"codes_activationcode"."id" < ' in page_sql
