@@ -217,7 +217,7 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("code",)
     search_help_text = "A code (case, spaces and dashes ignored), a unit name or an IMEI."
     ordering = ("-created_at", "id")  # newest first, a stable order (SPEC §8.7)
-    keyset_ordering = ordering  # every page one index range read (CappedChangeList)
+    keyset_ordering = ordering  # "Last" and its neighbours by cursor: one index range read (CappedChangeList)
     sortable_by = ("validity", "activation", "estimated_expiration")
     empty_value_display = "—"
     actions = ["assign_to_units", "unassign", "share", "unshare", "export_csv"]
