@@ -6,6 +6,10 @@ Run against a PostgreSQL database of its own (it migrates it and adds a fresh se
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench_codes \\
         .venv/bin/python bench/codes_bench.py [--codes 1000000] [--due 100000] [--only sweep,generate]
 
+``--paging-only`` measures the window's pages on the previous run's service (issue 11): page 1, page 101
+(the first past the 10,000 counted rows), pages 400 and 8,000 typed by hand (skipped past the end), the last page and the one before it
+(by cursor), without a filter and with one, as the top user and a distributor.
+
 The data is built with bulk inserts (``generate_series`` for the codes), not the operations:
 1,000,000 codes of one service, half held by the top account and half shared among ten dealers;
 100,000 due (active, on units, expired a day ago), 50,000 live on units, 100,000 active and
@@ -13,7 +17,9 @@ unassigned, 50,000 expired, the rest new. Figures go to ``docs/performance.md`` 
 """
 
 import argparse
+import html
 import os
+import re
 import statistics
 import sys
 import time
@@ -222,6 +228,66 @@ def bench_window(users, dealers, now, repeat: int = 5):
     return rows
 
 
+PAGING_FILTERS = [("default filters", {}), ("state=new", {"state": "new"})]
+PAGES = [("page 1", {}), ("page 101 (past the cap)", {"p": "101"}), ("page 400 (typed, OFFSET 39,900)",
+         {"p": "400"}), ("page 8,000 (typed, OFFSET 799,900)", {"p": "8000"}),
+         ("last page (cursor)", {"cursor": "last"}), ("the one before it (cursor)", None)]
+
+
+@override_settings(STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
+                   ALLOWED_HOSTS=["*"])
+def bench_paging(users, repeat: int = 10):
+    """Per page: median and worst wall time of ``repeat`` requests, and the CPU they cost (this process
+    and its PostgreSQL backend, from ``/proc``): on a machine shared with other work the CPU is the
+    steadier figure, and on an idle one a request takes about that long. Then the query count and its
+    SQL time in one more request."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def backend_cpu() -> float:
+        fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    rows = []
+    for label, user in users:
+        client = Client()
+        client.force_login(user)
+        client.get(WINDOW)  # warm up
+        for filter_name, filters in PAGING_FILTERS:
+            last = client.get(WINDOW, {**filters, "cursor": "last"}).content.decode()
+            before = html.unescape(re.search(r'href="\?([^"]+)" class="previous-page"', last).group(1))
+            for page_name, query in PAGES:
+                def get(query=query):
+                    return client.get(f"{WINDOW}?{before}") if query is None else client.get(WINDOW, {**filters, **query})
+
+                if get().status_code == 404:
+                    continue  # a typed page past this user's last page
+                times = []
+                cpu_start, backend_start = time.process_time(), backend_cpu()
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    response = get()
+                    times.append(time.perf_counter() - start)
+                    assert response.status_code == 200, (page_name, response.status_code)
+                cpu = (time.process_time() - cpu_start + backend_cpu() - backend_start) / repeat
+                with CaptureQueriesContext(connection) as ctx:
+                    get()
+                sql_ms = sum(float(q["time"]) for q in ctx.captured_queries) * 1000
+                rows.append((label, f"{filter_name}, {page_name}", statistics.median(times) * 1000,
+                             max(times) * 1000, cpu * 1000, len(ctx), sql_ms))
+    return rows
+
+
+def print_paging(rows):
+    print(f"\n## Codes window, pages past the cap (ms: median and worst of 10, CPU per request of Django + "
+          f"PostgreSQL; queries; their SQL time in one more request; load average {os.getloadavg()[0]:.1f})")
+    for label, name, median, worst, cpu, queries, sql_ms in rows:
+        print(f"| {label} | {name} | {median:.0f} | {worst:.0f} | {cpu:.0f} | {queries} | {sql_ms:.0f} |")
+
+
 def reset_swept(top: Account) -> int:
     """The codes a previous sweep expired (still on their units) become due again, their units active."""
     swept = ActivationCode.objects.filter(service=top, status="expired", cleared_at__isnull=True, unit__isnull=False)
@@ -258,6 +324,8 @@ def main():
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--window-only", action="store_true",
                         help="Measure only the window, on the service built by the previous run.")
+    parser.add_argument("--paging-only", action="store_true",
+                        help="Measure only the window's pages (1, 101, 1,000, last), on the previous run's service.")
     parser.add_argument("--sweep-only", action="store_true",
                         help="Make the previous run's swept codes due again and measure only the sweep.")
     parser.add_argument("--generate-only", action="store_true",
@@ -272,16 +340,19 @@ def main():
         parser.error(f"unknown section(s) for --only: {', '.join(sorted(unknown))}")
     assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL=postgres://…)"
     call_command("migrate", verbosity=0)
-    if args.window_only or args.sweep_only or args.generate_only:
+    if args.window_only or args.sweep_only or args.generate_only or args.paging_only:
         top = Account.objects.filter(parent__isnull=True, name__startswith="Codes bench").latest("pk")
         dealers = list(Account.objects.filter(parent=top, dealer_rights=True).order_by("pk"))
         print(f"{ActivationCode.objects.filter(service=top).count():,} codes")
         if args.generate_only:
             print_generate_and_assign(top, dealers, Operator.objects.get(account=top, role=Role.TOP_USER))
-        elif args.window_only:
+        elif args.window_only or args.paging_only:
             users = [("top user", Operator.objects.get(account=top, role=Role.TOP_USER)),
                      ("distributor", Operator.objects.get(account=dealers[0], role=Role.DISTRIBUTOR))]
-            print_window(bench_window(users, dealers, clock.now()))
+            if args.paging_only:
+                print_paging(bench_paging(users))
+            else:
+                print_window(bench_window(users, dealers, clock.now()))
         else:
             due = reset_swept(top)
             print(f"{due:,} codes due again")
@@ -295,6 +366,7 @@ def main():
 
     if "window" in sections:
         print_window(bench_window([("top user", top_user), ("distributor", distributor)], dealers, now))
+        print_paging(bench_paging([("top user", top_user), ("distributor", distributor)]))
     if "sweep" in sections:
         print_sweep(now)
     if "generate" in sections:

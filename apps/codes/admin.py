@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.accounts.models import Role
 from apps.core import clock
-from apps.core.admin import (CappedPaginator, OperationAdminMixin, ScopedAdminMixin, service_filter,
+from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
                              stream_csv)
 from apps.core.scoping import is_platform
 
@@ -199,7 +199,7 @@ class DateRangeFilter(admin.FieldListFilter):
 
     def choices(self, changelist):
         keep = [(k, v) for k, values in self.request_params.lists() for v in values
-                if k not in (self.lower_key, self.upper_key, "p")]
+                if k not in (self.lower_key, self.upper_key, "p", CURSOR_VAR)]
         yield {"lower_key": self.lower_key, "upper_key": self.upper_key, "lower": self.lower or "",
                "upper": self.upper or "", "keep": keep,
                "clear_url": changelist.get_query_string(remove=[self.lower_key, self.upper_key])}
@@ -208,7 +208,7 @@ class DateRangeFilter(admin.FieldListFilter):
 # --- the codes window ---------------------------------------------------------------------------------
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("code_display", "unit_link", "account_name", "shared_with", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
     list_select_related = ("unit", "unit__account", "shared_with", "service")
@@ -216,9 +216,9 @@ class ActivationCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
                    ExpiringWithinFilter, ("activated_at", DateRangeFilter), ("expires_at", DateRangeFilter))
     search_fields = ("code",)
     search_help_text = "A code (case, spaces and dashes ignored), a unit name or an IMEI."
-    ordering = ("-created_at", "id")
+    ordering = ("-created_at", "id")  # newest first, a stable order (SPEC §8.7)
+    keyset_ordering = ordering  # "Last" and its neighbours by cursor: one index range read (CappedChangeList)
     sortable_by = ("validity", "activation", "estimated_expiration")
-    paginator = CappedPaginator
     empty_value_display = "—"
     actions = ["assign_to_units", "unassign", "share", "unshare", "export_csv"]
     readonly_fields = ("code", "service", "status", "validity_days", "created_at", "activated_at", "expires_at",

@@ -1,13 +1,21 @@
 """Admin building blocks shared by every app: operation-backed forms, scoping, the service filter,
 capped counts for big tables and CSV streaming."""
 
+import base64
 import csv
+import json
+from datetime import UTC, datetime
 
 from django import forms
-from django.contrib import admin
-from django.core.paginator import Paginator
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, InvalidPage, Page, PageNotAnInteger, Paginator
+from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
 
 from .errors import DomainError
 from .scoping import in_scope, is_platform
@@ -131,11 +139,29 @@ def service_filter(field: str) -> type[ServiceListFilter]:
     return type(f"ServiceFilter_{field}", (ServiceListFilter,), {"service_field": field})
 
 
+class _OpenPage(Page):
+    """A page past the counted rows: whether another follows is known from one extra row fetched."""
+
+    def __init__(self, object_list, number, paginator, *, more: bool):
+        super().__init__(object_list, number, paginator)
+        self.more = more
+
+    def has_next(self):
+        return self.more
+
+    def end_index(self):
+        return self.start_index() + len(self.object_list) - 1
+
+
+MAX_OFFSET = 2**63 - 1  # beyond it the database refuses the OFFSET (a 500) rather than return nothing
+
+
 class CappedPaginator(Paginator):
     """Counts at most ``CAP + 1`` rows, so a page of a million-row table never counts them all.
 
     The admin shows "10,000+" (``templates/admin/pagination.html``); exact counts matter less than a fast
-    first page.
+    first page. Every page stays reachable: a page past the counted rows is read with one extra row
+    (``OFFSET``), which says whether another page follows; a page past the end raises ``EmptyPage``.
     """
 
     CAP = 10_000
@@ -150,6 +176,223 @@ class CappedPaginator(Paginator):
     def capped(self) -> bool:
         """True when there are more rows than counted: ``admin/pagination.html`` then shows "10,000+"."""
         return self.count > self.CAP
+
+    @property
+    def counted_pages(self) -> int:
+        """The pages known to be full from the count alone."""
+        return self.CAP // self.per_page if self.capped else self.num_pages
+
+    def validate_number(self, number):
+        if not self.capped:
+            return super().validate_number(number)
+        try:  # past the counted pages the end is unknown: a page exists if it has rows (``page``)
+            return super().validate_number(number)
+        except EmptyPage:
+            number = int(number)
+            if number < 1 or number * self.per_page >= MAX_OFFSET:  # no table has rows that far
+                raise
+            return number
+
+    def _slice(self, bottom: int, top: int):
+        """Rows ``bottom``–``top`` of the list. Deep in a queryset the offset is taken on the ids alone
+        (``pk IN (… OFFSET … LIMIT …)``): the skipped rows are not joined to their related rows."""
+        qs = self.object_list
+        if bottom == 0 or not hasattr(qs, "values") or qs.query.distinct or qs.query.combinator:
+            return qs[bottom:top]
+        return qs.filter(pk__in=qs.values("pk")[bottom:top])
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if number <= self.counted_pages:  # as Django's ``page``, through ``_slice``
+            bottom = (number - 1) * self.per_page
+            top = bottom + self.per_page
+            if top + self.orphans >= self.count:
+                top = self.count
+            page = self._get_page(self._slice(bottom, top), number, self)
+        else:
+            bottom = (number - 1) * self.per_page
+            rows = list(self._slice(bottom, bottom + self.per_page + 1))
+            if not rows:
+                raise EmptyPage(_("That page contains no results"))
+            page = _OpenPage(rows[:self.per_page], number, self, more=len(rows) > self.per_page)
+        self.current = page
+        return page
+
+    def get_page(self, number):
+        """As Django's, but a number past the end of a capped list gives its real last page (one exact
+        count, only for such a number), not the last counted one; below 1, the first page."""
+        if not self.capped:
+            return super().get_page(number)
+        try:
+            return self.page(number)
+        except PageNotAnInteger:
+            return self.page(1)
+        except EmptyPage:
+            if int(number) < 1:
+                return self.page(1)
+            exact = self.object_list.order_by().count() if hasattr(self.object_list, "order_by") else len(
+                self.object_list)
+            return self.page(max(1, -(-exact // self.per_page)))
+
+    def get_elided_page_range(self, number=1, *, on_each_side=3, on_ends=2):
+        """Past the cap the last page is unknown: the range ends at the current page, the next if it
+        exists, or the counted pages, whichever is further, then an ellipsis."""
+        if not self.capped:
+            yield from super().get_elided_page_range(number, on_each_side=on_each_side, on_ends=on_ends)
+            return
+        current = getattr(self, "current", None)
+        number = current.number if current is not None else 1
+        known = max(self.counted_pages, number + (1 if current is not None and current.has_next() else 0))
+        pages = sorted({*range(1, min(on_ends, known) + 1),
+                        *range(max(1, number - on_each_side), min(known, number + on_each_side) + 1)})
+        previous = 0
+        for page in pages:
+            if page > previous + 1:
+                yield self.ELLIPSIS
+            yield page
+            previous = page
+        yield self.ELLIPSIS
+
+
+CURSOR_VAR = "cursor"
+
+
+class CappedChangeList(ChangeList):
+    """A changelist over a ``CappedPaginator`` that never lies about where it is.
+
+    - ``?p=N`` past the capped count works (next/previous beyond "10,000+"); a page past the end or
+      below 1 is a 404 (Django's ``?e=1`` redirect would silently show page 1 again).
+    - ``?all`` on a list longer than ``list_max_show_all`` says so instead of quietly showing a page.
+    - With the admin's ``keyset_ordering`` (non-null fields, e.g. ``("-created_at", "id")``) and that
+      order in effect, ``?cursor=`` pages by key: ``a.<key>`` the rows after a row, ``b.<key>`` those
+      before it, ``last`` the last page. Such a page costs one indexed range read, whatever its depth:
+      the "Last" link opens one, and its previous/next links are cursors too. Numbered pages keep their
+      numbers (``?p=``), their offset taken on the ids alone (``CappedPaginator._slice``).
+    """
+
+    def __init__(self, request, *args, **kwargs):
+        self.cursor = request.GET.get(CURSOR_VAR)
+        self.keyset_page = False
+        super().__init__(request, *args, **kwargs)
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(CURSOR_VAR, None)
+        self.params.pop(CURSOR_VAR, None)  # the search form's hidden fields
+        return lookup_params
+
+    def get_query_string(self, new_params=None, remove=None):
+        """Links (filters, sorting, pages) start from the first page unless they name a cursor."""
+        return super().get_query_string(new_params, [*(remove or []), CURSOR_VAR])
+
+    # -- keyset --
+
+    def _keyset_fields(self):
+        wanted = list(getattr(self.model_admin, "keyset_ordering", None) or ())
+        if not wanted or [str(o) for o in self.queryset.query.order_by] != wanted:
+            return None
+        return [(self.lookup_opts.get_field(name.lstrip("-")), name.startswith("-")) for name in wanted]
+
+    @staticmethod
+    def _encode(fields, row) -> str:
+        values = [field.get_prep_value(getattr(row, field.attname)) for field, _ in fields]
+        text = json.dumps([v.isoformat() if hasattr(v, "isoformat") else v for v in values])
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _decode(fields, text: str) -> list:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            if not isinstance(raw, list) or len(raw) != len(fields) or None in raw:
+                raise ValueError
+            values = [field.clean(value, None) for (field, _), value in zip(fields, raw, strict=True)]
+            # In UTC: PostgreSQL refuses offsets past ±15:59 that Python accepts.
+            return [v.astimezone(UTC) if isinstance(v, datetime) else v for v in values]
+        except (ValueError, TypeError, OverflowError, RecursionError, ValidationError) as exc:
+            raise Http404(_("This page link is malformed; start again from the first page.")) from exc
+
+    @staticmethod
+    def _beyond(fields, values, *, forward: bool) -> Q:
+        """Rows strictly after ``values`` in the list's order (``forward``) or strictly before it. The
+        leading bound is also stated alone, so the database starts its index range there."""
+        def step(name, descending, value, strict):
+            lookup = ("lt" if descending == forward else "gt") + ("" if strict else "e")
+            return Q(**{f"{name}__{lookup}": value})
+
+        names = [(field.name, descending) for field, descending in fields]
+        alternatives = Q()
+        for i, (name, descending) in enumerate(names):
+            equal = Q(**{n: v for (n, _), v in zip(names[:i], values[:i], strict=True)})
+            alternatives |= equal & step(name, descending, values[i], strict=True)
+        return step(*names[0], values[0], strict=False) & alternatives
+
+    def _keyset_results(self, fields):
+        """The page the cursor names; ``newer``/``older``: whether rows come before/after it."""
+        per_page, qs = self.list_per_page, self.queryset
+        if self.cursor == "last":
+            rows, newer, older = list(qs.reverse()[:per_page])[::-1], True, False
+        elif self.cursor[:2] == "a.":
+            after = list(qs.filter(self._beyond(fields, self._decode(fields, self.cursor[2:]), forward=True))
+                         [:per_page + 1])
+            rows, newer, older = after[:per_page], True, len(after) > per_page
+        elif self.cursor[:2] == "b.":
+            before = list(qs.reverse().filter(self._beyond(fields, self._decode(fields, self.cursor[2:]),
+                                                           forward=False))[:per_page + 1])
+            # At the top the page may be short: walking back never shows a row twice.
+            rows, newer, older = before[:per_page][::-1], len(before) > per_page, True
+        else:
+            raise Http404(_("This page link is malformed; start again from the first page."))
+        self.result_list = rows
+        self.keyset_page = True
+        self.first_url = self.get_query_string(remove=[CURSOR_VAR])
+        self.previous_url = (self.get_query_string({CURSOR_VAR: "b." + self._encode(fields, rows[0])})
+                             if newer and rows else None)
+        self.next_url = (self.get_query_string({CURSOR_VAR: "a." + self._encode(fields, rows[-1])})
+                         if older and rows else None)
+        self.last_url = self.get_query_string({CURSOR_VAR: "last"}) if older else None
+
+    # -- results --
+
+    def get_results(self, request):
+        fields = self._keyset_fields()
+        if self.cursor is not None and fields is None:
+            raise Http404(_("Page links by position work only in the list's default order; "
+                            "start again from the first page."))
+        # "Show all" only for a list known to be short: never for a capped count, whatever the admin's limit.
+        self.list_max_show_all = min(self.list_max_show_all, getattr(self.model_admin.paginator, "CAP",
+                                                                      self.list_max_show_all))
+        try:
+            super().get_results(request)
+        except IncorrectLookupParameters as exc:
+            if isinstance(exc.__context__, InvalidPage):
+                raise Http404(_("There is no page %(number)s in this list.") % {"number": self.page_num}) from exc
+            raise
+        if self.show_all and not self.can_show_all:
+            messages.warning(request, _("“Show all” lists at most %(limit)s rows and this list has more: it is "
+                                        "shown %(per_page)s rows a page.")
+                             % {"limit": self.list_max_show_all, "per_page": self.list_per_page})
+        if self.cursor is not None and self.multi_page:
+            self._keyset_results(fields)
+            return
+        page = getattr(self.paginator, "current", None)
+        paged = self.multi_page and page is not None
+        self.first_url = self.get_query_string(remove=[PAGE_VAR]) if paged and page.number > 1 else None
+        self.previous_url = (self.get_query_string({PAGE_VAR: page.number - 1})
+                             if paged and page.has_previous() else None)
+        self.next_url = self.get_query_string({PAGE_VAR: page.number + 1}) if paged and page.has_next() else None
+        self.last_url = (self.get_query_string({CURSOR_VAR: "last"})
+                         if paged and fields is not None and page.has_next() and self.paginator.capped else None)
+
+
+class CappedListMixin:
+    """For a ModelAdmin over a big table: the capped count and the honest changelist above."""
+
+    paginator = CappedPaginator
+    show_full_result_count = False
+    keyset_ordering: tuple[str, ...] | None = None
+
+    def get_changelist(self, request, **kwargs):
+        return CappedChangeList
 
 
 class _Echo:

@@ -16,7 +16,7 @@ from django.utils.timezone import localtime
 
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
-from apps.core.admin import (CappedPaginator, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
+from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
                              service_filter)
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
@@ -151,7 +151,7 @@ def feature_lists(formsets) -> dict:
 
 
 @admin.register(Unit)
-class UnitAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class UnitAdmin(CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = UnitAdminForm
     inlines = [SensorInline, CommandInline, ServiceIntervalInline]
     list_display = ("name", "unique_id", "account", "device_type", "active", "deactivated", "reason")
@@ -163,7 +163,6 @@ class UnitAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = ("active", "deactivated_at", "deactivation_reason", "code_panel")
     actions = ["activate_selected", "deactivate_selected"]
     delete_confirmation_template = "admin/units/unit/archive_confirmation.html"
-    paginator = CappedPaginator
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
@@ -399,7 +398,7 @@ class EventServiceFilter(ServiceListFilter):
 
 
 @admin.register(UnitEvent)
-class UnitEventAdmin(OutOfScopeIs404, admin.ModelAdmin):
+class UnitEventAdmin(CappedListMixin, OutOfScopeIs404, admin.ModelAdmin):
     """The audit trail of units, monitoring users and grants: read-only, scoped by the account path."""
 
     list_display = ("at", "action", "unit_name", "account_name", "actor_name", "summary")
@@ -409,7 +408,6 @@ class UnitEventAdmin(OutOfScopeIs404, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
-    paginator = CappedPaginator
 
     def get_queryset(self, request):
         return queries.unit_events_visible_to(request.user)
