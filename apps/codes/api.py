@@ -139,7 +139,8 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                                                   unit=body.validated_data["unit"]))
 
     @extend_schema(request=None, responses={200: CodeSerializer, **_errors(
-        s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`", s404="The code is not in your scope",
+        s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`",
+        s404="The code is not in your scope",
         s409="`code_busy`")}, summary="Take a queued code off its unit's queue: it is new again")
     @action(detail=True, methods=["post"])
     def unqueue(self, request, code=None):

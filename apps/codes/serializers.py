@@ -79,7 +79,8 @@ class ApplySerializer(serializers.Serializer):
 ERROR_SCHEMA = {
     "type": "object", "required": ["detail", "code"],
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"},
-                   "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
+                   "fields": {"type": "object",
+                              "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
 }
 
 

@@ -57,8 +57,8 @@ class UnitSerializer(serializers.ModelSerializer):
     class Meta:
         model = Unit
         fields = ["id", "name", "account", "unique_id", "device_type", "modem", "active", "deactivated_at",
-                  "deactivation_reason", "code", "code_expires_at", "queued_code", "sensors", "commands", "service_intervals",
-                  "eco_driving", "road_limits_speeding", "eco_criteria", "created_at"]
+                  "deactivation_reason", "code", "code_expires_at", "queued_code", "sensors", "commands",
+                  "service_intervals", "eco_driving", "road_limits_speeding", "eco_criteria", "created_at"]
         read_only_fields = fields
 
     def _code(self, unit):
