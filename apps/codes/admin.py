@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -79,9 +79,10 @@ def unit_code_panel(unit) -> str:
             _local(code.activated_at, tz), _local(code.expires_at, tz), code.days_left(at=now) or 0)
     if queued is not None:
         summary = format_html(
-            '{}<p class="queued-code">{} <code>{}</code> — {} {} · {} {} · {} <strong>{}</strong></p>', summary,
+            '{}<p class="queued-code">{} <code>{}</code> — {} {} · {} {} · {}</p>', summary,
             gettext("Queued next:"), queued.display, gettext("starts"), _local(queued.activated_at, tz),
-            gettext("expires"), _local(queued.expires_at, tz), gettext("validity (days)"), queued.validity_days)
+            gettext("expires"), _local(queued.expires_at, tz),
+            gettext("%(days)d days of validity") % {"days": queued.validity_days})
     history = list(queries.unit_code_history(unit.pk, limit=20))
     if not history:
         return format_html("{}<p>No code history.</p>", summary)
@@ -306,6 +307,8 @@ class ActivationCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="activated", ordering="activated_at")
     def activation(self, obj):
+        if obj.state(at=clock.now()) == CodeStatus.QUEUED:  # the planned start: when the live code ends
+            return format_html("<small>{}</small><br>{}", gettext("starts"), _local_cell(obj.activated_at, _tz_of(obj)))
         return _local_cell(obj.activated_at, _tz_of(obj))
 
     @admin.display(description="expires (estimated)", ordering="expires_at")
@@ -404,8 +407,9 @@ class ActivationCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
         now = clock.now()
         live_units = ActivationCode.objects.filter(queries.live_q(now), unit__isnull=False).values("unit_id")
         queued_units = ActivationCode.objects.filter(status=CodeStatus.QUEUED).values("queued_on_id")
+        live_until = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE).values("expires_at")
         units = (queries.units_visible_to(request.user).filter(pk__in=live_units).exclude(pk__in=queued_units)
-                 .select_related("account").order_by("name", "id"))
+                 .annotate(live_until=Subquery(live_until[:1])).select_related("account").order_by("name", "id"))
         form = QueueUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=units)
         if "confirm" in request.POST and form.is_valid():
             pairs = operations.pair_codes_with_queues(queryset.filter(status=CodeStatus.NEW),

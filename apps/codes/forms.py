@@ -118,7 +118,12 @@ class QueueUnitsForm(AssignUnitsForm):
     def __init__(self, *args, units_qs, **kwargs):
         super().__init__(*args, units_qs=units_qs, **kwargs)
         self.fields["units"].help_text = _("Units with a live code and none queued; one code per unit, units in "
-                                           "name order.")
+                                           "name order. Each code starts when the unit's live code ends.")
+        tz = timezone.get_current_timezone()
+        self.fields["units"].label_from_instance = lambda u: _("%(unit)s (%(imei)s, %(account)s) — live code until "
+                                                               "%(until)s") % {
+            "unit": u.name, "imei": u.unique_id, "account": u.account.name,
+            "until": f"{timezone.localtime(u.live_until, tz):%Y-%m-%d %H:%M}" if u.live_until else "—"}
 
 
 class LogFilterForm(forms.Form):
