@@ -1246,12 +1246,12 @@ def _set_units(units: list[Unit], *, active: bool, reason: str, actor, now: date
 def return_codes_of_revoked_dealer(*, account: Account, actor, now: datetime | None = None) -> int:
     """Revoking dealer rights: the account's unassigned codes go back to the top (SPEC §8.1).
 
-    Codes already on units keep running and stay shared. Runs inside ``set_dealer_rights``'s
-    transaction.
+    Codes already on units keep running and stay shared; so do codes queued on units (they are
+    promised to a unit of the branch). Runs inside ``set_dealer_rights``'s transaction.
     """
     now = now or clock.now()
     codes = list(ActivationCode.objects.select_for_update().filter(shared_with=account, unit__isnull=True)
-                 .only("id", "code", "service_id", "holder_path"))
+                 .exclude(status=CodeStatus.QUEUED).only("id", "code", "service_id", "holder_path"))
     if not codes:
         return 0
     top_path = _service_path(account.service_id)

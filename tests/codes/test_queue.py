@@ -302,3 +302,11 @@ def test_bulk_queue_pairs_new_codes_with_units_in_name_order(cw, new_code):
     done, skipped = ops.queue_codes_bulk(actor=cw.top, pairs=pairs, now=T0)
     assert done == 2 and len(skipped) == 1 and "no live code" in skipped[0][1]
     assert CodeStatus.QUEUED == _row(codes[0]).status
+
+
+def test_revoking_dealer_rights_leaves_codes_queued_on_units_shared(cw, new_code, live):
+    queued = ops.queue_code(actor=cw.top, code=new_code(shared_with=cw.north), unit=cw.north_unit, now=T0)
+    free = new_code(shared_with=cw.north)
+    assert ops.return_codes_of_revoked_dealer(account=cw.north, actor=cw.top, now=T0) == 1
+    assert _row(free).shared_with_id is None
+    assert _row(queued).shared_with_id == cw.north.pk and _row(queued).status == "queued"
