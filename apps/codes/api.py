@@ -35,8 +35,8 @@ def _errors(**statuses: str) -> dict:
 
 
 QUEUE_ERRORS = _errors(
-    s400="`unit_has_no_code` (the unit holds no live code), `code_not_new`, `unit_has_queued_code`, "
-         "`outside_branch`… (`code`: the code as a field error), `does_not_exist` (`unit`)",
+    s400="`unit_has_no_code` (the unit holds no live code), `code_not_new` (only a new code is queued), "
+         "`unit_has_queued_code` (the unit holds one already), `code_expired`, `does_not_exist` (`unit`)",
     s403="`billing_by_codes_off` (the service bills monthly), `account_blocked`, `outside_branch`",
     s404="The code is not in your scope", s409="`code_busy`: another request holds the code or the unit's code")
 

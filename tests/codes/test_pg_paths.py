@@ -210,6 +210,14 @@ def test_the_sweep_statement_renews_what_the_orm_path_renews(queued_mixed, monke
 
 
 @requires_postgres
+def test_a_sweep_of_one_service_renews_the_same_on_both_paths(queued_mixed, cw, monkeypatch):
+    pg = _sweep_outcome(queued_mixed, service_id=cw.acme.pk)
+    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    assert pg == _sweep_outcome(queued_mixed, service_id=cw.acme.pk)
+    assert sum(row[EVENT_FIELDS.index("action")] == "renewed" for row in pg[3]) == 4  # not the other service's
+
+
+@requires_postgres
 def test_both_sweep_paths_start_renewals_at_the_old_expiry(queued_mixed, monkeypatch):
     for path in ("pg", "orm"):
         if path == "orm":

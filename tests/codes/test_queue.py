@@ -310,3 +310,12 @@ def test_revoking_dealer_rights_leaves_codes_queued_on_units_shared(cw, new_code
     assert ops.return_codes_of_revoked_dealer(account=cw.north, actor=cw.top, now=T0) == 1
     assert _row(free).shared_with_id is None
     assert _row(queued).shared_with_id == cw.north.pk and _row(queued).status == "queued"
+
+
+def test_archiving_a_unit_whose_queued_code_has_started_takes_that_code_off(cw, live, queued):
+    at = live.expires_at + timedelta(hours=2)  # the sweep has not run: the queued code reads as live
+    ops.unassign_code_of_archived_unit(unit=cw.north_unit, actor=cw.top, now=at)
+    row = _row(queued)
+    assert (row.status, row.unit_id, row.activated_at) == ("active", None, live.expires_at)  # keeps running
+    assert events_of(queued)[-2:] == ["renewed", "unassigned"]
+    assert _row(live).status == "expired"
