@@ -11,12 +11,13 @@ from datetime import datetime, time, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts.models import Role
 from apps.core import clock
@@ -25,7 +26,7 @@ from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, S
 from apps.core.scoping import is_platform
 
 from . import operations, queries
-from .forms import AssignUnitsForm, ExpiryNoticeForm, ShareForm, share_targets_for
+from .forms import AssignUnitsForm, ExpiryNoticeForm, QueueUnitsForm, ShareForm, share_targets_for
 from .models import VALIDITY_PRESETS, ActivationCode, CodeStatus, ExpiryNotice
 
 CSV_HEADER = ["code", "state", "validity_days", "created_at", "activated_at", "expires_at", "days_left",
@@ -62,17 +63,26 @@ def code_csv_rows(qs, now: datetime):
 # --- the unit page's panel (wired into the unit admin by the units app) ------------------------------------
 
 def unit_code_panel(unit) -> str:
-    """HTML for a unit page: the current code, its expiry and days left, then the code history."""
+    """HTML for a unit page: the live code and the code queued behind it, each with its expiry and days
+    left, then the code history."""
     now = clock.now()
-    code = queries.current_codes_for_units([unit.pk]).get(unit.pk)
+    code = queries.current_codes_for_units([unit.pk], now=now).get(unit.pk)
+    queued = queries.queued_codes_for_units([unit.pk], now=now).get(unit.pk)
     tz = zoneinfo.ZoneInfo(unit.account.service.timezone) if unit.account_id else timezone.utc
     if code is None:
         summary = format_html("<p>{}</p>", "No activation code on this unit.")
     else:
+        state = code.state(at=now)
         summary = format_html(
             "<p>Code <code>{}</code> — {} · activated {} · expires {} · <strong>{}</strong> days left</p>",
-            code.display, code.get_status_display() if code.state(at=now) == code.status else "Expired",
+            code.display, {"active": "Active", "expired": "Expired"}.get(state, state),
             _local(code.activated_at, tz), _local(code.expires_at, tz), code.days_left(at=now) or 0)
+    if queued is not None:
+        summary = format_html(
+            '{}<p class="queued-code">{} <code>{}</code> — {} {} · {} {} · {}</p>', summary,
+            gettext("Queued next:"), queued.display, gettext("starts"), _local(queued.activated_at, tz),
+            gettext("expires"), _local(queued.expires_at, tz),
+            gettext("%(days)d days of validity") % {"days": queued.validity_days})
     history = list(queries.unit_code_history(unit.pk, limit=20))
     if not history:
         return format_html("{}<p>No code history.</p>", summary)
@@ -91,7 +101,7 @@ class StateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("new", "New"), ("active_assigned", "Active on a unit"),
+        return [("new", "New"), ("queued", gettext_lazy("Queued on a unit")), ("active_assigned", "Active on a unit"),
                 ("active_unassigned", "Active, unassigned"), ("expired", "Expired"), ("all", "All, with expired")]
 
     def choices(self, changelist):
@@ -211,7 +221,7 @@ class DateRangeFilter(admin.FieldListFilter):
 class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("code_display", "unit_link", "account_name", "shared_with", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
-    list_select_related = ("unit", "unit__account", "shared_with", "service")
+    list_select_related = ("unit", "unit__account", "shared_with", "service", "queued_on", "queued_on__account")
     list_filter = (service_filter("service"), StateFilter, AssignedFilter, SharedWithFilter, ValidityFilter,
                    ExpiringWithinFilter, ("activated_at", DateRangeFilter), ("expires_at", DateRangeFilter))
     search_fields = ("code",)
@@ -220,7 +230,7 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     keyset_ordering = ordering  # "Last" and its neighbours by cursor: one index range read (CappedChangeList)
     sortable_by = ("validity", "activation", "estimated_expiration")
     empty_value_display = "—"
-    actions = ["assign_to_units", "unassign", "share", "unshare", "export_csv"]
+    actions = ["assign_to_units", "queue_on_units", "unassign", "share", "unshare", "export_csv"]
     readonly_fields = ("code", "service", "status", "validity_days", "created_at", "activated_at", "expires_at",
                        "unit", "shared_with", "cleared_at")
     fields = readonly_fields
@@ -280,16 +290,25 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="unit")
     def unit_link(self, obj):
+        if obj.unit is None and obj.queued_on is not None:  # queued there (or started there: SPEC §9.8)
+            unit = obj.queued_on
+            if obj.state(at=clock.now()) == CodeStatus.QUEUED:
+                return format_html('{} <small>({})</small><br><small class="queued-on">{}</small>', unit.name,
+                                   unit.unique_id, gettext("queued, next after the live code"))
+            return format_html("{} <small>({})</small>", unit.name, unit.unique_id)
         if obj.unit is None:
             return "—"
         return format_html("{} <small>({})</small>", obj.unit.name, obj.unit.unique_id)
 
     @admin.display(description="account")
     def account_name(self, obj):
-        return obj.unit.account.name if obj.unit else "—"
+        unit = obj.unit or obj.queued_on
+        return unit.account.name if unit else "—"
 
     @admin.display(description="activated", ordering="activated_at")
     def activation(self, obj):
+        if obj.state(at=clock.now()) == CodeStatus.QUEUED:  # the planned start: when the live code ends
+            return format_html("<small>{}</small><br>{}", gettext("starts"), _local_cell(obj.activated_at, _tz_of(obj)))
         return _local_cell(obj.activated_at, _tz_of(obj))
 
     @admin.display(description="expires (estimated)", ordering="expires_at")
@@ -302,7 +321,8 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="state")
     def state_display(self, obj):
         state = obj.state(at=clock.now())
-        label = {"new": "New", "expired": "Expired"}.get(state) or ("Active" if obj.unit_id else "Active, unassigned")
+        label = ({"new": "New", "expired": "Expired", "queued": gettext("Queued")}.get(state)
+                 or ("Active" if obj.unit_id_at(clock.now()) else "Active, unassigned"))
         return format_html('<span class="code-state code-state-{}">{}</span>', state, label)
 
     @admin.display(description="days left")
@@ -378,6 +398,35 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
             request, queryset, action="assign_to_units", title="Assign codes to units",
             refused_q=Q(unit__isnull=False) | queries.expired_q(now), form=form,
             reason=lambda c: "expired" if c.state(at=now) == CodeStatus.EXPIRED else f"already on {c.unit}")
+
+    @admin.action(description=gettext_lazy("Queue on selected units (starts when their live code ends)"),
+                  permissions=["assign"])
+    def queue_on_units(self, request, queryset):
+        """Like "assign to selected units": the selected new codes, oldest first, are paired with the units
+        chosen on the confirmation page (units holding a live code and no queued one), in name order."""
+        now = clock.now()
+        live_units = ActivationCode.objects.filter(queries.live_q(now), unit__isnull=False).values("unit_id")
+        queued_units = ActivationCode.objects.filter(status=CodeStatus.QUEUED).values("queued_on_id")
+        live_until = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE).values("expires_at")
+        units = (queries.units_visible_to(request.user).filter(pk__in=live_units).exclude(pk__in=queued_units)
+                 .annotate(live_until=Subquery(live_until[:1])).select_related("account").order_by("name", "id"))
+        form = QueueUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=units)
+        if "confirm" in request.POST and form.is_valid():
+            pairs = operations.pair_codes_with_queues(queryset.filter(status=CodeStatus.NEW),
+                                                      form.cleaned_data["units"])
+            done, skipped = operations.queue_codes_bulk(actor=request.user, pairs=pairs, now=now)
+            unpaired = len(form.cleaned_data["units"]) - len(pairs)
+            if unpaired > 0:
+                self.message_user(request, gettext("%(count)d units got no code: fewer new codes were selected.")
+                                  % {"count": unpaired}, messages.WARNING)
+            return self._report(request, done, skipped, gettext("Queued"))
+        return self._confirmation(
+            request, queryset, action="queue_on_units", title=gettext("Queue codes on units"), form=form,
+            refused_q=~Q(status=CodeStatus.NEW),
+            reason=lambda c: gettext("queued already") if c.state(at=now) == CodeStatus.QUEUED else
+            gettext("expired") if c.state(at=now) == CodeStatus.EXPIRED else gettext("not new: already started"),
+            extra={"note": gettext("Each code starts on its unit the instant the unit's live code ends: "
+                                   "no day is lost.")})
 
     @admin.action(description="Unassign from their units", permissions=["assign"])
     def unassign(self, request, queryset):

@@ -7,7 +7,7 @@ answer 404; ids in a body that are out of scope or absent answer 400 ``does_not_
 import django_filters
 from django.db.models import Q
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from apps.core.scoping import in_scope, is_platform
 
 from . import operations, queries
 from .models import CodeAction, CodeEvent
-from .serializers import (AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
+from .serializers import (ERROR_SCHEMA, AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
                           ExpiryNoticeSerializer, GenerateSerializer, OptionalAccountRefSerializer, UnitSerializer)
 
 WINDOW_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
@@ -29,9 +29,22 @@ def _account_or_none(pk) -> Account | None:
     return Account.objects.filter(pk=pk).first() if pk is not None else None
 
 
+def _errors(**statuses: str) -> dict:
+    """Schema answers in the error shape: ``_errors(s400="…", s403="…")`` → {400: …, 403: …}."""
+    return {int(key[1:]): OpenApiResponse(ERROR_SCHEMA, description=text) for key, text in statuses.items()}
+
+
+QUEUE_ERRORS = _errors(
+    s400="`unit_has_no_code` (the unit holds no live code), `code_not_new` (only a new code is queued), "
+         "`unit_has_queued_code` (the unit holds one already), `code_expired`, `does_not_exist` (`unit`)",
+    s403="`billing_by_codes_off` (the service bills monthly), `account_blocked`, `outside_branch`",
+    s404="The code is not in your scope", s409="`code_busy`: another request holds the code or the unit's code")
+
+
 class CodeFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(
-        choices=[("new", "new"), ("active", "active"), ("expired", "expired")], method="filter_state")
+        choices=[("new", "new"), ("queued", "queued"), ("active", "active"), ("expired", "expired")],
+        method="filter_state")
     assigned = django_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
     shared_with = django_filters.NumberFilter(field_name="shared_with_id")
     unit = django_filters.NumberFilter(field_name="unit_id")
@@ -101,7 +114,10 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(CodeSerializer(codes, many=True, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ApplySerializer, responses=CodeSerializer)
+    @extend_schema(request=ApplySerializer, responses={200: CodeSerializer, **_errors(
+        s400="`unit_has_code` (the unit holds a live code: send `queue: true` to queue this one), `code_in_use`, "
+             "`code_expired`, `code_queued`, `code_not_new` (with `queue`), `does_not_exist`",
+        s403="`billing_by_codes_off`, `account_blocked`, `outside_branch`", s409="`code_busy`")})
     @action(detail=False, methods=["post"], throttle_scope="apply_code",
             allowed_roles={Role.TOP_USER, Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR})
     def apply(self, request):
@@ -109,8 +125,26 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         body.is_valid(raise_exception=True)
         data = body.validated_data
         service = _account_or_none(data.get("service")) if is_platform(request.user) else None
-        code = operations.apply_code(actor=request.user, code_text=data["code"], unit=data["unit"], service=service)
+        code = operations.apply_code(actor=request.user, code_text=data["code"], unit=data["unit"], service=service,
+                                     queue=data["queue"])
         return self._answer(code)
+
+    @extend_schema(request=UnitSerializer, responses={200: CodeSerializer, **QUEUE_ERRORS},
+                   summary="Queue a new code on a unit that holds a live code: it starts when that code ends")
+    @action(detail=True, methods=["post"])
+    def queue(self, request, code=None):
+        body = UnitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._answer(operations.queue_code(actor=request.user, code=self.get_object(),
+                                                  unit=body.validated_data["unit"]))
+
+    @extend_schema(request=None, responses={200: CodeSerializer, **_errors(
+        s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`",
+        s404="The code is not in your scope",
+        s409="`code_busy`")}, summary="Take a queued code off its unit's queue: it is new again")
+    @action(detail=True, methods=["post"])
+    def unqueue(self, request, code=None):
+        return self._answer(operations.unqueue_code(actor=request.user, code=self.get_object()))
 
     @extend_schema(request=UnitSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])

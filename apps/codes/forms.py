@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Account, Operator
 from apps.core import clock
@@ -69,6 +70,17 @@ class ApplyForm(forms.Form):
     code = forms.CharField(max_length=80, help_text="32 characters; case, spaces and dashes do not matter.",
                            widget=forms.TextInput(attrs={"size": 44, "autocomplete": "off", "autofocus": True}))
     unit = forms.ModelChoiceField(queryset=None, help_text="A unit of your branch.")
+    # Offered (shown) once the chosen unit turns out to hold a live code (SPEC §9.5).
+    queue = forms.BooleanField(required=False, widget=forms.HiddenInput, label=_("Queue it after the live code"),
+                               help_text=_("The code starts the instant the unit's live code ends: no day is lost."))
+
+    def offer_queue(self, live_until: str):
+        """Show the queue box, with why: the unit holds a live code until ``live_until``."""
+        field = self.fields["queue"]
+        field.widget = forms.CheckboxInput()
+        field.help_text = _("This unit's live code runs until %(until)s. Tick to queue this code behind it: "
+                            "it starts the instant that code ends, and no day is lost.") % {"until": live_until}
+        self["queue"].help_text = field.help_text  # the bound field copied it when validation built it
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -98,6 +110,20 @@ class AssignUnitsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["units"].queryset = units_qs
         self.fields["units"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
+
+
+class QueueUnitsForm(AssignUnitsForm):
+    """The units to queue the selected codes on: units holding a live code and no queued one."""
+
+    def __init__(self, *args, units_qs, **kwargs):
+        super().__init__(*args, units_qs=units_qs, **kwargs)
+        self.fields["units"].help_text = _("Units with a live code and none queued; one code per unit, units in "
+                                           "name order. Each code starts when the unit's live code ends.")
+        tz = timezone.get_current_timezone()
+        self.fields["units"].label_from_instance = lambda u: _("%(unit)s (%(imei)s, %(account)s) — live code until "
+                                                               "%(until)s") % {
+            "unit": u.name, "imei": u.unique_id, "account": u.account.name,
+            "until": f"{timezone.localtime(u.live_until, tz):%Y-%m-%d %H:%M}" if u.live_until else "—"}
 
 
 class LogFilterForm(forms.Form):

@@ -32,6 +32,8 @@ class CodeStatus(models.TextChoices):
     NEW = "new", "New"
     ACTIVE = "active", "Active"
     EXPIRED = "expired", "Expired"
+    # Waiting on ``queued_on`` for its live code to end (SPEC §9.5); its clock is planned, not running.
+    QUEUED = "queued", _("Queued")
 
 
 class ActivationCode(models.Model):
@@ -63,6 +65,12 @@ class ActivationCode(models.Model):
     unit = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="codes")
     cleared_at = models.DateTimeField(null=True, blank=True,
                                       help_text="When the daily job took the expired code off its unit.")
+    # The renewal queue (SPEC §9.5): the unit this code waits on while its status is ``queued``. The
+    # planned clock (``activated_at`` = the live code's ``expires_at``) is written when it is queued, so
+    # reads derive the start without a join; the sweep starts it at that instant.
+    queued_on = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="queued_codes", db_index=False,
+                                  help_text=_("The unit this code waits on, to start when its live code ends."))
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -74,11 +82,17 @@ class ActivationCode(models.Model):
             # One unit, at most one live code; the sweep and every assignment keep `status` exact.
             models.UniqueConstraint(fields=["unit"], condition=models.Q(status="active"),
                                     name="code_one_live_code_per_unit"),
+            # One unit, at most one queued code (SPEC §9.5); a code is queued on one unit by construction
+            # (one column), and never while on a unit (below).
+            models.UniqueConstraint(fields=["queued_on"], condition=models.Q(status="queued"),
+                                    name="code_one_queued_code_per_unit"),
             models.CheckConstraint(
                 condition=(models.Q(status="new", activated_at__isnull=True, expires_at__isnull=True,
-                                    unit__isnull=True)
-                           | (~models.Q(status="new") & models.Q(activated_at__isnull=False,
-                                                                 expires_at__isnull=False))),
+                                    unit__isnull=True, queued_on__isnull=True)
+                           | models.Q(status="queued", activated_at__isnull=False, expires_at__isnull=False,
+                                      unit__isnull=True, queued_on__isnull=False)
+                           | (models.Q(status__in=["active", "expired"], activated_at__isnull=False,
+                                       expires_at__isnull=False, queued_on__isnull=True))),
                 name="code_clock_matches_status",
             ),
             models.CheckConstraint(condition=models.Q(validity_days__gte=1, validity_days__lte=MAX_VALIDITY_DAYS),
@@ -116,10 +130,24 @@ class ActivationCode(models.Model):
         return self.code
 
     def state(self, *, at: datetime) -> str:
-        """The state at an instant: an active code whose time is up reads as expired."""
-        if self.status == CodeStatus.ACTIVE and self.expires_at is not None and at >= self.expires_at:
+        """The state at an instant: an active code whose time is up reads as expired; a queued code reads
+        as active from its planned start (its live code's expiry) even before the sweep starts it."""
+        if self.status in (CodeStatus.ACTIVE, CodeStatus.QUEUED) and self.expires_at is not None \
+                and at >= self.expires_at:
             return CodeStatus.EXPIRED
+        if self.status == CodeStatus.QUEUED and at >= self.activated_at:
+            return CodeStatus.ACTIVE
         return self.status
+
+    def unit_id_at(self, at: datetime) -> int | None:
+        """The unit the code is on at an instant: a started queued code is on the unit it waited on."""
+        if self.status == CodeStatus.QUEUED and at >= self.activated_at:
+            return self.queued_on_id
+        return self.unit_id
+
+    def queued_on_id_at(self, at: datetime) -> int | None:
+        """The unit the code waits on at an instant (None once its planned start has passed)."""
+        return self.queued_on_id if self.state(at=at) == CodeStatus.QUEUED else None
 
     def days_left(self, *, at: datetime) -> int | None:
         """ceil((expires_at − at) / 24 h), 0 once expired, None before the first assignment."""
@@ -146,6 +174,9 @@ class CodeAction(models.TextChoices):
     CLEARED = "cleared", "Cleared"
     UNIT_DEACTIVATED = "unit_deactivated", "Unit deactivated"
     UNIT_ACTIVATED = "unit_activated", "Unit activated"
+    QUEUED = "queued", _("Queued")
+    UNQUEUED = "unqueued", _("Unqueued")
+    RENEWED = "renewed", _("Renewed (queued code started)")
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -176,7 +176,8 @@ def _activate(unit: Unit):
 
 
 def _expire_locked(code: ActivationCode, *, service: Account, actor, now: datetime) -> list[CodeEvent]:
-    """Expire one locked, due code; deactivate its unit where codes govern units. Returns the events."""
+    """Expire one locked, due code; start the code queued on its unit at the exact expiry instant, or
+    else deactivate the unit where codes govern units. Returns the events."""
     ActivationCode.objects.filter(pk=code.pk).update(status=CodeStatus.EXPIRED)
     code.status = CodeStatus.EXPIRED
     unit = _lock_unit(code.unit_id) if code.unit_id else None
@@ -184,7 +185,10 @@ def _expire_locked(code: ActivationCode, *, service: Account, actor, now: dateti
                      holder_before=code.holder_path, holder_after=code.holder_path,
                      before={"status": CodeStatus.ACTIVE}, after={"status": CodeStatus.EXPIRED,
                                                                   "expires_at": code.expires_at.isoformat()})]
-    if unit is not None and unit.active and service.billing_method == BillingMethod.ACTIVATION_CODES:
+    queued = _queued_code_on(unit) if unit is not None else None
+    if queued is not None:
+        events += _start_queued(queued, unit, starts_at=code.expires_at, old=code, actor=actor, now=now)
+    elif unit is not None and unit.active and service.billing_method == BillingMethod.ACTIVATION_CODES:
         _deactivate(unit, reason=DeactivationReason.CODE_EXPIRED, now=now)
         events.append(_event(CodeAction.UNIT_DEACTIVATED, at=now, actor=actor, service_id=code.service_id,
                              code=code, unit=unit, before={"active": True},
@@ -207,16 +211,17 @@ def _refuse_expired():
 
 def _unit_holds_live_code(unit: Unit, *, service: Account, actor, now: datetime, exclude_code_id: int) -> bool:
     """True if the unit holds another live code. A due one the sweep has not reached is expired here,
-    in the caller's transaction, so the one-live-code-per-unit index lets the new code in."""
-    current = (ActivationCode.objects.select_for_update().filter(unit=unit, status=CodeStatus.ACTIVE)
-               .exclude(pk=exclude_code_id).first())
-    if current is None:
-        return False
-    if current.expires_at > now:
-        return True
-    _write_events(_expire_locked(current, service=service, actor=actor, now=now))
-    unit.refresh_from_db(fields=["active", "deactivated_at", "deactivation_reason"])
-    return False
+    in the caller's transaction, so the one-live-code-per-unit index lets the new code in (a code
+    queued on the unit starts in its place, and is looked at in turn)."""
+    while True:
+        current = (ActivationCode.objects.select_for_update().filter(unit=unit, status=CodeStatus.ACTIVE)
+                   .exclude(pk=exclude_code_id).first())
+        if current is None:
+            return False
+        if current.expires_at > now:
+            return True
+        _write_events(_expire_locked(current, service=service, actor=actor, now=now))
+        unit.refresh_from_db(fields=["active", "deactivated_at", "deactivation_reason"])
 
 
 def _put_on_unit(code: ActivationCode, unit: Unit, *, service: Account, actor, now: datetime,
@@ -261,9 +266,11 @@ def _assignment_refusal(actor, code: ActivationCode, unit: Unit | None, *, servi
     if code.state(at=now) == CodeStatus.EXPIRED:
         return InvalidInput("This code has expired and can never be used again.", code="code_expired",
                             fields={"code": ["This code has expired."]})
-    if code.unit_id is not None:
+    if code.unit_id_at(now) is not None:  # on a unit, or queued and started there
         return InvalidInput("This code is already on a unit.", code="code_in_use",
                             fields={"code": ["This code is already on a unit."]})
+    if code.status == CodeStatus.QUEUED:
+        return _queued_refusal()
     if unit is None or (unit.service_id != code.service_id) or not unit.account.path.startswith(
             _actor_path(actor, unit.service_id)):
         return DoesNotExist.field("unit")
@@ -349,7 +356,7 @@ def generate_codes(*, actor, service: Account, quantity, validity_days, shared_w
         template = {"service_id": service.pk, "validity_days": validity_days, "created_at": now,
                     "shared_with_id": getattr(shared_with, "pk", None), "holder_path": holder_path,
                     "holder_branch": branch_of(holder_path), "status": CodeStatus.NEW, "activated_at": None,
-                    "expires_at": None, "unit_id": None, "cleared_at": None}
+                    "expires_at": None, "unit_id": None, "cleared_at": None, "queued_on_id": None}
         insert_batch = _generate_batch()
         # In key order: consecutive rows go to neighbouring pages of the unique index on the code.
         texts = sorted(_new_code_texts(quantity))
@@ -479,12 +486,14 @@ def assign_code(*, actor, code: ActivationCode | int, unit: Unit | int, now: dat
     return _assign(actor=actor, code=code, unit=unit, now=now, action=CodeAction.ASSIGNED)
 
 
-def apply_code(*, actor, code_text: str, unit: Unit | int, service: Account | None = None,
+def apply_code(*, actor, code_text: str, unit: Unit | int, service: Account | None = None, queue: bool = False,
                now: datetime | None = None) -> ActivationCode:
     """An operator types a code and picks one of its units (SPEC §4 "Apply by hand").
 
     The code is looked up in the unit's service; an unknown code and another branch's code get the
     same answer. ``service`` narrows the platform operator's lookup; others use their own service.
+    To a unit with a live code the answer is 400 ``unit_has_code`` unless ``queue``, which queues the
+    code there (SPEC §9.8); with ``queue`` and a unit without a live code the code is applied.
     """
     now = now or clock.now()
     text = normalize_code(code_text)
@@ -497,6 +506,12 @@ def apply_code(*, actor, code_text: str, unit: Unit | int, service: Account | No
     pk = lookup.values_list("pk", flat=True).first()
     if pk is None:
         raise DoesNotExist.field("code")
+    if queue:
+        try:
+            return _queue(actor=actor, code=pk, unit=unit, now=now)
+        except InvalidInput as exc:
+            if exc.code != "unit_has_no_code":
+                raise
     return _assign(actor=actor, code=pk, unit=unit, now=now, action=CodeAction.APPLIED)
 
 
@@ -519,14 +534,20 @@ def unassign_code(*, actor, code: ActivationCode | int, now: datetime | None = N
         if not _actor_sees_code(actor, code):
             raise DoesNotExist.field("code")
         service = _service(code.service_id)
+        code = _settle_if_started(code, service=service, actor=actor, now=now)
         if not _expire_if_due(code, service=service, actor=actor, now=now):
             if code.status == CodeStatus.EXPIRED:
                 _refuse_expired()
+            if code.status == CodeStatus.QUEUED:
+                raise _queued_refusal()
             if code.unit_id is None:
                 raise InvalidInput.field("code", "This code is not on a unit.")
             unit = _lock_unit(code.unit_id)
             _require_unit_in_reach(actor, unit, code.service_id)
-            _take_off_unit(code, unit, service=service, actor=actor, now=now)
+            queued = _queued_code_on(unit)
+            _take_off_unit(code, unit, service=service, actor=actor, now=now, deactivate=queued is None)
+            if queued is not None:  # the queued code starts at once on this unit (SPEC §9.5)
+                _write_events(_start_queued(queued, unit, starts_at=now, old=code, actor=actor, now=now))
             return code
     _refuse_expired()
 
@@ -558,11 +579,14 @@ def reassign_code(*, actor, code: ActivationCode | int, unit: Unit | int,
     require_not_blocked(actor)
     with transaction.atomic():
         code, service = _lock_visible_code(actor, code)
+        code = _settle_if_started(code, service=service, actor=actor, now=now)
         expired = _expire_if_due(code, service=service, actor=actor, now=now)
         if not expired:
             if code.status != CodeStatus.ACTIVE or code.unit_id is None:
                 if code.status == CodeStatus.EXPIRED:
                     _refuse_expired()
+                if code.status == CodeStatus.QUEUED:
+                    raise _queued_refusal()
                 raise InvalidInput.field("code", "Only a code on a unit can be reassigned; assign it instead.")
             unit_a, unit_b = _lock_units_in_order(code.unit_id, unit.pk if isinstance(unit, Unit) else unit)
             if unit_a.pk == unit_b.pk:
@@ -574,14 +598,18 @@ def reassign_code(*, actor, code: ActivationCode | int, unit: Unit | int,
             if refusal is not None:
                 raise refusal
             events = []
-            if unit_a.active:
+            queued = _queued_code_on(unit_a)
+            if unit_a.active and queued is None:
                 _deactivate(unit_a, reason=DeactivationReason.CODE_UNASSIGNED, now=now)
                 events.append(_event(CodeAction.UNIT_DEACTIVATED, at=now, actor=actor, service_id=code.service_id,
                                      code=code, unit=unit_a, before={"active": True},
                                      after={"active": False, "reason": DeactivationReason.CODE_UNASSIGNED}))
             _write_events(events)
-            return _put_on_unit(code, unit_b, service=service, actor=actor, now=now,
-                                action=CodeAction.REASSIGNED, from_unit=unit_a)
+            moved = _put_on_unit(code, unit_b, service=service, actor=actor, now=now,
+                                 action=CodeAction.REASSIGNED, from_unit=unit_a)
+            if queued is not None:  # unit A's queued code starts at once there (SPEC §9.5)
+                _write_events(_start_queued(queued, unit_a, starts_at=now, old=code, actor=actor, now=now))
+            return moved
     _refuse_expired()
 
 
@@ -601,6 +629,173 @@ def _lock_units_in_order(a_id: int, b_id: int) -> tuple[Unit, Unit]:
     return locked[a_id], locked[b_id]
 
 
+# --- renewal queue (SPEC §9.5, §9.8 "Renewal rules") ----------------------------------------------------
+#
+# A queued code keeps status ``queued`` with ``queued_on`` = the unit and its planned clock written
+# (``activated_at`` = the live code's ``expires_at``, which never changes while the code runs), so a
+# read derives "active from that instant" from the row alone. It starts for real (status ``active``,
+# on the unit) when its live code expires (the sweep, or a request that expires a due code), or at
+# once when the live code is unassigned or reassigned. Locks: the code (NOWAIT), the unit, then the
+# unit's live code (NOWAIT: whoever holds it is expiring or moving it; the request answers 409
+# ``code_busy`` rather than wait in the opposite order).
+
+def _queued_refusal() -> InvalidInput:
+    reason = gettext("This code is queued on a unit; unqueue it first.")
+    return InvalidInput(reason, code="code_queued", fields={"code": [reason]})
+
+
+def _queued_code_on(unit: Unit) -> ActivationCode | None:
+    """The code queued on ``unit`` (locked), or None."""
+    return (ActivationCode.objects.select_for_update(of=("self",))
+            .filter(queued_on_id=unit.pk, status=CodeStatus.QUEUED).first())
+
+
+def _start_queued(queued: ActivationCode, unit: Unit, *, starts_at: datetime, old: ActivationCode, actor,
+                  now: datetime) -> list[dict]:
+    """Start a locked queued code on ``unit`` at ``starts_at`` (the old code's expiry, or now when the old
+    code leaves the unit). The caller has taken ``old`` off the unit's live index. Returns the event."""
+    queued.status, queued.unit, queued.queued_on = CodeStatus.ACTIVE, unit, None
+    queued.activated_at, queued.expires_at = starts_at, starts_at + queued.validity_days * DAY
+    ActivationCode.objects.filter(pk=queued.pk).update(
+        status=CodeStatus.ACTIVE, unit=unit, queued_on=None, activated_at=queued.activated_at,
+        expires_at=queued.expires_at)
+    return [_event(CodeAction.RENEWED, at=now, actor=actor, service_id=queued.service_id, code=queued, unit=unit,
+                   holder_before=queued.holder_path, holder_after=queued.holder_path, before={"code": old.code},
+                   after={"status": CodeStatus.ACTIVE, "unit": unit.pk,
+                          "activated_at": queued.activated_at.isoformat(),
+                          "expires_at": queued.expires_at.isoformat()})]
+
+
+def _settle_if_started(code: ActivationCode, *, service: Account, actor, now: datetime) -> ActivationCode:
+    """A locked queued code whose planned start has passed reads as active (§9.8): before acting on it
+    as such, expire its unit's due live code in this transaction, which starts it. Returns the code
+    as it now is."""
+    if code.status != CodeStatus.QUEUED or now < code.activated_at:
+        return code
+    live = (ActivationCode.objects.filter(unit_id=code.queued_on_id, status=CodeStatus.ACTIVE)
+            .values_list("pk", flat=True).first())
+    if live is not None:
+        old = _lock_code(live)
+        if old.status == CodeStatus.ACTIVE and old.unit_id == code.queued_on_id and old.expires_at <= now:
+            _write_events(_expire_locked(old, service=service, actor=actor, now=now))
+    return _lock_code(code.pk)
+
+
+def _settled_live_code(unit: Unit, *, service: Account, actor, now: datetime) -> ActivationCode | None:
+    """The unit's live code (locked), after expiring a due one the sweep has not reached (its queued
+    code then starts and is looked at in turn); None when the unit holds no live code."""
+    while True:
+        pk = (ActivationCode.objects.filter(unit_id=unit.pk, status=CodeStatus.ACTIVE)
+              .values_list("pk", flat=True).first())
+        if pk is None:
+            return None
+        live = _lock_code(pk)
+        if live.status != CodeStatus.ACTIVE or live.unit_id != unit.pk:
+            continue  # it changed before we locked it: read again
+        if live.expires_at > now:
+            return live
+        _write_events(_expire_locked(live, service=service, actor=actor, now=now))
+
+
+def queue_code(*, actor, code: ActivationCode | int, unit: Unit | int, now: datetime | None = None) -> ActivationCode:
+    """Queue a new code on a unit that holds a live code (codes window): it starts the instant the live
+    code ends. Every rule of assignment applies (scope, sharing branch, blocked account)."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    return _queue(actor=actor, code=code, unit=unit, now=now)
+
+
+def _queue(*, actor, code, unit, now: datetime) -> ActivationCode:
+    require_not_blocked(actor)
+    with transaction.atomic():
+        code = _lock_code(code)
+        service = _service(code.service_id)
+        _require_codes_billing(service)
+        if code.status != CodeStatus.NEW:
+            reason = gettext("Only a new code can be queued.")
+            raise InvalidInput(reason, code="code_not_new", fields={"code": [reason]})
+        try:
+            unit = _lock_unit(unit)
+        except DoesNotExist:
+            unit = None
+        refusal = _assignment_refusal(actor, code, unit, service=service, now=now,
+                                      unit_blocked=unit is not None and is_blocked(unit.account), unit_busy=False)
+        if refusal is not None:
+            raise refusal
+        live = _settled_live_code(unit, service=service, actor=actor, now=now)
+        if live is None:
+            reason = gettext("This unit holds no live code: assign the code instead.")
+            raise InvalidInput(reason, code="unit_has_no_code", fields={"unit": [reason]})
+        if _queued_code_on(unit) is not None:
+            raise _unit_has_queued_code()
+        code.status, code.queued_on = CodeStatus.QUEUED, unit
+        code.activated_at, code.expires_at = live.expires_at, live.expires_at + code.validity_days * DAY
+        try:
+            with transaction.atomic():
+                ActivationCode.objects.filter(pk=code.pk).update(
+                    status=CodeStatus.QUEUED, queued_on=unit, activated_at=code.activated_at,
+                    expires_at=code.expires_at)
+        except IntegrityError:
+            # The partial unique index caught a concurrent queue on the same unit.
+            raise _unit_has_queued_code() from None
+        _write_events([_event(
+            CodeAction.QUEUED, at=now, actor=actor, service_id=code.service_id, code=code, unit=unit,
+            holder_before=code.holder_path, holder_after=code.holder_path, before={"status": CodeStatus.NEW},
+            after={"status": CodeStatus.QUEUED, "queued_on": unit.pk, "unit_name": unit.name,
+                   "after_code": live.code, "starts_at": code.activated_at.isoformat(),
+                   "expires_at": code.expires_at.isoformat()})])
+        return code
+
+
+def _unit_has_queued_code() -> InvalidInput:
+    reason = gettext("This unit already holds a queued code.")
+    return InvalidInput(reason, code="unit_has_queued_code", fields={"unit": [reason]})
+
+
+def unqueue_code(*, actor, code: ActivationCode | int, now: datetime | None = None) -> ActivationCode:
+    """Take a queued code off its unit's queue: it is ``new`` again where it was (same holder)."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    require_not_blocked(actor)
+    with transaction.atomic():
+        code, service = _lock_visible_code(actor, code)
+        if code.state(at=now) != CodeStatus.QUEUED:
+            reason = gettext("This code is not queued.")
+            raise InvalidInput(reason, code="code_not_queued", fields={"code": [reason]})
+        unit = Unit.objects.select_related("account").get(pk=code.queued_on_id)
+        _unqueue_locked(code, unit, actor=actor, now=now)
+        return code
+
+
+def _unqueue_locked(code: ActivationCode, unit: Unit, *, actor, now: datetime, reason: str = ""):
+    before = {"status": CodeStatus.QUEUED, "queued_on": unit.pk, "unit_name": unit.name,
+              "starts_at": code.activated_at.isoformat()}
+    code.status, code.queued_on, code.activated_at, code.expires_at = CodeStatus.NEW, None, None, None
+    ActivationCode.objects.filter(pk=code.pk).update(status=CodeStatus.NEW, queued_on=None, activated_at=None,
+                                                     expires_at=None)
+    after = {"status": CodeStatus.NEW, "queued_on": None}
+    if reason:
+        after["reason"] = reason
+    _write_events([_event(CodeAction.UNQUEUED, at=now, actor=actor, service_id=code.service_id, code=code, unit=unit,
+                          holder_before=code.holder_path, holder_after=code.holder_path, before=before, after=after)])
+
+
+def pair_codes_with_queues(codes: Iterable[ActivationCode], units: Iterable[Unit]):
+    """"Queue on selected units" pairing, like assignment's: the oldest new codes first, units in name
+    order."""
+    usable = sorted((c for c in codes if c.status == CodeStatus.NEW), key=lambda c: (c.created_at, c.pk))
+    ordered_units = sorted(units, key=lambda u: (u.name.lower(), u.pk))
+    return list(zip(usable, ordered_units, strict=False))
+
+
+def queue_codes_bulk(*, actor, pairs, now: datetime | None = None) -> tuple[int, list[tuple[object, str]]]:
+    """"Queue on selected units": each (code, unit) pair through ``queue_code``, each in its own
+    transaction. Returns (done, [((code, unit), reason) skipped])."""
+    now = now or clock.now()
+    _require_window_role(actor)
+    return run_each(pairs, lambda pair: queue_code(actor=actor, code=pair[0], unit=pair[1], now=now))
+
+
 # --- share, unshare -------------------------------------------------------------------------------------
 
 def share_code(*, actor, code: ActivationCode | int, account: Account, now: datetime | None = None) -> ActivationCode:
@@ -613,9 +808,11 @@ def share_code(*, actor, code: ActivationCode | int, account: Account, now: date
         if not _expire_if_due(code, service=service, actor=actor, now=now):
             if code.status == CodeStatus.EXPIRED:
                 _refuse_expired()
-            if code.unit_id is not None:
+            if code.unit_id_at(now) is not None:
                 raise InvalidInput("Only a code that is not on a unit can be shared.", code="code_in_use",
                                    fields={"code": ["This code is on a unit."]})
+            if code.status == CodeStatus.QUEUED:
+                raise _queued_refusal()
             if code.shared_with_id == getattr(account, "pk", None):
                 raise InvalidInput.field("account", "The code is already shared with this account.")
             target = _check_share_target(actor, account, service_id=code.service_id, holder_path=code.holder_path)
@@ -652,7 +849,7 @@ def unshare_code(*, actor, code: ActivationCode | int, account: Account | None =
         actor_path = _actor_path(actor, code.service_id)
         if current.path == actor_path:
             raise Forbidden("Only an operator above this account may take the code back.", code="outside_branch")
-        if code.unit_id is not None:
+        if code.unit_id_at(now) is not None:
             raise InvalidInput("Only a code that is not on a unit can be unshared.", code="code_in_use",
                                fields={"code": ["This code is on a unit."]})
         new_holder = None if is_platform(actor) or actor.role == Role.TOP_USER else actor.account
@@ -771,49 +968,78 @@ def _assign_batch(actor, chunk, now: datetime, skipped: list) -> int:
 
 # --- jobs: expire and clear ------------------------------------------------------------------------
 
-def _lock_due_batch(now: datetime, service_id: int | None = None) -> list[tuple[int, int | None]]:
-    """(code id, unit id) of the next due codes nobody else holds, locked."""
+def _lock_due_batch(now: datetime, service_id: int | None = None) -> list[tuple[int, int | None, datetime]]:
+    """(code id, unit id, expires_at) of the next due codes nobody else holds, locked."""
     qs = ActivationCode.objects.filter(status=CodeStatus.ACTIVE, expires_at__lte=now)
     if service_id is not None:
         qs = qs.filter(service_id=service_id)
     return list(qs.select_for_update(skip_locked=True).order_by("expires_at", "id")
-                .values_list("pk", "unit_id")[:SWEEP_BATCH])
+                .values_list("pk", "unit_id", "expires_at")[:SWEEP_BATCH])
 
 
 def _expire_batch_orm(now: datetime, service_id: int | None, after) -> tuple[int, None]:
-    """One batch of ``SWEEP_BATCH`` codes with the ORM (every backend): lock the due codes, lock the
-    governed units, write both kinds of events with ``INSERT … SELECT``, update the units and the
-    codes. Six statements; the ids travel through Python. Always from the oldest expiry (no cursor)."""
+    """One batch of ``SWEEP_BATCH`` codes with the ORM (every backend): lock the due codes, the codes
+    queued on their units and the governed units (those without a queued code), write the events with
+    ``INSERT … SELECT``, update the units and the codes, start the queued codes at their old code's
+    expiry. Nine statements at most; the ids travel through Python. Always from the oldest expiry
+    (no cursor)."""
     due = _lock_due_batch(now, service_id)
     if not due:
         return 0, None
-    batch = ActivationCode.objects.filter(bulk.ids_condition(ActivationCode, [pk for pk, _ in due]))
-    unit_ids = [unit_id for _, unit_id in due if unit_id is not None]
-    governed = list(Unit.objects.select_for_update(of=("self",)).filter(
+    batch = ActivationCode.objects.filter(bulk.ids_condition(ActivationCode, [pk for pk, _, _ in due]))
+    unit_ids = [unit_id for _, unit_id, _ in due if unit_id is not None]
+    # unit → (queued code, validity): these units run on without a gap instead of going dark.
+    queued = {unit_id: (pk, days) for unit_id, pk, days in ActivationCode.objects.select_for_update(of=("self",))
+              .filter(bulk.in_condition(ActivationCode, "queued_on", unit_ids), status=CodeStatus.QUEUED)
+              .values_list("queued_on_id", "pk", "validity_days")} if unit_ids else {}
+    governed = [pk for pk in Unit.objects.select_for_update(of=("self",)).filter(
         bulk.ids_condition(Unit, unit_ids), active=True,
-        service__billing_method=BillingMethod.ACTIVATION_CODES).values_list("pk", flat=True))
+        service__billing_method=BillingMethod.ACTIVATION_CODES).values_list("pk", flat=True) if pk not in queued]
     bulk.insert_select(CodeEvent, _event_select(
         batch, CodeAction.EXPIRED, at=now, before=JSONObject(status=Value(CodeStatus.ACTIVE)),
         after=JSONObject(status=Value(CodeStatus.EXPIRED), expires_at=F("expires_at"))))
     if governed:
         # The governed units are locked and still active: the join finds exactly them.
         bulk.insert_select(CodeEvent, _event_select(
-            batch.filter(unit__active=True, service__billing_method=BillingMethod.ACTIVATION_CODES),
+            batch.filter(unit__active=True, service__billing_method=BillingMethod.ACTIVATION_CODES)
+            .exclude(unit_id__in=list(queued)),
             CodeAction.UNIT_DEACTIVATED, at=now, unit_event=True,
             before=JSONObject(active=Value(True)),
             after=JSONObject(active=Value(False), reason=Value(DeactivationReason.CODE_EXPIRED))))
         Unit.objects.filter(bulk.ids_condition(Unit, governed)).update(
             active=False, deactivated_at=now, deactivation_reason=DeactivationReason.CODE_EXPIRED)
     batch.update(status=CodeStatus.EXPIRED)
+    if queued:
+        _renew_batch_orm(queued, {unit_id: at for _, unit_id, at in due if unit_id is not None}, now=now)
     return len(due), None
+
+
+def _renew_batch_orm(queued: dict[int, tuple[int, int]], ends: dict[int, datetime], *, now: datetime):
+    """Start the locked queued codes ({unit: (code, validity)}) at their units' old expiry (``ends``), once
+    the old codes are expired, and log a ``renewed`` event each (before: the old code)."""
+    bulk.update_rows(ActivationCode, ["status", "unit", "queued_on", "activated_at", "expires_at"], [
+        (CodeStatus.ACTIVE, unit_id, None, ends[unit_id], ends[unit_id] + days * DAY, pk)
+        for unit_id, (pk, days) in queued.items()])
+    renewed = ActivationCode.objects.filter(bulk.ids_condition(ActivationCode, [pk for pk, _ in queued.values()]))
+    # The old code: expired on the same unit at the very instant the renewed one started.
+    old_code = ActivationCode.objects.filter(unit_id=OuterRef("unit_id"), status=CodeStatus.EXPIRED,
+                                             expires_at=OuterRef("activated_at")).values("code")[:1]
+    bulk.insert_select(CodeEvent, _event_select(
+        renewed, CodeAction.RENEWED, at=now, before=JSONObject(code=Subquery(old_code)),
+        after=JSONObject(status=Value(CodeStatus.ACTIVE), unit=F("unit_id"), activated_at=F("activated_at"),
+                         expires_at=F("expires_at"))))
 
 
 # The same batch as ``_expire_batch_orm`` in one PostgreSQL statement (data-modifying CTEs, one
 # snapshot): nothing comes back to Python but the count and where the batch ended. Every CTE runs
 # to completion whether or not the final SELECT reads it. The batch is chosen oldest expiry first
-# and written in id order (the table's order: fewer pages to and fro). The events are one INSERT
-# ordered by kind, so a code's ``expired`` event gets a smaller id than its unit's
-# ``unit_deactivated``, as on the ORM path (a code's history is read in id order).
+# and written in id order (the table's order: fewer pages to and fro). A code queued on an expired
+# code's unit starts at that code's ``expires_at`` (``renewed``: it reads the expired rows, so each
+# old code leaves the one-live-code index before its successor enters it); a unit is deactivated
+# only when nothing was renewed on it — read from ``renewed``'s own rows, which reflect a queued code
+# unqueued meanwhile (re-checked under its row lock), not the statement's snapshot. The events are
+# one INSERT ordered by kind, so a code's ``expired`` event gets a smaller id than its unit's
+# ``renewed`` or ``unit_deactivated``, as on the ORM path (a code's history is read in id order).
 _EXPIRE_BATCH_SQL = f"""
 WITH due AS MATERIALIZED (
     SELECT id FROM codes_activationcode
@@ -825,10 +1051,18 @@ WITH due AS MATERIALIZED (
     UPDATE codes_activationcode c SET status = 'expired'
     FROM (SELECT id FROM due ORDER BY id) AS d WHERE c.id = d.id
     RETURNING c.id, c.code, c.service_id, c.unit_id, c.holder_path, c.expires_at
+), renewed AS (
+    UPDATE codes_activationcode q SET status = 'active', unit_id = q.queued_on_id, queued_on_id = NULL,
+           activated_at = e.expires_at, expires_at = e.expires_at + q.validity_days * interval '24 hours'
+    FROM expired e
+    WHERE q.queued_on_id = e.unit_id AND q.status = 'queued'
+    RETURNING q.id, q.code, q.service_id, q.unit_id, q.holder_path, q.activated_at, q.expires_at,
+              e.code AS old_code
 ), deactivated AS (
     UPDATE units_unit u SET active = false, deactivated_at = %(now)s, deactivation_reason = %(reason)s
     FROM expired e, accounts_account s
     WHERE u.id = e.unit_id AND u.active AND s.id = u.service_id AND s.billing_method = %(codes_billing)s
+      AND NOT EXISTS (SELECT 1 FROM renewed r WHERE r.unit_id = u.id)
     RETURNING u.id, u.name, u.account_id, e.id AS code_id, e.code, e.service_id
 ), events AS (
     INSERT INTO codes_codeevent ({_EVENT_COLUMNS})
@@ -842,7 +1076,13 @@ WITH due AS MATERIALIZED (
                jsonb_build_object('status', 'expired', 'expires_at', e.expires_at) AS after
         FROM expired e LEFT JOIN units_unit u ON u.id = e.unit_id
         UNION ALL
-        SELECT 1, 'unit_deactivated', d.service_id, d.code, d.code_id, d.id, d.name, d.account_id, '',
+        SELECT 1, 'renewed', r.service_id, r.code, r.id, r.unit_id, COALESCE(u.name, ''), u.account_id, r.holder_path,
+               jsonb_build_object('code', r.old_code),
+               jsonb_build_object('status', 'active', 'unit', r.unit_id, 'activated_at', r.activated_at,
+                                  'expires_at', r.expires_at)
+        FROM renewed r LEFT JOIN units_unit u ON u.id = r.unit_id
+        UNION ALL
+        SELECT 2, 'unit_deactivated', d.service_id, d.code, d.code_id, d.id, d.name, d.account_id, '',
                jsonb_build_object('active', true),
                jsonb_build_object('active', false, 'reason', %(reason)s::text)
         FROM deactivated d
@@ -931,7 +1171,10 @@ def _units_without_live_code(service: Account, now: datetime):
     from django.db.models import Exists, OuterRef
 
     live = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE, expires_at__gt=now)
-    return Unit.objects.filter(service=service, archived_at__isnull=True, active=True).exclude(Exists(live))
+    # A code queued on the unit takes over when its live code is due: the unit keeps running on it.
+    queued = ActivationCode.objects.filter(queued_on=OuterRef("pk"), status=CodeStatus.QUEUED, expires_at__gt=now)
+    return (Unit.objects.filter(service=service, archived_at__isnull=True, active=True)
+            .exclude(Exists(live)).exclude(Exists(queued)))
 
 
 def _units_to_reactivate(service: Account):
@@ -1003,12 +1246,12 @@ def _set_units(units: list[Unit], *, active: bool, reason: str, actor, now: date
 def return_codes_of_revoked_dealer(*, account: Account, actor, now: datetime | None = None) -> int:
     """Revoking dealer rights: the account's unassigned codes go back to the top (SPEC §8.1).
 
-    Codes already on units keep running and stay shared. Runs inside ``set_dealer_rights``'s
-    transaction.
+    Codes already on units keep running and stay shared; so do codes queued on units (they are
+    promised to a unit of the branch). Runs inside ``set_dealer_rights``'s transaction.
     """
     now = now or clock.now()
     codes = list(ActivationCode.objects.select_for_update().filter(shared_with=account, unit__isnull=True)
-                 .only("id", "code", "service_id", "holder_path"))
+                 .exclude(status=CodeStatus.QUEUED).only("id", "code", "service_id", "holder_path"))
     if not codes:
         return 0
     top_path = _service_path(account.service_id)
@@ -1024,20 +1267,30 @@ def return_codes_of_revoked_dealer(*, account: Account, actor, now: datetime | N
 
 
 def unassign_code_of_archived_unit(*, unit: Unit, actor, now: datetime | None = None):
-    """Archiving a unit takes its live code off (the code keeps running), with an event."""
+    """Archiving a unit takes its live code off (the code keeps running), with an event; a code queued
+    on it goes back to ``new`` (an ``unqueued`` event). A due live code is expired first, so a queued
+    code whose start has passed (it reads as active) has started and is taken off as a live code."""
     now = now or clock.now()
-    code = ActivationCode.objects.select_for_update().filter(unit_id=unit.pk, status=CodeStatus.ACTIVE).first()
+    unit = Unit.objects.select_related("account").get(pk=unit.pk)
+    while True:
+        code = ActivationCode.objects.select_for_update().filter(unit_id=unit.pk, status=CodeStatus.ACTIVE).first()
+        if code is None or code.expires_at > now:
+            break
+        _write_events(_expire_locked(code, service=_service(code.service_id), actor=actor, now=now))
+    queued = _queued_code_on(unit)
+    if queued is not None:
+        _unqueue_locked(queued, unit, actor=actor, now=now, reason="unit archived")
     if code is None:
         return
-    unit = Unit.objects.select_related("account").get(pk=unit.pk)
     _take_off_unit(code, unit, service=_service(code.service_id), actor=actor, now=now, deactivate=False)
 
 
 def check_unit_move(*, unit: Unit, new_account: Account):
     """A unit moves only inside its live code's holder subtree (SPEC §8.5)."""
-    holder_path = (ActivationCode.objects.filter(unit_id=unit.pk, status=CodeStatus.ACTIVE)
-                   .values_list("holder_path", flat=True).first())
-    if holder_path is not None and not new_account.path.startswith(holder_path):
+    holder_paths = (ActivationCode.objects.filter(Q(unit_id=unit.pk, status=CodeStatus.ACTIVE)
+                                                  | Q(queued_on_id=unit.pk, status=CodeStatus.QUEUED))
+                    .values_list("holder_path", flat=True))
+    if any(not new_account.path.startswith(holder_path) for holder_path in holder_paths):
         raise Forbidden("The unit's activation code is held by another branch; the unit cannot move there.",
                         code="outside_branch", fields={"account": ["Outside the branch of the unit's code."]})
 

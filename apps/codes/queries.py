@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from apps.accounts.models import Role
+from apps.core import clock
 from apps.core.scoping import in_scope, is_platform
 from apps.units.models import Unit
 
@@ -89,18 +90,31 @@ def live_q(now: datetime, prefix: str = "") -> Q:
 
 
 def expired_q(now: datetime) -> Q:
-    return Q(status=CodeStatus.EXPIRED) | Q(status=CodeStatus.ACTIVE, expires_at__lte=now)
+    return Q(status=CodeStatus.EXPIRED) | Q(status__in=[CodeStatus.ACTIVE, CodeStatus.QUEUED], expires_at__lte=now)
+
+
+def queued_q(now: datetime) -> Q:
+    """Q for "queued at ``now``": waiting on a unit, its planned start (the live code's expiry) ahead."""
+    return Q(status=CodeStatus.QUEUED, activated_at__gt=now)
+
+
+def started_queued_q(now: datetime) -> Q:
+    """Q for a queued code whose planned start has passed before the sweep started it: it reads as
+    active on the unit it waited on (SPEC §9.8)."""
+    return Q(status=CodeStatus.QUEUED, activated_at__lte=now, expires_at__gt=now)
 
 
 def filter_state(qs: QuerySet, state: str, now: datetime) -> QuerySet:
-    """Filter by derived state: ``new``, ``active`` (assigned or not), ``active_assigned``,
+    """Filter by derived state: ``new``, ``queued``, ``active`` (assigned or not), ``active_assigned``,
     ``active_unassigned`` or ``expired``."""
     if state == CodeStatus.NEW:
         return qs.filter(status=CodeStatus.NEW)
+    if state == CodeStatus.QUEUED:
+        return qs.filter(queued_q(now))
     if state == CodeStatus.ACTIVE:
-        return qs.filter(live_q(now))
+        return qs.filter(live_q(now) | started_queued_q(now))
     if state == "active_assigned":
-        return qs.filter(live_q(now), unit__isnull=False)
+        return qs.filter(Q(live_q(now), unit__isnull=False) | started_queued_q(now))
     if state == "active_unassigned":
         return qs.filter(live_q(now), unit__isnull=True)
     if state == CodeStatus.EXPIRED:
@@ -108,20 +122,32 @@ def filter_state(qs: QuerySet, state: str, now: datetime) -> QuerySet:
     return qs
 
 
-def current_codes_for_units(unit_ids) -> dict[int, ActivationCode]:
+def current_codes_for_units(unit_ids, *, now: datetime | None = None) -> dict[int, ActivationCode]:
     """The code each unit shows on its page, in one query: its live code, else the last expired code
-    still on it (until the daily clear). Units without either are absent from the answer."""
+    still on it (until the daily clear). Units without either are absent from the answer. A queued code
+    whose planned start has passed counts as on its unit (SPEC §9.8): it is the live one."""
     ids = list(unit_ids)
     if not ids:
         return {}
-    rows = (ActivationCode.objects.filter(unit_id__in=ids, cleared_at__isnull=True)
-            .annotate(live_first=Case(When(status=CodeStatus.ACTIVE, then=Value(0)), default=Value(1),
-                                      output_field=IntegerField()))
-            .order_by("unit_id", "live_first", "-expires_at"))
+    now = now or clock.now()
+    rows = (ActivationCode.objects.filter(Q(unit_id__in=ids, cleared_at__isnull=True)
+                                          | Q(queued_on_id__in=ids, status=CodeStatus.QUEUED, activated_at__lte=now))
+            .annotate(live_first=Case(When(status__in=[CodeStatus.ACTIVE, CodeStatus.QUEUED], expires_at__gt=now,
+                                           then=Value(0)), default=Value(1), output_field=IntegerField()))
+            .order_by("live_first", "-expires_at"))
     out: dict[int, ActivationCode] = {}
     for code in rows:
-        out.setdefault(code.unit_id, code)
+        out.setdefault(code.unit_id_at(now), code)
     return out
+
+
+def queued_codes_for_units(unit_ids, *, now: datetime | None = None) -> dict[int, ActivationCode]:
+    """{unit id: its queued code} for the units that hold one (not yet started), in one query."""
+    ids = list(unit_ids)
+    if not ids:
+        return {}
+    now = now or clock.now()
+    return {code.queued_on_id: code for code in ActivationCode.objects.filter(queued_q(now), queued_on_id__in=ids)}
 
 
 def unit_code_history(unit_id: int, *, limit: int = 50) -> QuerySet:

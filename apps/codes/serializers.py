@@ -10,25 +10,37 @@ from .models import MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeEvent, Exp
 
 
 class CodeSerializer(serializers.ModelSerializer):
-    """A code as of the request's instant (``now`` in the context): derived state and days left."""
+    """A code as of the request's instant (``now`` in the context): derived state and days left.
+
+    A queued code carries ``queued_on`` (the unit it waits on) and its planned clock (``activated_at``
+    = the live code's expiry); from that instant it reads as active on that unit (SPEC §9.8)."""
 
     state = serializers.SerializerMethodField()
     days_left = serializers.SerializerMethodField()
-    unit = serializers.IntegerField(source="unit_id", allow_null=True, read_only=True)
+    unit = serializers.SerializerMethodField()
     shared_with = serializers.IntegerField(source="shared_with_id", allow_null=True, read_only=True)
+    queued_on = serializers.SerializerMethodField()
 
     class Meta:
         model = ActivationCode
         fields = ("code", "state", "validity_days", "created_at", "activated_at", "expires_at", "days_left", "unit",
-                  "shared_with")
+                  "shared_with", "queued_on")
         read_only_fields = fields
 
     def _now(self):
         return self.context.get("now") or clock.now()
 
-    @extend_schema_field(serializers.ChoiceField(choices=["new", "active", "expired"]))
+    @extend_schema_field(serializers.ChoiceField(choices=["new", "queued", "active", "expired"]))
     def get_state(self, obj) -> str:
         return obj.state(at=self._now())
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_unit(self, obj) -> int | None:
+        return obj.unit_id_at(self._now())
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="The unit this code is queued on."))
+    def get_queued_on(self, obj) -> int | None:
+        return obj.queued_on_id_at(self._now())
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_days_left(self, obj) -> int | None:
@@ -58,6 +70,18 @@ class ApplySerializer(serializers.Serializer):
     code = serializers.CharField(max_length=80)
     unit = serializers.IntegerField()
     service = serializers.IntegerField(required=False, help_text="Platform operator: the unit's service.")
+    queue = serializers.BooleanField(required=False, default=False,
+                                     help_text="Queue the code on a unit that holds a live code (without it: "
+                                               "400 unit_has_code).")
+
+
+# The project's error shape (apps/core/errors.py), for the schema's error answers.
+ERROR_SCHEMA = {
+    "type": "object", "required": ["detail", "code"],
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"},
+                   "fields": {"type": "object",
+                              "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
+}
 
 
 class CodeEventSerializer(serializers.ModelSerializer):

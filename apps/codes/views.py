@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
@@ -24,6 +25,7 @@ from apps.core.scoping import is_platform
 from . import operations, queries
 from .admin import CSV_HEADER, code_csv_rows
 from .forms import ApplyForm, GenerateForm, LogFilterForm
+from .models import CodeStatus
 
 SHOWN_AFTER_GENERATION = 1000
 LOG_HEADER = ["at", "action", "actor", "code", "unit", "account", "before", "after"]
@@ -52,16 +54,28 @@ def apply_view(request):
     if not request.user.has_perm("codes.apply_code"):
         raise PermissionDenied
     form = ApplyForm(request.POST or None, user=request.user)
+    tz = _operator_tz(request.user)
     if request.method == "POST" and form.is_valid():
+        unit = form.cleaned_data["unit"]
         try:
-            code = operations.apply_code(actor=request.user, code_text=form.cleaned_data["code"],
-                                         unit=form.cleaned_data["unit"])
+            code = operations.apply_code(actor=request.user, code_text=form.cleaned_data["code"], unit=unit,
+                                         queue=form.cleaned_data["queue"])
         except DomainError as exc:
             add_domain_error(form, exc)
+            live = queries.current_codes_for_units([unit.pk]).get(unit.pk) if exc.code == "unit_has_code" else None
+            if live is not None and live.expires_at is not None:  # offer to queue behind the live code
+                form.offer_queue(f"{timezone.localtime(live.expires_at, tz):%Y-%m-%d %H:%M}")
         else:
-            expires = timezone.localtime(code.expires_at, _operator_tz(request.user))
-            messages.success(request, f"Code applied to {form.cleaned_data['unit'].name}: the unit is active "
-                                      f"until {expires:%Y-%m-%d %H:%M}.")
+            expires = timezone.localtime(code.expires_at, tz)
+            if code.status == CodeStatus.QUEUED:
+                starts = timezone.localtime(code.activated_at, tz)
+                messages.success(request, gettext(
+                    "Code queued on %(unit)s: it starts when the live code ends, %(starts)s, and keeps the unit "
+                    "active until %(expires)s.") % {"unit": unit.name, "starts": f"{starts:%Y-%m-%d %H:%M}",
+                                                     "expires": f"{expires:%Y-%m-%d %H:%M}"})
+            else:
+                messages.success(request, f"Code applied to {unit.name}: the unit is active "
+                                          f"until {expires:%Y-%m-%d %H:%M}.")
             return redirect("codes-apply")
     return _page(request, "admin/codes/apply.html", "Apply an activation code", form=form,
                  **banner_context(request))

@@ -52,12 +52,13 @@ class UnitSerializer(serializers.ModelSerializer):
     eco_criteria = serializers.ListField(child=serializers.ChoiceField(choices=EcoCriterion.choices), read_only=True)
     code = serializers.SerializerMethodField()
     code_expires_at = serializers.SerializerMethodField()
+    queued_code = serializers.SerializerMethodField()
 
     class Meta:
         model = Unit
         fields = ["id", "name", "account", "unique_id", "device_type", "modem", "active", "deactivated_at",
-                  "deactivation_reason", "code", "code_expires_at", "sensors", "commands", "service_intervals",
-                  "eco_driving", "road_limits_speeding", "eco_criteria", "created_at"]
+                  "deactivation_reason", "code", "code_expires_at", "queued_code", "sensors", "commands",
+                  "service_intervals", "eco_driving", "road_limits_speeding", "eco_criteria", "created_at"]
         read_only_fields = fields
 
     def _code(self, unit):
@@ -74,6 +75,11 @@ class UnitSerializer(serializers.ModelSerializer):
         if code is None or code.expires_at is None:
             return None
         return serializers.DateTimeField().to_representation(code.expires_at)
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="The code queued to follow the live one."))
+    def get_queued_code(self, unit):
+        code = self.context.get("queued_codes", {}).get(unit.pk)
+        return code.code if code is not None else None
 
 
 class UnitInputSerializer(serializers.Serializer):
@@ -168,8 +174,9 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         instance = args[0] if args else kwargs.get("instance")
         if instance is not None:
             units = instance if isinstance(instance, (list, tuple)) else [instance]
-            kwargs.setdefault("context", self.get_serializer_context())["codes"] = operations.current_codes(
-                u.pk for u in units)
+            context = kwargs.setdefault("context", self.get_serializer_context())
+            context["codes"] = operations.current_codes(u.pk for u in units)
+            context["queued_codes"] = operations.queued_codes(u.pk for u in units)
         return super().get_serializer(*args, **kwargs)
 
     def _refetch(self, unit):

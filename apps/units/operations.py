@@ -207,6 +207,16 @@ def current_codes(unit_ids: Iterable[int]) -> dict:
     return current_codes_for_units(unit_ids) if unit_ids else {}
 
 
+def queued_codes(unit_ids: Iterable[int]) -> dict:
+    """``{unit_id: code}`` for the codes queued on the units (SPEC §9.5), through the codes app."""
+    unit_ids = list(unit_ids)
+    try:
+        from apps.codes.queries import queued_codes_for_units
+    except ImportError:
+        return {}
+    return queued_codes_for_units(unit_ids) if unit_ids else {}
+
+
 def activation_refusal(unit: Unit, *, active: bool, now: datetime, codes: dict | None = None) -> str | None:
     """Why a manual (de)activation of ``unit`` is refused, or None. Shared by the operation and by the
     admin's confirmation page (which passes ``codes`` read once for all its rows). Under billing by

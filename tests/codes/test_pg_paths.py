@@ -164,3 +164,72 @@ def test_generated_codes_are_their_rows(cw):
     _same_as_rows(codes)
     codes[0].refresh_from_db()  # and behave like any loaded instance
     assert codes[0].shared_with == cw.north and codes[0].service_id == cw.acme.pk
+
+
+@pytest.fixture
+def queued_mixed(cw, mixed):
+    """``mixed`` plus the renewal queue (SPEC §9.5): due codes with a queued code (long, and short enough
+    to be due itself by the sweep), a queued code behind a code not due, one on a unit switched off by
+    hand, and one in the service billed monthly when the sweep runs."""
+    at = mixed
+    new = lambda **kw: ops.generate_codes(actor=cw.top, service=cw.acme, quantity=1, now=T0, **kw)[0]  # noqa: E731
+    queue = lambda code, unit: ops.queue_code(actor=cw.top, code=code, unit=unit, now=T0)  # noqa: E731
+    units = Unit.objects.filter(name__startswith="due ").order_by("name")
+    queue(new(validity_days=30), units[0])  # renewed, runs on
+    queue(new(validity_days=2, shared_with=cw.north), units[1])  # renewed, then due itself: expired too
+    queue(new(validity_days=30), units[2])
+    queue(new(validity_days=30), cw.north_unit2)  # behind a code not due: untouched
+    queue(new(validity_days=30), Unit.objects.get(name="off by hand"))  # renewed; the unit stays off
+    other = cw.other_service
+    ops.switch_billing_method(actor=cw.platform, service=other, method="activation_codes", confirm=True, now=T0)
+    ops.queue_code(actor=cw.platform, code=ops.generate_codes(actor=cw.platform, service=other, quantity=1,
+                                                              validity_days=30, now=T0)[0],
+                   unit=Unit.objects.get(name="other truck"), now=T0)
+    ops.switch_billing_method(actor=cw.platform, service=other, method="monthly", confirm=True, now=T0)
+    return at
+
+
+
+
+@requires_postgres
+@pytest.mark.parametrize("batch", [None, 2], ids=["one batch", "batches of two"])
+def test_the_sweep_statement_renews_what_the_orm_path_renews(queued_mixed, monkeypatch, batch):
+    if batch:
+        monkeypatch.setattr(ops, "EXPIRE_BATCH_PG", batch)
+        monkeypatch.setattr(ops, "SWEEP_BATCH", batch)
+    pg = _sweep_outcome(queued_mixed)
+    # the renewed rows themselves (clock to the microsecond), read before the savepoint is rolled back
+    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    orm = _sweep_outcome(queued_mixed)
+    assert pg == orm
+    count, codes, units, events = pg
+    actions = [row[EVENT_FIELDS.index("action")] for row in events]
+    assert actions.count("renewed") == 5
+    assert count == 10  # the nine of ``mixed`` and the short renewal, due by then
+    assert actions.count("unit_deactivated") == 4  # six of ``mixed`` less the two renewed units still on
+
+
+@requires_postgres
+def test_a_sweep_of_one_service_renews_the_same_on_both_paths(queued_mixed, cw, monkeypatch):
+    pg = _sweep_outcome(queued_mixed, service_id=cw.acme.pk)
+    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    assert pg == _sweep_outcome(queued_mixed, service_id=cw.acme.pk)
+    assert sum(row[EVENT_FIELDS.index("action")] == "renewed" for row in pg[3]) == 4  # not the other service's
+
+
+@requires_postgres
+def test_both_sweep_paths_start_renewals_at_the_old_expiry(queued_mixed, monkeypatch):
+    for path in ("pg", "orm"):
+        if path == "orm":
+            monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+        with transaction.atomic():
+            ops.expire_codes(now=queued_mixed)
+            renewed = CodeEvent.objects.filter(action="renewed")
+            assert renewed.count() == 5
+            for event in renewed:
+                code = ActivationCode.objects.get(pk=event.code_id)
+                old = ActivationCode.objects.get(code=event.before["code"])
+                assert code.activated_at == old.expires_at, path
+                assert code.expires_at == old.expires_at + timedelta(days=code.validity_days), path
+                assert code.unit_id == old.unit_id and code.queued_on_id is None
+            transaction.set_rollback(True)
