@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
@@ -115,6 +116,8 @@ def log_view(request):
         since, until = form.window()
         events = events.filter(at__gte=since, at__lt=until)
         data = form.cleaned_data
+        if data.get("service"):
+            events = events.filter(service_id=data["service"].pk)
         if data.get("action"):
             events = events.filter(action=data["action"])
         if data.get("account"):
@@ -140,8 +143,10 @@ def log_view(request):
 @require_POST
 def dismiss_notice_view(request, delivery_id: int):
     operations.dismiss_delivery(actor=request.user, delivery_id=delivery_id)
-    next_url = request.POST.get("next") or reverse("admin:index")
-    if not next_url.startswith("/"):
+    next_url = request.POST.get("next", "")
+    # Only a path of this site (never ``//elsewhere.example`` or ``https://elsewhere.example``).
+    if not (next_url.startswith("/") and url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure())):
         next_url = reverse("admin:index")
     return HttpResponseRedirect(next_url)
 

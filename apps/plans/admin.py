@@ -7,6 +7,7 @@ service row before saving anything, so a bad cost table leaves the whole page un
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -14,7 +15,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from apps.accounts.models import Role
-from apps.core.admin import OutOfScopeIs404, add_domain_error, service_filter
+from apps.core.admin import OutOfScopeIs404, ScopedRelatedFilter, add_domain_error, service_filter
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
@@ -189,6 +190,10 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         plan = self.get_object(request, object_id)
+        if plan is not None and not self.has_delete_permission(request, plan):
+            # A reader (a distributor) gets 403 before anything about the plan's uses is read: the
+            # refusal below names every account on the plan, other branches' included.
+            raise PermissionDenied
         if plan is not None and request.method == "POST":
             uses = operations.plan_uses(plan)
             if any(uses.values()):
@@ -289,7 +294,7 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
     formats = [CSV, XLSX]
     list_display = ("name", "plan", "type", "interval", "cost_table_code", "description")
     list_select_related = ("plan", "plan__service")
-    list_filter = (service_filter("plan__service"), "plan", "type", "interval")
+    list_filter = (service_filter("plan__service"), ("plan", ScopedRelatedFilter), "type", "interval")
     search_fields = ("name", "plan__name")
     ordering = ("plan__name", "name")
     list_per_page = 100
