@@ -143,8 +143,8 @@ def id_variants(route: Route, world, role: str) -> list[tuple[str, str]]:
     if not route.args:
         return [("-", reverse(route.name))]
     if route.args == ("app_label",):
-        labels = re.search(r"\(\?P<app_label>([^)]*)\)", get_resolver().reverse_dict.getlist(route.name)[0][1])
-        return [(label, reverse(route.name, kwargs={"app_label": label})) for label in labels.group(1).split("|")]
+        labels = sorted({model._meta.app_label for model in admin.site._registry})
+        return [(label, reverse(route.name, kwargs={"app_label": label})) for label in labels]
     variants = []
     for label, zone in (("in", IN_ZONE[role]), ("out", OUT_ZONE[role])):
         variants.append((label, _url(route, {a: str(world.objects[_kind(route, a)][zone]) for a in route.args})))
@@ -185,9 +185,28 @@ def _model_admin(route: Route):
 
 # Known API failures owned by the ``api`` helper (issue 11): (url name, role) → reason. Each is an xfail
 # that names its reason; the lead removes them once the API fixes are merged.
-API_XFAIL: dict[tuple[str, str], str] = {}
+_BROWSER_FORBIDDEN = ("api: a forbidden endpoint opened in a browser: apps.core.errors.Forbidden escapes the browsable "
+                      "API renderer (500)")
+_FORM_SELECTS = "api: the browsable API's form selects list accounts of other branches and services"
+API_XFAIL: dict[tuple[str, str], str] = {
+    **{(name, "restricted"): _BROWSER_FORBIDDEN for name in (
+        "account-check", "account-consume", "account-detail", "account-ledger", "account-list", "account-objects",
+        "account-payments", "account-service-override", "account-services", "catalogue", "code-assign",
+        "code-detail", "code-event-detail", "code-event-list", "code-generate", "code-list", "code-reassign",
+        "code-share", "code-unassign", "code-unshare", "cost-table-evaluate", "expiry-notice-detail",
+        "expiry-notice-list", "monitoring-user-detail", "monitoring-user-grant-detail", "monitoring-user-grant-list",
+        "monitoring-user-list", "operator-list", "plan-detail", "plan-effective", "plan-effective-services",
+        "plan-list", "plan-service-detail", "plan-services", "plan-services-export", "plan-services-import",
+        "unit-detail", "unit-list")},
+    ("code-generate", "distributor"): _BROWSER_FORBIDDEN,
+    **{(name, role): "api: discount/accounts and discount/units in a browser: no queryset for the browsable API (500)"
+       for name in ("discount-accounts", "discount-units") for role in ("top", "other")},
+    **{("operator-list", role): _FORM_SELECTS for role in ("top", "distributor", "other")},
+    ("account-list", "distributor"): _FORM_SELECTS,
+    ("account-payments", "distributor"): _FORM_SELECTS,
+}
 
-STATS = {"requests": 0, "seconds": 0.0, "tests": 0}
+STATS = {"requests": 0, "seconds": 0.0, "cpu": 0.0, "tests": 0}
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +230,8 @@ def crawl_world(django_db_setup, django_db_blocker, request):
         with capture.global_and_fixture_disabled():
             reporter.write_line(
                 f"\ncrawl: {len(ROUTES)} URLs x {len(ROLES)} roles, {STATS['tests']} tests, {STATS['requests']} "
-                f"requests in {STATS['seconds']:.1f} s (+ {built:.1f} s to build the data)")
+                f"requests in {STATS['seconds']:.1f} s ({STATS['cpu']:.1f} s CPU in the test process; "
+                f"+ {built:.1f} s to build the data)")
 
 
 def _body(response) -> bytes:
@@ -266,7 +286,7 @@ def crawl_one(route: Route, role: str, world) -> tuple[list[str], int]:
     variants = id_variants(route, world, role)
     for index, (label, url) in enumerate(variants):
         hit("get", url, browser, BROWSER, label)
-        if route.api or index == 0:  # the admin answers the same page whatever the Accept header
+        if (route.api and label != "overflow") or index == 0:  # the admin answers the same page whatever the Accept header
             hit("get", url, json_client, JSON, label)
     in_url = variants[0][1]
     hit("post", in_url, browser, BROWSER, "empty post")
@@ -294,10 +314,11 @@ CASES = [pytest.param(route, role, id=f"{route.name}-{role}",
 
 @pytest.mark.parametrize("route,role", CASES)
 def test_crawl(crawl_world, db, route, role):
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     failures, count = crawl_one(route, role, crawl_world)
     STATS["requests"] += count
     STATS["seconds"] += time.monotonic() - started
+    STATS["cpu"] += time.process_time() - cpu
     STATS["tests"] += 1
     assert not failures, f"{len(failures)} failing answers:\n" + "\n".join(failures)
 

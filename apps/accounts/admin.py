@@ -1,6 +1,7 @@
 """The account tree, operators and the ledger in the admin."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -11,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
-                             service_filter, stream_csv)
+                             invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.core.scoping import in_scope, is_platform
@@ -273,7 +274,10 @@ class LedgerAdmin(ScopedAdminMixin, admin.ModelAdmin):
         """Every ledger row the current filters select (streamed, scoped)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        cl = self.get_changelist_instance(request)
+        try:
+            cl = self.get_changelist_instance(request)
+        except IncorrectLookupParameters as exc:
+            return invalid_filter_response(exc)
         rows = cl.get_queryset(request).values_list(
             "at", "account__name", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
             "cost_table", "description", "actor_name").iterator(chunk_size=2000)

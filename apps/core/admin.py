@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -116,6 +116,12 @@ def id_value(value: str | None, name: str) -> int | None:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise IncorrectLookupParameters(_("“%(value)s” is not a valid %(name)s.") % {"value": value, "name": name})
     return int(value)
+
+
+def invalid_filter_response(exc: Exception) -> HttpResponseBadRequest:
+    """A page without a list to reload (a CSV export) answers a filter it cannot apply with 400 and the reason."""
+    return HttpResponseBadRequest(_("Invalid filter: %(reason)s") % {"reason": exc},
+                                  content_type="text/plain; charset=utf-8")
 
 
 def chosen_service_id(request) -> int | None:

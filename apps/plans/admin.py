@@ -7,6 +7,7 @@ service row before saving anything, so a bad cost table leaves the whole page un
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -15,7 +16,8 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from apps.accounts.models import Role
-from apps.core.admin import OutOfScopeIs404, ScopedRelatedFilter, add_domain_error, service_filter
+from apps.core.admin import (OutOfScopeIs404, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
+                             service_filter)
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
@@ -392,6 +394,13 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
         else:
             service = request.user.account.service
         return {"actor": request.user, "service": service, "mode": data.get("mode") or "add"}
+
+    def export_action(self, request):
+        """The export page applies the list's filters: one it cannot apply is a 400 with the reason (not a 500)."""
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters as exc:
+            return invalid_filter_response(exc)
 
     def get_export_resource_kwargs(self, request, **kwargs):
         return {"actor": request.user}
