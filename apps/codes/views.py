@@ -8,12 +8,13 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
@@ -95,10 +96,15 @@ def generated_csv_view(request):
     """The CSV of one generated batch (same service, same creation instant), in the operator's scope."""
     from django.utils.dateparse import parse_datetime
 
-    created_at = parse_datetime(request.GET.get("created_at", ""))
+    try:
+        created_at = parse_datetime(request.GET.get("created_at", ""))
+    except ValueError:  # well-formed but impossible (month 13)
+        created_at = None
     service = request.GET.get("service", "")
-    if created_at is None or not service.isdigit():
-        raise PermissionDenied
+    if created_at is None or not (service.isascii() and service.isdigit()):
+        return HttpResponseBadRequest(_("This link needs the batch's “service” (an id) and “created_at” (a date and "
+                                        "time): open it from the page of the generated codes."),
+                                      content_type="text/plain; charset=utf-8")
     qs = queries.codes_visible_to(request.user).filter(service_id=int(service), created_at=created_at).order_by("id")
     now = clock.now()
     return stream_csv(f"activation-codes-{created_at:%Y%m%d-%H%M%S}.csv", CSV_HEADER, code_csv_rows(qs, now))

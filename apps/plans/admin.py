@@ -494,7 +494,7 @@ def _transfer_view(model_admin, request, queryset, *, direction: str, sources: l
 # --- catalogues -----------------------------------------------------------------------------------
 
 @admin.register(CatalogueService)
-class CatalogueServiceAdmin(admin.ModelAdmin):
+class CatalogueServiceAdmin(OutOfScopeIs404, admin.ModelAdmin):
     """The service catalogue. Global names are seeded; top users add ``Apps: <name>`` for their service."""
 
     list_display = ("name", "type", "description", "service")
