@@ -329,3 +329,46 @@ def test_platform_service_filter_narrows_every_list(crawl_world, db, name):
         failures += [f"?service={service}: shows {m} in ...{body[max(0, body.index(m) - 150):body.index(m) + 40]}"
                      for m in markers if m in body]
     assert not failures, failures
+
+
+# --- read-only means no write path (SPEC §9.1) -----------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ["platform", "top", "distributor", "other"])  # restricted: reads no model
+def test_a_role_that_may_only_read_an_object_gets_no_write_path(crawl_world, db, role):
+    """For every admin model and an object in the role's scope: when the admin says the role may read but not
+    change it, its change page is read-only (no save button) and a POST is 403; when the role may not delete
+    it, its delete page is 403 and a confirmed POST deletes nothing (a custom ``delete_view`` once read the
+    plan's uses before asking)."""
+    world, actor = crawl_world, crawl_world.actors[role]
+    client = Client(raise_request_exception=False)
+    client.force_login(actor)
+    failures, checked = [], 0
+    for model, model_admin in admin.site._registry.items():
+        kind, app = model._meta.model_name, model._meta.app_label
+        if kind not in world.objects:
+            continue
+        pk = world.objects[kind][IN_ZONE[role]]
+        request = _request(actor)
+        obj = model_admin.get_queryset(request).filter(pk=pk).first()
+        if obj is None or not model_admin.has_view_permission(request, obj):
+            continue
+        change, delete = (reverse(f"admin:{app}_{kind}_{view}", args=[pk]) for view in ("change", "delete"))
+        if not model_admin.has_change_permission(request, obj):
+            checked += 1
+            with transaction.atomic():
+                page, posted = client.get(change), client.post(change, {})
+                transaction.set_rollback(True)
+            if page.status_code != 200 or b'name="_save"' in page.content:
+                failures.append(f"{change}: {page.status_code}, {'with' if page.status_code == 200 else 'no'} save")
+            if posted.status_code != 403:
+                failures.append(f"POST {change}: {posted.status_code}")
+        if not model_admin.has_delete_permission(request, obj):
+            checked += 1
+            with transaction.atomic():
+                page, posted = client.get(delete), client.post(delete, {"post": "yes"})
+                still_there = model.objects.filter(pk=pk).exists()
+                transaction.set_rollback(True)
+            if page.status_code != 403 or posted.status_code != 403 or not still_there:
+                failures.append(f"{delete}: GET {page.status_code}, POST {posted.status_code}, kept {still_there}")
+    assert checked, "nothing read-only was found to check"
+    assert not failures, failures
