@@ -84,6 +84,11 @@ class World:
 
 @pytest.fixture
 def world(seeded) -> World:
+    return build_world()
+
+
+def build_world() -> World:
+    """The world's rows (the ``world`` fixture; module-scoped fixtures build it once with ``django_db_blocker``)."""
     platform = factories.platform_operator("root")
     acme = factories.top_account(name="Acme Telematics", actor=platform, timezone="Europe/Berlin")
     base_plan = factories.plan(acme, name="Base")

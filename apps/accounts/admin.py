@@ -1,6 +1,7 @@
 """The account tree, operators and the ledger in the admin."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -10,8 +11,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, service_filter,
-                             stream_csv)
+from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
+                             invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.core.scoping import in_scope, is_platform
@@ -38,10 +39,13 @@ class ParentFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         dealers = accounts_visible_to(request.user).filter(dealer_rights=True) | accounts_visible_to(
             request.user).filter(parent__isnull=True)
+        if (service_id := chosen_service_id(request)) is not None:
+            dealers = dealers.filter(service_id=service_id)
         return [(a.pk, a.name) for a in dealers.order_by("path")[:200]]
 
     def queryset(self, request, queryset):
-        return queryset.filter(parent_id=self.value()) if self.value() else queryset
+        parent_id = id_value(self.value(), "parent")
+        return queryset if parent_id is None else queryset.filter(parent_id=parent_id)
 
 
 class AccountChangeList(ChangeList):
@@ -270,7 +274,10 @@ class LedgerAdmin(ScopedAdminMixin, admin.ModelAdmin):
         """Every ledger row the current filters select (streamed, scoped)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        cl = self.get_changelist_instance(request)
+        try:
+            cl = self.get_changelist_instance(request)
+        except IncorrectLookupParameters as exc:
+            return invalid_filter_response(exc)
         rows = cl.get_queryset(request).values_list(
             "at", "account__name", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
             "cost_table", "description", "actor_name").iterator(chunk_size=2000)
@@ -296,8 +303,10 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
     def get_queryset(self, request):
         return operators_visible_to(request.user)
 
-    def get_form(self, request, obj=None, **kwargs):
-        return super().get_form(request, obj, **kwargs)
+    def get_readonly_fields(self, request, obj=None):
+        """The add page sets username, account and role (``add_fieldsets``); only the change page shows them
+        read-only. (Read-only on the add page, they left ``OperatorCreationForm`` without its fields.)"""
+        return self.readonly_fields if obj is not None else ()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "account":

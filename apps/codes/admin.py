@@ -21,7 +21,8 @@ from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts.models import Role
 from apps.core import clock
-from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
+from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, chosen_service_id,
+                             service_filter,
                              stream_csv)
 from apps.core.scoping import is_platform
 
@@ -139,7 +140,10 @@ class SharedWithFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         own = getattr(request.user, "account", None)
         mine = [(own.pk, own.name)] if own is not None and not own.is_top else []  # a distributor's own codes
-        return [("none", "Not shared"), *mine, *[(a.pk, a.name) for a in share_targets_for(request.user)[:200]]]
+        targets = share_targets_for(request.user)
+        if (service_id := chosen_service_id(request)) is not None:
+            targets = targets.filter(service_id=service_id)
+        return [("none", "Not shared"), *mine, *[(a.pk, a.name) for a in targets[:200]]]
 
     def queryset(self, request, queryset):
         if self.value() == "none":

@@ -132,6 +132,8 @@ class LogFilterForm(forms.Form):
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
                             help_text="Inclusive.")
+    service = forms.ModelChoiceField(queryset=Account.objects.none(), required=False,
+                                     empty_label=_("Every service"), label=_("Service"))
     action = forms.ChoiceField(required=False, choices=[("", "Any action"), *CodeAction.choices])
     account = forms.ModelChoiceField(queryset=Account.objects.none(), required=False)
     unit = forms.CharField(required=False, help_text="Unit name (contains) or id.")
@@ -139,7 +141,15 @@ class LogFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["account"].queryset = in_scope(Account.objects.all(), user).order_by("path")
+        accounts = in_scope(Account.objects.all(), user).order_by("path")
+        if is_platform(user):  # the platform operator's "Service" filter (SPEC §8.7); the accounts follow it
+            self.fields["service"].queryset = Account.objects.filter(parent__isnull=True).order_by("name")
+            chosen = self.data.get("service", "") if self.is_bound else ""
+            if chosen.isascii() and chosen.isdigit() and len(chosen) <= 18:
+                accounts = accounts.filter(service_id=int(chosen))
+        else:
+            del self.fields["service"]
+        self.fields["account"].queryset = accounts
         self.tz = zoneinfo.ZoneInfo(user.account.service.timezone if getattr(user, "account", None) else "UTC")
 
     def window(self) -> tuple[datetime, datetime]:

@@ -8,12 +8,14 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
@@ -108,10 +110,15 @@ def generated_csv_view(request):
     """The CSV of one generated batch (same service, same creation instant), in the operator's scope."""
     from django.utils.dateparse import parse_datetime
 
-    created_at = parse_datetime(request.GET.get("created_at", ""))
+    try:
+        created_at = parse_datetime(request.GET.get("created_at", ""))
+    except ValueError:  # well-formed but impossible (month 13)
+        created_at = None
     service = request.GET.get("service", "")
-    if created_at is None or not service.isdigit():
-        raise PermissionDenied
+    if created_at is None or not (service.isascii() and service.isdigit()):
+        return HttpResponseBadRequest(_("This link needs the batch's “service” (an id) and “created_at” (a date and "
+                                        "time): open it from the page of the generated codes."),
+                                      content_type="text/plain; charset=utf-8")
     qs = queries.codes_visible_to(request.user).filter(service_id=int(service), created_at=created_at).order_by("id")
     now = clock.now()
     return stream_csv(f"activation-codes-{created_at:%Y%m%d-%H%M%S}.csv", CSV_HEADER, code_csv_rows(qs, now))
@@ -129,6 +136,8 @@ def log_view(request):
         since, until = form.window()
         events = events.filter(at__gte=since, at__lt=until)
         data = form.cleaned_data
+        if data.get("service"):
+            events = events.filter(service_id=data["service"].pk)
         if data.get("action"):
             events = events.filter(action=data["action"])
         if data.get("account"):
@@ -154,8 +163,10 @@ def log_view(request):
 @require_POST
 def dismiss_notice_view(request, delivery_id: int):
     operations.dismiss_delivery(actor=request.user, delivery_id=delivery_id)
-    next_url = request.POST.get("next") or reverse("admin:index")
-    if not next_url.startswith("/"):
+    next_url = request.POST.get("next", "")
+    # Only a path of this site (never ``//elsewhere.example`` or ``https://elsewhere.example``).
+    if not (next_url.startswith("/") and url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure())):
         next_url = reverse("admin:index")
     return HttpResponseRedirect(next_url)
 

@@ -13,9 +13,10 @@ from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, InvalidPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Q
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .errors import DomainError
 from .scoping import in_scope, is_platform
@@ -114,10 +115,35 @@ class ScopedAdminMixin(OutOfScopeIs404):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+def id_value(value: str | None, name: str) -> int | None:
+    """A list filter's id value: None when absent, an int when ASCII digits, else the admin's "invalid
+    filter" answer (``IncorrectLookupParameters``: the list reloads with ``?e=1``), never a 500."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise IncorrectLookupParameters(_("“%(value)s” is not a valid %(name)s.") % {"value": value, "name": name})
+    return int(value)
+
+
+def invalid_filter_response(exc: Exception) -> HttpResponseBadRequest:
+    """A page without a list to reload (a CSV export) answers a filter it cannot apply with 400 and the reason."""
+    return HttpResponseBadRequest(_("Invalid filter: %(reason)s") % {"reason": exc},
+                                  content_type="text/plain; charset=utf-8")
+
+
+def chosen_service_id(request) -> int | None:
+    """The service the platform operator chose with the "Service" filter (``?service=<id>``); None for
+    everyone else, or when none (or no valid one) is chosen. Other filters narrow their choices to it."""
+    if not is_platform(request.user):
+        return None
+    value = request.GET.get("service", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
 class ServiceListFilter(admin.SimpleListFilter):
     """The platform operator's "Service" filter (every list); hidden for everyone else."""
 
-    title = "service"
+    title = gettext_lazy("service")
     parameter_name = "service"
     service_field = "account__service"
 
@@ -128,10 +154,14 @@ class ServiceListFilter(admin.SimpleListFilter):
 
         return [(a.pk, a.name) for a in Account.objects.filter(parent__isnull=True).order_by("name")]
 
+    def service_lookup(self) -> str:
+        return f"{self.service_field}_id"
+
     def queryset(self, request, queryset):
-        if self.value() and is_platform(request.user):
-            return queryset.filter(**{f"{self.service_field}_id": self.value()})
-        return queryset
+        if not is_platform(request.user):
+            return queryset
+        service_id = id_value(self.value(), "service")
+        return queryset if service_id is None else queryset.filter(**{self.service_lookup(): service_id})
 
 
 def service_filter(field: str) -> type[ServiceListFilter]:
@@ -154,6 +184,23 @@ class _OpenPage(Page):
 
 
 MAX_OFFSET = 2**63 - 1  # beyond it the database refuses the OFFSET (a 500) rather than return nothing
+
+
+class ScopedRelatedFilter(admin.RelatedOnlyFieldListFilter):
+    """A foreign-key filter whose choices are the related objects of the rows this operator sees (never
+    Django's default of every row of the related table), narrowed to the platform operator's chosen
+    service."""
+
+    def field_choices(self, field, request, model_admin):
+        rows = model_admin.get_queryset(request)
+        service_id = chosen_service_id(request)
+        service_filter_ = next((f for f in model_admin.list_filter if isinstance(f, type)
+                                and issubclass(f, ServiceListFilter)), None)
+        if service_id is not None and service_filter_ is not None:
+            rows = rows.filter(**{f"{service_filter_.service_field}_id": service_id})
+        pk_qs = rows.distinct().values_list(f"{self.field_path}__pk", flat=True)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(include_blank=False, limit_choices_to={"pk__in": pk_qs}, ordering=ordering)
 
 
 class CappedPaginator(Paginator):

@@ -7,6 +7,8 @@ service row before saving anything, so a bad cost table leaves the whole page un
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -16,7 +18,8 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from apps.accounts.models import Role
 from apps.core import clock
-from apps.core.admin import OutOfScopeIs404, add_domain_error, service_filter
+from apps.core.admin import (OutOfScopeIs404, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
+                             service_filter)
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
@@ -191,6 +194,10 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         plan = self.get_object(request, object_id)
+        if plan is not None and not self.has_delete_permission(request, plan):
+            # A reader (a distributor) gets 403 before anything about the plan's uses is read: the
+            # refusal below names every account on the plan, other branches' included.
+            raise PermissionDenied
         if plan is not None and request.method == "POST":
             uses = operations.plan_uses(plan)
             if any(uses.values()):
@@ -291,7 +298,7 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
     formats = [CSV, XLSX]
     list_display = ("name", "plan", "type", "interval", "cost_table_code", "description")
     list_select_related = ("plan", "plan__service")
-    list_filter = (service_filter("plan__service"), "plan", "type", "interval")
+    list_filter = (service_filter("plan__service"), ("plan", ScopedRelatedFilter), "type", "interval")
     search_fields = ("name", "plan__name")
     ordering = ("plan__name", "name")
     list_per_page = 100
@@ -389,6 +396,13 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
         else:
             service = request.user.account.service
         return {"actor": request.user, "service": service, "mode": data.get("mode") or "add"}
+
+    def export_action(self, request):
+        """The export page applies the list's filters: one it cannot apply is a 400 with the reason (not a 500)."""
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters as exc:
+            return invalid_filter_response(exc)
 
     def get_export_resource_kwargs(self, request, **kwargs):
         return {"actor": request.user}
@@ -566,7 +580,7 @@ def _transfer_view(model_admin, request, queryset, *, direction: str, sources: l
 # --- catalogues -----------------------------------------------------------------------------------
 
 @admin.register(CatalogueService)
-class CatalogueServiceAdmin(admin.ModelAdmin):
+class CatalogueServiceAdmin(OutOfScopeIs404, admin.ModelAdmin):
     """The service catalogue. Global names are seeded; top users add ``Apps: <name>`` for their service."""
 
     list_display = ("name", "type", "description", "service")

@@ -136,8 +136,9 @@ class PlanServiceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["type"].required = False
-        self.fields["type"].help_text = "Empty: the catalogue's type."
+        if "type" in self.fields:  # absent when the row is read-only for this viewer (a distributor)
+            self.fields["type"].required = False
+            self.fields["type"].help_text = "Empty: the catalogue's type."
 
     def clean(self):
         data = super().clean()

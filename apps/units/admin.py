@@ -17,7 +17,7 @@ from django.utils.timezone import localtime
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
 from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
-                             service_filter)
+                             chosen_service_id, id_value, service_filter)
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
 
@@ -66,10 +66,13 @@ class ScopedAccountFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         accounts = accounts_visible_to(request.user).filter(parent__isnull=False).order_by("path")
+        if (service_id := chosen_service_id(request)) is not None:
+            accounts = accounts.filter(service_id=service_id)
         return [(a.pk, a.name) for a in accounts.only("pk", "name")[:500]]
 
     def queryset(self, request, queryset):
-        return queryset.filter(**{f"{self.account_field}_id": self.value()}) if self.value() else queryset
+        account_id = id_value(self.value(), "account")
+        return queryset if account_id is None else queryset.filter(**{f"{self.account_field}_id": account_id})
 
 
 # --- units -------------------------------------------------------------------------------------------
@@ -391,10 +394,8 @@ class MonitoringUserAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmi
 class EventServiceFilter(ServiceListFilter):
     """The platform operator's "Service" filter, on the event's service id snapshot."""
 
-    def queryset(self, request, queryset):
-        if self.value() and is_platform(request.user):
-            return queryset.filter(service_id_snapshot=self.value())
-        return queryset
+    def service_lookup(self) -> str:
+        return "service_id_snapshot"
 
 
 @admin.register(UnitEvent)
