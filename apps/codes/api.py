@@ -80,7 +80,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(CodeSerializer(code, context=self.get_serializer_context()).data, status=status_code)
 
     @extend_schema(request=GenerateSerializer, responses={201: CodeSerializer(many=True)})
-    @action(detail=False, methods=["post"], allowed_roles={Role.TOP_USER})
+    @action(detail=False, methods=["post"], allowed_roles={Role.TOP_USER}, pagination_class=None)
     def generate(self, request):
         body = GenerateSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -1,6 +1,5 @@
 """API shapes of codes, code events and expiry notices (API.md "Activation codes")."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -30,7 +29,7 @@ class CodeSerializer(serializers.ModelSerializer):
     def get_state(self, obj) -> str:
         return obj.state(at=self._now())
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_days_left(self, obj) -> int | None:
         return obj.days_left(at=self._now())
 
@@ -81,23 +80,21 @@ class CodeEventSerializer(serializers.ModelSerializer):
         return {"id": obj.account_id, "name": obj.account_name} if obj.account_id else None
 
 
+class RecipientsField(serializers.ListField):
+    """Operator ids: written as a list, read back as the notice's recipients (sorted)."""
+
+    child = serializers.IntegerField(min_value=1)
+
+    def get_attribute(self, instance):
+        return sorted(r.pk for r in instance.recipients.all())
+
+
 class ExpiryNoticeSerializer(serializers.ModelSerializer):
-    recipients = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, write_only=True)
-    recipient_ids = serializers.SerializerMethodField()
+    recipients = RecipientsField(allow_empty=False, max_length=1000)
     service = serializers.IntegerField(required=False, write_only=True,
                                        help_text="Platform operator: the service the notice belongs to.")
 
     class Meta:
         model = ExpiryNotice
-        fields = ("id", "name", "text", "days_before", "repeat", "send_email", "recipients", "recipient_ids",
-                  "created_at", "service")
+        fields = ("id", "name", "text", "days_before", "repeat", "send_email", "recipients", "created_at", "service")
         read_only_fields = ("id", "created_at")
-
-    def get_recipient_ids(self, obj) -> list[int]:
-        return sorted(r.pk for r in obj.recipients.all())
-
-    def to_representation(self, instance):
-        """``recipients`` reads back as the list of operator ids it was written as."""
-        data = super().to_representation(instance)
-        data["recipients"] = data.pop("recipient_ids")
-        return data

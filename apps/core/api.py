@@ -54,16 +54,29 @@ class IsOperator(permissions.BasePermission):
         return True
 
 
-def _flatten(detail):
+def _field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as ``{field: [reasons]}``; a nested field is named by its path
+    (``sensors.1.type``, ``names.3``), so every value of ``fields`` is a list of strings."""
+    out: dict[str, list[str]] = {}
+
+    def add(name, reasons):
+        out.setdefault(name or "non_field_errors", []).extend(reasons)
+
     if isinstance(detail, dict):
-        return {k: _flatten(v) for k, v in detail.items()}
-    if isinstance(detail, list):
-        out = []
-        for item in detail:
-            flat = _flatten(item)
-            out.extend(flat if isinstance(flat, list) else [flat])
-        return out
-    return str(detail)
+        for key, value in detail.items():
+            for name, reasons in _field_errors(value, f"{prefix}.{key}" if prefix else str(key)).items():
+                add(name, reasons)
+    elif isinstance(detail, list):
+        for index, item in enumerate(detail):
+            if isinstance(item, (dict, list)):
+                nested = _field_errors(item, f"{prefix}.{index}" if prefix else str(index))
+                for name, reasons in nested.items():
+                    add(name, reasons)
+            else:
+                add(prefix, [str(item)])
+    else:
+        add(prefix, [str(detail)])
+    return out
 
 
 def _fields_body(fields: dict) -> dict:
@@ -87,10 +100,7 @@ def exception_handler(exc, context):
         return Response(_fields_body(fields), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
-        if isinstance(detail, dict):
-            fields = {k: (v if isinstance(v, list) else [v]) for k, v in _flatten(detail).items()}
-        else:
-            fields = {"non_field_errors": _flatten(detail) if isinstance(detail, list) else [str(detail)]}
+        fields = _field_errors(detail if isinstance(detail, (dict, list)) else [detail])
         return Response(_fields_body(fields), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         return Response({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)

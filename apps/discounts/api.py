@@ -108,7 +108,7 @@ class DiscountView(DiscountServiceMixin, GenericAPIView):
 class DiscountAccountsView(DiscountServiceMixin, GenericAPIView):
     serializer_class = AccountDiscountSerializer
 
-    @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM])
+    @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM], responses=AccountDiscountSerializer(many=True))
     def get(self, request):
         report = queries.calculate_discount(self.service())
         page = self.paginate_queryset(report.accounts)
@@ -119,7 +119,8 @@ class DiscountUnitsView(DiscountServiceMixin, GenericAPIView):
     serializer_class = UnitDiscountSerializer
 
     @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM,
-                               OpenApiParameter("account", OpenApiTypes.INT, description="Only this account's units.")])
+                               OpenApiParameter("account", OpenApiTypes.INT, description="Only this account's units.")],
+                   responses=UnitDiscountSerializer(many=True))
     def get(self, request):
         service = self.service()
         report = queries.calculate_discount(service)

@@ -92,7 +92,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         })
 
     @extend_schema(responses=EffectiveServiceSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="effective-services")
+    @action(detail=True, methods=["get"], url_path="effective-services", pagination_class=None)
     def effective_services(self, request, pk=None):
         view = effective_plan(self.get_object())
         return Response(EffectiveServiceSerializer(view["services"], many=True).data)
