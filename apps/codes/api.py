@@ -14,11 +14,12 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Account, Operator, Role
 from apps.core import clock
+from apps.core.api import IdFilter, IsoDateTimeFilter, ServiceFilterMixin
 from apps.core.errors import DoesNotExist
 from apps.core.scoping import in_scope, is_platform
 
 from . import operations, queries
-from .models import CodeAction, CodeEvent
+from .models import CodeAction, CodeEvent, CodeStatus, ExpiryNotice
 from .serializers import (AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
                           ExpiryNoticeSerializer, GenerateSerializer, OptionalAccountRefSerializer, UnitSerializer)
 
@@ -29,19 +30,33 @@ def _account_or_none(pk) -> Account | None:
     return Account.objects.filter(pk=pk).first() if pk is not None else None
 
 
-class CodeFilter(django_filters.FilterSet):
+class CodeFilter(ServiceFilterMixin):
+    """The codes window's filters. Expired codes are hidden unless ``state=expired`` or
+    ``include_expired=1`` (SPEC §9.1), as in the window."""
+
     state = django_filters.ChoiceFilter(
         choices=[("new", "new"), ("active", "active"), ("expired", "expired")], method="filter_state")
+    include_expired = django_filters.BooleanFilter(method="filter_nothing",
+                                                   help_text="Also list expired codes (hidden by default).")
     assigned = django_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
-    shared_with = django_filters.NumberFilter(field_name="shared_with_id")
-    unit = django_filters.NumberFilter(field_name="unit_id")
-    validity_days = django_filters.NumberFilter()
-    expires_before = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
-    expires_after = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
+    shared_with = IdFilter(field_name="shared_with_id")
+    unit = IdFilter(field_name="unit_id")
+    validity_days = IdFilter(field_name="validity_days", help_text="A whole number of days.")
+    expires_before = IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expires_after = IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
     search = django_filters.CharFilter(method="filter_search", help_text="A code, a unit name or an IMEI.")
 
     def filter_state(self, queryset, name, value):
         return queries.filter_state(queryset, value, clock.now())
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset  # read in ``filter_queryset``
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        if not data.get("state") and not data.get("include_expired"):
+            queryset = queryset.filter(Q(status=CodeStatus.NEW) | queries.live_q(clock.now()))
+        return super().filter_queryset(queryset)
 
     def filter_search(self, queryset, name, value):
         code = queries.normalize_code(value)
@@ -153,12 +168,12 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return self._answer(operations.unshare_code(actor=request.user, code=self.get_object(), account=target))
 
 
-class CodeEventFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+class CodeEventFilter(ServiceFilterMixin):
+    since = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
     action = django_filters.ChoiceFilter(choices=CodeAction.choices)
-    account = django_filters.NumberFilter(field_name="account_id")
-    unit = django_filters.NumberFilter(field_name="unit_id")
+    account = IdFilter(field_name="account_id")
+    unit = IdFilter(field_name="unit_id")
     code = django_filters.CharFilter(method="filter_code")
 
     class Meta:
@@ -180,9 +195,16 @@ class CodeEventViewSet(viewsets.ReadOnlyModelViewSet):
         return queries.code_events_visible_to(self.request.user).order_by("-at", "-id")
 
 
+class ExpiryNoticeFilter(ServiceFilterMixin):
+    class Meta:
+        model = ExpiryNotice
+        fields = ("service",)
+
+
 class ExpiryNoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                           viewsets.GenericViewSet):
     serializer_class = ExpiryNoticeSerializer
+    filterset_class = ExpiryNoticeFilter
     allowed_roles = WINDOW_ROLES
 
     def get_queryset(self):

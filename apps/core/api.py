@@ -3,12 +3,21 @@
 Errors are ``{"detail": …, "code": …, "fields": {name: [reasons]}}`` with the statuses of SPEC §8.7.
 """
 
+import datetime
 import logging
+import re
 
+import django_filters
+from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, permissions, status
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, parsers, permissions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
@@ -16,6 +25,131 @@ from .errors import DomainError, Forbidden
 
 log = logging.getLogger(__name__)
 
+
+# --- filters -----------------------------------------------------------------------------------------
+
+ASCII_ID = re.compile(r"[0-9]{1,18}")
+
+
+class IdField(forms.Field):
+    """An id in a query: ASCII digits only (Python's ``int`` would read '１２' or '١٢' as 12)."""
+
+    default_error_messages = {"invalid": _("Must be a whole number written with the digits 0-9.")}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not ASCII_ID.fullmatch(str(value)):
+            raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
+        return int(value)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.Filter):
+    """Filter on an id (``field_name`` is the column, e.g. ``account_id``); malformed → 400 naming it."""
+
+    field_class = IdField
+
+
+MAX_UTC_OFFSET = datetime.timedelta(hours=14)
+
+
+class IsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time with a real-world UTC offset (−12:00 … +14:00; PostgreSQL refuses some
+    offsets ISO allows), read in UTC."""
+
+    default_error_messages = {"offset": _("The UTC offset must lie between -12:00 and +14:00.")}
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        offset = parsed.utcoffset() if parsed is not None else None
+        if offset is None:
+            return parsed
+        if offset > MAX_UTC_OFFSET or offset < -datetime.timedelta(hours=12):
+            raise DjangoValidationError(self.error_messages["offset"], code="invalid")
+        return parsed.astimezone(datetime.UTC)
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = IsoDateTimeField
+
+
+class ServiceFilterMixin(django_filters.FilterSet):
+    """The platform operator's "Service" filter (SPEC §8.7), on every list: a top account id.
+    ``service_field`` names the path from the row to its service id."""
+
+    service_field = "service_id"
+    service = IdFilter(method="filter_service", help_text="Top account id (the platform operator's service filter).")
+
+    def filter_service(self, queryset, name, value):
+        return queryset.filter(**{self.service_field: value}) if value is not None else queryset
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32
+
+
+def _depth_exceeds(data, limit: int) -> bool:
+    """True when ``data`` nests lists or objects deeper than ``limit`` (iterative: no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request body is too large.")
+    default_code = "request_too_large"
+
+
+def _refuse_large_body(parser_context):
+    request = (parser_context or {}).get("request")
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if request is None or limit is None:
+        return
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise RequestTooLarge()
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with Django's body size limit and a nesting limit (a 1,000-deep body is 400,
+    not a recursion error)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        _refuse_large_body(parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(_("JSON parse error - nested too deeply.")) from None
+        if _depth_exceeds(data, MAX_JSON_DEPTH):
+            raise exceptions.ParseError(_("JSON parse error - nested deeper than %(n)d levels.")
+                                        % {"n": MAX_JSON_DEPTH})
+        return data
+
+
+class FormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        _refuse_large_body(parser_context)
+        return super().parse(stream, media_type, parser_context)
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        _refuse_large_body(parser_context)
+        return super().parse(stream, media_type, parser_context)
+
+
+# --- pagination, permissions, errors ------------------------------------------------------------------
 
 class Pagination(PageNumberPagination):
     page_size = 50
@@ -102,6 +236,11 @@ def exception_handler(exc, context):
         detail = exc.detail
         fields = _field_errors(detail if isinstance(detail, (dict, list)) else [detail])
         return Response(_fields_body(fields), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body…
+        return Response({"detail": str(_("The request is malformed.")), "code": "invalid"},
+                        status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         return Response({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):

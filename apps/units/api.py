@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Role
 from apps.accounts.queries import accounts_visible_to
+from apps.core.api import IdFilter, ServiceFilterMixin
 from apps.core.errors import DoesNotExist
 
 from . import operations, queries
@@ -127,10 +128,10 @@ class GrantInputSerializer(serializers.Serializer):
 
 # --- filters -----------------------------------------------------------------------------------------
 
-class UnitFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
+class UnitFilter(ServiceFilterMixin):
+    account = IdFilter(field_name="account_id")
     active = django_filters.BooleanFilter()
-    device_type = django_filters.NumberFilter(field_name="device_type_id")
+    device_type = IdFilter(field_name="device_type_id")
     deactivation_reason = django_filters.ChoiceFilter(choices=DeactivationReason.choices)
     search = django_filters.CharFilter(method="filter_search", label="Name contains or unique id starts with")
 
@@ -142,8 +143,8 @@ class UnitFilter(django_filters.FilterSet):
         return qs.filter(Q(name__icontains=value) | Q(unique_id__istartswith=value)) if value else qs
 
 
-class MonitoringUserFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
+class MonitoringUserFilter(ServiceFilterMixin):
+    account = IdFilter(field_name="account_id")
     search = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:
