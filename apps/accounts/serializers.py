@@ -25,6 +25,16 @@ class PlanRelatedField(serializers.PrimaryKeyRelatedField):
         account = getattr(request.user, "account", None)
         return Plan.objects.all() if account is None else Plan.objects.filter(service_id=account.service_id)
 
+    def get_choices(self, cutoff=None):
+        """The browsable API's select lists the plans the viewer sees (a distributor: its own plan and
+        sub-plans), not every plan of the service; the operations judge any other id of the service."""
+        from apps.plans.queries import plans_visible_to
+
+        queryset = plans_visible_to(self.context["request"].user).order_by("name", "id")
+        if cutoff is not None:
+            queryset = queryset[:cutoff]
+        return {self.to_representation(item): self.display_value(item) for item in queryset}
+
 
 class ScopedAccountField(serializers.PrimaryKeyRelatedField):
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be an account id (integer)."}

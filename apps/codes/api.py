@@ -5,6 +5,7 @@ answer 404; ids in a body that are out of scope or absent answer 400 ``does_not_
 """
 
 import django_filters
+from django_filters import rest_framework as drf_filters
 from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -36,9 +37,9 @@ class CodeFilter(ServiceFilterMixin):
 
     state = django_filters.ChoiceFilter(
         choices=[("new", "new"), ("active", "active"), ("expired", "expired")], method="filter_state")
-    include_expired = django_filters.BooleanFilter(method="filter_nothing",
+    include_expired = drf_filters.BooleanFilter(method="filter_nothing",
                                                    help_text="Also list expired codes (hidden by default).")
-    assigned = django_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
+    assigned = drf_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
     shared_with = IdFilter(field_name="shared_with_id")
     unit = IdFilter(field_name="unit_id")
     validity_days = IdFilter(field_name="validity_days", help_text="A whole number of days.")

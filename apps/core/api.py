@@ -21,7 +21,7 @@ from rest_framework import exceptions, parsers, permissions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from .errors import DomainError, Forbidden
+from .errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -179,18 +179,30 @@ class IsOperator(permissions.BasePermission):
         if not (user and user.is_authenticated and user.is_active):
             return False
         allowed = getattr(view, "allowed_roles", None)
+        # DRF's PermissionDenied (an APIException, same answer through ``exception_handler``): the
+        # browsable API asks again for each form it might draw and expects exactly that class.
         if allowed is not None and not user.is_superuser and user.role not in allowed:
-            raise Forbidden("Your role may not use this endpoint.", code="permission_denied")
+            raise exceptions.PermissionDenied(_("Your role may not use this endpoint."), code="permission_denied")
         if request.method not in permissions.SAFE_METHODS and not getattr(view, "allow_when_blocked", False):
             if operator_account_blocked(user):
-                raise Forbidden("Your account is blocked: you may read but not change anything.",
-                                code="account_blocked")
+                raise exceptions.PermissionDenied(
+                    _("Your account is blocked: you may read but not change anything."), code="account_blocked")
         return True
 
 
-def _field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error detail as ``{field: [reasons]}``; a nested field is named by its path
-    (``sensors.1.type``, ``names.3``), so every value of ``fields`` is a list of strings."""
+def _field_errors(detail) -> dict[str, list[str]]:
+    """DRF's nested error detail as ``{field: [reasons]}``, every value a list of strings: a reason
+    about a part of a field starts with the part's path (``sensors`` → ``"1.type: … is not a valid
+    choice."``, ``names`` → ``"3: Null characters are not allowed."``)."""
+    out: dict[str, list[str]] = {}
+    for path, reasons in _error_paths(detail).items():
+        field, _dot, rest = path.partition(".")
+        rest = "" if rest in ("", "non_field_errors") else rest.removesuffix(".non_field_errors")
+        out.setdefault(field, []).extend(f"{rest}: {reason}" if rest else reason for reason in reasons)
+    return out
+
+
+def _error_paths(detail, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
 
     def add(name, reasons):
@@ -198,12 +210,12 @@ def _field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 
     if isinstance(detail, dict):
         for key, value in detail.items():
-            for name, reasons in _field_errors(value, f"{prefix}.{key}" if prefix else str(key)).items():
+            for name, reasons in _error_paths(value, f"{prefix}.{key}" if prefix else str(key)).items():
                 add(name, reasons)
     elif isinstance(detail, list):
         for index, item in enumerate(detail):
             if isinstance(item, (dict, list)):
-                nested = _field_errors(item, f"{prefix}.{index}" if prefix else str(index))
+                nested = _error_paths(item, f"{prefix}.{index}" if prefix else str(index))
                 for name, reasons in nested.items():
                     add(name, reasons)
             else:

@@ -6,6 +6,7 @@ write is one call to ``apps.units.operations``.
 """
 
 import django_filters
+from django_filters import rest_framework as drf_filters
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -130,7 +131,7 @@ class GrantInputSerializer(serializers.Serializer):
 
 class UnitFilter(ServiceFilterMixin):
     account = IdFilter(field_name="account_id")
-    active = django_filters.BooleanFilter()
+    active = drf_filters.BooleanFilter()
     device_type = IdFilter(field_name="device_type_id")
     deactivation_reason = django_filters.ChoiceFilter(choices=DeactivationReason.choices)
     search = django_filters.CharFilter(method="filter_search", label="Name contains or unique id starts with")
