@@ -34,6 +34,15 @@ requires_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: throttle counters (DRF's, the failed-token count) must not
+    carry from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def seeded(db):
     """Catalogue, role groups and beat rows: re-created because transactional tests truncate them."""

@@ -1,3 +1,5 @@
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apps.plans.models import Plan
@@ -84,6 +86,16 @@ class OperatorSerializer(serializers.ModelSerializer):
         model = Operator
         fields = ("id", "username", "password", "email", "account", "role", "is_active")
         read_only_fields = ("is_active",)
+
+    def validate(self, attrs):
+        """Django's password validators (AUTH_PASSWORD_VALIDATORS), each reason listed on ``password``,
+        with the other fields' errors; ``create_operator`` applies them again as the authority."""
+        candidate = Operator(username=attrs.get("username", ""), email=attrs.get("email", ""))
+        try:
+            validate_password(attrs.get("password", ""), candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from None
+        return attrs
 
 
 class OperatorUpdateSerializer(serializers.ModelSerializer):
