@@ -9,7 +9,8 @@ that shape to each operation for the statuses it can answer and it does not docu
 - 401 without or with a bad token; 403 a role that may never use the endpoint, or a refusal;
 - 404 an object in the path out of scope or absent, or a page past the end of a list;
 - 409 a write that conflicts (locked row, plan in use, confirmation required, key reused);
-- 413 a body over the size limit; 429 throttled (too many bad tokens from one address, too many
+- 413 a body over the size limit; 415 a body in a media type the endpoint does not read;
+- 429 throttled (too many bad tokens from one address, too many
   applications of codes).
 """
 
@@ -23,6 +24,7 @@ ERROR_DESCRIPTIONS = {
     "404": "The object in the path is out of scope or absent (or the page is past the end).",
     "409": "Conflict: a row locked by another request, a plan in use, a confirmation required, a key reused.",
     "413": "The request body is too large.",
+    "415": "The request body's media type is not one the endpoint reads (JSON, a form or multipart).",
     "429": "Too many requests (failed token authentications from this address, or code applications).",
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -44,7 +46,7 @@ class AutoSchema(SpectacularAutoSchema):
         if self.method in WRITE_METHODS:
             statuses.insert(4, "409")
         if self.method in {"POST", "PUT", "PATCH"}:
-            statuses.insert(-1, "413")
+            statuses[-1:-1] = ["413", "415"]
         return statuses
 
     def _get_response_bodies(self, direction="response"):
