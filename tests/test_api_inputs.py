@@ -93,3 +93,21 @@ def test_too_many_form_fields_is_400_in_the_error_shape(world, as_user):
     response = as_user(world.top).generic("POST", "/api/v1/cost-tables/evaluate/", body,
                                           content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400 and _is_error_shape(response.json())
+
+
+@pytest.mark.parametrize("value", ["１２", "١٢", 2**64, "99999999999999999999", True])
+def test_ids_in_bodies_are_ascii_bigints(world, as_user, value):
+    """Ids in a body: never read '１２' as 12, never overflow (SQLite's integers are 64-bit): 400 naming
+    the field, for plain id fields and for related fields alike."""
+    client = as_user(world.top)
+    cases = [
+        ("/api/v1/monitoring-users/", {"name": "Viewer", "account": value}, "account"),
+        ("/api/v1/expiry-notices/", {"name": "N", "text": "T", "days_before": 3, "recipients": [value]},
+         "recipients"),
+        ("/api/v1/accounts/", {"name": "Fleet", "parent": value}, "parent"),
+        ("/api/v1/plans/", {"name": "P", "parent": value}, "parent"),
+    ]
+    for path, body, field in cases:
+        response = client.post(path, body, format="json")
+        assert response.status_code == 400, (path, value, response.status_code)
+        assert field in response.json()["fields"], (path, value, response.json())

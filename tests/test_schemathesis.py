@@ -153,7 +153,7 @@ def test_api_conforms_to_its_schema(api_schema, api_world, role):
                                               keep=lambda operation: operation.path != TOKEN_ROTATION)
     print(f"\nschemathesis as {role}: {operations} operations, {statuses.total()} cases "
           f"({dict(sorted(statuses.items()))}), {time.monotonic() - started:.0f} s")
-    assert operations > 60 and statuses.total() > operations * 5
+    assert operations > 60 and statuses.total() >= operations * MAX_EXAMPLES // 2
     assert statuses[200] + statuses[201] + statuses[204] > operations  # not only refusals
     assert not failures, "\n\n".join(failures)
 

@@ -2,6 +2,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from apps.core.api import IdRelatedMixin
 from apps.plans.models import Plan
 
 from . import operations
@@ -17,7 +18,7 @@ class PaymentInSerializer(serializers.Serializer):
     idempotency_key = serializers.CharField(max_length=255, required=False, allow_blank=False)
 
 
-class PlanRelatedField(serializers.PrimaryKeyRelatedField):
+class PlanRelatedField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     """A plan id; any plan outside the caller's service is refused like an unknown id."""
 
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a plan id (integer)."}
@@ -38,7 +39,7 @@ class PlanRelatedField(serializers.PrimaryKeyRelatedField):
         return {self.to_representation(item): self.display_value(item) for item in queryset}
 
 
-class ScopedAccountField(serializers.PrimaryKeyRelatedField):
+class ScopedAccountField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be an account id (integer)."}
 
     def get_queryset(self):

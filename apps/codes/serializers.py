@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core import clock
+from apps.core.api import IdInputField
 
 from .models import MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeEvent, ExpiryNotice
 
@@ -37,26 +38,26 @@ class CodeSerializer(serializers.ModelSerializer):
 class GenerateSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH)
     validity_days = serializers.IntegerField(min_value=1, max_value=MAX_VALIDITY_DAYS)
-    shared_with = serializers.IntegerField(required=False, allow_null=True)
-    service = serializers.IntegerField(required=False, help_text="Platform operator: the service (top account id).")
+    shared_with = IdInputField(required=False, allow_null=True)
+    service = IdInputField(required=False, help_text="Platform operator: the service (top account id).")
 
 
 class UnitSerializer(serializers.Serializer):
-    unit = serializers.IntegerField()
+    unit = IdInputField()
 
 
 class AccountRefSerializer(serializers.Serializer):
-    account = serializers.IntegerField()
+    account = IdInputField()
 
 
 class OptionalAccountRefSerializer(serializers.Serializer):
-    account = serializers.IntegerField(required=False, allow_null=True)
+    account = IdInputField(required=False, allow_null=True)
 
 
 class ApplySerializer(serializers.Serializer):
     code = serializers.CharField(max_length=80)
-    unit = serializers.IntegerField()
-    service = serializers.IntegerField(required=False, help_text="Platform operator: the unit's service.")
+    unit = IdInputField()
+    service = IdInputField(required=False, help_text="Platform operator: the unit's service.")
 
 
 class CodeEventSerializer(serializers.ModelSerializer):
@@ -83,7 +84,7 @@ class CodeEventSerializer(serializers.ModelSerializer):
 class RecipientsField(serializers.ListField):
     """Operator ids: written as a list, read back as the notice's recipients (sorted)."""
 
-    child = serializers.IntegerField(min_value=1)
+    child = IdInputField()
 
     def get_attribute(self, instance):
         return sorted(r.pk for r in instance.recipients.all())
@@ -91,7 +92,7 @@ class RecipientsField(serializers.ListField):
 
 class ExpiryNoticeSerializer(serializers.ModelSerializer):
     recipients = RecipientsField(allow_empty=False, max_length=1000)
-    service = serializers.IntegerField(required=False, write_only=True,
+    service = IdInputField(required=False, write_only=True,
                                        help_text="Platform operator: the service the notice belongs to.")
 
     class Meta:

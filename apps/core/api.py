@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import exceptions, parsers, permissions, status
+from rest_framework import exceptions, parsers, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
@@ -49,6 +49,44 @@ class IdFilter(django_filters.Filter):
     """Filter on an id (``field_name`` is the column, e.g. ``account_id``); malformed → 400 naming it."""
 
     field_class = IdField
+
+
+MAX_ID = 2**63 - 1  # a bigint: larger numbers are no id of ours (and overflow SQLite's integers)
+
+
+def _is_id(data) -> bool:
+    if isinstance(data, bool):
+        return False
+    if isinstance(data, int):
+        return 0 < data <= MAX_ID
+    return isinstance(data, str) and ASCII_ID.fullmatch(data) is not None and 0 < int(data) <= MAX_ID
+
+
+class IdInputField(serializers.IntegerField):
+    """An id in a body: a JSON integer, or a string of the digits 0-9 (never '１２' or '١٢', which
+    Python's ``int`` reads as 12), from 1 to the largest bigint."""
+
+    default_error_messages = {"invalid": _("Must be an id: a whole number written with the digits 0-9.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, str) and not ASCII_ID.fullmatch(data)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdRelatedMixin:
+    """For ``PrimaryKeyRelatedField``s: the same rule as ``IdInputField`` before the lookup, so a
+    Unicode-digit or out-of-range id is refused as malformed, not matched nor overflowing."""
+
+    def to_internal_value(self, data):
+        if not _is_id(data):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
 
 
 MAX_UTC_OFFSET = datetime.timedelta(hours=14)

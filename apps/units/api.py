@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Role
 from apps.accounts.queries import accounts_visible_to
-from apps.core.api import IdFilter, ServiceFilterMixin
+from apps.core.api import IdFilter, IdInputField, ServiceFilterMixin
 from apps.core.errors import DoesNotExist
 
 from . import operations, queries
@@ -82,10 +82,10 @@ class UnitInputSerializer(serializers.Serializer):
     """The body of ``POST /units/`` and (partially) of ``PATCH /units/{id}/``."""
 
     name = serializers.CharField(max_length=200)
-    account = serializers.IntegerField()
+    account = IdInputField()
     unique_id = serializers.CharField(max_length=64)
-    device_type = serializers.IntegerField(allow_null=True, required=False)
-    modem = serializers.IntegerField(allow_null=True, required=False)
+    device_type = IdInputField(allow_null=True, required=False)
+    modem = IdInputField(allow_null=True, required=False)
     sensors = SensorSerializer(many=True, required=False)
     commands = NamedItemSerializer(many=True, required=False)
     service_intervals = NamedItemSerializer(many=True, required=False)
@@ -107,7 +107,7 @@ class MonitoringUserSerializer(serializers.ModelSerializer):
 
 class MonitoringUserInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
-    account = serializers.IntegerField()
+    account = IdInputField()
 
 
 class GrantSerializer(serializers.ModelSerializer):
@@ -118,8 +118,8 @@ class GrantSerializer(serializers.ModelSerializer):
 
 
 class GrantInputSerializer(serializers.Serializer):
-    unit = serializers.IntegerField(required=False, allow_null=True)
-    account = serializers.IntegerField(required=False, allow_null=True)
+    unit = IdInputField(required=False, allow_null=True)
+    account = IdInputField(required=False, allow_null=True)
 
     def validate(self, attrs):
         if (attrs.get("unit") is None) == (attrs.get("account") is None):
