@@ -154,7 +154,7 @@ def test_api_conforms_to_its_schema(api_schema, api_world, role):
     print(f"\nschemathesis as {role}: {operations} operations, {statuses.total()} cases "
           f"({dict(sorted(statuses.items()))}), {time.monotonic() - started:.0f} s")
     assert operations > 60 and statuses.total() >= operations * MAX_EXAMPLES // 2
-    assert statuses[200] + statuses[201] + statuses[204] > operations  # not only refusals
+    assert statuses[200] + statuses[201] + statuses[204] >= operations * MAX_EXAMPLES // 15  # not only refusals
     assert not failures, "\n\n".join(failures)
 
 

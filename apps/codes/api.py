@@ -20,7 +20,7 @@ from apps.core.errors import DoesNotExist
 from apps.core.scoping import in_scope, is_platform
 
 from . import operations, queries
-from .models import CodeAction, CodeEvent, CodeStatus, ExpiryNotice
+from .models import CodeAction, CodeEvent, ExpiryNotice
 from .serializers import (AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
                           ExpiryNoticeSerializer, GenerateSerializer, OptionalAccountRefSerializer, UnitSerializer)
 
@@ -56,7 +56,7 @@ class CodeFilter(ServiceFilterMixin):
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
         if not data.get("state") and not data.get("include_expired"):
-            queryset = queryset.filter(Q(status=CodeStatus.NEW) | queries.live_q(clock.now()))
+            queryset = queryset.exclude(queries.expired_q(clock.now()))
         return super().filter_queryset(queryset)
 
     def filter_search(self, queryset, name, value):
