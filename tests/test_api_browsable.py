@@ -67,7 +67,8 @@ def test_operators_page_selects_show_only_the_viewers_accounts(world, client):
     form list North's subtree only (they used to list every account of every service)."""
     client.force_login(world.north_op)
     text = client.get("/api/v1/operators/", **HTML).content.decode()
-    assert "North Client" in text  # the select is there, with the viewer's accounts
+    assert re.search(r'<select[^>]*name="account"', text)  # the create form's account select
+    assert re.search(r"<option[^>]*>\s*North Client\s*<", text)  # with the viewer's accounts
     options = [o.strip() for o in re.findall(r"<option[^>]*>([^<]*)<", text)]
     assert options, "the filter form's selects"
     for option in options:

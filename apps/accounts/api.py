@@ -132,7 +132,9 @@ class OperatorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):
-        return OperatorSerializer if self.action == "create" else OperatorUpdateSerializer
+        # The browsable API draws the list page's POST form with the list action and a POST request.
+        creating = self.action == "create" or (self.action == "list" and self.request.method == "POST")
+        return OperatorSerializer if creating else OperatorUpdateSerializer
 
     def get_queryset(self):
         return operators_visible_to(self.request.user).order_by("username")
