@@ -111,3 +111,15 @@ def test_ids_in_bodies_are_ascii_bigints(world, as_user, value):
         response = client.post(path, body, format="json")
         assert response.status_code == 400, (path, value, response.status_code)
         assert field in response.json()["fields"], (path, value, response.json())
+
+
+def test_ledger_filters_refuse_malformed_values(world, as_user):
+    client = as_user(world.top)
+    url = f"/api/v1/accounts/{world.north.pk}/ledger/"
+    for name in ("kind", "service", "since", "until"):
+        for value in MALFORMED:
+            response = client.get(url, {name: value})
+            assert response.status_code in (200, 400), (name, value, response.status_code)
+            if response.status_code == 400:
+                assert name in response.json()["fields"], (name, value)
+    assert client.get(url, {"since": "2026-01-01T00:00:00+16:00"}).status_code == 400
