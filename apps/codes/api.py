@@ -144,14 +144,19 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                                      queue=data["queue"])
         return self._answer(code)
 
+    def _code_and_body(self, request, serializer_class):
+        """The code in the path first (out of scope or absent: 404, SPEC §8.7), then the body (400)."""
+        code = self.get_object()
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        return code, body.validated_data
+
     @extend_schema(request=UnitSerializer, responses={200: CodeSerializer, **QUEUE_ERRORS},
                    summary="Queue a new code on a unit that holds a live code: it starts when that code ends")
     @action(detail=True, methods=["post"])
     def queue(self, request, code=None):
-        body = UnitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(operations.queue_code(actor=request.user, code=self.get_object(),
-                                                  unit=body.validated_data["unit"]))
+        code, data = self._code_and_body(request, UnitSerializer)
+        return self._answer(operations.queue_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=None, responses={200: CodeSerializer, **_errors(
         s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`",
@@ -164,10 +169,8 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=UnitSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def assign(self, request, code=None):
-        body = UnitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(operations.assign_code(actor=request.user, code=self.get_object(),
-                                                   unit=body.validated_data["unit"]))
+        code, data = self._code_and_body(request, UnitSerializer)
+        return self._answer(operations.assign_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=None, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
@@ -177,29 +180,25 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=UnitSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def reassign(self, request, code=None):
-        body = UnitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(operations.reassign_code(actor=request.user, code=self.get_object(),
-                                                     unit=body.validated_data["unit"]))
+        code, data = self._code_and_body(request, UnitSerializer)
+        return self._answer(operations.reassign_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=AccountRefSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def share(self, request, code=None):
-        body = AccountRefSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        target = _account_or_none(body.validated_data["account"])
-        return self._answer(operations.share_code(actor=request.user, code=self.get_object(), account=target))
+        code, data = self._code_and_body(request, AccountRefSerializer)
+        target = _account_or_none(data["account"])
+        return self._answer(operations.share_code(actor=request.user, code=code, account=target))
 
     @extend_schema(request=OptionalAccountRefSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def unshare(self, request, code=None):
-        body = OptionalAccountRefSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        pk = body.validated_data.get("account")
+        code, data = self._code_and_body(request, OptionalAccountRefSerializer)
+        pk = data.get("account")
         target = _account_or_none(pk)
         if pk is not None and target is None:
             raise DoesNotExist.field("account")
-        return self._answer(operations.unshare_code(actor=request.user, code=self.get_object(), account=target))
+        return self._answer(operations.unshare_code(actor=request.user, code=code, account=target))
 
 
 class CodeEventFilter(ServiceFilterMixin):
