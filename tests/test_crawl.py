@@ -74,7 +74,7 @@ ROUTES = routes()
 def _model_kind(route_name: str) -> str:
     """admin:django_celery_beat_periodictask_change → periodictask; admin:units_unit_change → unit."""
     body = route_name.split(":")[1].rsplit("_", 1)[0]
-    for app in ("django_celery_beat_", "accounts_", "auth_", "codes_", "discounts_", "plans_", "services_",
+    for app in ("django_celery_beat_", "axes_", "accounts_", "auth_", "codes_", "discounts_", "plans_", "services_",
                 "units_"):
         if body.startswith(app):
             return body[len(app):]
