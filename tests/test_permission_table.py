@@ -69,6 +69,10 @@ DOMAIN_API = [
     row("get", "/api/v1/discount/", {"anon": 401, "top": 200, "north": 404, "restricted": 404, "south": 404,
                                      "other": 404}),
     row("get", "/api/v1/discount/?service={acme}", {"platform": 200}),
+    row("get", "/api/v1/discount/advice/?account={north_client}", {"anon": 401, "top": 200, "north": 404,
+                                                                    "restricted": 404, "south": 404, "other": 404}),
+    row("get", "/api/v1/discount/advice/?account={north_client}&service={acme}", {"platform": 200}),
+    row("get", "/api/v1/discount/advice/?unit={north_unit}", {"top": 200, "north": 404}),
 ]
 ADMIN = [
     row("get", "/admin/", {"anon": 302, "platform": 200, "top": 200, "north": 200, "restricted": 200}, kind="admin"),

@@ -240,34 +240,54 @@ def account_changes(account: int, f: AccountFeatures) -> list[Change]:
     return out
 
 
-def grant_changes(world: World, unit: int, reasons: Iterable[rules.Ineligibility]) -> list[Change]:
-    """The grant removals that could lift ``reasons`` (of ``unit``): the one grant behind each
-    reason. A reason behind which stand several grants (a user seeing three units of another
-    account) cannot be lifted by one removal and yields none; for a support account, one of its
-    user's grants on a counted unit (all weigh the same in the share)."""
-    graph = world.graph
-    unit_account = graph.unit_account[unit]
-    out: dict = {}
+class GrantIndex:
+    """The graph's grants by user, and the grant removals behind each ineligibility reason (cached:
+    an account-wide reason repeats on every unit of the account)."""
+
+    def __init__(self, graph: AccessGraph):
+        self.graph = graph
+        self.unit_grants: dict[int, list[UnitGrant]] = {}
+        for grant in sorted(graph.unit_grants):
+            self.unit_grants.setdefault(grant[0], []).append(grant)
+        self.account_grants = set(graph.account_grants)
+        self._cache: dict = {}
+
+    def for_reason(self, unit: int, reason: rules.Ineligibility) -> tuple[Change, ...]:
+        """The one grant behind ``reason`` (of ``unit``). A reason behind which stand several grants
+        (a user seeing three units of another account) cannot be lifted by one removal and yields
+        none; for a support account, one of its user's grants on a counted unit (all weigh the same
+        in the share)."""
+        graph, user = self.graph, reason.user
+        if reason.code == "unit_granted_to_other_user":
+            return (Change("unit_grant", grant=(user, unit, graph.unit_account[unit])),)
+        if reason.code == "account_granted_to_other_user":
+            return (Change("account_grant", grant=(user, graph.unit_account[unit])),)
+        if reason not in self._cache:
+            found: tuple[Change, ...] = ()
+            if reason.code == "support_account":
+                for grant in self.unit_grants.get(user, ()):
+                    if grant[1] in graph.unit_account and (
+                            reason.definition != "b" or graph.unit_account[grant[1]] == reason.account):
+                        found = (Change("unit_grant", grant=grant),)
+                        break
+            elif reason.code == "user_accesses_other_account":
+                reaching = [Change("unit_grant", grant=g) for g in self.unit_grants.get(user, ())
+                            if g[2] == reason.account]
+                if (user, reason.account) in self.account_grants:
+                    reaching.append(Change("account_grant", grant=(user, reason.account)))
+                found = tuple(reaching) if len(reaching) == 1 else ()
+            self._cache[reason] = found
+        return self._cache[reason]
+
+
+def grant_changes(world: World, unit: int, reasons: Iterable[rules.Ineligibility],
+                  index: GrantIndex | None = None) -> list[Change]:
+    """The grant removals that could lift ``reasons`` of ``unit`` (see ``GrantIndex.for_reason``)."""
+    index = index or GrantIndex(world.graph)
+    out = {}
     for reason in reasons:
-        user = reason.user
-        if reason.code == "support_account":
-            own = reason.definition == "b"
-            for grant in sorted(graph.unit_grants):
-                if (grant[0] == user and grant[1] in graph.unit_account
-                        and (not own or graph.unit_account[grant[1]] == reason.account)):
-                    out[("unit_grant", grant)] = Change("unit_grant", grant=grant)
-                    break
-        elif reason.code == "user_accesses_other_account":
-            reaching = [("unit_grant", g) for g in graph.unit_grants if g[0] == user and g[2] == reason.account]
-            reaching += [("account_grant", g) for g in graph.account_grants if g == (user, reason.account)]
-            if len(reaching) == 1:
-                out[reaching[0]] = Change(reaching[0][0], grant=reaching[0][1])
-        elif reason.code == "unit_granted_to_other_user":
-            grant = (user, unit, unit_account)
-            out[("unit_grant", grant)] = Change("unit_grant", grant=grant)
-        elif reason.code == "account_granted_to_other_user":
-            grant = (user, unit_account)
-            out[("account_grant", grant)] = Change("account_grant", grant=grant)
+        for change in index.for_reason(unit, reason):
+            out[(change.feature, change.grant)] = change
     return sorted(out.values(), key=lambda c: (c.feature, c.grant))
 
 
@@ -289,6 +309,9 @@ class Advisor:
         self.discounts = self.scorer.discounts(world, self.ineligible)
         self.account_points = {pk: rules.account_points(f).total for pk, f in world.accounts.items()}
         self._after_grant: dict[tuple, dict[int, int] | None] = {}
+        self._unit_cache: dict[tuple, list[Suggestion]] = {}
+        self.grants = GrantIndex(world.graph)
+        self._account_cache: dict[int, list[Suggestion]] = {}
 
     def _grant_discounts(self, change: Change) -> dict[int, int] | None:
         """Every unit's discount after a grant removal; None when it lowers any unit's discount."""
@@ -310,25 +333,33 @@ class Advisor:
         out = []
         reasons = self.ineligible.get(unit)
         if reasons:
-            for change in grant_changes(self.world, unit, reasons):
+            for change in grant_changes(self.world, unit, reasons, self.grants):
                 after = self._grant_discounts(change)
                 if after is not None and after[unit] > before:
                     out.append(Suggestion(change, 0, before, after[unit], self._gained(after)))
             return _rank(out)
         account_points = self.account_points.get(self.world.graph.unit_account[unit], 0)
         features = self.world.units[unit]
-        points = self.scorer.unit_points(features)
-        for change in unit_changes(unit, features):
-            taken = points - self.scorer.unit_points(change.unit_after)
-            after = rules.unit_discount(points - taken, account_points)
-            if after > before:
-                out.append(Suggestion(change, taken, before, after, 1))
-        return _rank(out)
+        key = (features, account_points)  # units share a handful of combinations: rank each once
+        if key not in self._unit_cache:
+            points = self.scorer.unit_points(features)
+            for change in unit_changes(0, features):
+                taken = points - self.scorer.unit_points(change.unit_after)
+                after = rules.unit_discount(points - taken, account_points)
+                if after > before:
+                    out.append(Suggestion(change, taken, before, after, 1))
+            self._unit_cache[key] = _rank(out)
+        return [replace(s, change=replace(s.change, unit=unit)) for s in self._unit_cache[key]]
 
     def account_discount(self, account: int, discounts: Mapping[int, int] | None = None) -> Decimal:
         return account_discount(discounts or self.discounts, self.world.units_of.get(account, []))
 
     def for_account(self, account: int) -> list[Suggestion]:
+        if account not in self._account_cache:
+            self._account_cache[account] = self._for_account(account)
+        return self._account_cache[account]
+
+    def _for_account(self, account: int) -> list[Suggestion]:
         """The account's suggestions, best first: its account-level lines (``discount_after`` is
         the account's average after the change) and the grant removals that lift any of its units'
         ineligibility."""
@@ -355,7 +386,7 @@ class Advisor:
                     out.append(Suggestion(change, taken, before, after, gained))
         grants: dict = {}
         for unit in units:
-            for change in grant_changes(self.world, unit, self.ineligible.get(unit, ())):
+            for change in grant_changes(self.world, unit, self.ineligible.get(unit, ()), self.grants):
                 grants[(change.feature, change.grant)] = change
         for change in grants.values():
             after = self._grant_discounts(change)

@@ -15,6 +15,9 @@ from apps.core.scoping import is_platform
 
 from . import queries
 from .chart import month_chart
+from .inputs import gather
+
+TOP_SUGGESTIONS = 3  # per unit and per account on the page; the API gives them all
 
 
 def discount_module_view(request):
@@ -31,12 +34,18 @@ def discount_module_view(request):
     except InvalidInput:
         raise Http404 from None
     preview = request.GET.get("preview") == "1"
-    report = queries.calculate_discount(service)
+    data = gather(service)
+    report = queries.calculate_discount(service, data)
+    advice = queries.ServiceAdvice(service, data)
     saved = None if preview else queries.latest_snapshot(service)
     today = queries.local_today(service, clock.now())
     history = queries.month_history(service, today.year, today.month)
     context.update({
         "title": f"Discount module: {service.name}", "service": service, "report": report, "preview": preview,
         "saved": saved, "summary": saved or report.summary, "history": history, "chart": month_chart(history),
+        "advice": [(account, advice.for_account(account.account_id, TOP_SUGGESTIONS),
+                    [(unit, advice.for_unit(unit.unit_id, TOP_SUGGESTIONS)) for unit in account.units])
+                   for account in report.accounts],
+        "after_top": advice.service_after_top(),
     })
     return TemplateResponse(request, "admin/discounts/module.html", context)
