@@ -144,6 +144,12 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
     return totals
 
 
+def window_amount(table: CostTable, count: int) -> Decimal:
+    """A periodic window's charge: flat fee + the graduated sum over the count at its end (SPEC §3).
+    The replay (``replay.py``) prices with this same function."""
+    return table.total(count)
+
+
 def _any_override(index: ServiceIndex, name: str) -> bool:
     return any(name in rows for rows in index.overrides.values())
 
@@ -220,7 +226,7 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
                 count = current.get((pair.account_id, pair.service), 0) - sum(
                     delta for at, delta in changes if at >= end)
                 if (resolution.cost_table, count) not in amounts:
-                    amounts[(resolution.cost_table, count)] = resolution.table.total(count)
+                    amounts[(resolution.cost_table, count)] = window_amount(resolution.table, count)
                 amount = amounts[(resolution.cost_table, count)]
             if amount <= 0:
                 continue
