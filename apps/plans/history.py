@@ -160,6 +160,28 @@ class Versions:
         for account_id, plan_id, start, end in plans.values_list("account_id", "plan_id", "valid_from", "valid_until"):
             rows[account_id].append(Version(start, end, plan_id))
         self.account_plans = {key: Timeline(v) for key, v in rows.items()}
+        self._current_as_history(service_id, names, account_ids)
+
+    def _current_as_history(self, service_id, names, account_ids):
+        """Rows no operation has versioned yet (written behind their back, or before the history)
+        read as in force since ``BEGINNING``, as ``recording`` would seed them."""
+        from apps.accounts.models import Account
+
+        for plan_id, name, *row in PlanService.objects.filter(plan__service_id=service_id, name__in=names) \
+                .values_list("plan_id", "name", *_ROW_FIELDS[1:]):
+            if (plan_id, name) not in self.plan_rows:
+                self.plan_rows[(plan_id, name)] = Timeline([Version(BEGINNING, None, tuple(row))])
+        overrides = AccountServiceOverride.objects.filter(account__service_id=service_id, name__in=names)
+        accounts = Account.objects.filter(service_id=service_id)
+        if account_ids is not None:
+            overrides = overrides.filter(account_id__in=account_ids)
+            accounts = accounts.filter(pk__in=account_ids)
+        for account_id, name, *row in overrides.values_list("account_id", "name", *_ROW_FIELDS[1:]):
+            if (account_id, name) not in self.overrides:
+                self.overrides[(account_id, name)] = Timeline([Version(BEGINNING, None, tuple(row))])
+        for pk, plan_id, created in accounts.values_list("pk", "plan_id", "created_at"):
+            if pk not in self.account_plans:
+                self.account_plans[pk] = Timeline([Version(min(created, BEGINNING), None, plan_id)])
 
     def plan_row(self, plan_id: int, name: str, at: datetime):
         timeline = self.plan_rows.get((plan_id, name))

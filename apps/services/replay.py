@@ -36,12 +36,13 @@ from django.db.models import Q
 from apps.accounts.models import Account, BillingMethod, LedgerEntry, LedgerKind
 from apps.core import clock, periods
 from apps.plans.history import Versions
-from apps.plans.models import Plan, ResetInterval, ServiceType
+from apps.plans.models import ServiceType
 
+from .as_of import ResolverAsOf
 from .charging import JOB, window_amount
 from .models import CatalogueService, JobRun, ObjectChange, ObjectCounter, UsageCounter
 from .operations import PER_UNIT_SERVICES
-from .resolution import Resolution, ServiceRow, _resolve, catalogue_q
+from .resolution import catalogue_q
 
 ZERO = Decimal("0")
 
@@ -76,60 +77,6 @@ def range_bounds(service: Account, since: date, until: date) -> tuple[datetime, 
                                                                                    service.timezone)
 
 
-class _Resolver:
-    """The kernel's resolution of (account, name) at an instant, from the versions in force then;
-    memoised on everything it depends on."""
-
-    def __init__(self, service: Account, versions: Versions, catalogue: dict[str, str]):
-        self.service, self.versions, self.catalogue = service, versions, catalogue
-        self.plans = {p.pk: p for p in Plan.objects.filter(service=service).only("id", "name", "parent_id")}
-        for plan in self.plans.values():
-            plan.parent = self.plans.get(plan.parent_id)
-        self._memo: dict = {}
-
-    def chain(self, plan_id):
-        out, seen, plan = [], set(), self.plans.get(plan_id)
-        while plan is not None and plan.pk not in seen:
-            seen.add(plan.pk)
-            out.append(plan)
-            plan = plan.parent
-        return out
-
-    def at(self, account_id: int, name: str, when: datetime) -> Resolution | None:
-        """The resolution when it gives the account a table (it pays), else None."""
-        if self.versions.plan_of(self.service.pk, when) is None:
-            return None  # the top account had no plan: everything denied (no_plan)
-        plan_id = self.versions.plan_of(account_id, when)
-        override = self.versions.override(account_id, name, when)
-        rows = tuple((p.pk, self.versions.plan_row(p.pk, name, when)) for p in self.chain(plan_id))
-        key = (plan_id, name, override, rows)
-        if key not in self._memo:
-            rows_by_plan = {pk: ServiceRow(*row) for pk, row in rows if row is not None}
-            if override is None and not rows_by_plan:
-                self._memo[key] = None  # unknown: neither pays nor limits
-            else:
-                account = Account(pk=account_id, plan_id=plan_id)
-                account.plan = self.plans.get(plan_id)
-                self._memo[key] = _resolve(account, name, catalogue_type=self.catalogue.get(name),
-                                           override=ServiceRow(*override) if override else None,
-                                           rows_by_plan=rows_by_plan, no_plan=False)
-        return self._memo[key]
-
-    def intervals(self, account_id: int, name: str) -> set[str]:
-        """Every interval a row of the account's plans or override ever had for ``name``."""
-        found = set()
-        timeline = self.versions.overrides.get((account_id, name))
-        if timeline:
-            found |= {v.value[1] for v in timeline.versions}
-        plans = self.versions.account_plans.get(account_id)
-        for plan_id in {v.value for v in plans.versions} if plans else ():
-            for plan in self.chain(plan_id):
-                timeline = self.versions.plan_rows.get((plan.pk, name))
-                if timeline:
-                    found |= {v.value[1] for v in timeline.versions}
-        return found - {ResetInterval.NONE}
-
-
 def replay_charges(service: Account, *, since: date, until: date, account: Account | None = None,
                    now: datetime | None = None) -> ReplayResult:
     """Recompute the charges of ``service`` (or of ``account`` alone) whose windows ended between
@@ -145,7 +92,7 @@ def replay_charges(service: Account, *, since: date, until: date, account: Accou
     catalogue = dict(CatalogueService.objects.filter(catalogue_q(service.pk)).values_list("name", "type"))
     names = sorted(n for n in catalogue if n not in PER_UNIT_SERVICES)
     versions = Versions(service.pk, names, account_ids=None)
-    resolver = _Resolver(service, versions, catalogue)
+    resolver = ResolverAsOf(service, versions, catalogue)
     result = ReplayResult(since=since, until=until, skipped=tuple(sorted(PER_UNIT_SERVICES)))
 
     ledger: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
