@@ -32,9 +32,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from apps.accounts.models import Account, BillingMethod, LedgerEntry, LedgerKind
 from apps.core import clock, periods
+from apps.core.errors import InvalidInput
 from apps.plans.history import Versions
 from apps.plans.models import ServiceType
 
@@ -69,6 +71,21 @@ class ReplayResult:
     @property
     def matches(self) -> bool:
         return not self.differences
+
+
+def replay_range(since, until) -> tuple[date, date]:
+    """Parse and check the range of a request (400 ``invalid`` naming the field otherwise)."""
+    values = {}
+    for name, value in (("since", since), ("until", until)):
+        if value in (None, ""):
+            raise InvalidInput.field(name, gettext("This field is required (a local date, YYYY-MM-DD)."))
+        try:
+            values[name] = date.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput.field(name, gettext("Not a date: use YYYY-MM-DD.")) from None
+    if values["until"] < values["since"]:
+        raise InvalidInput.field("until", gettext("Must not be before since."))
+    return values["since"], values["until"]
 
 
 def range_bounds(service: Account, since: date, until: date) -> tuple[datetime, datetime]:

@@ -217,3 +217,53 @@ def test_history_is_versioned_by_the_operations(billed):
     assert drivers.valid_from == BEGINNING and drivers.valid_until is None
     assert AccountPlanVersion.objects.filter(account=w.acme, valid_until__isnull=True).get().plan_id == \
         w.base_plan.pk
+
+
+# --- API and admin page --------------------------------------------------------------------------
+
+REPLAY = "/api/v1/accounts/{}/replay/"
+FEBRUARY = {"since": "2027-02-01", "until": "2027-02-28"}
+
+
+def test_api_answers_matches_and_each_difference(month, as_user):
+    url = REPLAY.format(month.north_client.pk)
+    with time_machine.travel(AT_END, tick=False):
+        assert as_user(month.top).get(url, FEBRUARY).json() == {"matches": True, "differences": []}
+        row = LedgerEntry.objects.filter(account=month.north_client, service="zones_library",
+                                         window_start=datetime(2027, 2, 11, 23, tzinfo=UTC)).get()
+        LedgerEntry.objects.filter(pk=row.pk).delete()
+        body = as_user(month.platform).get(url, FEBRUARY).json()
+    assert body == {"matches": False, "differences": [
+        {"service": "zones_library", "window_start": "2027-02-11T23:00:00Z", "ledger": None,
+         "recomputed": f"{-row.amount:.4f}"}]}
+
+
+@pytest.mark.parametrize("who, status", [("north_op", 403), ("north_restricted", 403), ("other_top", 404)])
+def test_api_is_for_top_users_and_the_platform_operator(month, as_user, who, status):
+    response = as_user(getattr(month, who)).get(REPLAY.format(month.north_client.pk), FEBRUARY)
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"until": "2027-02-28"}, "since"), ({"since": "2027-02-30", "until": "2027-02-28"}, "since"),
+    ({"since": "2027-02-02", "until": "2027-02-01"}, "until")])
+def test_api_bad_range_names_the_field(billed, as_user, params, field):
+    response = as_user(billed.top).get(REPLAY.format(billed.north_client.pk), params)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and field in response.json()["fields"]
+
+
+def test_admin_page_lists_the_differences(month, client):
+    row = LedgerEntry.objects.filter(account=month.north_client, service="sms").order_by("at").first()
+    LedgerEntry.objects.filter(pk=row.pk).update(amount=row.amount * 2)
+    with time_machine.travel(AT_END, tick=False):
+        client.force_login(month.top)  # in the travelled time: a session from today would have expired
+        page = client.get("/admin/services/replay/", FEBRUARY)
+        assert page.status_code == 200, page
+        html = page.content.decode()
+    assert 'id="replay-differences"' in html and "North Client" in html and "1 window of" in html
+    client.force_login(month.north_op)
+    assert client.get("/admin/services/replay/", FEBRUARY).status_code == 403
+    client.force_login(month.platform)
+    page = client.get("/admin/services/replay/", {"service": month.acme.pk, "account": month.north.pk})
+    assert page.status_code == 200 and 'id="replay-result"' not in page.content.decode()
