@@ -131,6 +131,17 @@ class Timeline:
         version = self.versions[i]
         return version.value if version.valid_until is None or when < version.valid_until else None
 
+    def span(self, when: datetime) -> tuple[object, datetime | None, datetime | None]:
+        """``(value at when, since, until)``: the value holds on [since, until) (None: unbounded)."""
+        i = bisect.bisect_right(self.starts, when) - 1
+        following = self.starts[i + 1] if i + 1 < len(self.starts) else None
+        if i < 0:
+            return None, None, following
+        version = self.versions[i]
+        if version.valid_until is None or when < version.valid_until:
+            return version.value, version.valid_from, version.valid_until or following
+        return None, version.valid_until, following
+
     def changes(self) -> list[datetime]:
         return sorted({v.valid_from for v in self.versions} | {v.valid_until for v in self.versions if v.valid_until})
 

@@ -39,6 +39,7 @@ class ResolverAsOf:
         for plan in self.plans.values():
             plan.parent = self.plans.get(plan.parent_id)
         self._memo: dict = {}
+        self._spans: dict = {}
 
     def chain(self, plan_id):
         out, seen, plan = [], set(), self.plans.get(plan_id)
@@ -49,12 +50,37 @@ class ResolverAsOf:
         return out
 
     def at(self, account_id: int, name: str, when: datetime) -> Resolution | None:
-        """The resolution when it gives the account a table (it pays), else None."""
-        if self.versions.plan_of(self.service.pk, when) is None:
-            return None  # the top account had no plan: everything denied (no_plan)
-        plan_id = self.versions.plan_of(account_id, when)
-        override = self.versions.override(account_id, name, when)
-        rows = tuple((p.pk, self.versions.plan_row(p.pk, name, when)) for p in self.chain(plan_id))
+        """The resolution when it gives the account a table (it pays), else None. Each (account,
+        name) keeps the span over which its last answer holds: a month of windows under unchanged
+        plans costs one resolution, not one per window."""
+        held = self._spans.get((account_id, name))
+        if held is not None and (held[1] is None or held[1] <= when) and (held[2] is None or when < held[2]):
+            return held[0]
+        since, until = None, None
+
+        def look(timeline, default=None):
+            nonlocal since, until
+            if timeline is None:
+                return default
+            value, low, high = timeline.span(when)
+            if low is not None and (since is None or low > since):
+                since = low
+            if high is not None and (until is None or high < until):
+                until = high
+            return value
+
+        versions = self.versions
+        if look(versions.account_plans.get(self.service.pk)) is None:
+            resolution = None  # the top account had no plan: everything denied (no_plan)
+        else:
+            plan_id = look(versions.account_plans.get(account_id))
+            override = look(versions.overrides.get((account_id, name)))
+            rows = tuple((p.pk, look(versions.plan_rows.get((p.pk, name)))) for p in self.chain(plan_id))
+            resolution = self._resolved(account_id, name, plan_id, override, rows)
+        self._spans[(account_id, name)] = (resolution, since, until)
+        return resolution
+
+    def _resolved(self, account_id, name, plan_id, override, rows) -> Resolution | None:
         key = (plan_id, name, override, rows)
         if key not in self._memo:
             rows_by_plan = {pk: ServiceRow(*row) for pk, row in rows if row is not None}
