@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
 
 from .models import (
     AccountPlanVersion,
@@ -44,6 +44,8 @@ def _sync_rows(*, versions, rows, owner: str, row_id: str, now: datetime, seed: 
     """Close the open versions without a matching current row, open one per unmatched current row.
     ``seed``: only give rows that have no version at all a version from ``BEGINNING``."""
     same_row = {f"{owner}_id": OuterRef(f"{owner}_id"), **{f: OuterRef(f) for f in _ROW_FIELDS}}
+    if not seed:
+        now = _effective(versions, now)
     if seed:
         missing = rows.exclude(Exists(versions.filter(**{f"{owner}_id": OuterRef(f"{owner}_id"), "name": OuterRef("name")})))
         valid_from = BEGINNING
@@ -56,6 +58,14 @@ def _sync_rows(*, versions, rows, owner: str, row_id: str, now: datetime, seed: 
         model(**{f"{owner}_id": owner_id, row_id: pk, **dict(zip(_ROW_FIELDS, values, strict=True))},
               valid_from=valid_from)
         for owner_id, pk, *values in missing.order_by().values_list(f"{owner}_id", "pk", *_ROW_FIELDS)])
+
+
+def _effective(versions, now: datetime) -> datetime:
+    """The instant a change takes effect: ``now``, or the start of the newest open version when a
+    change that committed first (under the same lock) took effect later than this one's ``now``
+    (taken before waiting for the lock): versions of a key never overlap or run backwards."""
+    latest = versions.filter(valid_until__isnull=True).aggregate(latest=Max("valid_from"))["latest"]
+    return max(now, latest) if latest is not None else now
 
 
 def record_plan_rows(plan_ids, *, now: datetime, seed: bool = False):
@@ -85,6 +95,7 @@ def record_account_plans(account_ids, *, now: datetime, seed: bool = False):
         new = [AccountPlanVersion(account_id=pk, plan_id=plan_id, valid_from=max(created, BEGINNING))
                for pk, (plan_id, created) in current.items() if pk not in known]
     else:
+        now = _effective(versions, now)
         open_plan = dict(versions.filter(valid_until__isnull=True).values_list("account_id", "plan_id"))
         changed = [pk for pk, (plan_id, _) in current.items() if pk in open_plan and open_plan[pk] != plan_id]
         if changed:

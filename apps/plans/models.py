@@ -143,6 +143,8 @@ class PlanServiceVersion(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["plan", "name", "valid_from"], name="plan_service_version_at")]
+        constraints = [models.UniqueConstraint(fields=["plan", "name"], condition=models.Q(valid_until__isnull=True),
+                                               name="plan_service_version_one_open")]
 
 
 class AccountServiceVersion(models.Model):
@@ -159,6 +161,8 @@ class AccountServiceVersion(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["account", "name", "valid_from"], name="account_service_version_at")]
+        constraints = [models.UniqueConstraint(fields=["account", "name"], condition=models.Q(valid_until__isnull=True),
+                                               name="account_service_version_one_open")]
 
 
 class AccountPlanVersion(models.Model):
@@ -171,3 +175,5 @@ class AccountPlanVersion(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["account", "valid_from"], name="account_plan_version_at")]
+        constraints = [models.UniqueConstraint(fields=["account"], condition=models.Q(valid_until__isnull=True),
+                                               name="account_plan_version_one_open")]

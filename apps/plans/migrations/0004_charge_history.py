@@ -86,5 +86,17 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['plan', 'name', 'valid_from'], name='plan_service_version_at')],
             },
         ),
+        migrations.AddConstraint(
+            model_name='accountplanversion',
+            constraint=models.UniqueConstraint(condition=models.Q(('valid_until__isnull', True)), fields=('account',), name='account_plan_version_one_open'),
+        ),
+        migrations.AddConstraint(
+            model_name='accountserviceversion',
+            constraint=models.UniqueConstraint(condition=models.Q(('valid_until__isnull', True)), fields=('account', 'name'), name='account_service_version_one_open'),
+        ),
+        migrations.AddConstraint(
+            model_name='planserviceversion',
+            constraint=models.UniqueConstraint(condition=models.Q(('valid_until__isnull', True)), fields=('plan', 'name'), name='plan_service_version_one_open'),
+        ),
         migrations.RunPython(seed_history, migrations.RunPython.noop),
     ]
