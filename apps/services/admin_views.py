@@ -133,8 +133,9 @@ def replay_view(request):
         data = form.cleaned_data
         result = replay_charges(data["service"], since=data["since"], until=data["until"], account=data["account"])
     zone = result and periods.as_zone(form.cleaned_data["service"].timezone)
-    rows = [{"difference": d, "window_start": d.window_start.astimezone(zone)} for d in result.differences] \
-        if result else []
+    # Shown in the service's time zone whoever reads it (the platform operator's own zone is not the service's).
+    rows = [{"difference": d, "window_start": f"{d.window_start.astimezone(zone):%Y-%m-%d %H:%M %Z}"}
+            for d in result.differences] if result else []
     context = {**admin.site.each_context(request), "title": _("Replay charges"), "form": form, "result": result,
                "rows": rows}
     return TemplateResponse(request, "admin/services/replay.html", context)
