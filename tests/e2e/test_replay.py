@@ -38,5 +38,6 @@ def test_replay_page_shows_the_difference(live_server, page, login, shot, world,
     expect(table).to_contain_text("drivers")
     expect(table).to_contain_text("4.50")
     expect(table).to_contain_text("no window")
-    expect(table).to_contain_text(f"{extra_charge.isoformat()} 00:00 CET")  # the service's zone, for both
+    zone = periods.as_zone(world.acme.timezone)  # the service's zone, for both (CET or CEST)
+    expect(table).to_contain_text(f"{periods.local_midnight(extra_charge, zone).astimezone(zone):%Y-%m-%d %H:%M %Z}")
     shot(f"replay-{who}")
