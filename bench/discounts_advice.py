@@ -54,19 +54,21 @@ def timed(call, rounds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=1000)
+    parser.add_argument("--accounts", type=int, default=2, help="Client accounts of --units units each "
+                                                                 "(at least 2; the first two are measured).")
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run this against PostgreSQL (DATABASE_URL=postgres://…/billing_bench_advice).")
     call_command("migrate", verbosity=0)
-    service = build(2, args.units)  # two clients (build's neighbour grant needs a second one)
+    service = build(max(args.accounts, 2), args.units)  # build's neighbour grant needs a second client
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     platform = Operator.objects.filter(is_superuser=True).first()
     api = APIClient()
     api.force_authenticate(platform)
-    print(f"service {service.pk}: two client accounts of {args.units} units each")
-    for account in Account.objects.filter(service=service, depth=2).order_by("pk"):
+    print(f"service {service.pk}: {max(args.accounts, 2)} client accounts of {args.units} units each")
+    for account in Account.objects.filter(service=service, depth=2).order_by("pk")[:2]:
         params = {"account": account.pk, "service": service.pk}
         api.get("/api/v1/discount/advice/", params)  # warm the process (imports, prepared statements)
         median, worst, response = timed(lambda params=params: api.get("/api/v1/discount/advice/", params),

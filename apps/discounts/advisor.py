@@ -322,6 +322,23 @@ class Advisor:
             self._after_grant[key] = None if lowers else after
         return self._after_grant[key]
 
+    def grant_reach(self, accounts: Iterable[int]) -> set[int]:
+        """The accounts whose units' eligibility any grant removal suggested for ``accounts``' units
+        would change (pure graph: no features needed). The advisor needs those units' features to
+        tell whether a removal lowers or raises their discount."""
+        reach, seen = set(), set()
+        for account in accounts:
+            for unit in self.world.units_of.get(account, []):
+                for change in grant_changes(self.world, unit, self.ineligible.get(unit, ()), self.grants):
+                    key = (change.feature, change.grant)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    after = rules.ineligible_units(apply(change, self.world).graph)
+                    flipped = set(after) ^ set(self.ineligible)
+                    reach |= {self.world.graph.unit_account[u] for u in flipped}
+        return reach
+
     def _gained(self, after: Mapping[int, int]) -> int:
         return sum(1 for u, d in after.items() if d > self.discounts[u])
 

@@ -203,8 +203,8 @@ class DiscountAdviceView(DiscountServiceMixin, GenericAPIView):
                                                             "service's discount is off.")})
     def get(self, request):
         service = self.service()
-        kind, pk = queries.advice_subject(service, unit=request.query_params.get("unit"),
-                                          account=request.query_params.get("account"))
-        advice = queries.ServiceAdvice(service)
+        kind, pk, account_id = queries.advice_subject(service, unit=request.query_params.get("unit"),
+                                                      account=request.query_params.get("account"))
+        advice = queries.ServiceAdvice(service, focus=account_id)  # the account's inputs, not the service's
         answer = advice.for_unit(pk) if kind == "unit" else advice.for_account(pk)
         return Response(self.get_serializer({"discount": answer.discount, "suggestions": answer.suggestions}).data)

@@ -153,13 +153,25 @@ class Advice:
 class ServiceAdvice:
     """The advisor over one service's inputs (gathered once), worded with names."""
 
-    def __init__(self, service: Account, data: ServiceInputs | None = None):
+    def __init__(self, service: Account, data: ServiceInputs | None = None, focus: int | None = None):
+        """``focus``: advice for this account (or its units) only. The inputs are then gathered
+        with the features of that account and of the accounts whose units a suggested grant removal
+        would make eligible or not (a second, still focused, read when there are any), instead of
+        the whole service's."""
         self.service = service
+        if data is None and focus is not None:
+            data = gather(service, focus={focus})
+            reach = self._advisor_of(data).grant_reach([focus]) - {focus}
+            if reach:
+                data = gather(service, focus={focus, *reach})
         self.data = data or gather(service)
-        d = self.data
-        self.advisor = Advisor(World(units={pk: row.features for pk, row in d.units.items()},
-                                     accounts=d.account_features, graph=d.graph))
+        self.advisor = self._advisor_of(self.data)
         self._unit_names: dict[int, str] | None = None
+
+    @staticmethod
+    def _advisor_of(d: ServiceInputs) -> Advisor:
+        return Advisor(World(units={pk: row.features for pk, row in d.units.items()},
+                             accounts=d.account_features, graph=d.graph))
 
     def _unit_name(self, pk: int) -> str:
         if pk in self.data.units:
@@ -194,9 +206,10 @@ class ServiceAdvice:
                                               purchased_units=self.service.purchased_units)
 
 
-def advice_subject(service: Account, unit=None, account=None) -> tuple[str, int]:
+def advice_subject(service: Account, unit=None, account=None) -> tuple[str, int, int]:
     """Validate the advice query: exactly one of ``unit`` and ``account``, an id of the service
-    (400 ``invalid`` / ``does_not_exist`` on the field otherwise)."""
+    (400 ``invalid`` / ``does_not_exist`` on the field otherwise). Returns the kind, the id and the
+    account concerned (the unit's)."""
     from apps.units.models import Unit
 
     given = {name: value for name, value in (("unit", unit), ("account", account)) if value not in (None, "")}
@@ -208,11 +221,14 @@ def advice_subject(service: Account, unit=None, account=None) -> tuple[str, int]
         pk = int(value)
     except (TypeError, ValueError):
         raise InvalidInput.field(name, gettext("An id is a whole number.")) from None
-    model = Unit if name == "unit" else Account
-    filters = {"archived_at__isnull": True} if name == "unit" else {}
-    if not model.objects.filter(pk=pk, service=service, **filters).exists():
+    if name == "unit":
+        account_id = Unit.objects.filter(pk=pk, service=service, archived_at__isnull=True) \
+            .values_list("account_id", flat=True).first()
+    else:
+        account_id = pk if Account.objects.filter(pk=pk, service=service).exists() else None
+    if account_id is None:
         raise DoesNotExist.field(name)
-    return name, pk
+    return name, pk, account_id
 
 
 # --- Who may open the module ---------------------------------------------------------------------

@@ -107,3 +107,28 @@ def test_module_page_shows_suggestions_and_the_service_after_them(world, acme, u
     assert "Remove the fuel-group sensors (1)" in html
     assert "Reduce notifications from 3 to 2" in html
     assert 'id="after-top"' in html and "If every account took its top suggestion" in html
+
+
+def test_advice_for_one_account_equals_the_whole_services(world, acme, units, make_unit, make_user, add_objects):
+    """The API reads only the account's inputs (and those of accounts a suggested grant removal
+    reaches): the answer is the same as from the whole service's."""
+    from apps.discounts import queries
+
+    add_objects(world.south_client, "drivers", 7)
+    extra = [make_unit(world.north, f"Dealer unit {i}", commands=[{"name": "c"}] * (i + 1)) for i in range(3)]
+    dispatcher = make_user(world.south_client, "Dispatcher South")
+    unit_ops.grant_access(actor=world.top, user=dispatcher, unit=units["plain"])
+    # Plain, once eligible again, still gets 0 (17 sensors): removing the dispatcher's grant raises
+    # South Client's unit only, which only Plain's own features can tell.
+    unit_ops.update_unit(actor=world.top, unit=units["plain"],
+                         changes={"sensors": [{"name": f"s{i}", "type": "ignition"} for i in range(17)]})
+    support = make_user(world.north, "Support desk")  # sees 5 of 6 units: North is a support account
+    for unit in [units["plain"], units["rich"], units["south"], *extra[:2]]:
+        unit_ops.grant_access(actor=world.top, user=support, unit=unit)
+    whole = queries.ServiceAdvice(world.acme)
+    for account in (world.north_client, world.south_client, world.north):
+        focused = queries.ServiceAdvice(world.acme, focus=account.pk)
+        assert focused.for_account(account.pk) == whole.for_account(account.pk), account.name
+        for unit in account.units.all():
+            assert focused.for_unit(unit.pk) == whole.for_unit(unit.pk), unit.name
+    assert any(whole.for_account(a.pk).suggestions for a in (world.north_client, world.south_client, world.north))
