@@ -308,18 +308,20 @@ class Advisor:
         self.ineligible = rules.ineligible_units(world.graph)
         self.discounts = self.scorer.discounts(world, self.ineligible)
         self.account_points = {pk: rules.account_points(f).total for pk, f in world.accounts.items()}
-        self._after_grant: dict[tuple, dict[int, int] | None] = {}
+        self._after_grant: dict[tuple, tuple[dict[int, int], int] | None] = {}
         self._unit_cache: dict[tuple, list[Suggestion]] = {}
         self.grants = GrantIndex(world.graph)
         self._account_cache: dict[int, list[Suggestion]] = {}
 
-    def _grant_discounts(self, change: Change) -> dict[int, int] | None:
-        """Every unit's discount after a grant removal; None when it lowers any unit's discount."""
+    def _grant_discounts(self, change: Change) -> tuple[dict[int, int], int] | None:
+        """Every unit's discount after a grant removal and how many units gain; None when it lowers
+        any unit's discount. Computed once per removal, however many units ask."""
         key = (change.feature, change.grant)
         if key not in self._after_grant:
             after = self.scorer.discounts(apply(change, self.world))
             lowers = any(after[u] < d for u, d in self.discounts.items())
-            self._after_grant[key] = None if lowers else after
+            gained = sum(1 for u, d in after.items() if d > self.discounts[u])
+            self._after_grant[key] = None if lowers else (after, gained)
         return self._after_grant[key]
 
     def grant_reach(self, accounts: Iterable[int]) -> set[int]:
@@ -339,9 +341,6 @@ class Advisor:
                     reach |= {self.world.graph.unit_account[u] for u in flipped}
         return reach
 
-    def _gained(self, after: Mapping[int, int]) -> int:
-        return sum(1 for u, d in after.items() if d > self.discounts[u])
-
     def for_unit(self, unit: int) -> list[Suggestion]:
         """The unit's suggestions, best first (none for a unit at the cap)."""
         before = self.discounts[unit]
@@ -351,9 +350,9 @@ class Advisor:
         reasons = self.ineligible.get(unit)
         if reasons:
             for change in grant_changes(self.world, unit, reasons, self.grants):
-                after = self._grant_discounts(change)
-                if after is not None and after[unit] > before:
-                    out.append(Suggestion(change, 0, before, after[unit], self._gained(after)))
+                found = self._grant_discounts(change)
+                if found is not None and found[0][unit] > before:
+                    out.append(Suggestion(change, 0, before, found[0][unit], found[1]))
             return _rank(out)
         account_points = self.account_points.get(self.world.graph.unit_account[unit], 0)
         features = self.world.units[unit]
@@ -406,12 +405,12 @@ class Advisor:
             for change in grant_changes(self.world, unit, self.ineligible.get(unit, ()), self.grants):
                 grants[(change.feature, change.grant)] = change
         for change in grants.values():
-            after = self._grant_discounts(change)
-            if after is None:
+            found = self._grant_discounts(change)
+            if found is None:
                 continue
-            value = self.account_discount(account, after)
+            value = self.account_discount(account, found[0])
             if value > before:
-                out.append(Suggestion(change, 0, before, value, self._gained(after)))
+                out.append(Suggestion(change, 0, before, value, found[1]))
         return _rank(out)
 
     def with_top_account_suggestions(self) -> tuple[World, list[Suggestion]]:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from apps.accounts.models import Account, Role
 from apps.core.errors import DoesNotExist, InvalidInput
@@ -167,6 +167,8 @@ class ServiceAdvice:
         self.data = data or gather(service)
         self.advisor = self._advisor_of(self.data)
         self._unit_names: dict[int, str] | None = None
+        self._words: dict = {}
+        self._unit_advice: dict = {}
 
     @staticmethod
     def _advisor_of(d: ServiceInputs) -> Advisor:
@@ -182,20 +184,48 @@ class ServiceAdvice:
         return self._unit_names.get(pk, "?")
 
     def words(self, suggestion: Suggestion) -> dict:
-        return {"feature": suggestion.feature,
-                "change": describe(suggestion.change, user_name=lambda pk: self.data.user_names.get(pk, "?"),
+        """The API's fields of a suggestion, worded once per distinct suggestion (a service's units
+        share a handful: the page words 30,000 of them)."""
+        change = suggestion.change
+        key = (change.feature, change.before, change.after, change.name, change.grant, suggestion.points,
+               suggestion.discount_after, suggestion.units)
+        if key not in self._words:
+            self._words[key] = {
+                "feature": suggestion.feature,
+                "change": describe(change, user_name=lambda pk: self.data.user_names.get(pk, "?"),
                                    unit_name=self._unit_name,
                                    account_name=lambda pk: self.data.account_names.get(pk, "?")),
                 "points": suggestion.points,
                 "discount_after": Decimal(suggestion.discount_after).quantize(Decimal("0.01")),
                 "units": suggestion.units}
+        return self._words[key]
+
+    def note(self, words: dict) -> str:
+        """The page's note on a suggestion: its points and how many units gain, in words."""
+        parts = []
+        if words["points"]:
+            parts.append(ngettext("%(n)s point", "%(n)s points", words["points"]) % {"n": words["points"]})
+        if words["units"] > 1:
+            parts.append(ngettext("%(n)s unit gains", "%(n)s units gain", words["units"]) % {"n": words["units"]})
+        return ", ".join(parts)
 
     def for_unit(self, unit_id: int, limit: int | None = None) -> Advice:
         if unit_id not in self.data.units:
             return Advice(None, [])
-        suggestions = self.advisor.for_unit(unit_id)[:limit]
-        return Advice(Decimal(self.advisor.discounts[unit_id]).quantize(Decimal("0.01")),
-                      [self.words(s) for s in suggestions])
+        advisor = self.advisor
+        shared = None
+        if unit_id not in advisor.ineligible:  # an eligible unit's advice depends on its features and
+            # its account's points only: worded once per combination (the page asks for every unit)
+            shared = (advisor.world.units[unit_id],
+                      advisor.account_points.get(advisor.world.graph.unit_account[unit_id], 0), limit)
+            if shared in self._unit_advice:
+                return self._unit_advice[shared]
+        suggestions = advisor.for_unit(unit_id)[:limit]
+        answer = Advice(Decimal(advisor.discounts[unit_id]).quantize(Decimal("0.01")),
+                        [self.words(s) for s in suggestions])
+        if shared is not None:
+            self._unit_advice[shared] = answer
+        return answer
 
     def for_account(self, account_id: int, limit: int | None = None) -> Advice:
         suggestions = self.advisor.for_account(account_id)[:limit]
