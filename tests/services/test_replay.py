@@ -267,3 +267,22 @@ def test_admin_page_lists_the_differences(month, client):
     client.force_login(month.platform)
     page = client.get("/admin/services/replay/", {"service": month.acme.pk, "account": month.north.pk})
     assert page.status_code == 200 and 'id="replay-result"' not in page.content.decode()
+
+
+def test_each_on_demand_charge_row_records_its_first_position_and_table(billed):
+    """No new statement in a consume (its statement tests are unchanged): two more columns of the
+    same insert, on both databases."""
+    w = billed
+    with time_machine.travel(START, tick=False):
+        plan_ops.add_plan_service(actor=w.platform, plan=w.base_plan, values={
+            "name": "sms", "type": "on_demand", "interval": "daily", "cost_table": "0.1"})
+        consume_service(account=w.north, service="sms", quantity=3, idempotency_key="a")  # Acme's 1–3
+        consume_service(account=w.north_client, service="sms", quantity=2, idempotency_key="b")
+    rows = {(r.account_id, r.quantity): (r.first_position, r.cost_table, r.window_start) for r in
+            LedgerEntry.objects.filter(service="sms")}
+    window = datetime(2027, 1, 30, 23, tzinfo=UTC)
+    assert rows == {
+        (w.acme.pk, 3): (1, "1:0.1", window), (w.north.pk, 3): (1, "1:0.1", window),
+        (w.acme.pk, 2): (4, "1:0.1", window), (w.north.pk, 2): (4, "1:0.1", window),  # after North's own 3
+        (w.north_client.pk, 2): (1, "1:0.1", window),
+    }
