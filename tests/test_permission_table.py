@@ -75,6 +75,12 @@ DOMAIN_API = [
     row("get", "/api/v1/discount/", {"anon": 401, "top": 200, "north": 404, "restricted": 404, "south": 404,
                                      "other": 404}),
     row("get", "/api/v1/discount/?service={acme}", {"platform": 200}),
+    row("get", "/api/v1/discount/advice/?account={north_client}", {"anon": 401, "top": 200, "north": 404,
+                                                                    "restricted": 404, "south": 404, "other": 404}),
+    row("get", "/api/v1/discount/advice/?account={north_client}&service={acme}", {"platform": 200}),
+    row("get", "/api/v1/discount/advice/?unit={north_unit}", {"top": 200, "north": 404}),
+    row("get", "/api/v1/accounts/{north_client}/replay/?since=2026-01-01&until=2026-01-31",
+        {"anon": 401, "platform": 200, "top": 200, "north": 403, "restricted": 403, "south": 403, "other": 404}),
 ]
 ADMIN = [
     row("get", "/admin/", {"anon": 302, "platform": 200, "top": 200, "north": 200, "restricted": 200}, kind="admin"),
@@ -104,6 +110,10 @@ ADMIN = [
     row("get", "/admin/codes/generate/", {"top": 200, "north": 403, "restricted": 403}, kind="admin"),
     row("get", "/admin/codes/log/", {"top": 200, "north": 200, "restricted": 403}, kind="admin"),
     row("get", "/admin/discounts/module/", {"top": 200, "north": 404, "restricted": 404}, kind="admin"),
+    row("get", "/admin/services/replay/", {"anon": 302, "platform": 200, "top": 200, "north": 403, "restricted": 403},
+        kind="admin"),
+    row("get", "/admin/services/replay/?since=2026-01-01&until=2026-01-31", {"top": 200, "north": 403},
+        kind="admin"),
 ]
 
 

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.contrib.admin.views.main import ChangeList
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
                              invalid_filter_response, service_filter, stream_csv)
@@ -131,6 +132,9 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
                           f"Billing: {obj.get_billing_method_display()}"))
         links.append((reverse("admin-account-services", args=[obj.pk]), "Services and usage"))
         links.append((reverse("services-check"), "Check a service"))
+        if is_platform(request.user) or request.user.role == Role.TOP_USER:
+            links.append((reverse("services-replay") + f"?service={obj.service_id}&account={obj.pk}",
+                          gettext("Replay charges")))
         return links
 
     def has_delete_permission(self, request, obj=None):

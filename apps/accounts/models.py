@@ -180,7 +180,9 @@ class LedgerEntry(models.Model):
     window_end = models.DateTimeField(null=True, blank=True)
     periodic = models.BooleanField(default=False, help_text="A periodic service's charge for one window.")
     cost_table = models.CharField(max_length=2000, blank=True, default="",
-                                  help_text="The cost table in force when a periodic window was charged.")
+                                  help_text="The cost table in force when the charge was priced.")
+    first_position = models.BigIntegerField(null=True, blank=True,
+                                            help_text="An on-demand charge: the first position of its window it priced.")
     description = models.CharField(max_length=500)
     # Indexed only where set (below): the job's rows have no actor.
     actor = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",

@@ -158,6 +158,9 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
     if parent is None:
         account.service_id = account.pk
     Account.objects.filter(pk=account.pk).update(path=account.path, service_id=account.service_id)
+    from apps.plans.history import record_account_plans  # the plan in force from now (replay, SPEC §9.8)
+
+    record_account_plans([account.pk], now=now)
     if parent is not None:
         # The parent counts its new child as one ``avl_resource`` (SPEC §8.3); its ancestors' subtree
         # counts grow too and the limits of the whole path apply. A refusal (``no_plan`` while the top
@@ -217,11 +220,13 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
         if not (may_manage(actor, account) or (actor.account_id == account.pk and actor.role == Role.TOP_USER)):
             raise Forbidden("Only an operator of an account above this one may rename it.", code="outside_branch")
         account.name = name
+    plan_changed = False
     if "plan" in changes:
         plan = changes.pop("plan")
         if plan is None and not account.is_top:
             raise InvalidInput.field("plan", "Every account below a top account needs a plan.")
         _validate_plan_for(actor, plan, account.service_id)
+        plan_changed = plan != account.plan
         account.plan = plan
     sub_plans = changes.pop("sub_plans", None)
     dealer = changes.pop("dealer_rights", None)
@@ -231,7 +236,13 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     _validate_overrides(overrides)
     for k, v in {**overrides, **settings_changes}.items():
         setattr(account, k, v)
+    from apps.plans.history import record_account_plans  # the plan's history (replay, SPEC §9.8)
+
+    if plan_changed:
+        record_account_plans([account.pk], now=now, seed=True)
     account.save()
+    if plan_changed:
+        record_account_plans([account.pk], now=now)
     if sub_plans is not None:
         for sub in sub_plans:
             _validate_plan_for(actor, sub, account.service_id, "sub_plans")

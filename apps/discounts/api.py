@@ -10,7 +10,7 @@ import re
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -177,3 +177,52 @@ class DiscountHistoryView(DiscountServiceMixin, GenericAPIView):
             "average": serializers.DecimalField(**PERCENT).to_representation(history.average)
             if history.average is not None else None,
         })
+
+
+class SuggestionSerializer(serializers.Serializer):
+    feature = serializers.CharField(help_text="The line of the points tables (sensors, fuel_sensors, commands, "
+                                              "service_intervals, eco_driving, road_limits_speeding, eco_criterion, "
+                                              "storage, app, cms_manager, messages, an object counter name) or "
+                                              "unit_grant / account_grant for an eligibility change.")
+    change = serializers.CharField(help_text="The change, in the reader's language.")
+    points = serializers.IntegerField(help_text="Points the change takes off (0 for a grant removal).")
+    discount_after = serializers.DecimalField(
+        help_text="The unit's discount after the change; for an account, its average discount.", **PERCENT)
+    units = serializers.IntegerField(help_text="How many units' discount rises.")
+
+
+class AdviceSerializer(serializers.Serializer):
+    discount = serializers.DecimalField(allow_null=True, help_text="The discount now (null: a unit the discount "
+                                                                   "does not count).", **PERCENT)
+    suggestions = SuggestionSerializer(many=True, help_text="Best first: by discount after, then points.")
+
+
+_ERROR = inline_serializer("AdviceError", {"detail": serializers.CharField(), "code": serializers.CharField(),
+                                           "fields": serializers.DictField(required=False)})
+
+
+class DiscountAdviceView(DiscountServiceMixin, GenericAPIView):
+    """The discount advisor (SPEC §9.6): the single changes that raise a unit's or an account's
+    discount most. Read-only; a plain object, not a list."""
+
+    serializer_class = AdviceSerializer
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unit", OpenApiTypes.INT, description="A unit of the service."),
+                    OpenApiParameter("account", OpenApiTypes.INT, description="An account of the service."),
+                    SERVICE_PARAM],
+        responses={200: AdviceSerializer,
+                   400: OpenApiResponse(_ERROR, description="Neither or both of unit and account (invalid), an id "
+                                                            "not of the service (does_not_exist), no service given "
+                                                            "by the platform operator."),
+                   401: OpenApiResponse(_ERROR, description="No or bad credentials."),
+                   404: OpenApiResponse(_ERROR, description="Not a top user or the platform operator, or the "
+                                                            "service's discount is off.")})
+    def get(self, request):
+        service = self.service()
+        kind, pk, account_id = queries.advice_subject(service, unit=request.query_params.get("unit"),
+                                                      account=request.query_params.get("account"))
+        advice = queries.ServiceAdvice(service, focus=account_id)  # the account's inputs, not the service's
+        answer = advice.for_unit(pk) if kind == "unit" else advice.for_account(pk)
+        return Response(self.get_serializer({"discount": answer.discount, "suggestions": answer.suggestions}).data)

@@ -49,6 +49,7 @@ class ServiceInputs:
     graph: AccessGraph
     user_names: dict[int, str]
     account_names: dict[int, str]  # every account of the service, blocked ones included
+    focus: frozenset[int] | None = None  # gathered for these accounts only (see ``gather``)
 
 
 def _blocked_ids(accounts: list[Account]) -> set[int]:
@@ -97,7 +98,12 @@ def _parse_criteria(text: str | None, parsed: dict[str, frozenset]) -> frozenset
     return parsed[text]
 
 
-def gather(service: Account) -> ServiceInputs:
+def gather(service: Account, focus=None) -> ServiceInputs:
+    """Everything the rules read for ``service``. With ``focus`` (account ids), only those accounts'
+    units carry their features and only those accounts their features (history, services, objects):
+    every other counted unit is there with its name and account only (``UnitFeatures()``), enough for
+    the eligibility rules, which are service-wide. The advisor for one account reads this way, so
+    its time follows the account's size more than the service's."""
     from apps.services.models import CatalogueService
     from apps.services.queries import own_object_counts
     from apps.services.resolution import resolutions
@@ -107,8 +113,15 @@ def gather(service: Account) -> ServiceInputs:
     accounts = {a.pk: a for a in all_accounts if a.pk not in blocked}
 
     units, parsed_criteria = {}, {}
+    counted = Unit.objects.filter(service=service, active=True, archived_at__isnull=True).order_by()
+    if focus is not None:
+        focus = frozenset(focus)
+        for pk, name, account_id in counted.exclude(account_id__in=focus).values_list("pk", "name", "account_id"):
+            if account_id in accounts:
+                units[pk] = UnitRow(pk, name, account_id, UnitFeatures())
+        counted = counted.filter(account_id__in=focus)
     for pk, name, account_id, eco, road, criteria, n_sensors, n_fuel, n_commands, n_intervals in (
-            Unit.objects.filter(service=service, active=True, archived_at__isnull=True).order_by()
+            counted
             .annotate(criteria_text=Cast("eco_criteria", TextField()),
                       n_sensors=_per_unit_count(Sensor), n_fuel=_per_unit_count(Sensor, type__in=FUEL_SENSOR_TYPES),
                       n_commands=_per_unit_count(UnitCommand), n_intervals=_per_unit_count(ServiceInterval))
@@ -132,22 +145,23 @@ def gather(service: Account) -> ServiceInputs:
         else:
             account_grants.append((user_id, account_id))
 
-    periods = _history_periods(list(accounts.values()), service)
+    featured = [a for pk, a in accounts.items() if focus is None or pk in focus]
+    periods = _history_periods(featured, service)
     # Only the names the rules read: a service has about fifty, the discount needs a few.
     apps = CatalogueService.objects.filter(service=service, name__startswith=APP_PREFIX).values_list("name", flat=True)
     available = defaultdict(dict)  # account → {name: explanation} of its available services
     for (account_id, name), resolution in resolutions(
-            accounts.values(), [CMS_MANAGER_SERVICE, MESSAGES_SERVICE, *apps]).items():
+            featured, [CMS_MANAGER_SERVICE, MESSAGES_SERVICE, *apps]).items():
         if resolution.allowed:
             available[account_id][name] = resolution.explanation
-    counts = own_object_counts(list(accounts), OBJECT_SERVICES)
+    counts = own_object_counts([a.pk for a in featured], OBJECT_SERVICES)
     per_account = defaultdict(dict)
     for (account_id, name), n in counts.items():
         per_account[account_id][name] = n
     features = {pk: AccountFeatures(history_period_days=periods[pk],
                                     available_services=available.get(pk, {}),
                                     object_counts=per_account.get(pk, {}))
-                for pk in accounts}
+                for pk in periods}
 
     graph = AccessGraph(
         unit_account={pk: row.account_id for pk, row in units.items()},
@@ -157,4 +171,4 @@ def gather(service: Account) -> ServiceInputs:
     )
     return ServiceInputs(service=service, accounts=accounts, account_features=features, units=units, graph=graph,
                          user_names={pk: name for pk, (_, name) in users.items()},
-                         account_names={a.pk: a.name for a in all_accounts})
+                         account_names={a.pk: a.name for a in all_accounts}, focus=focus)

@@ -12,13 +12,15 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
+from django.utils.translation import gettext, ngettext
 
 from apps.accounts.models import Account, Role
-from apps.core.errors import InvalidInput
+from apps.core.errors import DoesNotExist, InvalidInput
 from apps.core.scoping import is_platform
 
 from . import rules
-from .inputs import gather
+from .advisor import Advisor, Suggestion, World, describe
+from .inputs import ServiceInputs, gather
 from .models import DiscountSnapshot
 
 _INELIGIBLE_TEXT = {
@@ -76,9 +78,10 @@ def _reduction_texts(points: rules.Points, whose: str) -> list[str]:
             for item in points.items]
 
 
-def calculate_discount(service: Account) -> DiscountReport:
-    """The service's discount now, with every unit's points, discount and reasons (nothing saved)."""
-    data = gather(service)
+def calculate_discount(service: Account, data: ServiceInputs | None = None) -> DiscountReport:
+    """The service's discount now, with every unit's points, discount and reasons (nothing saved).
+    ``data``: the service's inputs when the caller already gathered them."""
+    data = data or gather(service)
     support = rules.support_accounts(data.graph)
     ineligible = rules.ineligible_units(data.graph, support)
     names = data.account_names
@@ -134,6 +137,128 @@ def calculate_discount(service: Account) -> DiscountReport:
         (unit.discount for units in units_by_account.values() for unit in units),
         basic_package_units=service.basic_package_units, purchased_units=service.purchased_units)
     return DiscountReport(service=service, summary=summary, accounts=accounts)
+
+
+# --- The advisor ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Advice:
+    """What the advisor tells about one unit or account: its discount and the suggestions, best
+    first, each with its change in words."""
+
+    discount: Decimal | None  # None: a unit the discount does not count (deactivated, account blocked)
+    suggestions: list[dict]
+
+
+class ServiceAdvice:
+    """The advisor over one service's inputs (gathered once), worded with names."""
+
+    def __init__(self, service: Account, data: ServiceInputs | None = None, focus: int | None = None):
+        """``focus``: advice for this account (or its units) only. The inputs are then gathered
+        with the features of that account and of the accounts whose units a suggested grant removal
+        would make eligible or not (a second, still focused, read when there are any), instead of
+        the whole service's."""
+        self.service = service
+        if data is None and focus is not None:
+            data = gather(service, focus={focus})
+            reach = self._advisor_of(data).grant_reach([focus]) - {focus}
+            if reach:
+                data = gather(service, focus={focus, *reach})
+        self.data = data or gather(service)
+        self.advisor = self._advisor_of(self.data)
+        self._unit_names: dict[int, str] | None = None
+        self._words: dict = {}
+        self._unit_advice: dict = {}
+
+    @staticmethod
+    def _advisor_of(d: ServiceInputs) -> Advisor:
+        return Advisor(World(units={pk: row.features for pk, row in d.units.items()},
+                             accounts=d.account_features, graph=d.graph))
+
+    def _unit_name(self, pk: int) -> str:
+        if pk in self.data.units:
+            return self.data.units[pk].name
+        if self._unit_names is None:  # a granted unit the discount does not count: one read, when needed
+            from apps.units.models import Unit
+            self._unit_names = dict(Unit.objects.filter(service=self.service).values_list("pk", "name"))
+        return self._unit_names.get(pk, "?")
+
+    def words(self, suggestion: Suggestion) -> dict:
+        """The API's fields of a suggestion, worded once per distinct suggestion (a service's units
+        share a handful: the page words 30,000 of them)."""
+        change = suggestion.change
+        key = (change.feature, change.before, change.after, change.name, change.grant, suggestion.points,
+               suggestion.discount_after, suggestion.units)
+        if key not in self._words:
+            self._words[key] = {
+                "feature": suggestion.feature,
+                "change": describe(change, user_name=lambda pk: self.data.user_names.get(pk, "?"),
+                                   unit_name=self._unit_name,
+                                   account_name=lambda pk: self.data.account_names.get(pk, "?")),
+                "points": suggestion.points,
+                "discount_after": Decimal(suggestion.discount_after).quantize(Decimal("0.01")),
+                "units": suggestion.units}
+        return self._words[key]
+
+    def note(self, words: dict) -> str:
+        """The page's note on a suggestion: its points and how many units gain, in words."""
+        parts = []
+        if words["points"]:
+            parts.append(ngettext("%(n)s point", "%(n)s points", words["points"]) % {"n": words["points"]})
+        if words["units"] > 1:
+            parts.append(ngettext("%(n)s unit gains", "%(n)s units gain", words["units"]) % {"n": words["units"]})
+        return ", ".join(parts)
+
+    def for_unit(self, unit_id: int, limit: int | None = None) -> Advice:
+        if unit_id not in self.data.units:
+            return Advice(None, [])
+        advisor = self.advisor
+        shared = None
+        if unit_id not in advisor.ineligible:  # an eligible unit's advice depends on its features and
+            # its account's points only: worded once per combination (the page asks for every unit)
+            shared = (advisor.world.units[unit_id],
+                      advisor.account_points.get(advisor.world.graph.unit_account[unit_id], 0), limit)
+            if shared in self._unit_advice:
+                return self._unit_advice[shared]
+        suggestions = advisor.for_unit(unit_id)[:limit]
+        answer = Advice(Decimal(advisor.discounts[unit_id]).quantize(Decimal("0.01")),
+                        [self.words(s) for s in suggestions])
+        if shared is not None:
+            self._unit_advice[shared] = answer
+        return answer
+
+    def for_account(self, account_id: int, limit: int | None = None) -> Advice:
+        suggestions = self.advisor.for_account(account_id)[:limit]
+        return Advice(self.advisor.account_discount(account_id), [self.words(s) for s in suggestions])
+
+    def service_after_top(self) -> rules.ServiceSummary:
+        return self.advisor.service_after_top(basic_package_units=self.service.basic_package_units,
+                                              purchased_units=self.service.purchased_units)
+
+
+def advice_subject(service: Account, unit=None, account=None) -> tuple[str, int, int]:
+    """Validate the advice query: exactly one of ``unit`` and ``account``, an id of the service
+    (400 ``invalid`` / ``does_not_exist`` on the field otherwise). Returns the kind, the id and the
+    account concerned (the unit's)."""
+    from apps.units.models import Unit
+
+    given = {name: value for name, value in (("unit", unit), ("account", account)) if value not in (None, "")}
+    if len(given) != 1:
+        raise InvalidInput.field("unit" if not given else "account",
+                                 gettext("Give either a unit or an account (one of them)."))
+    (name, value), = given.items()
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput.field(name, gettext("An id is a whole number.")) from None
+    if name == "unit":
+        account_id = Unit.objects.filter(pk=pk, service=service, archived_at__isnull=True) \
+            .values_list("account_id", flat=True).first()
+    else:
+        account_id = pk if Account.objects.filter(pk=pk, service=service).exists() else None
+    if account_id is None:
+        raise DoesNotExist.field(name)
+    return name, pk, account_id
 
 
 # --- Who may open the module ---------------------------------------------------------------------

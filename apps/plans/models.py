@@ -174,3 +174,58 @@ class PlanImportJob(models.Model):
         if self.state == self.State.DONE:
             return 100
         return int(90 * self.checked_rows / self.total_rows) if self.total_rows else 0
+
+
+# --- History (SPEC §9.8 "Replay"): what was in force when --------------------------------------------
+# Written by the operations that change plan rows, overrides and account plans (``history.py``), in
+# the same transaction, set-based. A version is in force on [valid_from, valid_until); the open one
+# has valid_until null. Rows that existed before the history did start at ``history.BEGINNING``.
+
+class PlanServiceVersion(models.Model):
+    """One version of a plan's row for a service name (its id, type, interval and table)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+", db_index=False)
+    plan_service_id = models.BigIntegerField()
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=ServiceType.choices)
+    interval = models.CharField(max_length=10, choices=ResetInterval.choices)
+    cost_table = models.CharField(max_length=2000, blank=True, default="")
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["plan", "name", "valid_from"], name="plan_service_version_at")]
+        constraints = [models.UniqueConstraint(fields=["plan", "name"], condition=models.Q(valid_until__isnull=True),
+                                               name="plan_service_version_one_open")]
+
+
+class AccountServiceVersion(models.Model):
+    """One version of an account's own row (override) for a service name."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
+    override_id = models.BigIntegerField()
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=ServiceType.choices)
+    interval = models.CharField(max_length=10, choices=ResetInterval.choices)
+    cost_table = models.CharField(max_length=2000, blank=True, default="")
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "name", "valid_from"], name="account_service_version_at")]
+        constraints = [models.UniqueConstraint(fields=["account", "name"], condition=models.Q(valid_until__isnull=True),
+                                               name="account_service_version_one_open")]
+
+
+class AccountPlanVersion(models.Model):
+    """Which plan an account had from ``valid_from`` (null: none, a top account before its plan)."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
+    plan_id = models.BigIntegerField(null=True, blank=True)
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "valid_from"], name="account_plan_version_at")]
+        constraints = [models.UniqueConstraint(fields=["account"], condition=models.Q(valid_until__isnull=True),
+                                               name="account_plan_version_one_open")]

@@ -25,7 +25,7 @@ from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
 from apps.services.models import CatalogueService
 
-from . import cost_table
+from . import cost_table, history
 from .inheritance import plan_chain
 from .models import (DeviceTypeLimit, Plan, PlanEvent, PlanEventAction, PlanService, ResetInterval,
                      ServiceType)
@@ -425,7 +425,9 @@ def add_plan_service(*, actor, plan: Plan, values: dict, now: datetime | None = 
         clean = clean_service_row(service_id=plan.service_id, values=values)
         if plan.services.filter(name=clean["name"]).exists():
             raise InvalidInput.field("name", f"This plan already lists '{clean['name']}'.")
+        history.record_plan_rows([plan.pk], now=now, seed=True)
         row = PlanService.objects.create(plan=plan, **clean)
+        history.record_plan_rows([plan.pk], now=now)
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_ADDED, actor=actor, now=now,
                 details={"after": clean})
     return row
@@ -446,9 +448,11 @@ def update_plan_service(*, actor, row: PlanService, changes: dict, now: datetime
         if clean["name"] != row.name and plan.services.filter(name=clean["name"]).exists():
             raise InvalidInput.field("name", f"This plan already lists '{clean['name']}'.")
         if clean != before:
+            history.record_plan_rows([plan.pk], now=now, seed=True)
             for key, value in clean.items():
                 setattr(row, key, value)
             row.save()
+            history.record_plan_rows([plan.pk], now=now)
             _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_CHANGED, actor=actor, now=now,
                     details={"before": before, "after": clean})
     return row
@@ -462,7 +466,9 @@ def delete_plan_service(*, actor, row: PlanService, now: datetime | None = None)
         require_manage_plan(actor, plan)
         row = PlanService.objects.select_for_update().get(pk=row.pk)
         before = _row_values(row)
+        history.record_plan_rows([plan.pk], now=now, seed=True)
         row.delete()
+        history.record_plan_rows([plan.pk], now=now)
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_REMOVED, actor=actor, now=now,
                 details={"before": before})
 
@@ -585,6 +591,7 @@ def import_plan_services(*, actor, plan: Plan, source_plans, names=None, delete_
         plan = _lock(plan)
         require_manage_plan(actor, plan)
         rows = _chosen_source_rows(target=plan, source_plans=source_plans, names=names)
+        history.record_plan_rows([plan.pk], now=now, seed=True)
         if delete_existing:
             changes = TargetChanges(plan=plan, add=rows, remove=sorted(plan.services.values_list("name", flat=True)))
             plan.services.all().delete()
@@ -592,6 +599,7 @@ def import_plan_services(*, actor, plan: Plan, source_plans, names=None, delete_
         else:
             changes = _changes_for(plan, rows, "add")
             _apply(changes)
+        history.record_plan_rows([plan.pk], now=now)
         counts = {"added": len(changes.add), "kept": len(changes.keep), "removed": len(changes.remove)}
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICES_IMPORTED, actor=actor, now=now,
                 details={"sources": sorted(p.pk for p in source_plans), "delete_existing": delete_existing,
@@ -646,6 +654,7 @@ def export_plan_services(*, actor, plan: Plan, target_plans, names=None, mode: s
             pk__in=sorted(t.pk for t in targets)).order_by("pk")}
         rows = _export_rows(plan, names)
         result = {}
+        history.record_plan_rows(locked, now=now, seed=True)
         for target in sorted(locked.values(), key=lambda t: t.name):
             changes = _changes_for(target, rows, mode)
             _apply(changes)
@@ -654,6 +663,7 @@ def export_plan_services(*, actor, plan: Plan, target_plans, names=None, mode: s
                     now=now, details={"from_plan": plan.pk, "mode": mode, **changes.counts(),
                                       "added": [r["name"] for r in changes.add],
                                       "replaced": [r["name"] for r in changes.replace], "removed": changes.remove})
+        history.record_plan_rows(locked, now=now)
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICES_EXPORTED, actor=actor, now=now,
                 details={"mode": mode, "names": [r["name"] for r in rows],
                          "targets": {str(k): v for k, v in result.items()}})
@@ -834,8 +844,10 @@ def import_file_rows(*, actor, service: Account, rows, mode: str, now: datetime 
             before = {r.name: _row_values(r) for r in plan.services.filter(name__in=gone)}
             events.extend((plan, PlanEventAction.SERVICE_REMOVED, {"before": before[name], "by": "file import (sync)"})
                           for name in gone)
+        history.record_plan_rows(locked, now=now, seed=True)
         for changes in by_plan.values():
             _apply(changes)
+        history.record_plan_rows(locked, now=now)
         PlanEvent.objects.bulk_create([
             PlanEvent(service=service, plan_id_snapshot=plan.pk, plan_name=plan.name, action=action, actor=actor,
                       actor_name=actor_name(actor), at=now, details=details)

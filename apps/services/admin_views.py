@@ -1,6 +1,7 @@
-"""Custom admin pages of the kernel: an account's resolved services, and the check-a-service tool.
+"""Custom admin pages of the kernel: an account's resolved services, the check-a-service tool and
+the charge replay.
 
-Both read only; both are scoped by ``accounts_visible_to`` (an account out of scope is a 404) and
+All read only; both are scoped by ``accounts_visible_to`` (an account out of scope is a 404) and
 wrapped in ``admin.site.admin_view`` by ``admin_urls.py``.
 """
 
@@ -8,17 +9,20 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import Account
+from apps.accounts.models import Account, Role
 from apps.accounts.queries import accounts_visible_to, get_visible_account
-from apps.core import clock
+from apps.core import clock, periods
 from apps.core.errors import InvalidInput
 from apps.core.money import format_money
+from apps.core.scoping import is_platform
 from apps.plans.models import ServiceType
 
 from .models import CatalogueService
 from .operations import MAX_QUANTITY, check_service
 from .queries import block_warnings, service_usage
+from .replay import replay_charges
 from .resolution import ServiceIndex, catalogue_q, preloaded_settings, resolve_services
 
 
@@ -81,3 +85,57 @@ def check_tool_view(request):
             result = {"check": result, "cost": format_money(result.cost, pattern), "account": account}
     context = {**admin.site.each_context(request), "title": "Check a service", "form": form, "result": result}
     return TemplateResponse(request, "admin/services/check.html", context)
+
+
+# --- Charge replay (SPEC §9.7) ------------------------------------------------------------------
+
+class ReplayForm(forms.Form):
+    service = forms.ModelChoiceField(queryset=Account.objects.none(), label=_("Service"),
+                                     help_text=_("The service's top account."))
+    account = forms.ModelChoiceField(queryset=Account.objects.none(), required=False, label=_("Account"),
+                                     help_text=_("Empty: every account of the service."))
+    since = forms.DateField(label=_("Since"), help_text=_("First local day (YYYY-MM-DD)."))
+    until = forms.DateField(label=_("Until"), help_text=_("Last local day, included."))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if is_platform(user):
+            self.fields["service"].queryset = Account.objects.filter(parent__isnull=True).order_by("name")
+            self.fields["account"].queryset = Account.objects.order_by("path")
+        else:
+            del self.fields["service"]
+            self.fields["account"].queryset = accounts_visible_to(user).order_by("path")
+
+    def clean(self):
+        data = super().clean()
+        service = data.get("service") if "service" in self.fields else Account.objects.get(pk=self.user.account.service_id)
+        data["service"] = service
+        account = data.get("account")
+        if service is not None and account is not None and account.service_id != service.pk:
+            self.add_error("account", _("Not an account of this service."))
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            self.add_error("until", _("Must not be before since."))
+        return data
+
+
+def replay_view(request):
+    """Recompute the charges of a range and list every window where the ledger differs (read only)."""
+    user = request.user
+    if not (is_platform(user) or getattr(user, "role", "") == Role.TOP_USER):
+        raise PermissionDenied
+    if "since" in request.GET or "until" in request.GET:
+        form = ReplayForm(request.GET, user=user)
+    else:  # a link naming the account (or service) only: the form, filled in, unbound
+        form = ReplayForm(initial={k: v for k, v in request.GET.items() if k in ("service", "account")}, user=user)
+    result = None
+    if form.is_valid():
+        data = form.cleaned_data
+        result = replay_charges(data["service"], since=data["since"], until=data["until"], account=data["account"])
+    zone = result and periods.as_zone(form.cleaned_data["service"].timezone)
+    # Shown in the service's time zone whoever reads it (the platform operator's own zone is not the service's).
+    rows = [{"difference": d, "window_start": f"{d.window_start.astimezone(zone):%Y-%m-%d %H:%M %Z}"}
+            for d in result.differences] if result else []
+    context = {**admin.site.each_context(request), "title": _("Replay charges"), "form": form, "result": result,
+               "rows": rows}
+    return TemplateResponse(request, "admin/services/replay.html", context)

@@ -3,18 +3,20 @@ check, consume, objects. Views are thin: validate the body, find the account in 
 operation. Kernel denials are ``KernelDenied`` (403 ``{allowed: false, reason, detail, code}``).
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Role
+from apps.accounts.models import Account, Role
 from apps.accounts.queries import get_visible_account
 from apps.core import clock
 from apps.plans.models import ResetInterval, ServiceType
 
 from . import operations
 from .queries import service_usage
+from .replay import replay_charges, replay_range
 from .resolution import resolve_services
 
 KERNEL_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
@@ -165,3 +167,51 @@ def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class ReplayDifferenceSerializer(serializers.Serializer):
+    service = serializers.CharField()
+    window_start = serializers.DateTimeField(help_text="The window's start (UTC); for a call of a service "
+                                                       "without a reset window, the time of the charge.")
+    ledger = serializers.DecimalField(max_digits=16, decimal_places=4, allow_null=True,
+                                      help_text="The amount charged (positive); null: no row.")
+    recomputed = serializers.DecimalField(max_digits=16, decimal_places=4, allow_null=True,
+                                          help_text="The amount the plans in force then give; null: no window "
+                                                    "the plans explain.")
+
+
+class ReplaySerializer(serializers.Serializer):
+    matches = serializers.BooleanField()
+    differences = ReplayDifferenceSerializer(many=True)
+
+
+_REPLAY_ERROR = inline_serializer("ReplayError", {"detail": serializers.CharField(), "code": serializers.CharField(),
+                                                  "fields": serializers.DictField(required=False)})
+
+
+class ReplayView(KernelView):
+    """Recompute the account's own charges whose windows ended between two local dates (both
+    included) and compare them with its ledger (SPEC §9.7, §9.8). Top users and the platform
+    operator; read-only."""
+
+    allowed_roles = {Role.TOP_USER}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATE, required=True,
+                                     description="First local day (the service's time zone)."),
+                    OpenApiParameter("until", OpenApiTypes.DATE, required=True, description="Last local day, included.")],
+        responses={200: ReplaySerializer,
+                   400: OpenApiResponse(_REPLAY_ERROR, description="since/until missing, not a date, or until "
+                                                                   "before since (invalid)."),
+                   401: OpenApiResponse(_REPLAY_ERROR, description="No or bad credentials."),
+                   403: OpenApiResponse(_REPLAY_ERROR, description="Not a top user or the platform operator."),
+                   404: OpenApiResponse(_REPLAY_ERROR, description="The account is not in the caller's scope.")},
+        summary="Replay the account's charges against its ledger")
+    def get(self, request, pk):
+        account = self.account(pk)
+        since, until = replay_range(request.query_params.get("since"), request.query_params.get("until"))
+        result = replay_charges(Account.objects.get(pk=account.service_id), since=since, until=until, account=account)
+        return Response(ReplaySerializer({
+            "matches": result.matches,
+            "differences": [{"service": d.service, "window_start": d.window_start, "ledger": d.ledger,
+                             "recomputed": d.recomputed} for d in result.differences]}).data)

@@ -135,13 +135,37 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
             due.append(DuePair(pk, account_id, name, resolution, until))
 
     unit_counts = _unit_counts(due, skipped)
+    history = _history_if_changed(service, index, names, due, next_end)
     totals = {"windows": 0, "charges": 0, "amount": Decimal("0")}
     for start in range(0, len(due), CHUNK):
         result = _charge_chunk(due[start:start + CHUNK], service=service, skipped=skipped,
-                               unit_counts=unit_counts, now=now)
+                               unit_counts=unit_counts, now=now, history=history)
         for key in totals:
             totals[key] += result[key]
     return totals
+
+
+def _history_if_changed(service, index, names, due, next_end):
+    """When a plan row, override or account plan changed after the earliest due window ended (a
+    catch-up across a price change), the resolution as of each window's end and the instant of the
+    last change; else None (today's resolution is the one in force at every due window's end)."""
+    from apps.plans.history import Versions
+
+    from .as_of import ResolverAsOf, last_change_after
+
+    if not due:
+        return None
+    earliest = min(next_end[(pair.resolution.interval, pair.charged_until)] for pair in due)
+    last_change = last_change_after(service.pk, earliest)
+    if last_change is None:
+        return None
+    return ResolverAsOf(service, Versions(service.pk, names), dict(index.catalogue)), last_change
+
+
+def window_amount(table: CostTable, count: int) -> Decimal:
+    """A periodic window's charge: flat fee + the graduated sum over the count at its end (SPEC §3).
+    The replay (``replay.py``) prices with this same function."""
+    return table.total(count)
 
 
 def _any_override(index: ServiceIndex, name: str) -> bool:
@@ -169,7 +193,7 @@ def _per_unit_total(table: CostTable, counts: list[int], prices: dict[int, Decim
 
 @transaction.atomic
 def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
-                  unit_counts: dict[str, dict[int, list[int]]], now: datetime) -> dict:
+                  unit_counts: dict[str, dict[int, list[int]]], now: datetime, history=None) -> dict:
     """Charge the ended windows of one chunk of pairs in one transaction.
 
     Statements: the service's advisory lock (PostgreSQL), claim the watermarks (one conditional
@@ -214,14 +238,20 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
             unit_items = sum(units)
         changes = () if per_unit else tail.get((pair.account_id, pair.service), ())
         for start, end in windows:
+            in_force = resolution
+            if history is not None and not per_unit and end <= history[1]:
+                # A version changed since this window ended: the table in force at its end prices it.
+                in_force = history[0].at(pair.account_id, pair.service, end)
+                if in_force is None or in_force.interval != resolution.interval:
+                    continue
             if per_unit:
                 count, amount = unit_items, unit_total
             else:
                 count = current.get((pair.account_id, pair.service), 0) - sum(
                     delta for at, delta in changes if at >= end)
-                if (resolution.cost_table, count) not in amounts:
-                    amounts[(resolution.cost_table, count)] = resolution.table.total(count)
-                amount = amounts[(resolution.cost_table, count)]
+                if (in_force.cost_table, count) not in amounts:
+                    amounts[(in_force.cost_table, count)] = window_amount(in_force.table, count)
+                amount = amounts[(in_force.cost_table, count)]
             if amount <= 0:
                 continue
             text_key = (pair.service, count, len(units) if per_unit else None, resolution.interval, start)
@@ -232,7 +262,7 @@ def _charge_chunk(chunk: list[DuePair], *, service: Account, skipped: set[str],
             ledger_rows.append(LedgerRow(
                 account_id=pair.account_id, kind=LedgerKind.CHARGE, description=descriptions[text_key],
                 amount=-amount, service=pair.service, quantity=count, window_start=start, window_end=end,
-                periodic=True, cost_table=resolution.cost_table))
+                periodic=True, cost_table=in_force.cost_table))
             total += amount
     post_ledger_entries(ledger_rows, now=now)
     return {"windows": window_count, "charges": len(ledger_rows), "amount": total}

@@ -150,9 +150,9 @@ def _post_consumption_in_one(debits, charges, key, answer, answer_account) -> di
 
 # The columns of a charge row written by a consume (``post_consumption``), with their types.
 CHARGE_COLUMNS = ("account_id", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
-                  "periodic", "cost_table", "description", "actor_id", "actor_name", "at")
+                  "periodic", "cost_table", "first_position", "description", "actor_id", "actor_name", "at")
 _CHARGE_TYPES = ("bigint", "text", "numeric", "integer", "text", "bigint", "timestamptz", "timestamptz",
-                 "boolean", "text", "text", "bigint", "text", "timestamptz")
+                 "boolean", "text", "bigint", "text", "bigint", "text", "timestamptz")
 _KEY_COLUMNS = ("account_id", "key", "fingerprint", "created_at", "status_code", "body")
 
 

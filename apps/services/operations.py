@@ -34,6 +34,7 @@ from apps.core import clock, periods
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from apps.core.money import ZERO, as_money, money_text
 from apps.core.scoping import sees
+from apps.plans import history
 from apps.plans.cost_table import CostTableError, parse
 from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
 
@@ -321,8 +322,9 @@ def _consume(account_id: int, service: str, quantity: int, actor, now: datetime,
     paid = {pk: cost for pk, cost in costs.items() if cost > 0}
     answer = {"allowed": True, "cost": money_text(costs.get(own.pk, ZERO)),
               "usage": totals[own.pk][1] if own.pk in totals else quantity, "balance": money_text(own.balance)}
-    balances = counters.post_consumption(debits=paid, charges=_charge_rows(chain, paid, windows, quantity, actor, now),
-                                         key=key, answer=answer, answer_account=own.pk)
+    balances = counters.post_consumption(
+        debits=paid, charges=_charge_rows(chain, paid, windows, used_before, quantity, actor, now),
+        key=key, answer=answer, answer_account=own.pk)
     by_id = {link.account.pk: link for link in links}
     for pk, balance in balances.items():
         denial = _balance_denial(by_id[pk], balance)
@@ -334,12 +336,16 @@ def _consume(account_id: int, service: str, quantity: int, actor, now: datetime,
     return {**answer, "balance": money_text(own.balance)}
 
 
-def _charge_rows(chain: Chain, paid: dict[int, Decimal], windows: dict, quantity: int, actor,
-                 now: datetime) -> list[tuple]:
-    """One charge ledger row per paying account (``counters.CHARGE_COLUMNS``)."""
+def _charge_rows(chain: Chain, paid: dict[int, Decimal], windows: dict, used_before: dict[int, int],
+                 quantity: int, actor, now: datetime) -> list[tuple]:
+    """One charge ledger row per paying account (``counters.CHARGE_COLUMNS``), recording what priced
+    it (SPEC §9.8, for the replay): its window, quantity, the first position of the window it
+    priced and the table it used."""
     user, name = chain.account, chain.resolution.name
+    tables = {link.account.pk: link.resolution.cost_table for link in chain.links}
     return [
-        (pk, LedgerKind.CHARGE, -as_money(cost), 0, name, quantity, *(windows[pk] or (None, None)), False, "",
+        (pk, LedgerKind.CHARGE, -as_money(cost), 0, name, quantity, *(windows[pk] or (None, None)), False,
+         tables[pk], used_before[pk] + 1,
          f"{name} × {quantity}" if pk == user.pk else f"{name} × {quantity} used by {user.name}",
          actor.pk if actor else None, actor_name(actor), now)
         for pk, cost in sorted(paid.items())
@@ -429,9 +435,12 @@ def set_service_override(*, actor, account: Account, name: str, interval: str = 
         raise InvalidInput.field("cost_table", str(exc)) from None
     if table.flat_fee and (kind != ServiceType.PERIODIC or interval == ResetInterval.NONE):
         raise InvalidInput.field("cost_table", "A flat fee (counter 0) needs a periodic service with an interval.")
+    now = now or clock.now()
+    history.record_overrides([account.pk], now=now, seed=True)
     override, _ = AccountServiceOverride.objects.update_or_create(
         account=account, name=name, defaults={"type": kind, "interval": interval, "cost_table": table.canonical},
     )
+    history.record_overrides([account.pk], now=now)
     return override
 
 
@@ -440,6 +449,9 @@ def delete_service_override(*, actor, account: Account, name: str, now: datetime
     """Remove ``account``'s own row for ``name``: its plan chain applies again."""
     require_not_blocked(actor)
     require_manage(actor, account)
+    now = now or clock.now()
+    history.record_overrides([account.pk], now=now, seed=True)
     deleted, _ = AccountServiceOverride.objects.filter(account=account, name=name).delete()
+    history.record_overrides([account.pk], now=now)
     if not deleted:
         raise InvalidInput.field("name", f"Account '{account.name}' has no override for '{name}'.")
