@@ -15,6 +15,7 @@ from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_e
                              invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.core.pickers import ScopedPickerMixin, asked_picker, register_picker
 from apps.core.scoping import in_scope, is_platform
 
 from . import operations
@@ -62,9 +63,10 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(Account)
-class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = AccountForm
     scope_field = ""
+    autocomplete_fields = ("parent",)
     list_display = ("tree_name", "parent", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
                     "warning")
     list_select_related = ("parent", "plan", "service", "service__plan")
@@ -91,6 +93,18 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         elif obj is not None and obj.is_top and request.user.role == Role.TOP_USER:
             fieldsets.append(("Service settings", {"fields": ("currency_format",)}))
         return fieldsets
+
+    def get_search_results(self, request, queryset, search_term):
+        if is_platform(request.user) and asked_picker(request):
+            queryset = queryset.select_related("service")  # ``picker_label`` names the service
+        return super().get_search_results(request, queryset, search_term)
+
+    def picker_label(self, request, obj) -> str:
+        """A picker's row: the platform operator sees every service's accounts, so the service tells
+        namesakes apart (as the unit form's choices do)."""
+        if is_platform(request.user) and not obj.is_top:
+            return f"{obj.service.name} › {obj.name}"
+        return obj.name
 
     @admin.display(description="name", ordering="path")
     def tree_name(self, obj):
@@ -298,6 +312,7 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
     fieldsets = ((None, {"fields": ("username", "account", "role", "email", "is_active", "last_login")}),)
     readonly_fields = ("username", "account", "role", "last_login")
     filter_horizontal = ()
+    autocomplete_fields = ("account",)
     actions = ["rotate_tokens"]
 
     def get_queryset(self, request):
@@ -326,3 +341,8 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
             else:
                 self.message_user(request, f"New API token for {operator.username} (shown once): {key}",
                                   messages.WARNING)
+
+
+# Pickers (apps.core.pickers): a new account's parent and a new operator's account, any account in scope.
+register_picker("accounts.account.parent", Account)
+register_picker("accounts.operator.account", Account)

@@ -19,12 +19,14 @@ from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, gettext_lazy
 
-from apps.accounts.models import Role
+from apps.accounts.models import Account, Role
 from apps.core import clock
 from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, chosen_service_id,
                              service_filter,
                              stream_csv)
+from apps.core.pickers import register_picker
 from apps.core.scoping import is_platform
+from apps.units.models import Unit
 
 from . import operations, queries
 from .forms import AssignUnitsForm, ExpiryNoticeForm, QueueUnitsForm, ShareForm, share_targets_for
@@ -219,6 +221,32 @@ class DateRangeFilter(admin.FieldListFilter):
                "clear_url": changelist.get_query_string(remove=[self.lower_key, self.upper_key])}
 
 
+# --- the units the bulk actions offer, and the searchable pickers of the codes pages -----------------------
+
+def free_units_of(units, now: datetime):
+    """The units without a live code (where "assign to selected units" may put one), in name order."""
+    busy = ActivationCode.objects.filter(queries.live_q(now)).filter(unit__isnull=False).values("unit_id")
+    return units.exclude(pk__in=busy).order_by("name", "id")
+
+
+def queueable_units_of(units, now: datetime):
+    """The units holding a live code and none queued (where "queue on selected units" may queue one)."""
+    live = ActivationCode.objects.filter(queries.live_q(now), unit__isnull=False).values("unit_id")
+    queued = ActivationCode.objects.filter(status=CodeStatus.QUEUED).values("queued_on_id")
+    return units.filter(pk__in=live).exclude(pk__in=queued).order_by("name", "id")
+
+
+def _may_assign(user) -> bool:
+    return queries.may_use_codes_window(user) and user.has_perm("codes.assign_code")
+
+
+# apps.core.pickers: the rows are the unit admin's (the viewer's scope, archived units left out), narrowed.
+register_picker("codes.apply", Unit, may_use=lambda user: user.has_perm("codes.apply_code"))
+register_picker("codes.assign", Unit, lambda request, units: free_units_of(units, clock.now()), _may_assign)
+register_picker("codes.queue", Unit, lambda request, units: queueable_units_of(units, clock.now()), _may_assign)
+register_picker("codes.log.account", Account, may_use=queries.may_use_codes_window)
+
+
 # --- the codes window ---------------------------------------------------------------------------------
 
 @admin.register(ActivationCode)
@@ -385,9 +413,7 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Assign to selected units (one code per unit)", permissions=["assign"])
     def assign_to_units(self, request, queryset):
         now = clock.now()
-        free_units = (queries.units_visible_to(request.user).exclude(
-            pk__in=ActivationCode.objects.filter(queries.live_q(now)).filter(unit__isnull=False).values("unit_id"))
-            .select_related("account").order_by("name", "id"))
+        free_units = free_units_of(queries.units_visible_to(request.user), now).select_related("account")
         form = AssignUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=free_units)
         if "confirm" in request.POST and form.is_valid():
             codes = queryset.filter(unit__isnull=True).exclude(queries.expired_q(now))
@@ -409,11 +435,9 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
         """Like "assign to selected units": the selected new codes, oldest first, are paired with the units
         chosen on the confirmation page (units holding a live code and no queued one), in name order."""
         now = clock.now()
-        live_units = ActivationCode.objects.filter(queries.live_q(now), unit__isnull=False).values("unit_id")
-        queued_units = ActivationCode.objects.filter(status=CodeStatus.QUEUED).values("queued_on_id")
         live_until = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE).values("expires_at")
-        units = (queries.units_visible_to(request.user).filter(pk__in=live_units).exclude(pk__in=queued_units)
-                 .annotate(live_until=Subquery(live_until[:1])).select_related("account").order_by("name", "id"))
+        units = (queueable_units_of(queries.units_visible_to(request.user), now)
+                 .annotate(live_until=Subquery(live_until[:1])).select_related("account"))
         form = QueueUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=units)
         if "confirm" in request.POST and form.is_valid():
             pairs = operations.pair_codes_with_queues(queryset.filter(status=CodeStatus.NEW),

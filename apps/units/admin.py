@@ -14,11 +14,13 @@ from django.template.response import TemplateResponse
 from django.utils.dateformat import format as date_format
 from django.utils.timezone import localtime
 
+from apps.accounts.models import Account
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
 from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
                              chosen_service_id, id_value, service_filter)
 from apps.core.errors import DomainError
+from apps.core.pickers import ScopedPickerMixin, register_picker
 from apps.core.scoping import is_platform
 
 from . import operations, queries
@@ -154,8 +156,9 @@ def feature_lists(formsets) -> dict:
 
 
 @admin.register(Unit)
-class UnitAdmin(CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class UnitAdmin(ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = UnitAdminForm
+    autocomplete_fields = ("account",)
     inlines = [SensorInline, CommandInline, ServiceIntervalInline]
     list_display = ("name", "unique_id", "account", "device_type", "active", "deactivated", "reason")
     list_select_related = ("account", "device_type")
@@ -189,6 +192,10 @@ class UnitAdmin(CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.Mo
                 field.label_from_instance = lambda account: f"{account.service.name} › {account.name}"
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def picker_label(self, request, obj) -> str:
+        """A picker's row: the name, the IMEI and the account tell namesakes apart."""
+        return f"{obj.name} ({obj.unique_id}, {obj.account.name})"
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -307,7 +314,7 @@ class GrantInline(admin.TabularInline):
 
     model = AccessGrant
     fields = ("unit", "account")
-    autocomplete_fields = ("unit",)
+    autocomplete_fields = ("unit", "account")
     extra = 1
 
     def has_change_permission(self, request, obj=None):
@@ -347,6 +354,7 @@ class MonitoringUserForm(forms.ModelForm):
 @admin.register(MonitoringUser)
 class MonitoringUserAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = MonitoringUserForm
+    autocomplete_fields = ("account",)
     inlines = [GrantInline]
     list_display = ("name", "account", "grant_count", "created_at")
     list_select_related = ("account",)
@@ -387,6 +395,18 @@ class MonitoringUserAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmi
                 operations.grant_access(actor=request.user, user=form.instance, unit=data.get("unit"),
                                         account=data.get("account"))
 
+
+
+# --- pickers (apps.core.pickers): the rows each searchable picker of these pages offers ------------------
+
+def _accounts_below_top(request, accounts):
+    return accounts.filter(parent__isnull=False)  # a unit never sits on a top account (its form's choices)
+
+
+register_picker("units.unit.account", Account, _accounts_below_top)
+register_picker("units.monitoringuser.account", Account)
+register_picker("units.accessgrant.account", Account)
+register_picker("units.accessgrant.unit", Unit)
 
 
 # --- unit log -----------------------------------------------------------------------------------------
