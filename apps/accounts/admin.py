@@ -10,13 +10,14 @@ from django.template.response import TemplateResponse
 from django.contrib.admin.views.main import ChangeList
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
-from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
+from apps.core.admin import (CappedListMixin, OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
                              invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.core.pickers import ScopedPickerMixin, asked_picker, register_picker
-from apps.core.scoping import in_scope, is_platform
+from apps.core.scoping import in_scope, is_platform, service_id_of
 
 from . import operations
 from .forms import AccountForm, BlockForm, OperatorChangeForm, OperatorCreationForm, PaymentForm
@@ -250,14 +251,43 @@ class AccountAdmin(ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, adm
         return TemplateResponse(request, "admin/accounts/billing_method.html", context)
 
 
+class LedgerServiceFilter(admin.SimpleListFilter):
+    """The ledger's service-name filter. Its choices are the names the viewer's plans and account overrides
+    configure (the only services that charge), read from those small tables: never a ``DISTINCT`` over the
+    ledger, which reads the whole scope (issue 16). The parameter stays Django's ``service__exact``; a name
+    typed there that no plan configures still filters."""
+
+    title = gettext_lazy("service name")
+    parameter_name = "service__exact"
+
+    def lookups(self, request, model_admin):
+        from apps.plans.models import AccountServiceOverride, PlanService
+
+        user = request.user
+        service_id = chosen_service_id(request) if is_platform(user) else service_id_of(user)
+        plan_rows, overrides = PlanService.objects.all(), in_scope(AccountServiceOverride.objects.all(), user,
+                                                                   "account")
+        if service_id is not None:
+            plan_rows = plan_rows.filter(plan__service_id=service_id)
+            overrides = overrides.filter(account__service_id=service_id)
+        names = plan_rows.values_list("name", flat=True).union(overrides.values_list("name", flat=True))
+        return [(name, name) for name in sorted(names)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(service=self.value()) if self.value() else queryset
+
+
 @admin.register(LedgerEntry)
-class LedgerAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Capped count (``CappedListMixin``: ``COUNT`` of at most 10,001 rows, however many the scope holds)."""
+
     list_display = ("at", "account", "kind", "amount", "days", "service", "quantity", "window_start", "description",
                     "actor_name")
     list_select_related = ("account",)
-    list_filter = (service_filter("account__service"), "kind", "periodic", "service", "at")
+    list_filter = (service_filter("account__service"), "kind", "periodic", LedgerServiceFilter, "at")
     search_fields = ("account__name", "description")
     ordering = ("-at", "-id")
+    keyset_ordering = ordering  # "Last" and its neighbours by cursor (CappedChangeList)
     actions = None
     fields = ("at", "account", "kind", "amount", "days", "service", "quantity", "periodic", "window_start",
               "window_end", "cost_table", "description", "actor", "actor_name")
