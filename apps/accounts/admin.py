@@ -1,6 +1,7 @@
 """The account tree, operators and the ledger in the admin."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
@@ -12,11 +13,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
-from apps.core.admin import (CappedListMixin, OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
+from apps.core.admin import (CappedListMixin, OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id,
                              invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import DomainError
 from apps.core.money import format_money
-from apps.core.pickers import ScopedPickerMixin, asked_picker, register_picker
+from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, asked_picker,
+                               register_picker)
 from apps.core.scoping import in_scope, is_platform, service_id_of
 
 from . import operations
@@ -32,22 +34,15 @@ def currency_of(account: Account) -> str:
     return service.currency_format or effective_settings(service.plan)["currency_format"].value
 
 
-class ParentFilter(admin.SimpleListFilter):
-    """Accounts with dealer rights (or top accounts) the operator can see, as parents to filter by."""
+class ParentFilter(PickerListFilter):
+    """Accounts with dealer rights (or top accounts) the operator can see, as parents to filter by: a
+    searchable picker (``accounts.filter.parent``)."""
 
     title = "parent"
     parameter_name = "parent"
-
-    def lookups(self, request, model_admin):
-        dealers = accounts_visible_to(request.user).filter(dealer_rights=True) | accounts_visible_to(
-            request.user).filter(parent__isnull=True)
-        if (service_id := chosen_service_id(request)) is not None:
-            dealers = dealers.filter(service_id=service_id)
-        return [(a.pk, a.name) for a in dealers.order_by("path")[:200]]
-
-    def queryset(self, request, queryset):
-        parent_id = id_value(self.value(), "parent")
-        return queryset if parent_id is None else queryset.filter(parent_id=parent_id)
+    picker = "accounts.filter.parent"
+    source = (Account, "parent")
+    lookup = "parent_id"
 
 
 class AccountChangeList(ChangeList):
@@ -64,7 +59,7 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(Account)
-class AccountAdmin(ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = AccountForm
     scope_field = ""
     autocomplete_fields = ("parent",)
@@ -376,3 +371,5 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
 # Pickers (apps.core.pickers): a new account's parent and a new operator's account, any account in scope.
 register_picker("accounts.account.parent", Account)
 register_picker("accounts.operator.account", Account)
+register_picker("accounts.filter.parent", Account,
+                lambda request, accounts: accounts.filter(Q(dealer_rights=True) | Q(parent__isnull=True)))

@@ -21,10 +21,9 @@ from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts.models import Account, Role
 from apps.core import clock
-from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, chosen_service_id,
-                             service_filter,
+from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
                              stream_csv)
-from apps.core.pickers import register_picker
+from apps.core.pickers import PickerFiltersMixin, PickerListFilter, register_picker
 from apps.core.scoping import is_platform
 from apps.units.models import Unit
 
@@ -135,24 +134,24 @@ class AssignedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class SharedWithFilter(admin.SimpleListFilter):
+class SharedWithFilter(PickerListFilter):
+    """"Not shared", a distributor's own account, or any distributor it may share with: a searchable picker."""
+
     title = "shared with"
     parameter_name = "shared_with"
+    picker = "codes.filter.shared_with"
+    source = (ActivationCode, "shared_with")
+    lookup = "shared_with_id"
 
-    def lookups(self, request, model_admin):
+    def fixed_choices(self, request):
         own = getattr(request.user, "account", None)
-        mine = [(own.pk, own.name)] if own is not None and not own.is_top else []  # a distributor's own codes
-        targets = share_targets_for(request.user)
-        if (service_id := chosen_service_id(request)) is not None:
-            targets = targets.filter(service_id=service_id)
-        return [("none", "Not shared"), *mine, *[(a.pk, a.name) for a in targets[:200]]]
+        mine = [(str(own.pk), own.name)] if own is not None and not own.is_top else []  # a distributor's own codes
+        return [("none", "Not shared"), *mine]
 
-    def queryset(self, request, queryset):
-        if self.value() == "none":
+    def fixed_queryset(self, request, queryset, value):
+        if value == "none":
             return queryset.filter(shared_with__isnull=True)
-        if self.value() and self.value().isdigit():
-            return queryset.filter(shared_with_id=int(self.value()))
-        return queryset
+        return queryset.filter(shared_with_id=int(value))
 
 
 class ValidityFilter(admin.SimpleListFilter):
@@ -245,12 +244,15 @@ register_picker("codes.apply", Unit, may_use=lambda user: user.has_perm("codes.a
 register_picker("codes.assign", Unit, lambda request, units: free_units_of(units, clock.now()), _may_assign)
 register_picker("codes.queue", Unit, lambda request, units: queueable_units_of(units, clock.now()), _may_assign)
 register_picker("codes.log.account", Account, may_use=queries.may_use_codes_window)
+register_picker("codes.filter.shared_with", Account,
+                lambda request, accounts: accounts.filter(pk__in=share_targets_for(request.user).values("pk")),
+                queries.may_use_codes_window)
 
 
 # --- the codes window ---------------------------------------------------------------------------------
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("code_display", "unit_link", "account_name", "shared_with", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
     list_select_related = ("unit", "unit__account", "shared_with", "service", "queued_on", "queued_on__account")

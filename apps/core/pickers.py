@@ -128,3 +128,78 @@ def use_picker(form_field, model: type[Model], field_name: str, picker: str, *, 
     form_field.widget = widget
     widget.choices = form_field.choices
     return form_field
+
+
+class PickerListFilter(admin.SimpleListFilter):
+    """A list filter whose choice is a searchable picker (a GET form: pick, then "Filter"), never a list of
+    every account in scope. ``picker`` names the registered rows offered, ``source`` a foreign key to the
+    picked model (``(Model, "field")``, for the endpoint), ``lookup`` what the list filters on.
+    ``fixed_choices`` are plain links shown above the picker (e.g. "Not shared")."""
+
+    template = "admin/picker_filter.html"
+    picker: str = ""
+    source: tuple[type[Model], str] = ()
+    lookup: str = ""
+
+    def __init__(self, request, params, model, model_admin):
+        self.request = request
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return self.fixed_choices(request)
+
+    def fixed_choices(self, request) -> list[tuple[str, str]]:
+        return []
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        from .admin import id_value
+
+        if self.value() in {str(value) for value, _ in self.lookup_choices}:
+            return self.fixed_queryset(request, queryset, self.value())
+        value = id_value(self.value(), str(self.title))
+        return queryset if value is None else queryset.filter(**{self.lookup: value})
+
+    def fixed_queryset(self, request, queryset, value):
+        return queryset
+
+    def picker_html(self):
+        from django import forms
+
+        model, field_name = self.source
+        target = model._meta.get_field(field_name).related_model
+        target_admin = admin.site.get_model_admin(target)
+        field = forms.ModelChoiceField(queryset=target_admin.get_queryset(self.request), required=False)
+        label = getattr(target_admin, "picker_label", None)
+        if label is not None:
+            field.label_from_instance = lambda obj: label(self.request, obj)
+        use_picker(field, model, field_name, self.picker, attrs={"style": "width: 100%",
+                                                                 "aria-label": str(self.title)})
+        fixed = {str(value) for value, _ in self.lookup_choices}
+        value = self.value() if self.value() not in fixed and (self.value() or "").isdigit() else None
+        return field.widget.render(self.parameter_name, value)
+
+    def choices(self, changelist):
+        skip = {self.parameter_name, "p", "cursor", "e"}
+        keep = [(key, value) for key, values in changelist.params.items() if key not in skip
+                for value in (values if isinstance(values, list) else [values])]
+        yield {"fixed": [{"display": label, "selected": self.value() == str(value),
+                          "query_string": changelist.get_query_string({self.parameter_name: value})}
+                         for value, label in self.lookup_choices],
+               "picker": self.picker_html(), "keep": keep, "chosen": self.value() is not None,
+               "clear_url": changelist.get_query_string(remove=[self.parameter_name])}
+
+
+class PickerFiltersMixin:
+    """For a ModelAdmin with ``PickerListFilter``s: the select2 scripts and styles on its list page."""
+
+    @property
+    def media(self):
+        media = super().media
+        for list_filter in self.list_filter:
+            if isinstance(list_filter, type) and issubclass(list_filter, PickerListFilter):
+                model, field_name = list_filter.source
+                media += AutocompleteSelect(model._meta.get_field(field_name), admin.site).media
+        return media

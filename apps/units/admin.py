@@ -18,9 +18,9 @@ from apps.accounts.models import Account
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
 from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
-                             chosen_service_id, id_value, service_filter)
+                             service_filter)
 from apps.core.errors import DomainError
-from apps.core.pickers import ScopedPickerMixin, register_picker
+from apps.core.pickers import PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, register_picker
 from apps.core.scoping import is_platform
 
 from . import operations, queries
@@ -59,22 +59,14 @@ class OperationErrorMixin:
         return type(form.__name__, (form,), {"clean": clean})
 
 
-class ScopedAccountFilter(admin.SimpleListFilter):
-    """Accounts of the operator's subtree that may hold units (never a top account)."""
+class ScopedAccountFilter(PickerListFilter):
+    """Accounts of the operator's subtree that may hold units (never a top account): a searchable picker."""
 
     title = "account"
     parameter_name = "account"
-    account_field = "account"
-
-    def lookups(self, request, model_admin):
-        accounts = accounts_visible_to(request.user).filter(parent__isnull=False).order_by("path")
-        if (service_id := chosen_service_id(request)) is not None:
-            accounts = accounts.filter(service_id=service_id)
-        return [(a.pk, a.name) for a in accounts.only("pk", "name")[:500]]
-
-    def queryset(self, request, queryset):
-        account_id = id_value(self.value(), "account")
-        return queryset if account_id is None else queryset.filter(**{f"{self.account_field}_id": account_id})
+    picker = "units.unit.account"
+    source = (Unit, "account")
+    lookup = "account_id"
 
 
 # --- units -------------------------------------------------------------------------------------------
@@ -156,7 +148,7 @@ def feature_lists(formsets) -> dict:
 
 
 @admin.register(Unit)
-class UnitAdmin(ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class UnitAdmin(PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = UnitAdminForm
     autocomplete_fields = ("account",)
     inlines = [SensorInline, CommandInline, ServiceIntervalInline]
@@ -352,7 +344,7 @@ class MonitoringUserForm(forms.ModelForm):
 
 
 @admin.register(MonitoringUser)
-class MonitoringUserAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class MonitoringUserAdmin(PickerFiltersMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = MonitoringUserForm
     autocomplete_fields = ("account",)
     inlines = [GrantInline]

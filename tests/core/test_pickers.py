@@ -193,3 +193,35 @@ def test_code_log_account_picker_keeps_the_chosen_account(as_user, world):
     client = as_user(world.north_op)
     page = client.get(reverse("codes-log"), {"account": world.south_client.pk}).content.decode()
     assert "South Client" not in page and "Select a valid choice" in page
+
+
+@pytest.mark.parametrize("url, param", [("/admin/units/unit/", "account"), ("/admin/units/monitoringuser/", "account"),
+                                        ("/admin/accounts/account/", "parent"),
+                                        ("/admin/codes/activationcode/", "shared_with")])
+def test_list_filters_are_pickers_that_keep_the_chosen_value(as_user, world, url, param):
+    _bulk_accounts(world, 3)
+    world.north.refresh_from_db()
+    client = as_user(world.top)
+    page = client.get(url).content.decode()
+    assert f'name="{param}"' in page and "admin-autocomplete" in page
+    assert "Bulk client 002" not in page or param == "parent"  # (the accounts list shows them as rows)
+    chosen = world.north  # a dealer (parent, shared-with target) with accounts below (an account filter)
+    page = client.get(url, {param: chosen.pk, "o": "1"}).content.decode()
+    assert re.search(rf'<option value="{chosen.pk}" selected>North</option>', page), page
+    assert '<input type="hidden" name="o" value="1">' in page  # the other parameters ride along
+    # A malformed value is the admin's invalid-filter answer; an id out of scope names nothing.
+    assert client.get(url, {param: "x"}).status_code in (200, 302)
+    client = as_user(world.other_top)
+    page = client.get(url, {param: chosen.pk}).content.decode()
+    assert ">North<" not in page
+
+
+def test_filter_pickers_offer_what_each_filter_may_take(as_user, world):
+    client = as_user(world.top)
+    parents = picker(client, picker_name="accounts.filter.parent", source="accounts.account.parent")[1]
+    assert parents == {"Acme Telematics", "North", "South", "North-East"}  # dealers and the top, no clients
+    targets = picker(client, picker_name="codes.filter.shared_with", source="codes.activationcode.shared_with")[1]
+    assert targets == {"North", "South", "North-East"}
+    client = as_user(world.north_op)
+    targets = picker(client, picker_name="codes.filter.shared_with", source="codes.activationcode.shared_with")[1]
+    assert targets == {"North-East"}
