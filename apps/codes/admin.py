@@ -247,6 +247,9 @@ register_picker("codes.log.account", Account, may_use=queries.may_use_codes_wind
 register_picker("codes.filter.shared_with", Account,
                 lambda request, accounts: accounts.filter(pk__in=share_targets_for(request.user).values("pk")),
                 queries.may_use_codes_window)
+register_picker("codes.share", Account,
+                lambda request, accounts: accounts.filter(pk__in=share_targets_for(request.user).values("pk")),
+                lambda user: queries.may_use_codes_window(user) and user.has_perm("codes.share_code"))
 
 
 # --- the codes window ---------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ class ShareForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        use_picker(self.fields["account"], ActivationCode, "shared_with", "codes.share", attrs={"style": "width: 24em"})
         self.fields["account"].queryset = share_targets_for(user)
 
 
