@@ -6,11 +6,11 @@ actions show a confirmation page with counts and the refused rows, then run each
 operation; with "select all" they act on the whole filtered queryset.
 """
 
-import zoneinfo
 from datetime import datetime, time, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -37,7 +37,9 @@ REFUSED_SAMPLE = 50
 
 
 def _tz_of(code: ActivationCode):
-    return zoneinfo.ZoneInfo(code.service.timezone)
+    """The page's zone (``core.middleware``: one zone for a person on every admin page, issue 15), not the
+    code's service's: the platform operator sees UTC unless a service is chosen, like on every other page."""
+    return timezone.get_current_timezone()
 
 
 def _local(value: datetime | None, tz) -> str:
@@ -70,7 +72,7 @@ def unit_code_panel(unit) -> str:
     now = clock.now()
     code = queries.current_codes_for_units([unit.pk], now=now).get(unit.pk)
     queued = queries.queued_codes_for_units([unit.pk], now=now).get(unit.pk)
-    tz = zoneinfo.ZoneInfo(unit.account.service.timezone) if unit.account_id else timezone.utc
+    tz = timezone.get_current_timezone()  # the page's zone, as the rest of the unit page
     if code is None:
         summary = format_html("<p>{}</p>", "No activation code on this unit.")
     else:
@@ -180,22 +182,31 @@ class ExpiringWithinFilter(admin.SimpleListFilter):
 
 
 class DateRangeFilter(admin.FieldListFilter):
-    """From/to date inputs (inclusive days, UTC) for a date-time field: ``<field>__gte`` / ``__lt``."""
+    """From/to date inputs (inclusive days in the page's time zone) for a date-time field: ``<field>__gte`` /
+    ``__lt``."""
 
     template = "admin/codes/date_range_filter.html"
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         self.lower_key, self.upper_key = f"{field_path}__from", f"{field_path}__to"
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.lower = parse_date(self._param(params, self.lower_key) or "")
-        self.upper = parse_date(self._param(params, self.upper_key) or "")
+        # Django's FieldListFilter has already moved the expected parameters into ``used_parameters``
+        # (reading ``params`` here found none, so the date filters filtered nothing).
+        self.lower, self.upper = self._date(self.lower_key), self._date(self.upper_key)
         self.title = {"activated_at": "activation date", "expires_at": "expiry date"}.get(field_path, field_path)
         self.request_params = request.GET
 
-    @staticmethod
-    def _param(params, key):
-        value = params.pop(key, None)
-        return value[-1] if isinstance(value, list) else value
+    def _date(self, key):
+        """The parameter's date; a value that is no date is the admin's invalid-filter answer (``?e=1``)."""
+        value = self.used_parameters.get(key)
+        value = (value[-1] if isinstance(value, list) else value) or ""
+        try:
+            day = parse_date(value)
+        except ValueError:  # well-formed but impossible (2026-02-31)
+            day = None
+        if value and day is None:
+            raise IncorrectLookupParameters(gettext("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value})
+        return day
 
     def expected_parameters(self):
         return [self.lower_key, self.upper_key]
@@ -205,11 +216,11 @@ class DateRangeFilter(admin.FieldListFilter):
 
     def queryset(self, request, queryset):
         if self.lower:
-            queryset = queryset.filter(**{f"{self.field_path}__gte": datetime.combine(self.lower, time.min,
-                                                                                      timezone.utc)})
+            queryset = queryset.filter(**{f"{self.field_path}__gte": datetime.combine(
+                self.lower, time.min, timezone.get_current_timezone())})
         if self.upper:
             queryset = queryset.filter(**{f"{self.field_path}__lt": datetime.combine(
-                self.upper + timedelta(days=1), time.min, timezone.utc)})
+                self.upper + timedelta(days=1), time.min, timezone.get_current_timezone())})
         return queryset
 
     def choices(self, changelist):

@@ -1,7 +1,6 @@
 """Forms of the codes admin pages: generate, apply by hand, the bulk-action confirmations, the log
 report and expiry notices. Choices are always scoped to the operator."""
 
-import zoneinfo
 from datetime import datetime, time, timedelta
 
 from django import forms
@@ -158,10 +157,12 @@ class LogFilterForm(forms.Form):
             del self.fields["service"]
         use_picker(self.fields["account"], ActivationCode, "shared_with", "codes.log.account")  # searchable
         self.fields["account"].queryset = accounts
-        self.tz = zoneinfo.ZoneInfo(user.account.service.timezone if getattr(user, "account", None) else "UTC")
+        # The page's zone (``core.middleware``): the operator's service's, the platform operator's chosen
+        # service's, else UTC; the same zone the page shows its times in.
+        self.tz = timezone.get_current_timezone()
 
     def window(self) -> tuple[datetime, datetime]:
-        """[start of ``since``, end of ``until``) in the operator's service time zone; today by default."""
+        """[start of ``since``, end of ``until``) in the page's time zone; today by default."""
         today = timezone.localtime(clock.now(), self.tz).date()
         since = self.cleaned_data.get("since") or today
         until = self.cleaned_data.get("until") or today
