@@ -55,6 +55,15 @@ def _guards_lifted_while_emptying_tables():
     TransactionTestCase._fixture_teardown = original
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: throttle counters (DRF's, the failed-token count) must not
+    carry from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def seeded(db):
     """Catalogue, role groups and beat rows: re-created because transactional tests truncate them."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django_celery_beat.models import (ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask,
@@ -26,7 +27,7 @@ from apps.core.seeds import ensure_seeds
 from apps.discounts.models import DiscountSnapshot
 from apps.discounts.rules import OBJECT_SERVICES
 from apps.plans import operations as plan_ops
-from apps.plans.models import AccountServiceOverride, PlanEvent, PlanService
+from apps.plans.models import AccountServiceOverride, PlanEvent, PlanImportJob, PlanService
 from apps.units import operations as unit_ops
 from apps.units.models import DeviceType, Modem, UnitEvent
 from tests import factories
@@ -90,10 +91,14 @@ def _branch_objects(w: CrawlWorld, zone: str, *, prefix: str, actor, client, pay
     notice = code_ops.create_notice(actor=notice_op, name=f"{prefix}Notice", text=f"{prefix}NoticeText",
                                     days_before=40, recipients=[notice_op])
     delivery = NoticeDelivery.objects.create(notice=notice, recipient=notice_op, code=code, created_at=now)
+    job = PlanImportJob.objects.create(actor=actor, service=service, mode="update", file_name=f"{prefix}Import.csv",
+                                       file_format=0, tmp_name=f"{prefix}tmp", state=PlanImportJob.State.DONE,
+                                       total_rows=1, checked_rows=1, result={"updated": 1}, created_at=now,
+                                       finished_at=now)
     w.codes[zone] = code.code
     for kind, pk in (("account", client.pk), ("unit", unit.pk), ("monitoringuser", user.pk), ("grant", grant.pk),
                      ("activationcode", code.pk), ("code", code.code), ("expirynotice", notice.pk),
-                     ("delivery", delivery.pk), ("override", override.name),
+                     ("delivery", delivery.pk), ("override", override.name), ("planimportjob", job.pk),
                      ("ledgerentry", LedgerEntry.objects.filter(account=client).latest("pk").pk),
                      ("codeevent", CodeEvent.objects.filter(code_id=code.pk).latest("pk").pk),
                      ("unitevent", UnitEvent.objects.filter(unit_id_snapshot=unit.pk).latest("pk").pk)):
@@ -184,6 +189,15 @@ def build() -> CrawlWorld:
         "clockedschedule": ClockedSchedule.objects.create(clocked_time=clock.now()).pk,
         "solarschedule": SolarSchedule.objects.get_or_create(event="sunrise", latitude=50, longitude=8)[0].pk,
         "content_type": ContentType.objects.get_for_model(Account).pk,
+        # django-axes' sign-in records (the platform operator's to read): one of each.
+        "accessattempt": AccessAttempt.objects.create(
+            username="crawl-signin", ip_address="127.0.0.9", user_agent="crawl", http_accept="text/html",
+            path_info="/admin/login/", get_data="", post_data="", failures_since_start=1).pk,
+        "accesslog": AccessLog.objects.create(username="crawl-signin", ip_address="127.0.0.9", user_agent="crawl",
+                                              http_accept="text/html", path_info="/admin/login/").pk,
+        "accessfailurelog": AccessFailureLog.objects.create(
+            username="crawl-signin", ip_address="127.0.0.9", user_agent="crawl", http_accept="text/html",
+            path_info="/admin/login/").pk,
     }
     for kind, pk in shared.items():
         w.objects[kind] = per_zone(pk, pk, pk)

@@ -35,6 +35,7 @@ ARG_KINDS = {
     ("admin:accounts_account_block", "pk"): "account",
     ("admin:accounts_account_billing_method", "pk"): "service",
     ("admin:plans_plan_effective", "pk"): "plan",
+    ("admin:plans_planservice_import_job", "pk"): "planimportjob",
     ("admin:auth_user_password_change", "id"): "operator",
     ("admin:view_on_site", "content_type_id"): "content_type",
     ("admin:view_on_site", "object_id"): "account",
@@ -73,7 +74,7 @@ ROUTES = routes()
 def _model_kind(route_name: str) -> str:
     """admin:django_celery_beat_periodictask_change → periodictask; admin:units_unit_change → unit."""
     body = route_name.split(":")[1].rsplit("_", 1)[0]
-    for app in ("django_celery_beat_", "accounts_", "auth_", "codes_", "discounts_", "plans_", "services_",
+    for app in ("django_celery_beat_", "axes_", "accounts_", "auth_", "codes_", "discounts_", "plans_", "services_",
                 "units_"):
         if body.startswith(app):
             return body[len(app):]
@@ -157,29 +158,6 @@ def _model_admin(route: Route):
             return model_admin
     return None
 
-
-# Known API failures owned by the ``api`` helper (issue 11): (url name, role) → reason. Each is an xfail
-# that names its reason; the lead removes them once the API fixes are merged.
-_BROWSER_FORBIDDEN = ("api: a forbidden endpoint opened in a browser: apps.core.errors.Forbidden escapes the browsable "
-                      "API renderer (500)")
-_FORM_SELECTS = "api: the browsable API's form selects list accounts of other branches and services"
-API_XFAIL: dict[tuple[str, str], str] = {
-    **{(name, "restricted"): _BROWSER_FORBIDDEN for name in (
-        "account-check", "account-consume", "account-detail", "account-ledger", "account-list", "account-objects",
-        "account-payments", "account-service-override", "account-services", "catalogue", "code-assign",
-        "code-detail", "code-event-detail", "code-event-list", "code-generate", "code-list", "code-reassign",
-        "code-share", "code-unassign", "code-unshare", "cost-table-evaluate", "expiry-notice-detail",
-        "expiry-notice-list", "monitoring-user-detail", "monitoring-user-grant-detail", "monitoring-user-grant-list",
-        "monitoring-user-list", "operator-list", "plan-detail", "plan-effective", "plan-effective-services",
-        "plan-list", "plan-service-detail", "plan-services", "plan-services-export", "plan-services-import",
-        "unit-detail", "unit-list")},
-    ("code-generate", "distributor"): _BROWSER_FORBIDDEN,
-    **{(name, role): "api: discount/accounts and discount/units in a browser: no queryset for the browsable API (500)"
-       for name in ("discount-accounts", "discount-units") for role in ("top", "other")},
-    **{("operator-list", role): _FORM_SELECTS for role in ("top", "distributor", "other")},
-    ("account-list", "distributor"): _FORM_SELECTS,
-    ("account-payments", "distributor"): _FORM_SELECTS,
-}
 
 STATS = {"requests": 0, "seconds": 0.0, "cpu": 0.0, "tests": 0}
 
@@ -282,9 +260,7 @@ def test_every_url_is_crawled():
     assert len(ROUTES) > 150  # the walk found the admin and the API, not a fragment
 
 
-CASES = [pytest.param(route, role, id=f"{route.name}-{role}",
-                      marks=[pytest.mark.xfail(reason=API_XFAIL[route.name, role], strict=True)]
-                      if (route.name, role) in API_XFAIL else [])
+CASES = [pytest.param(route, role, id=f"{route.name}-{role}")
          for route in ROUTES if not unfilled(route) for role in ROLES]
 
 
@@ -301,7 +277,7 @@ def test_crawl(crawl_world, db, route, role):
 
 # --- the platform operator's "Service" filter narrows every list (SPEC §8.7) ---------------------------
 
-SERVICE_BLIND = {"auth", "django_celery_beat"}  # lists of objects outside any service
+SERVICE_BLIND = {"auth", "django_celery_beat", "axes"}  # lists of objects outside any service
 SERVICE_LISTS = sorted(
     [f"admin:{m._meta.app_label}_{m._meta.model_name}_changelist" for m in admin.site._registry
      if m._meta.app_label not in SERVICE_BLIND and m._meta.model_name not in ("devicetype", "modem", "discountmodule")]

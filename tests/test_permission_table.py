@@ -119,10 +119,10 @@ RESOLVER_API = [
     row("post", "/api/v1/accounts/{north_client}/objects/", S("401 400 400 400 403 404 404")),
     row("get", "/api/v1/accounts/{north_client}/services/sms/", S("401 405 405 405 403 405 405")),
     row("post", "/api/v1/codes/apply/", S("401 400 400 400 400 400 400")),
-    row("post", "/api/v1/codes/{north_code}/assign/", S("401 400 400 400 403 - -")),
+    row("post", "/api/v1/codes/{north_code}/assign/", S("401 400 400 400 403 404 404")),
     row("get", "/api/v1/code-events/{event}/", S("401 200 200 200 403 404 404")),
-    row("post", "/api/v1/codes/{north_code}/reassign/", S("401 400 400 400 403 - -")),
-    row("post", "/api/v1/codes/{north_code}/share/", S("401 400 400 400 403 - -")),
+    row("post", "/api/v1/codes/{north_code}/reassign/", S("401 400 400 400 403 404 404")),
+    row("post", "/api/v1/codes/{north_code}/share/", S("401 400 400 400 403 404 404")),
     row("post", "/api/v1/codes/{north_code}/unassign/", S("401 200 200 200 403 404 404")),
     row("post", "/api/v1/codes/{north_code}/unshare/", S("401 400 400 403 403 404 404")),
     row("get", "/api/v1/device-types/{device_type}/", S("401 200 200 200 200 200 200")),
@@ -234,7 +234,7 @@ RESOLVER_ADMIN = [
     row("get", "/admin/plans/planservice/export/", S("302 200 200 200 403 200 200"), kind="admin"),
     row("get", "/admin/plans/planservice/{plan_service}/history/", S("302 200 200 200 404 200 404"), kind="admin"),
     row("get", "/admin/plans/planservice/import/", S("302 200 200 403 403 403 200"), kind="admin"),
-    row("get", "/admin/plans/planservice/process_import/", S("302 405 405 405 405 405 405"), kind="admin"),
+    row("get", "/admin/plans/planservice/process_import/", S("302 302 302 302 302 302 302"), kind="admin"),
     row("get", "/admin/services/catalogueservice/add/", S("302 200 200 403 403 403 200"), kind="admin"),
     row("get", "/admin/services/catalogueservice/{app}/change/", S("302 200 200 200 403 200 404"), kind="admin"),
     row("get", "/admin/services/catalogueservice/", S("302 200 200 200 403 200 200"), kind="admin"),
@@ -267,6 +267,24 @@ RESOLVER_ADMIN = [
     row("get", "/admin/r/{account_type}/{north_client}/", S("302 404 404 404 404 404 404"), kind="admin"),
     row("post", "/admin/codes/notices/{delivery}/dismiss/", S("302 302 302 302 302 302 302"), kind="admin"),
     row("get", "/admin/codes/generate/codes.csv", S("302 400 400 400 400 400 400"), kind="admin"),
+    # A plan-services import job: its owner (the top user here) and the platform operator only.
+    row("get", "/admin/plans/planservice/import/jobs/{import_job}/", S("302 200 200 404 404 404 404"), kind="admin"),
+    # django-axes' sign-in records: the platform operator's to read.
+    row("get", "/admin/axes/accessattempt/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessattempt/add/", S("302 403 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessattempt/{attempt}/change/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessattempt/{attempt}/delete/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessattempt/{attempt}/history/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accesslog/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accesslog/add/", S("302 403 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accesslog/{access_log}/change/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accesslog/{access_log}/delete/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accesslog/{access_log}/history/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessfailurelog/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessfailurelog/add/", S("302 403 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessfailurelog/{failure_log}/change/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessfailurelog/{failure_log}/delete/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/axes/accessfailurelog/{failure_log}/history/", S("302 200 403 403 403 403 403"), kind="admin"),
 ]
 
 
@@ -282,6 +300,7 @@ def _table_objects(world) -> dict:
     and South's branches with a monitoring user and a grant, a code shared with North (on North's unit, with
     its events and a notice delivered to North's distributor), a payment, a plan service row, an application
     service, a discount snapshot, and one object of each catalogue outside any service."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
     from django.contrib.auth.models import Group
     from django.contrib.contenttypes.models import ContentType
     from django_celery_beat.models import (ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask,
@@ -294,7 +313,7 @@ def _table_objects(world) -> dict:
     from apps.core import clock
     from apps.discounts.models import DiscountSnapshot
     from apps.plans import operations as plan_ops
-    from apps.plans.models import AccountServiceOverride, PlanEvent, PlanService
+    from apps.plans.models import AccountServiceOverride, PlanEvent, PlanImportJob, PlanService
     from apps.units import operations as unit_ops
     from apps.units.models import DeviceType, Modem, Unit, UnitEvent
 
@@ -336,6 +355,14 @@ def _table_objects(world) -> dict:
         "clocked": ClockedSchedule.objects.create(clocked_time=clock.now()).pk,
         "solar": SolarSchedule.objects.get_or_create(event="sunrise", latitude=50, longitude=8)[0].pk,
         "account_type": ContentType.objects.get_for_model(Account).pk,
+        "import_job": PlanImportJob.objects.create(
+            actor=world.top, service=world.acme, mode="update", file_name="table.csv", file_format=0,
+            tmp_name="table", state=PlanImportJob.State.DONE, created_at=clock.now(), finished_at=clock.now()).pk,
+        **{key: model.objects.create(username="table-signin", ip_address="127.0.0.9", user_agent="table",
+                                     http_accept="text/html", path_info="/admin/login/", **extra).pk
+           for key, model, extra in (("attempt", AccessAttempt, {"get_data": "", "post_data": "",
+                                                                  "failures_since_start": 1}),
+                                     ("access_log", AccessLog, {}), ("failure_log", AccessFailureLog, {}))},
     }
 
 

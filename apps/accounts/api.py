@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.core.api import IdFilter, IsoDateTimeFilter, ServiceFilterMixin
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.scoping import is_platform
 
@@ -19,9 +20,8 @@ from .serializers import (AccountSerializer, LedgerEntrySerializer, OperatorSeri
 MANAGING_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
 
 
-class AccountFilter(django_filters.FilterSet):
-    parent = django_filters.NumberFilter(field_name="parent_id")
-    service = django_filters.NumberFilter(field_name="service_id")
+class AccountFilter(ServiceFilterMixin):
+    parent = IdFilter(field_name="parent_id")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:
@@ -101,8 +101,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
 
 class LedgerFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    since = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = LedgerEntry
@@ -117,7 +117,10 @@ class LedgerFilter(django_filters.FilterSet):
         return super().qs
 
 
-class OperatorFilter(django_filters.FilterSet):
+class OperatorFilter(ServiceFilterMixin):
+    service_field = "account__service_id"
+    account = IdFilter(field_name="account_id")
+
     class Meta:
         model = Operator
         fields = ("account", "role", "is_active")
@@ -129,7 +132,9 @@ class OperatorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):
-        return OperatorSerializer if self.action == "create" else OperatorUpdateSerializer
+        # The browsable API draws the list page's POST form with the list action and a POST request.
+        creating = self.action == "create" or (self.action == "list" and self.request.method == "POST")
+        return OperatorSerializer if creating else OperatorUpdateSerializer
 
     def get_queryset(self):
         return operators_visible_to(self.request.user).order_by("username")

@@ -1,6 +1,9 @@
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apps.core.money_fields import MoneySerializerField
+from apps.core.api import IdRelatedMixin
 from apps.plans.models import Plan
 
 from . import operations
@@ -13,7 +16,7 @@ class PaymentInSerializer(serializers.Serializer):
     idempotency_key = serializers.CharField(max_length=255, required=False, allow_blank=False)
 
 
-class PlanRelatedField(serializers.PrimaryKeyRelatedField):
+class PlanRelatedField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     """A plan id; any plan outside the caller's service is refused like an unknown id."""
 
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a plan id (integer)."}
@@ -23,8 +26,18 @@ class PlanRelatedField(serializers.PrimaryKeyRelatedField):
         account = getattr(request.user, "account", None)
         return Plan.objects.all() if account is None else Plan.objects.filter(service_id=account.service_id)
 
+    def get_choices(self, cutoff=None):
+        """The browsable API's select lists the plans the viewer sees (a distributor: its own plan and
+        sub-plans), not every plan of the service; the operations judge any other id of the service."""
+        from apps.plans.queries import plans_visible_to
 
-class ScopedAccountField(serializers.PrimaryKeyRelatedField):
+        queryset = plans_visible_to(self.context["request"].user).order_by("name", "id")
+        if cutoff is not None:
+            queryset = queryset[:cutoff]
+        return {self.to_representation(item): self.display_value(item) for item in queryset}
+
+
+class ScopedAccountField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be an account id (integer)."}
 
     def get_queryset(self):
@@ -74,6 +87,16 @@ class OperatorSerializer(serializers.ModelSerializer):
         model = Operator
         fields = ("id", "username", "password", "email", "account", "role", "is_active")
         read_only_fields = ("is_active",)
+
+    def validate(self, attrs):
+        """Django's password validators (AUTH_PASSWORD_VALIDATORS), each reason listed on ``password``,
+        with the other fields' errors; ``create_operator`` applies them again as the authority."""
+        candidate = Operator(username=attrs.get("username", ""), email=attrs.get("email", ""))
+        try:
+            validate_password(attrs.get("password", ""), candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from None
+        return attrs
 
 
 class OperatorUpdateSerializer(serializers.ModelSerializer):

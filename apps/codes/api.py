@@ -5,6 +5,7 @@ answer 404; ids in a body that are out of scope or absent answer 400 ``does_not_
 """
 
 import django_filters
+from django_filters import rest_framework as drf_filters
 from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -14,11 +15,12 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Account, Operator, Role
 from apps.core import clock
+from apps.core.api import IdFilter, IsoDateTimeFilter, ServiceFilterMixin
 from apps.core.errors import DoesNotExist
 from apps.core.scoping import in_scope, is_platform
 
 from . import operations, queries
-from .models import CodeAction, CodeEvent
+from .models import CodeAction, CodeEvent, ExpiryNotice
 from .serializers import (ERROR_SCHEMA, AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
                           ExpiryNoticeSerializer, GenerateSerializer, OptionalAccountRefSerializer, UnitSerializer)
 
@@ -41,20 +43,33 @@ QUEUE_ERRORS = _errors(
     s404="The code is not in your scope", s409="`code_busy`: another request holds the code or the unit's code")
 
 
-class CodeFilter(django_filters.FilterSet):
+class CodeFilter(ServiceFilterMixin):
+    """The codes window's filters. Expired codes are hidden unless ``state=expired`` or
+    ``include_expired=1`` (SPEC §9.1), as in the window."""
+
     state = django_filters.ChoiceFilter(
-        choices=[("new", "new"), ("queued", "queued"), ("active", "active"), ("expired", "expired")],
-        method="filter_state")
-    assigned = django_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
-    shared_with = django_filters.NumberFilter(field_name="shared_with_id")
-    unit = django_filters.NumberFilter(field_name="unit_id")
-    validity_days = django_filters.NumberFilter()
-    expires_before = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
-    expires_after = django_filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
+        choices=[("new", "new"), ("queued", "queued"), ("active", "active"), ("expired", "expired")], method="filter_state")
+    include_expired = drf_filters.BooleanFilter(method="filter_nothing",
+                                                   help_text="Also list expired codes (hidden by default).")
+    assigned = drf_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
+    shared_with = IdFilter(field_name="shared_with_id")
+    unit = IdFilter(field_name="unit_id")
+    validity_days = IdFilter(field_name="validity_days", help_text="A whole number of days.")
+    expires_before = IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expires_after = IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
     search = django_filters.CharFilter(method="filter_search", help_text="A code, a unit name or an IMEI.")
 
     def filter_state(self, queryset, name, value):
         return queries.filter_state(queryset, value, clock.now())
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset  # read in ``filter_queryset``
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        if not data.get("state") and not data.get("include_expired"):
+            queryset = queryset.exclude(queries.expired_q(clock.now()))
+        return super().filter_queryset(queryset)
 
     def filter_search(self, queryset, name, value):
         code = queries.normalize_code(value)
@@ -93,7 +108,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(CodeSerializer(code, context=self.get_serializer_context()).data, status=status_code)
 
     @extend_schema(request=GenerateSerializer, responses={201: CodeSerializer(many=True)})
-    @action(detail=False, methods=["post"], allowed_roles={Role.TOP_USER})
+    @action(detail=False, methods=["post"], allowed_roles={Role.TOP_USER}, pagination_class=None)
     def generate(self, request):
         body = GenerateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -129,14 +144,19 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                                      queue=data["queue"])
         return self._answer(code)
 
+    def _code_and_body(self, request, serializer_class):
+        """The code in the path first (out of scope or absent: 404, SPEC §8.7), then the body (400)."""
+        code = self.get_object()
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        return code, body.validated_data
+
     @extend_schema(request=UnitSerializer, responses={200: CodeSerializer, **QUEUE_ERRORS},
                    summary="Queue a new code on a unit that holds a live code: it starts when that code ends")
     @action(detail=True, methods=["post"])
     def queue(self, request, code=None):
-        body = UnitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(operations.queue_code(actor=request.user, code=self.get_object(),
-                                                  unit=body.validated_data["unit"]))
+        code, data = self._code_and_body(request, UnitSerializer)
+        return self._answer(operations.queue_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=None, responses={200: CodeSerializer, **_errors(
         s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`",
@@ -149,10 +169,8 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=UnitSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def assign(self, request, code=None):
-        body = UnitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(operations.assign_code(actor=request.user, code=self.get_object(),
-                                                   unit=body.validated_data["unit"]))
+        code, data = self._code_and_body(request, UnitSerializer)
+        return self._answer(operations.assign_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=None, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
@@ -162,37 +180,33 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=UnitSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def reassign(self, request, code=None):
-        body = UnitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(operations.reassign_code(actor=request.user, code=self.get_object(),
-                                                     unit=body.validated_data["unit"]))
+        code, data = self._code_and_body(request, UnitSerializer)
+        return self._answer(operations.reassign_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=AccountRefSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def share(self, request, code=None):
-        body = AccountRefSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        target = _account_or_none(body.validated_data["account"])
-        return self._answer(operations.share_code(actor=request.user, code=self.get_object(), account=target))
+        code, data = self._code_and_body(request, AccountRefSerializer)
+        target = _account_or_none(data["account"])
+        return self._answer(operations.share_code(actor=request.user, code=code, account=target))
 
     @extend_schema(request=OptionalAccountRefSerializer, responses=CodeSerializer)
     @action(detail=True, methods=["post"])
     def unshare(self, request, code=None):
-        body = OptionalAccountRefSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        pk = body.validated_data.get("account")
+        code, data = self._code_and_body(request, OptionalAccountRefSerializer)
+        pk = data.get("account")
         target = _account_or_none(pk)
         if pk is not None and target is None:
             raise DoesNotExist.field("account")
-        return self._answer(operations.unshare_code(actor=request.user, code=self.get_object(), account=target))
+        return self._answer(operations.unshare_code(actor=request.user, code=code, account=target))
 
 
-class CodeEventFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+class CodeEventFilter(ServiceFilterMixin):
+    since = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
     action = django_filters.ChoiceFilter(choices=CodeAction.choices)
-    account = django_filters.NumberFilter(field_name="account_id")
-    unit = django_filters.NumberFilter(field_name="unit_id")
+    account = IdFilter(field_name="account_id")
+    unit = IdFilter(field_name="unit_id")
     code = django_filters.CharFilter(method="filter_code")
 
     class Meta:
@@ -214,9 +228,16 @@ class CodeEventViewSet(viewsets.ReadOnlyModelViewSet):
         return queries.code_events_visible_to(self.request.user).order_by("-at", "-id")
 
 
+class ExpiryNoticeFilter(ServiceFilterMixin):
+    class Meta:
+        model = ExpiryNotice
+        fields = ("service",)
+
+
 class ExpiryNoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                           viewsets.GenericViewSet):
     serializer_class = ExpiryNoticeSerializer
+    filterset_class = ExpiryNoticeFilter
     allowed_roles = WINDOW_ROLES
 
     def get_queryset(self):

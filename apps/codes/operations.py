@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import BigIntegerField, DateTimeField, F, OuterRef, Q, QuerySet, Subquery, Value, signals
+from django.db.models import BigIntegerField, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, signals
 from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce, JSONObject
 from django.utils.translation import gettext
@@ -1376,10 +1376,15 @@ def _notice_rows(codes: QuerySet) -> QuerySet:
     and an account path (NULL for a code on no unit), and the holder's name."""
     at_expiry = CodeEvent.objects.filter(code_id=OuterRef("pk"), action=CodeAction.EXPIRED,
                                          unit_id__isnull=False).order_by()
+    # A code whose unit holds its renewal (a code queued on that unit, or already started there, at the
+    # very instant this one ends: SPEC §9.5) leaves no unit dark, so nobody is told of its expiry.
+    renewal = ActivationCode.objects.filter(Q(queued_on_id=OuterRef("n_unit_id")) | Q(unit_id=OuterRef("n_unit_id")),
+                                            activated_at=OuterRef("expires_at")).exclude(pk=OuterRef("pk"))
     return codes.annotate(
+        n_unit_id=Coalesce(F("unit_id"), Subquery(at_expiry.values("unit_id")[:1])),
         n_unit_name=Coalesce(F("unit__name"), Subquery(at_expiry.values("unit_name")[:1])),
         n_account_path=Coalesce(F("unit__account__path"), Subquery(at_expiry.values("account_path")[:1])),
-        n_holder_name=Coalesce(F("shared_with__name"), F("service__name")))
+        n_holder_name=Coalesce(F("shared_with__name"), F("service__name"))).exclude(Exists(renewal))
 
 
 def _seen_by(recipient) -> Q:

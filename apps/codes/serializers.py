@@ -1,10 +1,10 @@
 """API shapes of codes, code events and expiry notices (API.md "Activation codes")."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core import clock
+from apps.core.api import IdInputField
 
 from .models import MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeEvent, ExpiryNotice
 
@@ -42,7 +42,7 @@ class CodeSerializer(serializers.ModelSerializer):
     def get_queued_on(self, obj) -> int | None:
         return obj.queued_on_id_at(self._now())
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_days_left(self, obj) -> int | None:
         return obj.days_left(at=self._now())
 
@@ -50,26 +50,26 @@ class CodeSerializer(serializers.ModelSerializer):
 class GenerateSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH)
     validity_days = serializers.IntegerField(min_value=1, max_value=MAX_VALIDITY_DAYS)
-    shared_with = serializers.IntegerField(required=False, allow_null=True)
-    service = serializers.IntegerField(required=False, help_text="Platform operator: the service (top account id).")
+    shared_with = IdInputField(required=False, allow_null=True)
+    service = IdInputField(required=False, help_text="Platform operator: the service (top account id).")
 
 
 class UnitSerializer(serializers.Serializer):
-    unit = serializers.IntegerField()
+    unit = IdInputField()
 
 
 class AccountRefSerializer(serializers.Serializer):
-    account = serializers.IntegerField()
+    account = IdInputField()
 
 
 class OptionalAccountRefSerializer(serializers.Serializer):
-    account = serializers.IntegerField(required=False, allow_null=True)
+    account = IdInputField(required=False, allow_null=True)
 
 
 class ApplySerializer(serializers.Serializer):
     code = serializers.CharField(max_length=80)
-    unit = serializers.IntegerField()
-    service = serializers.IntegerField(required=False, help_text="Platform operator: the unit's service.")
+    unit = IdInputField()
+    service = IdInputField(required=False, help_text="Platform operator: the unit's service.")
     queue = serializers.BooleanField(required=False, default=False,
                                      help_text="Queue the code on a unit that holds a live code (without it: "
                                                "400 unit_has_code).")
@@ -105,23 +105,21 @@ class CodeEventSerializer(serializers.ModelSerializer):
         return {"id": obj.account_id, "name": obj.account_name} if obj.account_id else None
 
 
+class RecipientsField(serializers.ListField):
+    """Operator ids: written as a list, read back as the notice's recipients (sorted)."""
+
+    child = IdInputField()
+
+    def get_attribute(self, instance):
+        return sorted(r.pk for r in instance.recipients.all())
+
+
 class ExpiryNoticeSerializer(serializers.ModelSerializer):
-    recipients = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, write_only=True)
-    recipient_ids = serializers.SerializerMethodField()
-    service = serializers.IntegerField(required=False, write_only=True,
+    recipients = RecipientsField(allow_empty=False, max_length=1000)
+    service = IdInputField(required=False, write_only=True,
                                        help_text="Platform operator: the service the notice belongs to.")
 
     class Meta:
         model = ExpiryNotice
-        fields = ("id", "name", "text", "days_before", "repeat", "send_email", "recipients", "recipient_ids",
-                  "created_at", "service")
+        fields = ("id", "name", "text", "days_before", "repeat", "send_email", "recipients", "created_at", "service")
         read_only_fields = ("id", "created_at")
-
-    def get_recipient_ids(self, obj) -> list[int]:
-        return sorted(r.pk for r in obj.recipients.all())
-
-    def to_representation(self, instance):
-        """``recipients`` reads back as the list of operator ids it was written as."""
-        data = super().to_representation(instance)
-        data["recipients"] = data.pop("recipient_ids")
-        return data

@@ -5,6 +5,10 @@ Everyone else, and any service whose discount is off, gets a 404 (SPEC §8.1, §
 nothing is saved. The account and unit tables are always calculated now (see the decisions file).
 """
 
+import re
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -13,10 +17,12 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Account
 from apps.core import clock
-from apps.core.errors import DoesNotExist
+from apps.core.api import IdField
+from apps.core.errors import DoesNotExist, InvalidInput
 
 from . import queries
 
+MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 PERCENT = {"max_digits": 5, "decimal_places": 2}
 SERVICE_PARAM = OpenApiParameter("service", OpenApiTypes.INT, description="Top account id (platform operator).")
 PREVIEW_PARAM = OpenApiParameter("preview", OpenApiTypes.BOOL, description="1: recalculate now, save nothing.")
@@ -79,9 +85,22 @@ def _preview(request) -> bool:
     return request.query_params.get("preview", "").lower() in {"1", "true", "yes"}
 
 
+def _query_id(request, name: str) -> int | None:
+    """An id from the query string, digits 0-9 only (400 naming it otherwise); None when absent."""
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return IdField().clean(value)
+    except DjangoValidationError as error:
+        raise InvalidInput.field(name, error.messages[0]) from None
+
+
 class DiscountServiceMixin:
+    queryset = Account.objects.none()  # the tables are computed: for the schema generator and the browsable API
+
     def service(self):
-        return queries.get_discount_service(self.request.user, self.request.query_params.get("service"))
+        return queries.get_discount_service(self.request.user, _query_id(self.request, "service"))
 
 
 class DiscountView(DiscountServiceMixin, GenericAPIView):
@@ -108,7 +127,7 @@ class DiscountView(DiscountServiceMixin, GenericAPIView):
 class DiscountAccountsView(DiscountServiceMixin, GenericAPIView):
     serializer_class = AccountDiscountSerializer
 
-    @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM])
+    @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM], responses=AccountDiscountSerializer(many=True))
     def get(self, request):
         report = queries.calculate_discount(self.service())
         page = self.paginate_queryset(report.accounts)
@@ -119,17 +138,14 @@ class DiscountUnitsView(DiscountServiceMixin, GenericAPIView):
     serializer_class = UnitDiscountSerializer
 
     @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM,
-                               OpenApiParameter("account", OpenApiTypes.INT, description="Only this account's units.")])
+                               OpenApiParameter("account", OpenApiTypes.INT, description="Only this account's units.")],
+                   responses=UnitDiscountSerializer(many=True))
     def get(self, request):
         service = self.service()
         report = queries.calculate_discount(service)
         units = report.units
-        account = request.query_params.get("account")
-        if account not in (None, ""):
-            try:
-                account_id = int(account)
-            except ValueError:
-                raise DoesNotExist.field("account") from None
+        account_id = _query_id(request, "account")
+        if account_id is not None:
             if not Account.objects.filter(pk=account_id, service=service).exists():
                 raise DoesNotExist.field("account")
             units = [unit for unit in units if unit.account_id == account_id]
@@ -148,6 +164,8 @@ class DiscountHistoryView(DiscountServiceMixin, GenericAPIView):
     def get(self, request):
         service = self.service()
         if request.query_params.get("month"):
+            if not MONTH.fullmatch(request.query_params["month"]):
+                raise InvalidInput.field("month", _("Use YYYY-MM, e.g. 2026-03."))
             year, month = queries.parse_month(request.query_params["month"])
         else:
             today = queries.local_today(service, clock.now())

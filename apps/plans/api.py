@@ -2,6 +2,7 @@
 catalogues (API.md "Plans"). Views parse input and call ``operations``; reads come from ``queries``."""
 
 import django_filters
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Account, Role
+from apps.core.api import IdFilter, ServiceFilterMixin
 from apps.core.errors import InvalidInput
 from apps.core.scoping import is_platform
 from apps.services.models import CatalogueService
@@ -27,9 +29,8 @@ from .serializers import (CatalogueSerializer, DeviceTypeSerializer, EffectiveSe
 PLAN_READERS = {Role.TOP_USER, Role.DISTRIBUTOR}
 
 
-class PlanFilter(django_filters.FilterSet):
-    service = django_filters.NumberFilter(field_name="service_id")
-    parent = django_filters.NumberFilter(field_name="parent_id")
+class PlanFilter(ServiceFilterMixin):
+    parent = IdFilter(field_name="parent_id")
     root = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull", label="Plans without a parent")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
@@ -92,7 +93,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         })
 
     @extend_schema(responses=EffectiveServiceSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="effective-services")
+    @action(detail=True, methods=["get"], url_path="effective-services", pagination_class=None)
     def effective_services(self, request, pk=None):
         view = effective_plan(self.get_object())
         return Response(EffectiveServiceSerializer(view["services"], many=True).data)
@@ -203,7 +204,9 @@ class CostTableEvaluateView(APIView):
         return Response(answer)
 
 
-class CatalogueFilterSet(django_filters.FilterSet):
+class CatalogueFilterSet(ServiceFilterMixin):
+    """``service``: that service's entries and the platform's (shared by every service)."""
+
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     apps = django_filters.BooleanFilter(field_name="service", lookup_expr="isnull", exclude=True,
                                         label="Only application services")
@@ -211,6 +214,9 @@ class CatalogueFilterSet(django_filters.FilterSet):
     class Meta:
         model = CatalogueService
         fields = ("name", "type", "apps")
+
+    def filter_service(self, queryset, name, value):
+        return queryset.filter(Q(service_id=value) | Q(service__isnull=True)) if value is not None else queryset
 
 
 class CatalogueView(generics.ListCreateAPIView):

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import Account
 from apps.core.money_fields import MoneySerializerField
+from apps.core.api import IdRelatedMixin
 from apps.core.scoping import in_scope
 from apps.services.models import CatalogueService
 from apps.units.models import DeviceType, Modem
@@ -18,7 +19,7 @@ MONEY = {"max_digits": 16, "decimal_places": 4}
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class VisiblePlanField(serializers.PrimaryKeyRelatedField):
+class VisiblePlanField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     """A plan id the caller can see; anything else is refused like an unknown id."""
 
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a plan id (integer)."}
@@ -29,7 +30,7 @@ class VisiblePlanField(serializers.PrimaryKeyRelatedField):
         return plans_visible_to(self.context["request"].user)
 
 
-class ServiceAccountField(serializers.PrimaryKeyRelatedField):
+class ServiceAccountField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     """A top account (service) the caller can see."""
 
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a service id (integer)."}
@@ -38,7 +39,7 @@ class ServiceAccountField(serializers.PrimaryKeyRelatedField):
         return in_scope(Account.objects.filter(parent__isnull=True), self.context["request"].user)
 
 
-class CatalogueIdField(serializers.PrimaryKeyRelatedField):
+class CatalogueIdField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be an id (integer)."}
 
 

@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 from apps.accounts.models import Role
 from apps.accounts.queries import get_visible_account
 from apps.core import clock
-from apps.core.api import Pagination
 from apps.plans.models import ResetInterval, ServiceType
 
 from . import operations
@@ -106,9 +105,7 @@ class AccountServicesView(KernelView):
         resolutions = resolve_services(account)
         usage = service_usage(account, resolutions, clock.now())
         rows = [_resolution_body(r, usage[r.name]) for r in resolutions]
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(ResolvedServiceSerializer(page, many=True).data)
+        return Response(ResolvedServiceSerializer(rows, many=True).data)  # a computed answer: a plain array
 
 
 class AccountServiceOverrideView(KernelView):

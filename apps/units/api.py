@@ -6,6 +6,7 @@ write is one call to ``apps.units.operations``.
 """
 
 import django_filters
+from django_filters import rest_framework as drf_filters
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Role
 from apps.accounts.queries import accounts_visible_to
+from apps.core.api import IdFilter, IdInputField, ServiceFilterMixin
 from apps.core.errors import DoesNotExist
 
 from . import operations, queries
@@ -86,10 +88,10 @@ class UnitInputSerializer(serializers.Serializer):
     """The body of ``POST /units/`` and (partially) of ``PATCH /units/{id}/``."""
 
     name = serializers.CharField(max_length=200)
-    account = serializers.IntegerField()
+    account = IdInputField()
     unique_id = serializers.CharField(max_length=64)
-    device_type = serializers.IntegerField(allow_null=True, required=False)
-    modem = serializers.IntegerField(allow_null=True, required=False)
+    device_type = IdInputField(allow_null=True, required=False)
+    modem = IdInputField(allow_null=True, required=False)
     sensors = SensorSerializer(many=True, required=False)
     commands = NamedItemSerializer(many=True, required=False)
     service_intervals = NamedItemSerializer(many=True, required=False)
@@ -111,7 +113,7 @@ class MonitoringUserSerializer(serializers.ModelSerializer):
 
 class MonitoringUserInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
-    account = serializers.IntegerField()
+    account = IdInputField()
 
 
 class GrantSerializer(serializers.ModelSerializer):
@@ -122,8 +124,8 @@ class GrantSerializer(serializers.ModelSerializer):
 
 
 class GrantInputSerializer(serializers.Serializer):
-    unit = serializers.IntegerField(required=False, allow_null=True)
-    account = serializers.IntegerField(required=False, allow_null=True)
+    unit = IdInputField(required=False, allow_null=True)
+    account = IdInputField(required=False, allow_null=True)
 
     def validate(self, attrs):
         if (attrs.get("unit") is None) == (attrs.get("account") is None):
@@ -133,10 +135,10 @@ class GrantInputSerializer(serializers.Serializer):
 
 # --- filters -----------------------------------------------------------------------------------------
 
-class UnitFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
-    active = django_filters.BooleanFilter()
-    device_type = django_filters.NumberFilter(field_name="device_type_id")
+class UnitFilter(ServiceFilterMixin):
+    account = IdFilter(field_name="account_id")
+    active = drf_filters.BooleanFilter()
+    device_type = IdFilter(field_name="device_type_id")
     deactivation_reason = django_filters.ChoiceFilter(choices=DeactivationReason.choices)
     search = django_filters.CharFilter(method="filter_search", label="Name contains or unique id starts with")
 
@@ -148,8 +150,8 @@ class UnitFilter(django_filters.FilterSet):
         return qs.filter(Q(name__icontains=value) | Q(unique_id__istartswith=value)) if value else qs
 
 
-class MonitoringUserFilter(django_filters.FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id")
+class MonitoringUserFilter(ServiceFilterMixin):
+    account = IdFilter(field_name="account_id")
     search = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:

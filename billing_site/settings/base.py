@@ -188,8 +188,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.api.IsOperator"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.Pagination",
+    # DRF's parsers with the body size limit (413) and a JSON nesting limit (400) in the error shape.
+    "DEFAULT_PARSER_CLASSES": ["apps.core.api.JSONParser", "apps.core.api.FormParser", "apps.core.api.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"apply_code": "30/min"},

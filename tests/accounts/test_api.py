@@ -1,8 +1,10 @@
 """Accounts, payments, ledger and operators through the REST API: statuses, scoping, error shape."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from apps.accounts import operations
@@ -167,3 +169,64 @@ def test_money_is_a_four_place_string(as_user, world):
     operations.record_payment(actor=world.top, account=world.north, amount=Decimal("1.5"), description="x")
     body = as_user(world.top).get(f"/api/v1/accounts/{world.north.pk}/").json()
     assert body["balance"] == "1.5000"
+
+
+def test_more_than_20_bad_tokens_in_a_minute_answer_429_for_the_rest_of_it(world):
+    """SPEC §9.8 "Tokens": 20 failures from one address in a clock minute, then 429 to every token from
+    that address (the right one too) until the minute ends; other addresses are not concerned."""
+    good = operations.rotate_token(actor=world.top, operator=world.north_op)
+    guesser, bystander = APIClient(REMOTE_ADDR="203.0.113.7"), APIClient(REMOTE_ADDR="203.0.113.8")
+    bystander.credentials(HTTP_AUTHORIZATION=f"Token {good}")
+    with time_machine.travel(datetime(2026, 6, 1, 12, 0, 5, tzinfo=UTC), tick=False) as clock:
+        for n in range(20):
+            guesser.credentials(HTTP_AUTHORIZATION=f"Token wrong{n}")
+            assert guesser.get("/api/v1/accounts/").status_code == 401
+        guesser.credentials(HTTP_AUTHORIZATION="Token wrong-again")
+        refused = guesser.get("/api/v1/accounts/")
+        assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+        assert refused["Retry-After"] == "55"
+        guesser.credentials(HTTP_AUTHORIZATION=f"Token {good}")
+        assert guesser.get("/api/v1/accounts/").status_code == 429  # a right key from that address too
+        assert bystander.get("/api/v1/accounts/").status_code == 200
+        clock.move_to(datetime(2026, 6, 1, 12, 0, 59, tzinfo=UTC))
+        assert guesser.get("/api/v1/accounts/").status_code == 429  # the rest of that minute
+        clock.move_to(datetime(2026, 6, 1, 12, 1, 0, tzinfo=UTC))
+        assert guesser.get("/api/v1/accounts/").status_code == 200  # a new minute
+
+
+def test_20_bad_tokens_spread_over_minutes_are_not_throttled(world):
+    good = operations.rotate_token(actor=world.top, operator=world.north_op)
+    client = APIClient(REMOTE_ADDR="203.0.113.9")
+    start = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        for minute in range(3):
+            clock.move_to(start + timedelta(minutes=minute, seconds=30))
+            for n in range(15):
+                client.credentials(HTTP_AUTHORIZATION=f"Token bad{n}")
+                assert client.get("/api/v1/accounts/").status_code == 401
+        client.credentials(HTTP_AUTHORIZATION=f"Token {good}")
+        assert client.get("/api/v1/accounts/").status_code == 200
+
+
+WEAK_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+
+def test_the_api_applies_the_password_validators(world, as_user, settings):
+    settings.AUTH_PASSWORD_VALIDATORS = WEAK_PASSWORD_VALIDATORS
+    client = as_user(world.north_op)
+    body = {"username": "fleetboss", "email": "boss@example.com", "account": world.north_east.pk,
+            "role": "restricted_distributor", "password": "12345678"}
+    refused = client.post("/api/v1/operators/", body, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+    reasons = refused.json()["fields"]["password"]
+    assert len(reasons) >= 2 and any("too short" in r for r in reasons) and any("numeric" in r for r in reasons)
+    assert not Operator.objects.filter(username="fleetboss").exists()
+    similar = client.post("/api/v1/operators/", {**body, "password": "fleetboss1"}, format="json")
+    assert similar.status_code == 400 and "password" in similar.json()["fields"]
+    accepted = client.post("/api/v1/operators/", {**body, "password": "long-and-unusual-9"}, format="json")
+    assert accepted.status_code == 201, accepted.json()

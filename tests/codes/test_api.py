@@ -193,3 +193,22 @@ def test_the_platform_operator_names_the_service_when_generating(cw, as_user):
                            format="json")
     assert response.status_code == 201
     assert ActivationCode.objects.filter(service=cw.acme).count() == 2
+
+
+def test_code_list_hides_expired_codes_by_default(cw, new_code, as_user):
+    """SPEC §9.1: like the window, ``GET /codes/`` hides expired codes unless ``state=expired`` or
+    ``include_expired=1``."""
+    fresh, running = new_code(validity_days=30), new_code(validity_days=1)
+    ops.assign_code(actor=cw.top, code=running, unit=cw.north_unit, now=T0)
+    client = as_user(cw.top)
+
+    def listed(**query):
+        return {row["code"] for row in client.get("/api/v1/codes/", query).json()["results"]}
+
+    assert listed() == {fresh.code, running.code}
+    with time_machine.travel(T0 + timedelta(days=2), tick=False):
+        assert listed() == {fresh.code}
+        assert listed(include_expired=1) == {fresh.code, running.code}
+        assert listed(state="expired") == {running.code}
+        assert listed(include_expired=0) == {fresh.code}
+

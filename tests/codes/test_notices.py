@@ -347,3 +347,24 @@ def test_two_job_runs_at_once_send_each_email_once(cw):
     assert NoticeDelivery.objects.filter(notice=notice).count() == 10
     assert Counter(m.to[0] for m in mail.outbox) == {"north@example.com": 5, "northeast@example.com": 5}
     assert not NoticeEmail.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_a_code_with_a_queued_renewal_is_not_noticed_but_its_renewal_is(cw, notice, run):
+    """SPEC §9.5: a code queued behind the live one starts the instant it ends, so no unit goes dark and
+    nobody is told; the renewal itself is told of when its own end comes near, and after an outage in
+    which the sweep started it and the daily clear took the old code off its unit, the old code is still
+    not noticed."""
+    live = _running(cw, cw.north_unit, 5)
+    renewal = ops.queue_code(actor=cw.top, code=ops.generate_codes(
+        actor=cw.top, service=cw.acme, quantity=1, validity_days=3, now=T0)[0], unit=cw.north_unit, now=T0)
+    unrenewed = _running(cw, cw.north_unit2, 5)
+    run(T0)
+    assert set(NoticeDelivery.objects.values_list("code_id", flat=True)) == {unrenewed.pk}
+    with time_machine.travel(T0 + timedelta(days=6), tick=False):
+        assert ops.expire_codes() >= 1
+        tasks.clear_expired_codes.delay().get()
+        live.refresh_from_db()
+        assert live.status == "expired"
+        run(T0 + timedelta(days=6))
+    noticed = set(NoticeDelivery.objects.values_list("code_id", flat=True))
+    assert live.pk not in noticed and renewal.pk in noticed
