@@ -116,6 +116,9 @@ class ScopedAdminMixin(OutOfScopeIs404):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         from apps.accounts.models import Account
 
+        from .pickers import autocomplete_widget
+
+        autocomplete_widget(self, db_field, request, kwargs)
         if db_field.related_model is Account:
             kwargs["queryset"] = in_scope(Account.objects.all(), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

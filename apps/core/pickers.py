@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -97,7 +98,36 @@ def install(site) -> None:
     site.autocomplete_view = lambda request: PickerJsonView.as_view(admin_site=site)(request)
 
 
-class PickerSelect(AutocompleteSelect):
+def _takeable(widget, values):
+    """The submitted values the picked model's key can hold: a bound form redisplays what was posted, and
+    ``?account=x`` must be the form's "Select a valid choice", not a 500 from ``pk__in=['x']``."""
+    key = widget.field.remote_field.model._meta.get_field(widget.field.remote_field.field_name)
+    kept = []
+    for value in values:
+        try:
+            key.to_python(value)
+        except (ValidationError, TypeError, ValueError):
+            continue
+        kept.append(value)
+    return kept
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, redisplaying a posted value the key cannot hold as nothing chosen (the
+    form says why) instead of a 500: Django's own widget filters ``pk__in`` with the raw values."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, _takeable(self, value), attr)
+
+
+def autocomplete_widget(model_admin, db_field, request, kwargs: dict) -> dict:
+    """For ``formfield_for_foreignkey``: an ``autocomplete_fields`` field gets ``SafeAutocompleteSelect``."""
+    if "widget" not in kwargs and db_field.name in model_admin.get_autocomplete_fields(request):
+        kwargs["widget"] = SafeAutocompleteSelect(db_field, model_admin.admin_site, using=kwargs.get("using"))
+    return kwargs
+
+
+class PickerSelect(SafeAutocompleteSelect):
     """An autocomplete picker for a plain form (a page of its own, not a ModelAdmin form): the field is
     any foreign key to the picked model (it only tells the endpoint which admin answers), the
     ``picker`` the registered rows it offers."""

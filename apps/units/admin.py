@@ -20,7 +20,8 @@ from apps.core import clock
 from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
                              service_filter)
 from apps.core.errors import DomainError
-from apps.core.pickers import PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, register_picker
+from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, autocomplete_widget,
+                               register_picker)
 from apps.core.scoping import is_platform
 
 from . import operations, queries
@@ -179,6 +180,7 @@ class UnitAdmin(PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, Operatio
         if db_field.name == "account":
             kwargs["queryset"] = (accounts_visible_to(request.user).filter(parent__isnull=False)
                                   .select_related("service").order_by("path"))
+            autocomplete_widget(self, db_field, request, kwargs)
             field = admin.ModelAdmin.formfield_for_foreignkey(self, db_field, request, **kwargs)
             if is_platform(request.user):  # accounts of every service: the service tells namesakes apart
                 field.label_from_instance = lambda account: f"{account.service.name} › {account.name}"
@@ -334,6 +336,7 @@ class GrantInline(admin.TabularInline):
             kwargs["queryset"] = queries.units_visible_to(request.user)
         elif db_field.name == "account":
             kwargs["queryset"] = accounts_visible_to(request.user).order_by("path")
+        autocomplete_widget(self, db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 

@@ -225,3 +225,16 @@ def test_filter_pickers_offer_what_each_filter_may_take(as_user, world):
     client = as_user(world.north_op)
     targets = picker(client, picker_name="codes.filter.shared_with", source="codes.activationcode.shared_with")[1]
     assert targets == {"North-East"}
+
+
+def test_a_posted_value_no_key_can_hold_is_the_forms_answer_not_a_500(as_user, world):
+    from django.urls import reverse
+
+    client = as_user(world.top)
+    for url in ("/admin/units/unit/add/", "/admin/accounts/account/add/", "/admin/accounts/operator/add/",
+                "/admin/units/monitoringuser/add/"):
+        response = client.post(url, {"account": "x", "parent": "x", "name": "n"})
+        assert response.status_code == 200 and "Select a valid choice" in response.content.decode(), url
+    for url in (reverse("codes-log"), reverse("services-check")):
+        response = client.get(url, {"account": "x"})
+        assert response.status_code == 200 and "Select a valid choice" in response.content.decode(), url
