@@ -40,3 +40,16 @@ def test_top_user_picks_an_account_by_typing_and_filters_by_it(world, login, sho
     assert "Picker crane" in page.locator("#result_list").inner_text()
     assert "Fleet client 27" in page.locator("#changelist-filter").inner_text()
     shot("pickers-unit-list-filter-1366")
+
+
+def test_code_log_names_its_zone_and_shows_its_default_range(world, login, shot, live_server, page):
+    from django.utils import timezone
+
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page = login("top")
+    page.goto(f"{live_server.url}/admin/codes/log/")
+    today = timezone.localdate(timezone.now(), timezone=__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    assert page.input_value("#id_since") == today.isoformat() == page.input_value("#id_until")
+    assert page.locator("#page-timezone").inner_text() == "Times in Europe/Berlin."
+    assert f"No events from {today:%Y-%m-%d} to {today:%Y-%m-%d}" in page.locator("#code-log").inner_text()
+    shot("times-code-log-default-range-1366")
