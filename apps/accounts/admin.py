@@ -265,7 +265,8 @@ class LedgerServiceFilter(admin.SimpleListFilter):
         if service_id is not None:
             plan_rows = plan_rows.filter(plan__service_id=service_id)
             overrides = overrides.filter(account__service_id=service_id)
-        names = plan_rows.values_list("name", flat=True).union(overrides.values_list("name", flat=True))
+        names = plan_rows.order_by().values_list("name", flat=True).union(
+            overrides.order_by().values_list("name", flat=True))  # (no ORDER BY inside a UNION on SQLite)
         return [(name, name) for name in sorted(names)]
 
     def queryset(self, request, queryset):
