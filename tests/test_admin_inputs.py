@@ -37,8 +37,14 @@ def test_the_add_operator_page_opens_and_creates_an_operator(world, role):
 
 
 def test_the_add_operator_page_offers_only_accounts_in_scope(world):
-    page = logged_in(world.north_op).get("/admin/accounts/operator/add/").content.decode()
-    assert "North-East" in page and "South" not in page and "Other Service" not in page
+    client = logged_in(world.north_op)
+    page = client.get("/admin/accounts/operator/add/").content.decode()
+    assert "South" not in page and "Other Service" not in page and 'data-field-name="account"' in page
+    # The account is a searchable picker (issue 16): its choices come from the admin's autocomplete.
+    rows = client.get("/admin/autocomplete/", {"app_label": "accounts", "model_name": "operator",
+                                               "field_name": "account", "term": ""}).json()["results"]
+    names = {row["text"] for row in rows}
+    assert "North-East" in names and not any(name.startswith(("South", "Other")) for name in names)
 
 
 @pytest.mark.parametrize("url", [

@@ -1,6 +1,7 @@
 """The account tree, operators and the ledger in the admin."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
@@ -10,13 +11,15 @@ from django.template.response import TemplateResponse
 from django.contrib.admin.views.main import ChangeList
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
-from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
+from apps.core.admin import (CappedListMixin, OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id,
                              invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import DomainError
 from apps.core.money import format_money
-from apps.core.scoping import in_scope, is_platform
+from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, asked_picker,
+                               register_picker)
+from apps.core.scoping import in_scope, is_platform, service_id_of
 
 from . import operations
 from .forms import AccountForm, BlockForm, OperatorChangeForm, OperatorCreationForm, PaymentForm
@@ -31,22 +34,15 @@ def currency_of(account: Account) -> str:
     return service.currency_format or effective_settings(service.plan)["currency_format"].value
 
 
-class ParentFilter(admin.SimpleListFilter):
-    """Accounts with dealer rights (or top accounts) the operator can see, as parents to filter by."""
+class ParentFilter(PickerListFilter):
+    """Accounts with dealer rights (or top accounts) the operator can see, as parents to filter by: a
+    searchable picker (``accounts.filter.parent``)."""
 
     title = "parent"
     parameter_name = "parent"
-
-    def lookups(self, request, model_admin):
-        dealers = accounts_visible_to(request.user).filter(dealer_rights=True) | accounts_visible_to(
-            request.user).filter(parent__isnull=True)
-        if (service_id := chosen_service_id(request)) is not None:
-            dealers = dealers.filter(service_id=service_id)
-        return [(a.pk, a.name) for a in dealers.order_by("path")[:200]]
-
-    def queryset(self, request, queryset):
-        parent_id = id_value(self.value(), "parent")
-        return queryset if parent_id is None else queryset.filter(parent_id=parent_id)
+    picker = "accounts.filter.parent"
+    source = (Account, "parent")
+    lookup = "parent_id"
 
 
 class AccountChangeList(ChangeList):
@@ -63,9 +59,10 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(Account)
-class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = AccountForm
     scope_field = ""
+    autocomplete_fields = ("parent",)
     list_display = ("tree_name", "parent", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
                     "warning")
     list_select_related = ("parent", "plan", "service", "service__plan")
@@ -92,6 +89,18 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         elif obj is not None and obj.is_top and request.user.role == Role.TOP_USER:
             fieldsets.append(("Service settings", {"fields": ("currency_format",)}))
         return fieldsets
+
+    def get_search_results(self, request, queryset, search_term):
+        if is_platform(request.user) and asked_picker(request):
+            queryset = queryset.select_related("service")  # ``picker_label`` names the service
+        return super().get_search_results(request, queryset, search_term)
+
+    def picker_label(self, request, obj) -> str:
+        """A picker's row: the platform operator sees every service's accounts, so the service tells
+        namesakes apart (as the unit form's choices do)."""
+        if is_platform(request.user) and not obj.is_top:
+            return f"{obj.service.name} › {obj.name}"
+        return obj.name
 
     @admin.display(description="name", ordering="path")
     def tree_name(self, obj):
@@ -240,14 +249,44 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/accounts/billing_method.html", context)
 
 
+class LedgerServiceFilter(admin.SimpleListFilter):
+    """The ledger's service-name filter. Its choices are the names the viewer's plans and account overrides
+    configure (the only services that charge), read from those small tables: never a ``DISTINCT`` over the
+    ledger, which reads the whole scope (issue 16). The parameter stays Django's ``service__exact``; a name
+    typed there that no plan configures still filters."""
+
+    title = gettext_lazy("service name")
+    parameter_name = "service__exact"
+
+    def lookups(self, request, model_admin):
+        from apps.plans.models import AccountServiceOverride, PlanService
+
+        user = request.user
+        service_id = chosen_service_id(request) if is_platform(user) else service_id_of(user)
+        plan_rows, overrides = PlanService.objects.all(), in_scope(AccountServiceOverride.objects.all(), user,
+                                                                   "account")
+        if service_id is not None:
+            plan_rows = plan_rows.filter(plan__service_id=service_id)
+            overrides = overrides.filter(account__service_id=service_id)
+        names = plan_rows.order_by().values_list("name", flat=True).union(
+            overrides.order_by().values_list("name", flat=True))  # (no ORDER BY inside a UNION on SQLite)
+        return [(name, name) for name in sorted(names)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(service=self.value()) if self.value() else queryset
+
+
 @admin.register(LedgerEntry)
-class LedgerAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Capped count (``CappedListMixin``: ``COUNT`` of at most 10,001 rows, however many the scope holds)."""
+
     list_display = ("at", "account", "kind", "amount", "days", "service", "quantity", "window_start", "description",
                     "actor_name")
     list_select_related = ("account",)
-    list_filter = (service_filter("account__service"), "kind", "periodic", "service", "at")
+    list_filter = (service_filter("account__service"), "kind", "periodic", LedgerServiceFilter, "at")
     search_fields = ("account__name", "description")
     ordering = ("-at", "-id")
+    keyset_ordering = ordering  # "Last" and its neighbours by cursor (CappedChangeList)
     actions = None
     fields = ("at", "account", "kind", "amount", "days", "service", "quantity", "periodic", "window_start",
               "window_end", "cost_table", "description", "actor", "actor_name")
@@ -302,6 +341,7 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
     fieldsets = ((None, {"fields": ("username", "account", "role", "email", "is_active", "last_login")}),)
     readonly_fields = ("username", "account", "role", "last_login")
     filter_horizontal = ()
+    autocomplete_fields = ("account",)
     actions = ["rotate_tokens"]
 
     def get_queryset(self, request):
@@ -330,3 +370,10 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
             else:
                 self.message_user(request, f"New API token for {operator.username} (shown once): {key}",
                                   messages.WARNING)
+
+
+# Pickers (apps.core.pickers): a new account's parent and a new operator's account, any account in scope.
+register_picker("accounts.account.parent", Account)
+register_picker("accounts.operator.account", Account)
+register_picker("accounts.filter.parent", Account,
+                lambda request, accounts: accounts.filter(Q(dealer_rights=True) | Q(parent__isnull=True)))

@@ -6,11 +6,11 @@ actions show a confirmation page with counts and the refused rows, then run each
 operation; with "select all" they act on the whole filtered queryset.
 """
 
-import zoneinfo
 from datetime import datetime, time, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -19,12 +19,13 @@ from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, gettext_lazy
 
-from apps.accounts.models import Role
+from apps.accounts.models import Account, Role
 from apps.core import clock
-from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, chosen_service_id,
-                             service_filter,
+from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
                              stream_csv)
+from apps.core.pickers import PickerFiltersMixin, PickerListFilter, register_picker
 from apps.core.scoping import is_platform
+from apps.units.models import Unit
 
 from . import operations, queries
 from .forms import AssignUnitsForm, ExpiryNoticeForm, QueueUnitsForm, ShareForm, share_targets_for
@@ -36,7 +37,9 @@ REFUSED_SAMPLE = 50
 
 
 def _tz_of(code: ActivationCode):
-    return zoneinfo.ZoneInfo(code.service.timezone)
+    """The page's zone (``core.middleware``: one zone for a person on every admin page, issue 15), not the
+    code's service's: the platform operator sees UTC unless a service is chosen, like on every other page."""
+    return timezone.get_current_timezone()
 
 
 def _local(value: datetime | None, tz) -> str:
@@ -69,7 +72,7 @@ def unit_code_panel(unit) -> str:
     now = clock.now()
     code = queries.current_codes_for_units([unit.pk], now=now).get(unit.pk)
     queued = queries.queued_codes_for_units([unit.pk], now=now).get(unit.pk)
-    tz = zoneinfo.ZoneInfo(unit.account.service.timezone) if unit.account_id else timezone.utc
+    tz = timezone.get_current_timezone()  # the page's zone, as the rest of the unit page
     if code is None:
         summary = format_html("<p>{}</p>", "No activation code on this unit.")
     else:
@@ -133,24 +136,24 @@ class AssignedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class SharedWithFilter(admin.SimpleListFilter):
+class SharedWithFilter(PickerListFilter):
+    """"Not shared", a distributor's own account, or any distributor it may share with: a searchable picker."""
+
     title = "shared with"
     parameter_name = "shared_with"
+    picker = "codes.filter.shared_with"
+    source = (ActivationCode, "shared_with")
+    lookup = "shared_with_id"
 
-    def lookups(self, request, model_admin):
+    def fixed_choices(self, request):
         own = getattr(request.user, "account", None)
-        mine = [(own.pk, own.name)] if own is not None and not own.is_top else []  # a distributor's own codes
-        targets = share_targets_for(request.user)
-        if (service_id := chosen_service_id(request)) is not None:
-            targets = targets.filter(service_id=service_id)
-        return [("none", "Not shared"), *mine, *[(a.pk, a.name) for a in targets[:200]]]
+        mine = [(str(own.pk), own.name)] if own is not None and not own.is_top else []  # a distributor's own codes
+        return [("none", "Not shared"), *mine]
 
-    def queryset(self, request, queryset):
-        if self.value() == "none":
+    def fixed_queryset(self, request, queryset, value):
+        if value == "none":
             return queryset.filter(shared_with__isnull=True)
-        if self.value() and self.value().isdigit():
-            return queryset.filter(shared_with_id=int(self.value()))
-        return queryset
+        return queryset.filter(shared_with_id=int(value))
 
 
 class ValidityFilter(admin.SimpleListFilter):
@@ -179,22 +182,31 @@ class ExpiringWithinFilter(admin.SimpleListFilter):
 
 
 class DateRangeFilter(admin.FieldListFilter):
-    """From/to date inputs (inclusive days, UTC) for a date-time field: ``<field>__gte`` / ``__lt``."""
+    """From/to date inputs (inclusive days in the page's time zone) for a date-time field: ``<field>__gte`` /
+    ``__lt``."""
 
     template = "admin/codes/date_range_filter.html"
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         self.lower_key, self.upper_key = f"{field_path}__from", f"{field_path}__to"
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.lower = parse_date(self._param(params, self.lower_key) or "")
-        self.upper = parse_date(self._param(params, self.upper_key) or "")
+        # Django's FieldListFilter has already moved the expected parameters into ``used_parameters``
+        # (reading ``params`` here found none, so the date filters filtered nothing).
+        self.lower, self.upper = self._date(self.lower_key), self._date(self.upper_key)
         self.title = {"activated_at": "activation date", "expires_at": "expiry date"}.get(field_path, field_path)
         self.request_params = request.GET
 
-    @staticmethod
-    def _param(params, key):
-        value = params.pop(key, None)
-        return value[-1] if isinstance(value, list) else value
+    def _date(self, key):
+        """The parameter's date; a value that is no date is the admin's invalid-filter answer (``?e=1``)."""
+        value = self.used_parameters.get(key)
+        value = (value[-1] if isinstance(value, list) else value) or ""
+        try:
+            day = parse_date(value)
+        except ValueError:  # well-formed but impossible (2026-02-31)
+            day = None
+        if value and day is None:
+            raise IncorrectLookupParameters(gettext("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value})
+        return day
 
     def expected_parameters(self):
         return [self.lower_key, self.upper_key]
@@ -204,11 +216,11 @@ class DateRangeFilter(admin.FieldListFilter):
 
     def queryset(self, request, queryset):
         if self.lower:
-            queryset = queryset.filter(**{f"{self.field_path}__gte": datetime.combine(self.lower, time.min,
-                                                                                      timezone.utc)})
+            queryset = queryset.filter(**{f"{self.field_path}__gte": datetime.combine(
+                self.lower, time.min, timezone.get_current_timezone())})
         if self.upper:
             queryset = queryset.filter(**{f"{self.field_path}__lt": datetime.combine(
-                self.upper + timedelta(days=1), time.min, timezone.utc)})
+                self.upper + timedelta(days=1), time.min, timezone.get_current_timezone())})
         return queryset
 
     def choices(self, changelist):
@@ -219,10 +231,42 @@ class DateRangeFilter(admin.FieldListFilter):
                "clear_url": changelist.get_query_string(remove=[self.lower_key, self.upper_key])}
 
 
+# --- the units the bulk actions offer, and the searchable pickers of the codes pages -----------------------
+
+def free_units_of(units, now: datetime):
+    """The units without a live code (where "assign to selected units" may put one), in name order."""
+    busy = ActivationCode.objects.filter(queries.live_q(now)).filter(unit__isnull=False).values("unit_id")
+    return units.exclude(pk__in=busy).order_by("name", "id")
+
+
+def queueable_units_of(units, now: datetime):
+    """The units holding a live code and none queued (where "queue on selected units" may queue one)."""
+    live = ActivationCode.objects.filter(queries.live_q(now), unit__isnull=False).values("unit_id")
+    queued = ActivationCode.objects.filter(status=CodeStatus.QUEUED).values("queued_on_id")
+    return units.filter(pk__in=live).exclude(pk__in=queued).order_by("name", "id")
+
+
+def _may_assign(user) -> bool:
+    return queries.may_use_codes_window(user) and user.has_perm("codes.assign_code")
+
+
+# apps.core.pickers: the rows are the unit admin's (the viewer's scope, archived units left out), narrowed.
+register_picker("codes.apply", Unit, may_use=lambda user: user.has_perm("codes.apply_code"))
+register_picker("codes.assign", Unit, lambda request, units: free_units_of(units, clock.now()), _may_assign)
+register_picker("codes.queue", Unit, lambda request, units: queueable_units_of(units, clock.now()), _may_assign)
+register_picker("codes.log.account", Account, may_use=queries.may_use_codes_window)
+register_picker("codes.filter.shared_with", Account,
+                lambda request, accounts: accounts.filter(pk__in=share_targets_for(request.user).values("pk")),
+                queries.may_use_codes_window)
+register_picker("codes.share", Account,
+                lambda request, accounts: accounts.filter(pk__in=share_targets_for(request.user).values("pk")),
+                lambda user: queries.may_use_codes_window(user) and user.has_perm("codes.share_code"))
+
+
 # --- the codes window ---------------------------------------------------------------------------------
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("code_display", "unit_link", "account_name", "shared_with", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
     list_select_related = ("unit", "unit__account", "shared_with", "service", "queued_on", "queued_on__account")
@@ -385,9 +429,7 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Assign to selected units (one code per unit)", permissions=["assign"])
     def assign_to_units(self, request, queryset):
         now = clock.now()
-        free_units = (queries.units_visible_to(request.user).exclude(
-            pk__in=ActivationCode.objects.filter(queries.live_q(now)).filter(unit__isnull=False).values("unit_id"))
-            .select_related("account").order_by("name", "id"))
+        free_units = free_units_of(queries.units_visible_to(request.user), now).select_related("account")
         form = AssignUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=free_units)
         if "confirm" in request.POST and form.is_valid():
             codes = queryset.filter(unit__isnull=True).exclude(queries.expired_q(now))
@@ -409,11 +451,9 @@ class ActivationCodeAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
         """Like "assign to selected units": the selected new codes, oldest first, are paired with the units
         chosen on the confirmation page (units holding a live code and no queued one), in name order."""
         now = clock.now()
-        live_units = ActivationCode.objects.filter(queries.live_q(now), unit__isnull=False).values("unit_id")
-        queued_units = ActivationCode.objects.filter(status=CodeStatus.QUEUED).values("queued_on_id")
         live_until = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE).values("expires_at")
-        units = (queries.units_visible_to(request.user).filter(pk__in=live_units).exclude(pk__in=queued_units)
-                 .annotate(live_until=Subquery(live_until[:1])).select_related("account").order_by("name", "id"))
+        units = (queueable_units_of(queries.units_visible_to(request.user), now)
+                 .annotate(live_until=Subquery(live_until[:1])).select_related("account"))
         form = QueueUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=units)
         if "confirm" in request.POST and form.is_valid():
             pairs = operations.pair_codes_with_queues(queryset.filter(status=CodeStatus.NEW),

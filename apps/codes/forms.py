@@ -1,7 +1,6 @@
 """Forms of the codes admin pages: generate, apply by hand, the bulk-action confirmations, the log
 report and expiry notices. Choices are always scoped to the operator."""
 
-import zoneinfo
 from datetime import datetime, time, timedelta
 
 from django import forms
@@ -11,10 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.models import Account, Operator
 from apps.core import clock
 from apps.core.admin import OperationForm
+from apps.core.pickers import use_picker
 from apps.core.scoping import in_scope, is_platform
 
 from . import operations
-from .models import MAX_BATCH, MAX_VALIDITY_DAYS, VALIDITY_PRESETS, CodeAction, ExpiryNotice
+from .models import MAX_BATCH, MAX_VALIDITY_DAYS, VALIDITY_PRESETS, ActivationCode, CodeAction, ExpiryNotice
 from .queries import normalize_code, units_visible_to
 
 
@@ -84,6 +84,7 @@ class ApplyForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        use_picker(self.fields["unit"], ActivationCode, "unit", "codes.apply")  # searchable, not every unit
         self.fields["unit"].queryset = units_visible_to(user).select_related("account").order_by("name", "id")
         self.fields["unit"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
 
@@ -99,21 +100,26 @@ class ShareForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        use_picker(self.fields["account"], ActivationCode, "shared_with", "codes.share", attrs={"style": "width: 24em"})
         self.fields["account"].queryset = share_targets_for(user)
 
 
 class AssignUnitsForm(forms.Form):
-    units = forms.ModelMultipleChoiceField(queryset=None, widget=forms.SelectMultiple(attrs={"size": 12}),
-                                           help_text="One code per unit, units in name order.")
+    units = forms.ModelMultipleChoiceField(queryset=None, help_text="One code per unit, units in name order.")
+    picker = "codes.assign"  # apps.core.pickers: searchable, the same units as ``units_qs``
 
     def __init__(self, *args, units_qs, **kwargs):
         super().__init__(*args, **kwargs)
+        use_picker(self.fields["units"], ActivationCode, "unit", self.picker, multiple=True,
+                   attrs={"style": "width: 32em"})
         self.fields["units"].queryset = units_qs
         self.fields["units"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
 
 
 class QueueUnitsForm(AssignUnitsForm):
     """The units to queue the selected codes on: units holding a live code and no queued one."""
+
+    picker = "codes.queue"
 
     def __init__(self, *args, units_qs, **kwargs):
         super().__init__(*args, units_qs=units_qs, **kwargs)
@@ -149,11 +155,14 @@ class LogFilterForm(forms.Form):
                 accounts = accounts.filter(service_id=int(chosen))
         else:
             del self.fields["service"]
+        use_picker(self.fields["account"], ActivationCode, "shared_with", "codes.log.account")  # searchable
         self.fields["account"].queryset = accounts
-        self.tz = zoneinfo.ZoneInfo(user.account.service.timezone if getattr(user, "account", None) else "UTC")
+        # The page's zone (``core.middleware``): the operator's service's, the platform operator's chosen
+        # service's, else UTC; the same zone the page shows its times in.
+        self.tz = timezone.get_current_timezone()
 
     def window(self) -> tuple[datetime, datetime]:
-        """[start of ``since``, end of ``until``) in the operator's service time zone; today by default."""
+        """[start of ``since``, end of ``until``) in the page's time zone; today by default."""
         today = timezone.localtime(clock.now(), self.tz).date()
         since = self.cleaned_data.get("since") or today
         until = self.cleaned_data.get("until") or today

@@ -128,7 +128,14 @@ def log_view(request):
     """The code log report: a time range (default today), filters, CSV export of every matching row."""
     if not queries.may_use_codes_window(request.user):
         raise PermissionDenied
-    form = LogFilterForm(request.GET, user=request.user)  # bound even when empty: today, every action
+    # Bound even when empty: every action, and the range (today by default, in the page's time zone) is
+    # written into the date boxes, so the page says which days it searched.
+    params = request.GET.copy()
+    today = timezone.localdate(clock.now())
+    for name in ("since", "until"):
+        if not params.get(name):
+            params[name] = today.isoformat()
+    form = LogFilterForm(params, user=request.user)
     events = queries.code_events_visible_to(request.user)
     if not form.is_valid():
         events = events.none()
@@ -154,10 +161,12 @@ def log_view(request):
                  e.account_name, e.before, e.after] for e in events.iterator(chunk_size=2000))
         return stream_csv(f"code-log-{clock.now():%Y%m%d-%H%M}.csv", LOG_HEADER, rows)
     page = CappedPaginator(events, 100).get_page(request.GET.get("p"))
-    query = request.GET.copy()
+    query = params.copy()
     query.pop("p", None)
+    since, until = (form.cleaned_data["since"], form.cleaned_data["until"]) if form.is_valid() else (None, None)
     return _page(request, "admin/codes/log.html", "Code log", form=form, page=page, tz=tz,
-                 query=query.urlencode(), capped=page.paginator.count > CappedPaginator.CAP)
+                 query=query.urlencode(), capped=page.paginator.count > CappedPaginator.CAP,
+                 since=since, until=until, tz_name=timezone.get_current_timezone_name())
 
 
 @require_POST

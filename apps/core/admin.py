@@ -72,6 +72,17 @@ class OperationAdminMixin:
             self.save_formset(request, form, formset, change=change)
 
 
+def operator_blocked(request) -> bool:
+    """Whether the operator's account (or an ancestor) is blocked, read once a request: every admin's
+    permission checks (the sidebar asks each model's add/change/delete) share the answer."""
+    from .api import operator_account_blocked
+
+    cache_attr = "_operator_blocked"
+    if not hasattr(request, cache_attr):
+        setattr(request, cache_attr, operator_account_blocked(request.user))
+    return getattr(request, cache_attr)
+
+
 class OutOfScopeIs404:
     """Another scope's object by id is a 404 (as in the API), not Django's redirect with a message."""
 
@@ -91,12 +102,7 @@ class ScopedAdminMixin(OutOfScopeIs404):
         return in_scope(super().get_queryset(request), request.user, self.scope_field)
 
     def _blocked(self, request) -> bool:
-        from .api import operator_account_blocked
-
-        cache_attr = "_operator_blocked"
-        if not hasattr(request, cache_attr):
-            setattr(request, cache_attr, operator_account_blocked(request.user))
-        return getattr(request, cache_attr)
+        return operator_blocked(request)
 
     def has_add_permission(self, request, *args):
         return super().has_add_permission(request, *args) and not self._blocked(request)
@@ -110,6 +116,9 @@ class ScopedAdminMixin(OutOfScopeIs404):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         from apps.accounts.models import Account
 
+        from .pickers import autocomplete_widget
+
+        autocomplete_widget(self, db_field, request, kwargs)
         if db_field.related_model is Account:
             kwargs["queryset"] = in_scope(Account.objects.all(), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -15,3 +15,9 @@ class CoreConfig(AppConfig):
     def ready(self):
         # Role groups need the permissions, which Django creates in post_migrate.
         post_migrate.connect(_seed_after_migrate, dispatch_uid="core.seeds")
+        # The admin's autocomplete labels rows by the target admin's ``picker_label`` (apps.core.pickers).
+        from django.contrib import admin
+
+        from .pickers import install
+
+        install(admin.site)

@@ -1,4 +1,6 @@
-"""Admin pages show times in the operator's service time zone (SPEC §8.3); the API stays in UTC."""
+"""Admin pages show times in one zone per person (SPEC §8.3, issue 15): an operator's service's zone; the
+platform operator's chosen service's (``?service=<id>``, the "Service" filter of every list and the code
+log), else UTC. Every admin page labels it (``templates/admin/base_site.html``); the API stays in UTC."""
 
 import zoneinfo
 
@@ -18,13 +20,23 @@ class ServiceTimezoneMiddleware:
 
     @staticmethod
     def _zone(request):
-        user = getattr(request, "user", None)
-        account_id = getattr(user, "account_id", None) if user is not None and user.is_authenticated else None
-        if account_id is None:
-            return None
         from apps.accounts.models import Account
+        from apps.core.scoping import is_platform
 
-        name = Account.objects.filter(pk=user.account.service_id).values_list("timezone", flat=True).first()
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        account_id = getattr(user, "account_id", None)
+        if account_id is not None:
+            service_id = user.account.service_id
+        elif is_platform(user):  # the chosen service's zone (SPEC §9.8), else UTC
+            value = request.GET.get("service", "")
+            if not (value.isascii() and value.isdigit() and len(value) <= 18):
+                return None
+            service_id = int(value)
+        else:
+            return None
+        name = Account.objects.filter(pk=service_id, parent__isnull=True).values_list("timezone", flat=True).first()
         try:
             return zoneinfo.ZoneInfo(name) if name else None
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -18,7 +18,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from apps.accounts.models import Role
 from apps.core import clock
-from apps.core.admin import (OutOfScopeIs404, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
+from apps.core.admin import (OutOfScopeIs404, operator_blocked, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
                              service_filter)
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
@@ -39,9 +39,7 @@ CALCULATOR_MEDIA = {"js": ("plans/cost_table_preview.js",), "css": {"all": ("pla
 
 
 def _blocked(request) -> bool:
-    from apps.core.api import operator_account_blocked
-
-    return operator_account_blocked(request.user)
+    return operator_blocked(request)  # read once a request (issue 16)
 
 
 def _is_plan_reader(user) -> bool:

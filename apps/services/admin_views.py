@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import Account, Role
+from apps.accounts.models import Account, LedgerEntry, Role
 from apps.accounts.queries import accounts_visible_to, get_visible_account
 from apps.core import clock, periods
+from apps.core.pickers import register_picker, use_picker
 from apps.core.errors import InvalidInput
 from apps.core.money import format_money
 from apps.core.scoping import is_platform
@@ -55,12 +56,16 @@ class CheckForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        use_picker(self.fields["account"], LedgerEntry, "account", "services.check.account")  # searchable
         self.fields["account"].queryset = accounts_visible_to(user).order_by("path")
         names = CatalogueService.objects.order_by("name").values_list("name", flat=True).distinct()
         if not user.is_superuser and getattr(user, "account", None) is not None:
             names = CatalogueService.objects.filter(catalogue_q(user.account.service_id)).order_by("name") \
                 .values_list("name", flat=True)
         self.fields["service"].choices = [(n, n) for n in names]
+
+
+register_picker("services.check.account", Account, may_use=lambda user: user.has_perm("services.check_service"))
 
 
 def check_tool_view(request):

@@ -14,11 +14,14 @@ from django.template.response import TemplateResponse
 from django.utils.dateformat import format as date_format
 from django.utils.timezone import localtime
 
+from apps.accounts.models import Account
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
 from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
-                             chosen_service_id, id_value, service_filter)
+                             service_filter)
 from apps.core.errors import DomainError
+from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, autocomplete_widget,
+                               register_picker)
 from apps.core.scoping import is_platform
 
 from . import operations, queries
@@ -57,22 +60,14 @@ class OperationErrorMixin:
         return type(form.__name__, (form,), {"clean": clean})
 
 
-class ScopedAccountFilter(admin.SimpleListFilter):
-    """Accounts of the operator's subtree that may hold units (never a top account)."""
+class ScopedAccountFilter(PickerListFilter):
+    """Accounts of the operator's subtree that may hold units (never a top account): a searchable picker."""
 
     title = "account"
     parameter_name = "account"
-    account_field = "account"
-
-    def lookups(self, request, model_admin):
-        accounts = accounts_visible_to(request.user).filter(parent__isnull=False).order_by("path")
-        if (service_id := chosen_service_id(request)) is not None:
-            accounts = accounts.filter(service_id=service_id)
-        return [(a.pk, a.name) for a in accounts.only("pk", "name")[:500]]
-
-    def queryset(self, request, queryset):
-        account_id = id_value(self.value(), "account")
-        return queryset if account_id is None else queryset.filter(**{f"{self.account_field}_id": account_id})
+    picker = "units.unit.account"
+    source = (Unit, "account")
+    lookup = "account_id"
 
 
 # --- units -------------------------------------------------------------------------------------------
@@ -154,8 +149,9 @@ def feature_lists(formsets) -> dict:
 
 
 @admin.register(Unit)
-class UnitAdmin(CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class UnitAdmin(PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = UnitAdminForm
+    autocomplete_fields = ("account",)
     inlines = [SensorInline, CommandInline, ServiceIntervalInline]
     list_display = ("name", "unique_id", "account", "device_type", "active", "deactivated", "reason")
     list_select_related = ("account", "device_type")
@@ -184,11 +180,16 @@ class UnitAdmin(CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.Mo
         if db_field.name == "account":
             kwargs["queryset"] = (accounts_visible_to(request.user).filter(parent__isnull=False)
                                   .select_related("service").order_by("path"))
+            autocomplete_widget(self, db_field, request, kwargs)
             field = admin.ModelAdmin.formfield_for_foreignkey(self, db_field, request, **kwargs)
             if is_platform(request.user):  # accounts of every service: the service tells namesakes apart
                 field.label_from_instance = lambda account: f"{account.service.name} › {account.name}"
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def picker_label(self, request, obj) -> str:
+        """A picker's row: the name, the IMEI and the account tell namesakes apart."""
+        return f"{obj.name} ({obj.unique_id}, {obj.account.name})"
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -307,7 +308,7 @@ class GrantInline(admin.TabularInline):
 
     model = AccessGrant
     fields = ("unit", "account")
-    autocomplete_fields = ("unit",)
+    autocomplete_fields = ("unit", "account")
     extra = 1
 
     def has_change_permission(self, request, obj=None):
@@ -335,6 +336,7 @@ class GrantInline(admin.TabularInline):
             kwargs["queryset"] = queries.units_visible_to(request.user)
         elif db_field.name == "account":
             kwargs["queryset"] = accounts_visible_to(request.user).order_by("path")
+        autocomplete_widget(self, db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -345,8 +347,9 @@ class MonitoringUserForm(forms.ModelForm):
 
 
 @admin.register(MonitoringUser)
-class MonitoringUserAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class MonitoringUserAdmin(PickerFiltersMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = MonitoringUserForm
+    autocomplete_fields = ("account",)
     inlines = [GrantInline]
     list_display = ("name", "account", "grant_count", "created_at")
     list_select_related = ("account",)
@@ -387,6 +390,18 @@ class MonitoringUserAdmin(OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmi
                 operations.grant_access(actor=request.user, user=form.instance, unit=data.get("unit"),
                                         account=data.get("account"))
 
+
+
+# --- pickers (apps.core.pickers): the rows each searchable picker of these pages offers ------------------
+
+def _accounts_below_top(request, accounts):
+    return accounts.filter(parent__isnull=False)  # a unit never sits on a top account (its form's choices)
+
+
+register_picker("units.unit.account", Account, _accounts_below_top)
+register_picker("units.monitoringuser.account", Account)
+register_picker("units.accessgrant.account", Account)
+register_picker("units.accessgrant.unit", Unit)
 
 
 # --- unit log -----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from apps.codes.models import ActivationCode
 from apps.core import clock
 from apps.units.models import Unit
 from tests.codes.conftest import cw  # noqa: F401  (the codes world fixture)
+from tests.e2e.conftest import pick
 
 
 def test_codes_from_generation_to_expiry(cw, login, shot, live_server):  # noqa: F811
@@ -36,7 +37,7 @@ def test_codes_from_generation_to_expiry(cw, login, shot, live_server):  # noqa:
     page.click("button[name=index]")
     page.wait_for_selector("#id_account")
     assert "2 selected" in page.content() or "<strong>2</strong> selected" in page.content()
-    page.select_option("#id_account", str(cw.north.pk))
+    pick(page, "#id_account", "North", "North")
     shot("codes-share-confirmation")
     page.click("input.default")
     page.wait_for_selector(".messagelist")
@@ -55,7 +56,7 @@ def test_codes_from_generation_to_expiry(cw, login, shot, live_server):  # noqa:
     page.select_option("select[name=action]", "assign_to_units")
     page.click("button[name=index]")
     page.wait_for_selector("#id_units")
-    page.select_option("#id_units", [str(cw.north_unit.pk)])
+    pick(page, "#id_units", cw.north_unit.name)
     shot("codes-assign-confirmation")
     page.click("input.default")
     page.wait_for_selector(".messagelist")
@@ -72,7 +73,7 @@ def test_codes_from_generation_to_expiry(cw, login, shot, live_server):  # noqa:
     page.click("text=Apply a code")
     page.wait_for_selector("#apply-form")
     page.fill("#id_code", unshared.display.upper())
-    page.select_option("#id_unit", str(cw.north_unit2.pk))
+    pick(page, "#id_unit", cw.north_unit2.name)
     page.click("#apply-form input[type=submit]")
     page.wait_for_selector(".messagelist")
     assert "Code applied to North truck 2" in page.inner_text(".messagelist")

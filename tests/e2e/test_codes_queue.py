@@ -6,6 +6,7 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode
 from apps.core import clock
 from tests.codes.conftest import cw  # noqa: F401  (the codes world fixture)
+from tests.e2e.conftest import pick
 
 WIDE = {"width": 1366, "height": 900}
 
@@ -27,7 +28,7 @@ def test_queue_a_renewal_in_the_browser(cw, login, shot, live_server):  # noqa: 
     page.select_option("select[name=action]", "queue_on_units")
     page.click("button[name=index]")
     page.wait_for_selector("#id_units")
-    page.select_option("#id_units", [str(cw.north_unit.pk)])
+    pick(page, "#id_units", cw.north_unit.name)
     shot("codes-queue-confirmation-distributor")
     page.click("input.default")
     page.wait_for_selector(".messagelist")
@@ -56,7 +57,7 @@ def test_queue_a_renewal_in_the_browser(cw, login, shot, live_server):  # noqa: 
     page.set_viewport_size(WIDE)
     page.goto(f"{live_server.url}/admin/codes/apply/")
     page.fill("#id_code", spare.display)
-    page.select_option("#id_unit", str(cw.north_unit2.pk))
+    pick(page, "#id_unit", cw.north_unit2.name)
     page.click("#apply-form input[type=submit]")
     page.wait_for_selector("#id_queue")
     shot("codes-apply-offers-queue")

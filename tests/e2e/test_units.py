@@ -4,6 +4,7 @@ from apps.accounts import operations as account_ops
 from apps.plans.models import PlanService
 from apps.units import operations
 from apps.units.models import Unit
+from tests.e2e.conftest import pick
 
 
 def _bill_units(world):
@@ -36,7 +37,7 @@ def test_top_user_creates_a_unit_with_a_sensor(world, login, shot, live_server):
     page = login("top")
     page.goto(f"{live_server.url}/admin/units/unit/add/")
     page.fill("#id_name", "Crane 12")
-    page.select_option("#id_account", label="North Client")
+    pick(page, "#id_account", "North Cl", "North Client")
     page.fill("#id_unique_id", "356938035643809")
     page.fill("#id_sensors-0-name", "Tank level")
     page.select_option("#id_sensors-0-type", "fuel_level")

@@ -47,12 +47,22 @@ def test_restricted_distributor_has_no_units_admin(admin_as, world):
     assert admin_as(world.north_restricted).get(CHANGELIST).status_code == 403
 
 
+def _account_picker(client) -> set[str]:
+    """The names the unit form's account picker offers (the admin's autocomplete, every page of it)."""
+    response = client.get("/admin/autocomplete/", {"app_label": "units", "model_name": "unit",
+                                                   "field_name": "account", "term": ""})
+    assert response.status_code == 200
+    return {row["text"] for row in response.json()["results"]}
+
+
 def test_account_choices_are_the_subtree_without_top_accounts(admin_as, world):
     page = admin_as(world.north_op).get(f"{CHANGELIST}add/").content.decode()
-    assert "North Client" in page and "North-East Client" in page
-    assert "South Client" not in page and "Acme Telematics" not in page
-    page = admin_as(world.top).get(f"{CHANGELIST}add/").content.decode()
-    assert ">Acme Telematics<" not in page and "South Client" in page
+    assert 'data-field-name="account"' in page and "North Client" not in page  # a picker, not a select
+    names = _account_picker(admin_as(world.north_op))
+    assert {"North Client", "North-East Client"} <= names
+    assert "South Client" not in names and "Acme Telematics" not in names
+    names = _account_picker(admin_as(world.top))
+    assert "Acme Telematics" not in names and "South Client" in names
 
 
 def test_add_unit_with_sensor_through_the_admin(admin_as, world):
@@ -247,9 +257,11 @@ def test_unit_log_is_read_only_and_scoped(admin_as, world, make_unit):
     assert "name: North truck → Renamed" in client.get("/admin/units/unitevent/?action=updated").content.decode()
 
 
-def test_platform_account_choices_name_the_service(admin_as, world):
-    page = admin_as(world.platform).get(f"{CHANGELIST}add/").content.decode()
-    assert "Acme Telematics › North Client" in page and "Other Service › Other Client" in page
+def test_platform_account_choices_name_the_service(admin_as, world, make_unit):
+    names = _account_picker(admin_as(world.platform))
+    assert "Acme Telematics › North Client" in names and "Other Service › Other Client" in names
+    page = admin_as(world.platform).get(f"/admin/units/unit/{make_unit(world.north_client).pk}/change/")
+    assert "Acme Telematics › North Client" in page.content.decode()  # the chosen account, labelled alike
 
 
 def test_per_unit_sensor_limit_is_shown_on_the_form(admin_as, world):
