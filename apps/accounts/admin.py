@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.contrib.admin.views.main import ChangeList
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from apps.core.admin import (OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id, id_value,
                              invalid_filter_response, service_filter, stream_csv)
@@ -48,6 +49,25 @@ class ParentFilter(admin.SimpleListFilter):
         return queryset if parent_id is None else queryset.filter(parent_id=parent_id)
 
 
+class BlockingSoonFilter(admin.SimpleListFilter):
+    """Accounts not blocked that the kernel predicts will be within 5 days (its own block warning, SPEC §8.3):
+    the dashboard's "predicted to block" figure links here."""
+
+    title = gettext_lazy("predicted to block")
+    parameter_name = "blocking_soon"
+
+    def lookups(self, request, model_admin):
+        return [("1", gettext_lazy("Within 5 days"))]
+
+    def queryset(self, request, queryset):
+        if self.value() != "1":
+            return queryset
+        from apps.core import clock
+        from apps.dashboard.queries import blocking_soon_ids
+
+        return queryset.filter(pk__in=blocking_soon_ids(queryset, clock.now()))
+
+
 class AccountChangeList(ChangeList):
     """Adds the kernel's block warnings to the page's accounts: one set-based call per page."""
 
@@ -68,7 +88,7 @@ class AccountAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("tree_name", "parent", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
                     "warning")
     list_select_related = ("parent", "plan", "service", "service__plan")
-    list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by")
+    list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by", BlockingSoonFilter)
     search_fields = ("name",)
     ordering = ("path",)
     readonly_fields = ("balance_display", "days", "blocked_display", "blocked_at")
