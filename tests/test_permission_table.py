@@ -140,6 +140,10 @@ RESOLVER_API = [
     row("get", "/api/v1/plans/{dealer_plan}/services/{plan_service}/", S("401 200 200 200 403 200 404")),
     row("get", "/api/v1/plans/{dealer_plan}/services/export/", S("401 405 405 405 403 405 405")),
     row("post", "/api/v1/plans/{dealer_plan}/services/import/", S("401 400 400 - 403 - 404")),
+    row("get", "/api/v1/dashboard/", S("401 400 200 200 403 200 200")),
+    row("get", "/api/v1/dashboard/?service={acme}", S("- 200 - - - - -")),
+    row("get", "/api/v1/codes/forecast/", S("401 400 200 200 403 200 200")),
+    row("get", "/api/v1/codes/forecast/?service={acme}&distributor={north}", S("- 200 200 200 - 400 400")),
 ]
 RESOLVER_ADMIN = [
     row("get", "/admin/accounts/account/add/", S("302 200 200 200 403 200 200"), kind="admin"),
@@ -267,6 +271,9 @@ RESOLVER_ADMIN = [
     row("get", "/admin/r/{account_type}/{north_client}/", S("302 404 404 404 404 404 404"), kind="admin"),
     row("post", "/admin/codes/notices/{delivery}/dismiss/", S("302 302 302 302 302 302 302"), kind="admin"),
     row("get", "/admin/codes/generate/codes.csv", S("302 400 400 400 400 400 400"), kind="admin"),
+    row("get", "/admin/dashboard/forecast/", S("302 200 200 200 403 200 200"), kind="admin"),
+    row("get", "/admin/dashboard/forecast.csv", S("302 400 200 200 403 200 200"), kind="admin"),
+    row("get", "/admin/dashboard/forecast.csv?service={acme}", S("- 200 - - - - -"), kind="admin"),
 ]
 
 

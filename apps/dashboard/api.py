@@ -99,7 +99,10 @@ class DashboardView(GenericAPIView):
         figures = queries.dashboard(scope, clock.now())
         if "discount" in figures and figures["discount"] is not None:
             figures["discount"] = {k: figures["discount"][k] for k in ("applied", "month_average")}
-        return Response(self.get_serializer(figures).data)
+        data = self.get_serializer(figures).data
+        if "discount" not in figures:  # a distributor's answer has no discount at all (SPEC §9.8)
+            data.pop("discount", None)
+        return Response(data)
 
 
 class ForecastView(GenericAPIView):
