@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from apps.accounts.admin import currency_of
 from apps.core import clock
+from apps.core.admin import CappedPaginator
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.core.scoping import is_platform
@@ -78,7 +79,7 @@ def panel_context(request) -> dict:
     except DomainError as exc:
         return {**context, "error": exc.detail}
     now = clock.now()
-    figures = queries.dashboard(scope, now)
+    figures = queries.dashboard(scope, now, cap=CappedPaginator.CAP)
     currency = _currency(scope)
     links = figure_links(scope)
     lowest = [{**row, "balance_text": format_money(row["balance"], currency),
@@ -86,6 +87,7 @@ def panel_context(request) -> dict:
               for row in figures["lowest_balances"]]
     result = queries.forecast(scope, now)
     return {**context, "scope": scope, "figures": figures, "links": links, "lowest": lowest,
+            "new_capped": figures["codes"]["new"] > CappedPaginator.CAP, "cap": CappedPaginator.CAP,
             "now_local": timezone.localtime(now, scope.tz), "tz_name": scope.service.timezone,
             "forecast": result, "chart": forecast_chart(result), "chosen": scope.service.pk}
 

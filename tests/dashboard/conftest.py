@@ -43,13 +43,18 @@ class DashWorld:
         return getattr(self.w, name)
 
 
-def _code(world, validity, shared_with=None, service=None, actor=None) -> ActivationCode:
+def _code(world, validity, shared_with=None, service=None, actor=None, t0=T0) -> ActivationCode:
     return ops.generate_codes(actor=actor or world.top, service=service or world.acme, quantity=1,
-                              validity_days=validity, shared_with=shared_with, now=T0)[0]
+                              validity_days=validity, shared_with=shared_with, now=t0)[0]
 
 
 @pytest.fixture
 def dw(world) -> DashWorld:
+    return build_dash_world(world, T0)
+
+
+def build_dash_world(world, T0) -> DashWorld:
+    """The table above, with every clock started at ``T0`` (browser tests pass the real time)."""
     ops.switch_billing_method(actor=world.platform, service=world.acme, method="activation_codes", confirm=True, now=T0)
     ops.switch_billing_method(actor=world.platform, service=world.other_service, method="activation_codes",
                               confirm=True, now=T0)
@@ -64,9 +69,10 @@ def dw(world) -> DashWorld:
         "spare": make_unit(world.north_client, "North spare"),
     }
     c = {
-        "c1": _code(world, 30, world.north), "c2": _code(world, 5, world.north), "q2": _code(world, 10, world.north),
-        "c3": _code(world, 3, world.north), "c4": _code(world, 60), "c5": _code(world, 30), "c6": _code(world, 30),
-        "c7": _code(world, 20), "c8": _code(world, 90, world.north),
+        "c1": _code(world, 30, world.north, t0=T0), "c2": _code(world, 5, world.north, t0=T0),
+        "q2": _code(world, 10, world.north, t0=T0), "c3": _code(world, 3, world.north, t0=T0),
+        "c4": _code(world, 60, t0=T0), "c5": _code(world, 30, t0=T0), "c6": _code(world, 30, t0=T0),
+        "c7": _code(world, 20, t0=T0), "c8": _code(world, 90, world.north, t0=T0),
     }
     for code, unit in (("c1", "north1"), ("c2", "north2"), ("c3", "ne"), ("c4", "south"), ("c6", "direct")):
         ops.assign_code(actor=world.top, code=c[code], unit=units[unit], now=T0)
@@ -78,9 +84,9 @@ def dw(world) -> DashWorld:
     other_client = world.other_service.children.get()
     other_unit = make_unit(other_client, "Other van")
     other_top = world.other_top
-    ops.assign_code(actor=other_top, code=_code(world, 2, service=world.other_service, actor=other_top),
+    ops.assign_code(actor=other_top, code=_code(world, 2, service=world.other_service, actor=other_top, t0=T0),
                     unit=other_unit, now=T0)
-    _code(world, 30, service=world.other_service, actor=other_top)
+    _code(world, 30, service=world.other_service, actor=other_top, t0=T0)
     # Accounts: North Client blocked by hand; North-East Client 2 days from its minimum (the kernel warns).
     account_ops.block_account(actor=world.top, account=world.north_client, reason="unpaid", now=T0)
     account_ops.update_account(actor=world.platform, account=world.north_east_client,
