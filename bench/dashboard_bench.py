@@ -9,7 +9,7 @@ Run against a PostgreSQL database of its own (it migrates it and adds a fresh se
 The data is built with bulk inserts (``generate_series`` for the codes, as bench/codes_bench.py does):
 20 first-level dealers, ``--accounts`` client accounts below them (days counters on, so the kernel's
 block prediction has work), ``--units`` units; 90 % of the units hold a live code ending within the next
-year (one in nine of those with a queued code behind it), the rest are inactive; 40,000 codes run on no
+year, spread evenly (one in nine of those with a queued code behind it), the rest are inactive; 40,000 codes run on no
 unit, 50,000 expired, the rest new. Each page and API answer is requested in-process (Django's test
 client: the server's time without the network), 5 times after a warm-up; the median and the number of
 queries are printed. Figures go to ``docs/performance.md`` by hand.
@@ -110,7 +110,7 @@ def build(n_codes: int, n_units: int, n_accounts: int):
                    CASE WHEN i < %(n_live)s THEN %(now)s - interval '1 day'
                         WHEN i < %(n_live)s + %(n_queued)s THEN %(now)s + make_interval(mins => (i * 9 - %(n_live)s * 9) %% 525600)
                         WHEN i < %(new_from)s THEN %(now)s - interval '100 days' END,
-                   CASE WHEN i < %(n_live)s THEN %(now)s + make_interval(mins => i %% 525600)
+                   CASE WHEN i < %(n_live)s THEN %(now)s + make_interval(mins => (i * 5) %% 525600)
                         WHEN i < %(n_live)s + %(n_queued)s THEN %(now)s + make_interval(mins => (i * 9 - %(n_live)s * 9) %% 525600) + interval '365 days'
                         WHEN i < %(expired_from)s THEN %(now)s + interval '265 days'
                         WHEN i < %(new_from)s THEN %(now)s - interval '1 day' END,

@@ -88,7 +88,9 @@ def panel_context(request) -> dict:
     result = queries.forecast(scope, now)
     return {**context, "scope": scope, "figures": figures, "links": links, "lowest": lowest,
             "new_capped": figures["codes"]["new"] > CappedPaginator.CAP, "cap": CappedPaginator.CAP,
-            "now_local": timezone.localtime(now, scope.tz), "tz_name": scope.service.timezone,
+            # Formatted here: the template's date filter would convert to the viewer's zone (UTC for the platform).
+            "now_local": timezone.localtime(now, scope.tz).strftime("%Y-%m-%d %H:%M"),
+            "tz_name": scope.service.timezone,
             "forecast": result, "chart": forecast_chart(result), "chosen": scope.service.pk}
 
 
@@ -113,7 +115,9 @@ def _forecast_request(request) -> tuple[queries.Scope | None, ForecastForm | Non
         scope = queries.scope_for(request.user, request.GET.get("service"))
     except DomainError as exc:
         return None, None, exc.detail
-    form = ForecastForm(request.GET, scope=scope)
+    data = request.GET.copy()
+    data.setdefault("days", str(queries.DEFAULT_DAYS))  # shown in its box: the range the page shows
+    form = ForecastForm(data, scope=scope)
     return scope, form, ""
 
 

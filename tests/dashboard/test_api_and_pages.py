@@ -173,6 +173,13 @@ def test_home_of_a_top_user_shows_the_figures_with_links_and_the_app_list(dw):
     assert "Other Client" not in html and "Other Service" not in html
 
 
+def test_home_caps_the_new_codes_like_the_list_it_links_to(dw, monkeypatch):
+    from apps.core.admin import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "CAP", 1)
+    assert 'id="codes-new">1+<' in _page(dw.top, "/admin/").content.decode()
+
+
 def test_home_of_a_distributor_names_nothing_outside_its_branch(dw):
     html = _page(dw.north_op, "/admin/").content.decode()
     assert 'id="units-active">3<' in html
@@ -190,6 +197,7 @@ def test_home_of_the_platform_operator_offers_the_chooser_then_the_figures(dw):
     assert 'id="dashboard-chooser"' in html and 'id="units-active"' not in html and "app-accounts" in html
     html = _page(dw.platform, f"/admin/?service={dw.acme.pk}").content.decode()
     assert 'id="units-active">5<' in html and f"service={dw.acme.pk}&amp;state=new" in html
+    assert "2026-05-04 13:00 (Europe/Berlin)" in html  # the chosen service's zone, not the platform's UTC
     bad = _page(dw.platform, "/admin/?service=abc")
     assert bad.status_code == 200 and b"errornote" in bad.content
 
