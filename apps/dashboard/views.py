@@ -129,6 +129,22 @@ def _run_forecast(scope, form) -> queries.Forecast:
     return queries.forecast(scope, clock.now(), days=days, distributor=distributor)
 
 
+PAGE_COLUMNS = 8  # distributors shown as their own column on the page (the CSV has every one)
+
+
+def _page_columns(result: queries.Forecast) -> list[tuple[str, list[str]]]:
+    """(heading, group keys) per column: the busiest distributors, then "Other distributors" for the rest
+    (so the table fits the page at 1366 px), then "Direct"."""
+    order = result.group_order()
+    dealers = [k for k in order if k != queries.DIRECT]
+    columns = [(result.names[k], [k]) for k in dealers[:PAGE_COLUMNS]]
+    if len(dealers) > PAGE_COLUMNS:
+        columns.append((_("Other distributors"), dealers[PAGE_COLUMNS:]))
+    if queries.DIRECT in result.groups:
+        columns.append((result.names[queries.DIRECT], [queries.DIRECT]))
+    return columns
+
+
 def forecast_view(request):
     scope, form, error = _forecast_request(request)
     context = {**admin.site.each_context(request), "title": _("Expiry forecast"), "is_platform": is_platform(request.user),
@@ -138,12 +154,13 @@ def forecast_view(request):
     status = 200
     if scope is not None and form.is_valid():
         result = _run_forecast(scope, form)
-        order = result.group_order()
+        columns = _page_columns(result)
         context.update({
             "forecast": result, "chart": forecast_chart(result), "tz_name": scope.service.timezone,
-            "columns": [result.names[k] for k in order],
-            "table": [(day, total, [result.groups[k].get(day, 0) for k in order]) for day, total in result.rows],
-            "column_totals": [sum(result.groups[k].values()) for k in order],
+            "columns": [name for name, _ in columns],
+            "table": [(day, total, [sum(result.groups[k].get(day, 0) for k in keys) for _, keys in columns])
+                      for day, total in result.rows],
+            "column_totals": [sum(sum(result.groups[k].values()) for k in keys) for _, keys in columns],
             "csv_query": urlencode({k: v for k, v in request.GET.items() if k in ("service", "days", "distributor")}),
             "chosen": scope.service.pk,
         })

@@ -240,3 +240,14 @@ def test_forecast_first_day_follows_the_service_zone(dw):
         rows = _page(dw.top, "/admin/dashboard/forecast.csv?days=1").content.decode().splitlines()
     assert rows[1].startswith("2026-05-05,")  # 00:30 on the 5th in Berlin
     assert T0 + timedelta(hours=12) > NOW
+
+
+def test_forecast_page_folds_distributors_past_eight_into_one_column(dw, monkeypatch):
+    from apps.dashboard import views
+
+    monkeypatch.setattr(views, "PAGE_COLUMNS", 1)
+    response = _page(dw.top, "/admin/dashboard/forecast/")
+    assert response.context["columns"] == ["North", "Other distributors", "Direct"]
+    assert response.context["column_totals"] == [3, 1, 1]
+    csv_header = _page(dw.top, "/admin/dashboard/forecast.csv").content.decode().splitlines()[0]
+    assert csv_header.endswith("units,North,South,Direct")  # the CSV keeps every distributor
