@@ -251,3 +251,22 @@ def test_forecast_page_folds_distributors_past_eight_into_one_column(dw, monkeyp
     assert response.context["column_totals"] == [3, 1, 1]
     csv_header = _page(dw.top, "/admin/dashboard/forecast.csv").content.decode().splitlines()[0]
     assert csv_header.endswith("units,North,South,Direct")  # the CSV keeps every distributor
+
+
+@pytest.mark.parametrize("key,figure", [
+    ("units_active", ("units", "active")), ("units_inactive", ("units", "inactive")),
+    ("codes_new", ("codes", "new")), ("codes_on_unit", ("codes", "on_unit")),
+    ("codes_running_unassigned", ("codes", "running_unassigned")), ("codes_queued", ("codes", "queued")),
+    ("codes_expiring_7", ("codes", "expiring_7")), ("codes_expiring_30", ("codes", "expiring_30")),
+    ("accounts_blocked", ("accounts", "blocked")), ("accounts_blocking_soon", ("accounts", "blocking_soon"))])
+@pytest.mark.parametrize("who", ["platform", "north_op"])
+def test_every_link_of_the_page_lists_its_figure(dw, who, key, figure):
+    """The links as the page builds them (the platform operator's carry ``service=``), for another role too."""
+    from apps.dashboard import queries, views
+
+    user = getattr(dw, who)
+    scope = queries.scope_for(user, dw.acme.pk)
+    expected = queries.dashboard(scope, NOW)[figure[0]][figure[1]]
+    response = _page(user, views.figure_links(scope)[key])
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == expected, (who, key)
