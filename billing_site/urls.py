@@ -3,7 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-DOMAIN_APPS = ("accounts", "plans", "services", "units", "codes", "discounts")
+# "dashboard" before "codes": its api/v1/codes/forecast/ would otherwise be read as a code's address.
+DOMAIN_APPS = ("accounts", "plans", "services", "units", "dashboard", "codes", "discounts")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

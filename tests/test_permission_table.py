@@ -150,6 +150,10 @@ RESOLVER_API = [
     row("get", "/api/v1/plans/{dealer_plan}/services/{plan_service}/", S("401 200 200 200 403 200 404")),
     row("get", "/api/v1/plans/{dealer_plan}/services/export/", S("401 405 405 405 403 405 405")),
     row("post", "/api/v1/plans/{dealer_plan}/services/import/", S("401 400 400 - 403 - 404")),
+    row("get", "/api/v1/dashboard/", S("401 400 200 200 403 200 200")),
+    row("get", "/api/v1/dashboard/?service={acme}", S("- 200 - - - - -")),
+    row("get", "/api/v1/codes/forecast/", S("401 400 200 200 403 200 200")),
+    row("get", "/api/v1/codes/forecast/?service={acme}&distributor={north}", S("- 200 200 200 - 400 400")),
 ]
 RESOLVER_ADMIN = [
     row("get", "/admin/accounts/account/add/", S("302 200 200 200 403 200 200"), kind="admin"),
@@ -295,6 +299,9 @@ RESOLVER_ADMIN = [
     row("get", "/admin/axes/accessfailurelog/{failure_log}/change/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/axes/accessfailurelog/{failure_log}/delete/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/axes/accessfailurelog/{failure_log}/history/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/dashboard/forecast/", S("302 200 200 200 403 200 200"), kind="admin"),
+    row("get", "/admin/dashboard/forecast.csv", S("302 400 200 200 403 200 200"), kind="admin"),
+    row("get", "/admin/dashboard/forecast.csv?service={acme}", S("- 200 - - - - -"), kind="admin"),
 ]
 
 

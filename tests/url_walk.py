@@ -10,7 +10,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 # Admin pages that read filters from the query string like a list does.
 FILTERED_PAGES = {"admin:accounts_ledger_export", "codes-log", "discount_module", "codes-generated-csv",
-                  "admin:plans_planservice_export"}
+                  "admin:plans_planservice_export", "dashboard-forecast", "dashboard-forecast-csv", "dashboard",
+                  "codes-forecast"}
 
 
 @dataclass(frozen=True)

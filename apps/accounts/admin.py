@@ -45,6 +45,25 @@ class ParentFilter(PickerListFilter):
     lookup = "parent_id"
 
 
+class BlockingSoonFilter(admin.SimpleListFilter):
+    """Accounts not blocked that the kernel predicts will be within 5 days (its own block warning, SPEC §8.3):
+    the dashboard's "predicted to block" figure links here."""
+
+    title = gettext_lazy("predicted to block")
+    parameter_name = "blocking_soon"
+
+    def lookups(self, request, model_admin):
+        return [("1", gettext_lazy("Within 5 days"))]
+
+    def queryset(self, request, queryset):
+        if self.value() != "1":
+            return queryset
+        from apps.core import clock
+        from apps.dashboard.queries import blocking_soon_ids
+
+        return queryset.filter(pk__in=blocking_soon_ids(queryset, clock.now()))
+
+
 class AccountChangeList(ChangeList):
     """Adds the kernel's block warnings to the page's accounts: one set-based call per page."""
 
@@ -66,7 +85,7 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
     list_display = ("tree_name", "parent", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
                     "warning")
     list_select_related = ("parent", "plan", "service", "service__plan")
-    list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by")
+    list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by", BlockingSoonFilter)
     search_fields = ("name",)
     ordering = ("path",)
     readonly_fields = ("balance_display", "days", "blocked_display", "blocked_at")

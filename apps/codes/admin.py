@@ -177,7 +177,8 @@ class ExpiringWithinFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() in ("7", "30"):
             now = clock.now()
-            return queryset.filter(queries.live_q(now), expires_at__lte=now + timedelta(days=int(self.value())))
+            # now < expires_at ≤ now + N days, queued codes too (SPEC §9.8), as the dashboard counts them.
+            return queryset.filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=int(self.value())))
         return queryset
 
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.units",
     "apps.codes",
     "apps.discounts",
+    "apps.dashboard",
 ]
 
 MIDDLEWARE = [

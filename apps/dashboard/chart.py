@@ -1,0 +1,79 @@
+"""The expiry forecast as an inline SVG bar chart, drawn server-side like the discount module's month chart
+(apps/discounts/chart.py: same size, margins and classes; no CDN, no JavaScript)."""
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils.formats import date_format
+
+from .queries import Forecast
+
+WIDTH, HEIGHT = 640, 180
+LEFT, RIGHT, TOP, BOTTOM = 36, 8, 10, 22
+GRID_LINES = 4
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    day: date
+    units: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    bars: list[Bar]
+    grid: list[tuple[float, int]]  # (y, units)
+    labels: list[tuple[float, str]]  # (x centre, "3 Dec") for the first day, each Monday… (see ``_labelled``)
+    baseline: float
+    left: int
+    right: float
+
+
+def nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 5 × 10^k (a multiple of ``GRID_LINES`` from 4 up) at or above ``value``."""
+    if value <= GRID_LINES:
+        return GRID_LINES
+    magnitude = 10 ** int(math.floor(math.log10(value)))
+    for step in (1, 2, 2.5, 5, 10):
+        top = int(step * magnitude)
+        if top >= value and top % GRID_LINES == 0:
+            return top
+    return int(math.ceil(value / GRID_LINES) * GRID_LINES)
+
+
+def _labelled(index: int, day: date, days: int) -> bool:
+    """Which days get a label under the axis: every day up to 14, Mondays up to 120, else month starts."""
+    if index == 0 or days <= 14:
+        return True
+    if days <= 120:
+        return day.weekday() == 0 and index >= 3
+    return day.day == 1 and index >= 10
+
+
+def forecast_chart(result: Forecast) -> Chart:
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(result.days, 1)
+    baseline = TOP + plot_h
+    scale = nice_ceiling(max((n for _, n in result.rows), default=0))
+
+    def y_of(value: int) -> float:
+        return round(baseline - value / scale * plot_h, 1)
+
+    bars = []
+    for index, (day, units) in enumerate(result.rows):
+        if units:
+            y = y_of(units)
+            bars.append(Bar(x=round(LEFT + index * slot + slot * 0.15, 1), y=y, width=round(max(slot * 0.7, 0.6), 1),
+                            height=round(baseline - y, 1), day=day, units=units))
+    labels = [(round(LEFT + (i + 0.5) * slot, 1), date_format(day, "j M") if (i == 0 or day.day == 1) else str(day.day))
+              for i, (day, _) in enumerate(result.rows) if _labelled(i, day, result.days)]
+    return Chart(width=WIDTH, height=HEIGHT, bars=bars,
+                 grid=[(y_of(scale * i // GRID_LINES), scale * i // GRID_LINES) for i in range(GRID_LINES + 1)],
+                 labels=labels, baseline=baseline, left=LEFT, right=WIDTH - RIGHT)
