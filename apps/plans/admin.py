@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -21,6 +22,7 @@ from apps.core import clock
 from apps.core.admin import (OutOfScopeIs404, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
                              service_filter)
 from apps.core.errors import DomainError
+from apps.core.money import currency_example
 from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
 from apps.services.models import CatalogueService
@@ -148,6 +150,26 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
             return [*self.readonly_fields, *PlanForm.Meta.fields, "modems_display"]
         return self.readonly_fields
 
+    def readonly_reason(self, request, obj) -> str | None:
+        """Why ``obj`` opens read-only for this viewer (None when it may be changed): shown atop its page."""
+        if obj is None or self.has_change_permission(request, obj):
+            return None
+        user = request.user
+        if _blocked(request):
+            return _("Your account is blocked: you may read this plan but not change it.")
+        role = getattr(user, "role", "")
+        if role == Role.TOP_USER and obj.service_id == getattr(user.account, "service_id", None):
+            return _("This is your service's own plan or one of its parents; only the platform operator changes it. "
+                     "Make a sub-plan of it to change settings for your accounts.")
+        if role == Role.DISTRIBUTOR:
+            return _("Distributors may read their plan and its sub-plans; only the top user and the platform "
+                     "operator change plans.")
+        return _("You may read this plan but not change it.")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["readonly_reason"] = self.readonly_reason(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     @admin.display(description="modems")
     def modems_display(self, obj):
         """The modems limited to this plan (``modems`` is a reverse relation the read-only view cannot show)."""
@@ -217,9 +239,10 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
     # --- display ---
 
-    @admin.display(description="currency")
+    @admin.display(description=_lazy("currency"))
     def currency(self, obj):
-        return obj.currency_format or "—"
+        """The pattern as an example amount (``€1,234.50``), not its raw ``%.02f`` text."""
+        return currency_example(obj.currency_format) if obj.currency_format else "—"
 
     @admin.display(description="history (days)")
     def history(self, obj):

@@ -6,6 +6,7 @@ page (plan and inline rows) is valid, so a bad row leaves the plan untouched too
 """
 
 from django import forms
+from django.utils.translation import gettext as _
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from apps.accounts.forms import TriStateField
@@ -21,6 +22,51 @@ from .models import DeviceTypeLimit, Plan, PlanService
 from .operations import EXPORT_MODES
 
 INHERIT = "Inherit from the parent plan"
+BOOLEAN_SETTINGS = ("block_by_balance", "limit_by_balance", "block_by_days", "allow_unknown_services")
+MONEY_SETTINGS = ("block_balance", "deny_balance")
+
+
+def _shown_setting(name: str, value, currency: str) -> str:
+    """A setting's value as the plan form's inherited note shows it (money in the plan's currency pattern)."""
+    from apps.core.money import currency_example, format_money
+
+    if value is None or value == "":
+        return _("nothing")
+    if name in BOOLEAN_SETTINGS:
+        return _("On") if value else _("Off")
+    if name in MONEY_SETTINGS:
+        return format_money(value, currency)
+    if name == "currency_format":
+        return f"{value} ({currency_example(value)})"
+    if name == "history_period_days":
+        return _("0 days (kept forever)") if value == 0 else _("%(days)s days") % {"days": value}
+    if name == "device_type_limit":
+        return str(DeviceTypeLimit(value).label)
+    return str(value)
+
+
+def inherited_notes(plan) -> dict[str, str]:
+    """For each setting a plan may leave empty: what it gets then and from where ("inherited: 400 days from
+    plan Base"), read from the plan's parent chain. One query for the whole form (the service's plans)."""
+    from .inheritance import INHERITED_SETTINGS, ROOT_DEFAULTS, effective_settings
+
+    by_id = Plan.objects.filter(service_id=plan.service_id).in_bulk()
+    parent = by_id.get(plan.parent_id)
+    own = by_id.get(plan.pk, plan)
+    if parent is None:
+        inherited = {name: (ROOT_DEFAULTS[name], None) for name in INHERITED_SETTINGS}
+    else:
+        inherited = {name: (s.value, None if s.source == "default" else s.source_name)
+                     for name, s in effective_settings(parent, by_id).items()}
+    currency = own.currency_format or inherited["currency_format"][0]
+    notes = {}
+    for name, (value, source) in inherited.items():
+        shown = _shown_setting(name, value, currency)
+        if source is None:
+            notes[name] = _("Empty: the default, %(value)s.") % {"value": shown}
+        else:
+            notes[name] = _("Empty: inherited, %(value)s from plan %(plan)s.") % {"value": shown, "plan": source}
+    return notes
 
 
 class PlanTriStateField(TriStateField):
@@ -80,6 +126,11 @@ class PlanForm(forms.ModelForm):
             self.fields["history_period_days"].initial = 400
             self.fields["history_period_days"].help_text = "Days of unit history kept; 0 = forever. A plan " \
                                                            "with a parent may leave it empty to inherit."
+        if self.instance.pk:
+            for name, note in inherited_notes(self.instance).items():
+                if name in self.fields:
+                    field = self.fields[name]
+                    field.help_text = f"{field.help_text} {note}".strip() if field.help_text else note
         if self.instance.pk and "modems" in self.fields:
             self.fields["modems"].initial = list(self.instance.modems.all())
 

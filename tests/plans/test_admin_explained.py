@@ -1,0 +1,95 @@
+"""Issue 15 item 4 in the plan window: why a plan is read-only, where each empty setting comes from, money in
+the service's currency pattern."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.core.money import currency_example, format_money
+from apps.plans.models import Plan
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client, user, plan):
+    client.force_login(user)
+    response = client.get(reverse("admin:plans_plan_change", args=[plan.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_service_plan_says_why_the_top_user_may_not_change_it(world, client):
+    service_plan = Plan.objects.get(pk=world.acme.plan_id)
+    html = _page(client, world.top, service_plan)
+    assert 'class="readonly-reason' in html
+    assert "only the platform operator changes it" in html.replace("&#x27;", "'")
+
+
+def test_a_plan_the_top_user_may_change_has_no_reason(world, client):
+    html = _page(client, world.top, world.dealer_plan)
+    assert 'class="readonly-reason' not in html
+
+
+def test_a_distributor_is_told_it_reads_its_plan_and_sub_plans(world, client):
+    html = _page(client, world.north_op, world.dealer_plan)
+    assert 'class="readonly-reason' in html
+    assert "Distributors may read their plan and its sub-plans" in html
+
+
+def test_the_platform_operator_sees_no_reason(world, client):
+    html = _page(client, world.platform, Plan.objects.get(pk=world.acme.plan_id))
+    assert 'class="readonly-reason' not in html
+
+
+def test_each_empty_setting_shows_its_inherited_value_and_source(world, client):
+    Plan.objects.filter(pk=world.base_plan.pk).update(block_by_balance=True, block_balance=Decimal("-1500"),
+                                                     currency_format="€%.02f")
+    html = _page(client, world.top, world.dealer_plan)
+    assert "Empty: inherited, 400 days from plan Base." in html
+    assert "Empty: inherited, On from plan Base." in html  # block by balance
+    assert "Empty: inherited, €-1,500.00 from plan Base." in html  # in the chain's currency pattern
+    assert "Empty: inherited, €%.02f (€1,234.50) from plan Base." in html
+    assert "Empty: the default, Off." in html  # limit by balance: nobody in the chain sets it
+    root = _page(client, world.top, world.base_plan)
+    assert "Empty: the default, 0 days (kept forever)." in root
+
+
+def test_the_inherited_notes_cost_one_query_whatever_the_chain(world, client):
+    from apps.plans.forms import inherited_notes
+
+    leaf = world.dealer_plan
+    for depth in range(6):
+        leaf = Plan.objects.create(service=world.acme, name=f"Level {depth}", parent=leaf)
+    with CaptureQueriesContext(connection) as queries:
+        notes = inherited_notes(leaf)
+    assert len(queries) == 1
+    assert notes["history_period_days"] == "Empty: inherited, 400 days from plan Base."
+
+
+def test_the_plans_list_shows_the_currency_pattern_as_an_example_amount(world, client):
+    Plan.objects.filter(pk=world.base_plan.pk).update(currency_format="€%.02f")
+    client.force_login(world.top)
+    html = client.get(reverse("admin:plans_plan_changelist")).content.decode()
+    assert "€1,234.50" in html
+    assert "€%.02f" not in html
+
+
+@pytest.mark.parametrize(("amount", "pattern", "shown"), [
+    ("1234567.125", "€%.02f", "€1,234,567.13"),
+    ("-1234.5", "%.02f $", "-1,234.50 $"),
+    ("999.995", None, "1,000.00"),
+    ("-999999999999.9999", "%.02f", "-1,000,000,000,000.00"),
+    ("-0.004", "€%.02f", "€0.00"),
+    ("12.345", "EUR %.02f", "EUR 12.35"),
+    ("0", "%.02f%%x", "0.00%%x"),  # put in as text: the pattern is never used with the % operator
+])
+def test_format_money_groups_thousands_and_rounds_half_up(amount, pattern, shown):
+    assert format_money(Decimal(amount), pattern) == shown
+
+
+def test_currency_example():
+    assert currency_example("€%.02f") == "€1,234.50"
+    assert currency_example(None) == "1,234.50"
