@@ -50,6 +50,14 @@ def _is_plan_reader(user) -> bool:
     return is_platform(user) or getattr(user, "role", "") in (Role.TOP_USER, Role.DISTRIBUTOR)
 
 
+def _warn_cost_table(request, name: str, form):
+    """A saved row whose typed cost table denies the service from some position says so (``1:-0.5`` is
+    saved as ``-1``: the denial of every use, not a price)."""
+    for warning in getattr(form, "cost_table_warnings", ()):
+        messages.warning(request, _("Service “%(name)s”, cost table: %(warning)s") % {"name": name,
+                                                                                      "warning": warning})
+
+
 class PlanServiceInline(admin.TabularInline):
     model = PlanService
     form = PlanServiceForm
@@ -210,6 +218,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
                 else:
                     row = operations.add_plan_service(actor=request.user, plan=plan, values=values)
                     formset.new_objects.append(row)
+                _warn_cost_table(request, row.name, row_form)
 
     def delete_model(self, request, obj):
         operations.delete_plan(actor=request.user, plan=obj)
@@ -371,7 +380,9 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         values = {k: form.cleaned_data.get(k) for k in operations.SERVICE_ROW_FIELDS}
-        operations.update_plan_service(actor=request.user, row=PlanService.objects.get(pk=obj.pk), changes=values)
+        row = operations.update_plan_service(actor=request.user, row=PlanService.objects.get(pk=obj.pk),
+                                             changes=values)
+        _warn_cost_table(request, row.name, form)
 
     def delete_model(self, request, obj):
         operations.delete_plan_service(actor=request.user, row=obj)

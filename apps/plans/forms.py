@@ -17,7 +17,7 @@ from apps.core.money_fields import MoneyFormField
 from apps.core.scoping import in_scope, is_platform
 from apps.units.models import Modem
 
-from . import operations
+from . import cost_table, operations
 from .models import DeviceTypeLimit, Plan, PlanService
 from .operations import EXPORT_MODES
 
@@ -184,6 +184,7 @@ class PlanServiceForm(forms.ModelForm):
                    "name": forms.TextInput(attrs={"size": 22, "list": "catalogue-names"})}
 
     service_id = None  # set by the formset
+    cost_table_warnings: list[str] = []  # what the typed cost table's denial does (set by ``clean``)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -200,6 +201,8 @@ class PlanServiceForm(forms.ModelForm):
         except DomainError as exc:
             add_domain_error(self, exc)
             return data
+        # Read from the typed text: the canonical one writes every denial as a plain closing ``-1``.
+        self.cost_table_warnings = cost_table.denial_warnings(data.get("cost_table") or "")
         data.update(clean)
         return data
 

@@ -42,7 +42,12 @@
     if (body.denied_from !== null) parts.push("limit: " + (body.denied_from - 1));
     if (body.canonical !== undefined) parts.push("canonical: <code>" + (body.canonical || "(empty: free, unlimited)")
                                                  .replace(/</g, "&lt;") + "</code>");
-    return parts.join(" · ");
+    var text = parts.join(" · ");
+    (body.warnings || []).forEach(function (warning) {  // a negative item that denies from some position
+      text += '<span class="calc-warning" role="note">⚠ ' + warning.replace(/&/g, "&amp;").replace(/</g, "&lt;")
+              + "</span>";
+    });
+    return text;
   }
 
   function evaluate(url, table, count, output) {

@@ -93,3 +93,67 @@ def test_format_money_groups_thousands_and_rounds_half_up(amount, pattern, shown
 def test_currency_example():
     assert currency_example("€%.02f") == "€1,234.50"
     assert currency_example(None) == "1,234.50"
+
+
+# --- a cost table whose negative item denies the service from some position -----------------------------
+
+def _post(plan, rows):
+    from tests.plans.test_admin import _plan_post
+
+    return _plan_post(plan, rows)
+
+
+def test_saving_a_negative_value_warns_with_the_row_and_the_position(world, client):
+    client.force_login(world.top)
+    url = reverse("admin:plans_plan_change", args=[world.dealer_plan.pk])
+    response = client.post(url, _post(world.dealer_plan, [
+        {"name": "sms", "interval": "daily", "cost_table": "1:-0.5"},
+        {"name": "drivers", "interval": "monthly", "cost_table": "3:0;10:-1"},
+        {"name": "jobs", "interval": "monthly", "cost_table": "1:0;10:1.5;-1"},
+    ]), follow=True)
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    assert world.dealer_plan.services.get(name="sms").cost_table == "-1"
+    warnings = [m for m in shown if "cost table" in m]
+    assert len(warnings) == 2, shown  # the plain closing -1 of "jobs" is no surprise
+    assert any("“sms”" in m and "from position 1 on" in m and "saved as -1" in m for m in warnings)
+    assert any("“drivers”" in m and "from position 4 on" in m and "counter 10" in m for m in warnings)
+
+
+def test_a_plain_table_saves_without_a_warning(world, client):
+    client.force_login(world.top)
+    url = reverse("admin:plans_plan_change", args=[world.dealer_plan.pk])
+    response = client.post(url, _post(world.dealer_plan, [
+        {"name": "sms", "interval": "daily", "cost_table": "1:0;10:1.5;-1"}]), follow=True)
+    assert not [m for m in response.context["messages"] if "cost table" in str(m)]
+
+
+def test_the_single_row_page_warns_too(world, client):
+    from apps.plans.models import PlanService
+
+    row = PlanService.objects.create(plan=world.dealer_plan, name="sms", type="on_demand", cost_table="1:1")
+    client.force_login(world.top)
+    response = client.post(reverse("admin:plans_planservice_change", args=[row.pk]),
+                           {"name": "sms", "type": "", "interval": "daily", "cost_table": "1:1;-1;5:2",
+                            "description": ""}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("from position 2 on" in m and "1 item(s) after it are dropped" in m for m in shown), shown
+
+
+def test_the_calculator_answers_with_warnings(world, as_user):
+    url = reverse("cost-table-evaluate")
+    body = as_user(world.top).post(url, {"cost_table": "1:-0.5", "count": 2}, format="json").json()
+    assert body["canonical"] == "-1" and body["denied_from"] == 1 and body["prices"] == [None, None]
+    assert len(body["warnings"]) == 1 and "from position 1 on" in body["warnings"][0]
+    plain = as_user(world.top).post(url, {"cost_table": "1:0;-1", "count": 1}, format="json").json()
+    assert plain["warnings"] == []
+
+
+@pytest.mark.parametrize(("text", "warned"), [
+    ("", False), ("1:2", False), ("1:0;10:1.5;-1", False), ("0:10;-1", False), ("3:0;4:-1", False), ("-0", False),
+    ("1:-0.5", True), ("3:0;10:-1", True), ("1:1;-1;5:2", True), ("-2", True),
+])
+def test_denial_warnings(text, warned):
+    from apps.plans.cost_table import denial_warnings
+
+    assert bool(denial_warnings(text)) is warned
