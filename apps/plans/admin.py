@@ -96,7 +96,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ("effective_services_list", "calculator", "plan_links")
+    readonly_fields = ("effective_services_list", "calculator", "plan_links", "inherited_settings")
     actions = ["import_into_plan"]
 
     class Media:
@@ -136,6 +136,8 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
                    "history_period_days", "retranslator_mask", "sms_sender", "command_sender"]
         if obj is None and is_platform(request.user):
             general.insert(0, "service")
+        if obj is not None and not self._editable(request, obj):
+            general.insert(2, "inherited_settings")  # a reader sees "-" in each empty field: say what it gets
         fieldsets = [
             ("General", {"fields": general,
                          "description": "Empty settings are inherited from the parent plan."}),
@@ -177,6 +179,19 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["readonly_reason"] = self.readonly_reason(request, obj)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @admin.display(description=_lazy("empty settings"))
+    def inherited_settings(self, obj):
+        """For a reader: what each setting this plan leaves empty gets, and from where (one query)."""
+        from .forms import inherited_notes
+
+        labels = {f.name: f.verbose_name for f in Plan._meta.fields}
+        rows = [(str(labels[name]).capitalize(), note) for name, note in inherited_notes(obj).items()
+                if getattr(obj, name) in (None, "")]
+        if not rows:
+            return _("This plan sets every setting itself.")
+        return format_html('<table class="inherited-settings"><tbody>{}</tbody></table>',
+                           format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
     @admin.display(description="modems")
     def modems_display(self, obj):

@@ -63,9 +63,9 @@ def inherited_notes(plan) -> dict[str, str]:
     for name, (value, source) in inherited.items():
         shown = _shown_setting(name, value, currency)
         if source is None:
-            notes[name] = _("Empty: the default, %(value)s.") % {"value": shown}
+            notes[name] = _("Empty means the default: %(value)s.") % {"value": shown}
         else:
-            notes[name] = _("Empty: inherited, %(value)s from plan %(plan)s.") % {"value": shown, "plan": source}
+            notes[name] = _("Empty inherits %(value)s from plan %(plan)s.") % {"value": shown, "plan": source}
     return notes
 
 
@@ -180,7 +180,7 @@ class PlanServiceForm(forms.ModelForm):
         fields = ("name", "type", "interval", "cost_table", "description")
         widgets = {"cost_table": forms.TextInput(attrs={"size": 28, "class": "cost-table-input",
                                                         "autocomplete": "off", "spellcheck": "false"}),
-                   "description": forms.TextInput(attrs={"size": 30}),
+                   "description": forms.TextInput(attrs={"size": 24}),
                    "name": forms.TextInput(attrs={"size": 22, "list": "catalogue-names"})}
 
     service_id = None  # set by the formset

@@ -39,6 +39,16 @@ def test_a_distributor_is_told_it_reads_its_plan_and_sub_plans(world, client):
     assert "Distributors may read their plan and its sub-plans" in html
 
 
+def test_a_reader_sees_what_each_empty_setting_gets(world, client):
+    Plan.objects.filter(pk=world.base_plan.pk).update(block_by_balance=True)
+    html = _page(client, world.north_op, world.dealer_plan)
+    assert 'class="inherited-settings"' in html
+    assert "<th>Block by balance</th><td>Empty inherits On from plan Base.</td>" in html
+    assert "Empty inherits 400 days from plan Base." in html
+    editable = _page(client, world.top, world.dealer_plan)
+    assert 'class="inherited-settings"' not in editable  # there the notes sit under each field
+
+
 def test_the_platform_operator_sees_no_reason(world, client):
     html = _page(client, world.platform, Plan.objects.get(pk=world.acme.plan_id))
     assert 'class="readonly-reason' not in html
@@ -48,13 +58,13 @@ def test_each_empty_setting_shows_its_inherited_value_and_source(world, client):
     Plan.objects.filter(pk=world.base_plan.pk).update(block_by_balance=True, block_balance=Decimal("-1500"),
                                                      currency_format="€%.02f")
     html = _page(client, world.top, world.dealer_plan)
-    assert "Empty: inherited, 400 days from plan Base." in html
-    assert "Empty: inherited, On from plan Base." in html  # block by balance
-    assert "Empty: inherited, €-1,500.00 from plan Base." in html  # in the chain's currency pattern
-    assert "Empty: inherited, €%.02f (€1,234.50) from plan Base." in html
-    assert "Empty: the default, Off." in html  # limit by balance: nobody in the chain sets it
+    assert "Empty inherits 400 days from plan Base." in html
+    assert "Empty inherits On from plan Base." in html  # block by balance
+    assert "Empty inherits €-1,500.00 from plan Base." in html  # in the chain's currency pattern
+    assert "Empty inherits €%.02f (€1,234.50) from plan Base." in html
+    assert "Empty means the default: Off." in html  # limit by balance: nobody in the chain sets it
     root = _page(client, world.top, world.base_plan)
-    assert "Empty: the default, 0 days (kept forever)." in root
+    assert "Empty means the default: 0 days (kept forever)." in root
 
 
 def test_the_inherited_notes_cost_one_query_whatever_the_chain(world, client):
@@ -66,7 +76,7 @@ def test_the_inherited_notes_cost_one_query_whatever_the_chain(world, client):
     with CaptureQueriesContext(connection) as queries:
         notes = inherited_notes(leaf)
     assert len(queries) == 1
-    assert notes["history_period_days"] == "Empty: inherited, 400 days from plan Base."
+    assert notes["history_period_days"] == "Empty inherits 400 days from plan Base."
 
 
 def test_the_plans_list_shows_the_currency_pattern_as_an_example_amount(world, client):
