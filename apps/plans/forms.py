@@ -46,10 +46,13 @@ def _shown_setting(name: str, value, currency: str) -> str:
 
 
 def inherited_notes(plan) -> dict[str, str]:
-    """For each setting a plan may leave empty: what it gets then and from where ("inherited: 400 days from
-    plan Base"), read from the plan's parent chain. One query for the whole form (the service's plans)."""
+    """For each setting a plan may leave empty: what it gets then and from where ("Empty inherits 400 days
+    from plan Base."), read from the plan's parent chain. One query per plan object (the service's plans),
+    kept on it so the form and the read-only table share it."""
     from .inheritance import INHERITED_SETTINGS, ROOT_DEFAULTS, effective_settings
 
+    if getattr(plan, "_inherited_notes", None) is not None:  # the form and the read-only table share them
+        return plan._inherited_notes
     by_id = Plan.objects.filter(service_id=plan.service_id).in_bulk()
     parent = by_id.get(plan.parent_id)
     own = by_id.get(plan.pk, plan)
@@ -66,6 +69,7 @@ def inherited_notes(plan) -> dict[str, str]:
             notes[name] = _("Empty means the default: %(value)s.") % {"value": shown}
         else:
             notes[name] = _("Empty inherits %(value)s from plan %(plan)s.") % {"value": shown, "plan": source}
+    plan._inherited_notes = notes
     return notes
 
 

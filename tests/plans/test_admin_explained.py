@@ -167,3 +167,25 @@ def test_denial_warnings(text, warned):
     from apps.plans.cost_table import denial_warnings
 
     assert bool(denial_warnings(text)) is warned
+
+
+def test_the_plan_page_reads_the_chain_once(world, client):
+    """The notes of every field come from one read of the service's plans: the page costs the same at depth 1
+    and depth 7 of a chain, and one query fewer without the notes."""
+    from unittest import mock
+
+    leaf = world.dealer_plan
+    for depth in range(6):
+        leaf = Plan.objects.create(service=world.acme, name=f"Level {depth}", parent=leaf)
+
+    def count(plan):
+        client.force_login(world.top)
+        url = reverse("admin:plans_plan_change", args=[plan.pk])
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    shallow = count(world.dealer_plan)
+    assert count(leaf) == shallow
+    with mock.patch("apps.plans.forms.inherited_notes", return_value={}):
+        assert count(world.dealer_plan) == shallow - 1
