@@ -45,6 +45,16 @@ def _shown_setting(name: str, value, currency: str) -> str:
     return str(value)
 
 
+def currency_pattern(plan) -> str:
+    """The currency pattern the plan's pages show money in (read with the inherited notes: no extra query)."""
+    from apps.core.money import DEFAULT_CURRENCY_FORMAT
+
+    if plan is None or plan.pk is None:
+        return DEFAULT_CURRENCY_FORMAT
+    inherited_notes(plan)
+    return getattr(plan, "_currency_pattern", DEFAULT_CURRENCY_FORMAT)
+
+
 def inherited_notes(plan) -> dict[str, str]:
     """For each setting a plan may leave empty: what it gets then and from where ("Empty inherits 400 days
     from plan Base."), read from the plan's parent chain. One query per plan object (the service's plans),
@@ -53,7 +63,7 @@ def inherited_notes(plan) -> dict[str, str]:
 
     if getattr(plan, "_inherited_notes", None) is not None:  # the form and the read-only table share them
         return plan._inherited_notes
-    by_id = Plan.objects.filter(service_id=plan.service_id).in_bulk()
+    by_id = Plan.objects.filter(service_id=plan.service_id).select_related("service").in_bulk()
     parent = by_id.get(plan.parent_id)
     own = by_id.get(plan.pk, plan)
     if parent is None:
@@ -61,7 +71,10 @@ def inherited_notes(plan) -> dict[str, str]:
     else:
         inherited = {name: (s.value, None if s.source == "default" else s.source_name)
                      for name, s in effective_settings(parent, by_id).items()}
-    currency = own.currency_format or inherited["currency_format"][0]
+    # Money as the service shows it everywhere (its own pattern, else its plans'), as the account pages do.
+    service_pattern = own.service.currency_format if own.pk else ""
+    currency = service_pattern or own.currency_format or inherited["currency_format"][0]
+    plan._currency_pattern = currency
     notes = {}
     for name, (value, source) in inherited.items():
         shown = _shown_setting(name, value, currency)

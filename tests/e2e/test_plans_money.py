@@ -39,6 +39,9 @@ def test_plans_and_money_as_top_user(world, login, shot, live_server):
     page.goto(f"{live_server.url}/admin/plans/plan/{world.dealer_plan.pk}/change/")
     expect(page.locator(".readonly-reason")).to_have_count(0)
     expect(page.locator(".field-block_balance .help")).to_contain_text("Empty inherits €-1,000.00 from plan Base")
+    page.fill(".cost-calculator .calc-table", "1:1000")  # the service's pattern, thousands grouped
+    expect(page.locator(".cost-calculator .calc-result")).to_contain_text("object 11: €1,000.00")
+    expect(page.locator(".cost-calculator .calc-result")).to_contain_text("total for 10: €10,000.00")
     page.fill(".cost-calculator .calc-table", "1:-0.5")
     expect(page.locator(".cost-calculator .calc-warning")).to_contain_text("denies the service from position 1")
     shot("money-03-plan-form-inherited-and-calculator")

@@ -189,3 +189,17 @@ def test_the_plan_page_reads_the_chain_once(world, client):
     assert count(leaf) == shallow
     with mock.patch("apps.plans.forms.inherited_notes", return_value={}):
         assert count(world.dealer_plan) == shallow - 1
+
+
+def test_the_calculator_carries_the_services_currency_pattern(world, client):
+    from apps.accounts.models import Account
+    from apps.plans.models import PlanService
+
+    Account.objects.filter(pk=world.acme.pk).update(currency_format="%.02f kr")
+    html = _page(client, world.top, world.dealer_plan)
+    assert 'data-currency="%.02f kr"' in html
+    row = PlanService.objects.create(plan=world.dealer_plan, name="sms", type="on_demand", cost_table="1:1")
+    row_page = client.get(reverse("admin:plans_planservice_change", args=[row.pk])).content.decode()
+    assert 'data-currency="%.02f kr"' in row_page
+    add_page = client.get(reverse("admin:plans_plan_add")).content.decode()
+    assert 'data-currency="%.02f"' in add_page
