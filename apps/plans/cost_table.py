@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 MAX_COUNTER = 2_147_483_647
 MAX_VALUE = Decimal("999999.9999")
@@ -352,5 +352,6 @@ def denial_warnings(text: str) -> list[str]:
         parts_out.append(gettext("Its counter %(counter)d does not move the limit: a denial starts right after "
                                  "the previous item.") % {"counter": written_counter})
     if dropped:
-        parts_out.append(gettext("The %(count)d item(s) after it are dropped.") % {"count": dropped})
+        parts_out.append(ngettext("The item after it is dropped.", "The %(count)d items after it are dropped.",
+                                  dropped) % {"count": dropped})
     return [" ".join(parts_out)]

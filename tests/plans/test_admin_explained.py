@@ -49,6 +49,14 @@ def test_a_reader_sees_what_each_empty_setting_gets(world, client):
     assert 'class="inherited-settings"' not in editable  # there the notes sit under each field
 
 
+def test_an_operator_of_a_blocked_account_is_told_so(world, client):
+    from apps.accounts.models import Account
+
+    Account.objects.filter(pk=world.acme.pk).update(blocked=True, blocked_by="manual", blocked_reason="x")
+    html = _page(client, world.top, world.dealer_plan)
+    assert "Your account is blocked: you may read this plan but not change it." in html
+
+
 def test_the_platform_operator_sees_no_reason(world, client):
     html = _page(client, world.platform, Plan.objects.get(pk=world.acme.plan_id))
     assert 'class="readonly-reason' not in html
@@ -147,7 +155,7 @@ def test_the_single_row_page_warns_too(world, client):
                            {"name": "sms", "type": "", "interval": "daily", "cost_table": "1:1;-1;5:2",
                             "description": ""}, follow=True)
     shown = [str(m) for m in response.context["messages"]]
-    assert any("from position 2 on" in m and "1 item(s) after it are dropped" in m for m in shown), shown
+    assert any("from position 2 on" in m and "The item after it is dropped." in m for m in shown), shown
 
 
 def test_the_calculator_answers_with_warnings(world, as_user):
@@ -203,3 +211,13 @@ def test_the_calculator_carries_the_services_currency_pattern(world, client):
     assert 'data-currency="%.02f kr"' in row_page
     add_page = client.get(reverse("admin:plans_plan_add")).content.decode()
     assert 'data-currency="%.02f"' in add_page
+
+
+def test_denial_warning_texts():
+    from apps.plans.cost_table import denial_warnings
+
+    assert denial_warnings("1:1;-1;5:2;6:3") == [
+        "Item 2 (-1) denies the service from position 2 on: at most 1 allowed. The 2 items after it are dropped."]
+    assert denial_warnings("3:0;10:-1") == [
+        "Item 2 (10:-1) denies the service from position 4 on: at most 3 allowed. Its counter 10 does not move the "
+        "limit: a denial starts right after the previous item."]
