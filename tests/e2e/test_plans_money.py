@@ -65,6 +65,7 @@ def test_plans_and_money_as_top_user(world, login, shot, live_server):
 
 
 def test_plans_as_distributor(world, login, shot, live_server):
+    Plan.objects.filter(pk=world.base_plan.pk).update(block_by_days=True, min_days=1)
     page = login("north")
     page.set_viewport_size(WIDE)
     page.goto(f"{live_server.url}/admin/plans/plan/{world.dealer_plan.pk}/change/")
@@ -72,3 +73,14 @@ def test_plans_as_distributor(world, login, shot, live_server):
     expect(page.locator("table.inherited-settings")).to_contain_text("Empty inherits 400 days from plan Base.")
     _no_horizontal_scroll(page)
     shot("money-06-plan-readonly-distributor")
+
+    page.goto(f"{live_server.url}/admin/accounts/account/{world.north_client.pk}/payment/")
+    page.fill("#id_amount", "2500")
+    page.fill("#id_days", "0")
+    page.fill("#id_description", "top-up")
+    page.click("input[type=submit]")
+    expect(page.locator(".payment-block-warning")).to_contain_text(
+        "This payment will block North Client: the days counter after it, 0, is below the minimum 1.")
+    expect(page.locator("#content table")).to_contain_text("2,500.00")
+    _no_horizontal_scroll(page)
+    shot("money-07-payment-block-warning-distributor")
