@@ -12,6 +12,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext as _
 
 from apps.core.admin import (CappedListMixin, OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id,
                              invalid_filter_response, service_filter, stream_csv)
@@ -32,6 +33,40 @@ def currency_of(account: Account) -> str:
 
     service = account.service if account.service_id != account.pk else account
     return service.currency_format or effective_settings(service.plan)["currency_format"].value
+
+
+def payment_block_warning(account: Account, amount, days) -> str | None:
+    """What the account's blocking rule will do once this payment is posted, when it blocks (or keeps
+    blocking) the account: the kernel's own rule (``_apply_blocking_rule``, with the account's combined
+    thresholds) run on a copy holding the balance and days after the payment. None when it does not block."""
+    from types import SimpleNamespace
+
+    from apps.core import clock
+    from apps.plans.inheritance import combined_settings
+
+    from .models import BlockedBy
+    from .operations import _BLOCKING_FIELDS, _apply_blocking_rule
+
+    if account.blocked_by == BlockedBy.MANUAL:
+        return None  # a manual block stays whatever the payment: the page says nothing new
+    after = SimpleNamespace(**{name: getattr(account, "pk" if name == "id" else name) for name in _BLOCKING_FIELDS})
+    after.balance, after.days = account.balance + amount, account.days + days
+    settings = combined_settings(account)
+    _apply_blocking_rule(after, settings, now=clock.now())
+    if not after.blocked:
+        return None
+    pattern = currency_of(account)
+    if after.blocked_by == BlockedBy.BALANCE:
+        reason = _("the balance after it, %(balance)s, is below the block balance %(threshold)s") % {
+            "balance": format_money(after.balance, pattern),
+            "threshold": format_money(settings["block_balance"].value, pattern)}
+    else:
+        reason = _("the days counter after it, %(days)s, is below the minimum %(minimum)s") % {
+            "days": after.days, "minimum": settings["min_days"].value}
+    if account.blocked:
+        return _("After this payment %(account)s stays blocked: %(reason)s.") % {"account": account.name,
+                                                                                 "reason": reason}
+    return _("This payment will block %(account)s: %(reason)s.") % {"account": account.name, "reason": reason}
 
 
 class ParentFilter(PickerListFilter):
@@ -213,6 +248,7 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
             "balance": format_money(account.balance, currency_of(account)),
             "balance_after": format_money(account.balance + amount, currency_of(account)),
             "amount": format_money(amount, currency_of(account)), "days": days, "days_after": account.days + days,
+            "block_warning": payment_block_warning(account, amount, days) if confirming else None,
         }
         return TemplateResponse(request, "admin/accounts/payment.html", context)
 

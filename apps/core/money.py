@@ -44,12 +44,18 @@ def currency_format_error(pattern: str) -> str | None:
 
 
 def format_money(amount: Decimal, pattern: str | None = None) -> str:
-    """``12.345`` with ``'€%.02f'`` → ``'€12.35'`` (2 places, half-up, text substitution)."""
+    """``1234.565`` with ``'€%.02f'`` → ``'€1,234.57'`` (2 places, half-up, a comma between thousands, put
+    into the pattern as text: never ``pattern % Decimal``). ``-0.004`` shows as ``0.00``."""
     pattern = pattern or DEFAULT_CURRENCY_FORMAT
-    text = str(Decimal(amount).quantize(DISPLAY_PLACES, rounding=ROUND_HALF_UP))
-    if text == "-0.00":
-        text = "0.00"
-    return pattern.replace(_PLACEHOLDER, text, 1)
+    value = Decimal(amount).quantize(DISPLAY_PLACES, rounding=ROUND_HALF_UP)
+    if value == 0:
+        value = abs(value)
+    return pattern.replace(_PLACEHOLDER, format(value, ",f"), 1)
+
+
+def currency_example(pattern: str | None) -> str:
+    """How a currency pattern shows an amount (``'€%.02f'`` → ``'€1,234.50'``): the pattern's example."""
+    return format_money(Decimal("1234.50"), pattern)
 
 
 # ASCII digits only: ``\d`` (and ``int()``/``Decimal()``) also take '١٢' or '１２'. No sign but a leading

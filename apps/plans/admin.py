@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -21,6 +22,7 @@ from apps.core import clock
 from apps.core.admin import (OutOfScopeIs404, operator_blocked, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
                              service_filter)
 from apps.core.errors import DomainError
+from apps.core.money import currency_example
 from apps.core.scoping import is_platform
 from apps.services.catalogue import APP_PREFIX
 from apps.services.models import CatalogueService
@@ -44,6 +46,14 @@ def _blocked(request) -> bool:
 
 def _is_plan_reader(user) -> bool:
     return is_platform(user) or getattr(user, "role", "") in (Role.TOP_USER, Role.DISTRIBUTOR)
+
+
+def _warn_cost_table(request, name: str, form):
+    """A saved row whose typed cost table denies the service from some position says so (``1:-0.5`` is
+    saved as ``-1``: the denial of every use, not a price)."""
+    for warning in getattr(form, "cost_table_warnings", ()):
+        messages.warning(request, _("Service “%(name)s”, cost table: %(warning)s") % {"name": name,
+                                                                                      "warning": warning})
 
 
 class PlanServiceInline(admin.TabularInline):
@@ -84,7 +94,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ("effective_services_list", "calculator", "plan_links")
+    readonly_fields = ("effective_services_list", "calculator", "plan_links", "inherited_settings")
     actions = ["import_into_plan"]
 
     class Media:
@@ -124,6 +134,8 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
                    "history_period_days", "retranslator_mask", "sms_sender", "command_sender"]
         if obj is None and is_platform(request.user):
             general.insert(0, "service")
+        if obj is not None and not self._editable(request, obj):
+            general.insert(2, "inherited_settings")  # a reader sees "-" in each empty field: say what it gets
         fieldsets = [
             ("General", {"fields": general,
                          "description": "Empty settings are inherited from the parent plan."}),
@@ -145,6 +157,39 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
         if not self._editable(request, obj):
             return [*self.readonly_fields, *PlanForm.Meta.fields, "modems_display"]
         return self.readonly_fields
+
+    def readonly_reason(self, request, obj) -> str | None:
+        """Why ``obj`` opens read-only for this viewer (None when it may be changed): shown atop its page."""
+        if obj is None or self.has_change_permission(request, obj):
+            return None
+        user = request.user
+        if _blocked(request):
+            return _("Your account is blocked: you may read this plan but not change it.")
+        role = getattr(user, "role", "")
+        if role == Role.TOP_USER and obj.service_id == getattr(user.account, "service_id", None):
+            return _("This is your service's own plan or one of its parents; only the platform operator changes it. "
+                     "Make a sub-plan of it to change settings for your accounts.")
+        if role == Role.DISTRIBUTOR:
+            return _("Distributors may read their plan and its sub-plans; only the top user and the platform "
+                     "operator change plans.")
+        return _("You may read this plan but not change it.")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["readonly_reason"] = self.readonly_reason(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @admin.display(description=_lazy("empty settings"))
+    def inherited_settings(self, obj):
+        """For a reader: what each setting this plan leaves empty gets, and from where (one query)."""
+        from .forms import inherited_notes
+
+        labels = {f.name: f.verbose_name for f in Plan._meta.fields}
+        rows = [(str(labels[name]).capitalize(), note) for name, note in inherited_notes(obj).items()
+                if getattr(obj, name) in (None, "")]
+        if not rows:
+            return _("This plan sets every setting itself.")
+        return format_html('<table class="inherited-settings"><tbody>{}</tbody></table>',
+                           format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
     @admin.display(description="modems")
     def modems_display(self, obj):
@@ -186,6 +231,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
                 else:
                     row = operations.add_plan_service(actor=request.user, plan=plan, values=values)
                     formset.new_objects.append(row)
+                _warn_cost_table(request, row.name, row_form)
 
     def delete_model(self, request, obj):
         operations.delete_plan(actor=request.user, plan=obj)
@@ -215,9 +261,10 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
     # --- display ---
 
-    @admin.display(description="currency")
+    @admin.display(description=_lazy("currency"))
     def currency(self, obj):
-        return obj.currency_format or "—"
+        """The pattern as an example amount (``€1,234.50``), not its raw ``%.02f`` text."""
+        return currency_example(obj.currency_format) if obj.currency_format else "—"
 
     @admin.display(description="history (days)")
     def history(self, obj):
@@ -250,14 +297,17 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
     @admin.display(description="calculator")
     def calculator(self, obj):
+        from .forms import currency_pattern
+
+        plan = obj if isinstance(obj, Plan) else getattr(obj, "plan", None)
         return format_html(
-            '<div class="cost-calculator" data-evaluate-url="{}">'
+            '<div class="cost-calculator" data-evaluate-url="{}" data-currency="{}">'
             '<label>Cost table <input type="text" class="calc-table" size="30" placeholder="e.g. 1:0;10:1.5;-1">'
             '</label> <label>count <input type="number" class="calc-count" min="0" max="9999" value="10"></label>'
             '<output class="calc-result" aria-live="polite"></output>'
             '<p class="help">Type a table and a count: the price of the next object and the period’s total. '
             'Each service row above shows the same for its own table.</p></div>',
-            reverse("cost-table-evaluate"))
+            reverse("cost-table-evaluate"), currency_pattern(plan))
 
     # --- extra pages ---
 
@@ -346,7 +396,9 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         values = {k: form.cleaned_data.get(k) for k in operations.SERVICE_ROW_FIELDS}
-        operations.update_plan_service(actor=request.user, row=PlanService.objects.get(pk=obj.pk), changes=values)
+        row = operations.update_plan_service(actor=request.user, row=PlanService.objects.get(pk=obj.pk),
+                                             changes=values)
+        _warn_cost_table(request, row.name, form)
 
     def delete_model(self, request, obj):
         operations.delete_plan_service(actor=request.user, row=obj)

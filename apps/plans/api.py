@@ -201,7 +201,7 @@ class CostTableEvaluateView(APIView):
             answer = cost_table.evaluate(body.validated_data["cost_table"], body.validated_data["count"])
         except cost_table.CostTableError as error:
             raise InvalidInput.field("cost_table", str(error)) from None
-        return Response(answer)
+        return Response({**answer, "warnings": cost_table.denial_warnings(body.validated_data["cost_table"])})
 
 
 class CatalogueFilterSet(ServiceFilterMixin):

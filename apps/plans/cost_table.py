@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 MAX_COUNTER = 2_147_483_647
 MAX_VALUE = Decimal("999999.9999")
@@ -318,3 +318,40 @@ def evaluate(text: str, count: int) -> dict:
         "flat_fee": _money_text(table.flat_fee),
         "denied_from": table.denied_from,
     }
+
+
+def denial_warnings(text: str) -> list[str]:
+    """What a valid table's negative item does when it is written as anything but a closing bare ``-1``
+    (``1:-0.5``, ``3:0;10:-1``, ``1:1;-1;5:2``): it denies the service from its position on, which the
+    canonical text shows only as ``-1``. Translated sentences for the admin and the calculator; an empty list
+    when the table has no denial or writes it plainly. Raises ``CostTableError`` as ``parse`` does."""
+    table = parse(text)
+    if table.denied_from is None:
+        return []
+    items = text.split(";")
+    for number, raw in enumerate(items, start=1):
+        token = raw.strip(_SPACE)
+        parts = token.split(":")
+        value = Decimal(parts[-1].strip(_SPACE))
+        if value < 0:
+            break
+    written_counter = int(parts[0].strip(_SPACE)) if len(parts) == 2 else None
+    dropped = len(items) - number
+    if value == _DENIAL and not dropped and written_counter in (None, table.denied_from):
+        return []
+    position = table.denied_from
+    if position == 1:
+        sentence = gettext("Item %(item)d (%(text)s) denies the service from position 1 on: every use is denied.")
+    else:
+        sentence = gettext("Item %(item)d (%(text)s) denies the service from position %(position)d on: at most "
+                           "%(allowed)d allowed.")
+    parts_out = [sentence % {"item": number, "text": _shown(token), "position": position, "allowed": position - 1}]
+    if value != _DENIAL:
+        parts_out.append(gettext("A negative value is a limit, not a price; it is saved as -1."))
+    if written_counter is not None and written_counter != position:
+        parts_out.append(gettext("Its counter %(counter)d does not move the limit: a denial starts right after "
+                                 "the previous item.") % {"counter": written_counter})
+    if dropped:
+        parts_out.append(ngettext("The item after it is dropped.", "The %(count)d items after it are dropped.",
+                                  dropped) % {"count": dropped})
+    return [" ".join(parts_out)]

@@ -6,6 +6,7 @@ page (plan and inline rows) is valid, so a bad row leaves the plan untouched too
 """
 
 from django import forms
+from django.utils.translation import gettext as _
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from apps.accounts.forms import TriStateField
@@ -16,11 +17,73 @@ from apps.core.money_fields import MoneyFormField
 from apps.core.scoping import in_scope, is_platform
 from apps.units.models import Modem
 
-from . import operations
+from . import cost_table, operations
 from .models import DeviceTypeLimit, Plan, PlanService
 from .operations import EXPORT_MODES
 
 INHERIT = "Inherit from the parent plan"
+BOOLEAN_SETTINGS = ("block_by_balance", "limit_by_balance", "block_by_days", "allow_unknown_services")
+MONEY_SETTINGS = ("block_balance", "deny_balance")
+
+
+def _shown_setting(name: str, value, currency: str) -> str:
+    """A setting's value as the plan form's inherited note shows it (money in the plan's currency pattern)."""
+    from apps.core.money import currency_example, format_money
+
+    if value is None or value == "":
+        return _("nothing")
+    if name in BOOLEAN_SETTINGS:
+        return _("On") if value else _("Off")
+    if name in MONEY_SETTINGS:
+        return format_money(value, currency)
+    if name == "currency_format":
+        return f"{value} ({currency_example(value)})"
+    if name == "history_period_days":
+        return _("0 days (kept forever)") if value == 0 else _("%(days)s days") % {"days": value}
+    if name == "device_type_limit":
+        return str(DeviceTypeLimit(value).label)
+    return str(value)
+
+
+def currency_pattern(plan) -> str:
+    """The currency pattern the plan's pages show money in (read with the inherited notes: no extra query)."""
+    from apps.core.money import DEFAULT_CURRENCY_FORMAT
+
+    if plan is None or plan.pk is None:
+        return DEFAULT_CURRENCY_FORMAT
+    inherited_notes(plan)
+    return getattr(plan, "_currency_pattern", DEFAULT_CURRENCY_FORMAT)
+
+
+def inherited_notes(plan) -> dict[str, str]:
+    """For each setting a plan may leave empty: what it gets then and from where ("Empty inherits 400 days
+    from plan Base."), read from the plan's parent chain. One query per plan object (the service's plans),
+    kept on it so the form and the read-only table share it."""
+    from .inheritance import INHERITED_SETTINGS, ROOT_DEFAULTS, effective_settings
+
+    if getattr(plan, "_inherited_notes", None) is not None:  # the form and the read-only table share them
+        return plan._inherited_notes
+    by_id = Plan.objects.filter(service_id=plan.service_id).select_related("service").in_bulk()
+    parent = by_id.get(plan.parent_id)
+    own = by_id.get(plan.pk, plan)
+    if parent is None:
+        inherited = {name: (ROOT_DEFAULTS[name], None) for name in INHERITED_SETTINGS}
+    else:
+        inherited = {name: (s.value, None if s.source == "default" else s.source_name)
+                     for name, s in effective_settings(parent, by_id).items()}
+    # Money as the service shows it everywhere (its own pattern, else its plans'), as the account pages do.
+    service_pattern = own.service.currency_format if own.pk else ""
+    currency = service_pattern or own.currency_format or inherited["currency_format"][0]
+    plan._currency_pattern = currency
+    notes = {}
+    for name, (value, source) in inherited.items():
+        shown = _shown_setting(name, value, currency)
+        if source is None:
+            notes[name] = _("Empty means the default: %(value)s.") % {"value": shown}
+        else:
+            notes[name] = _("Empty inherits %(value)s from plan %(plan)s.") % {"value": shown, "plan": source}
+    plan._inherited_notes = notes
+    return notes
 
 
 class PlanTriStateField(TriStateField):
@@ -80,6 +143,11 @@ class PlanForm(forms.ModelForm):
             self.fields["history_period_days"].initial = 400
             self.fields["history_period_days"].help_text = "Days of unit history kept; 0 = forever. A plan " \
                                                            "with a parent may leave it empty to inherit."
+        if self.instance.pk:
+            for name, note in inherited_notes(self.instance).items():
+                if name in self.fields:
+                    field = self.fields[name]
+                    field.help_text = f"{field.help_text} {note}".strip() if field.help_text else note
         if self.instance.pk and "modems" in self.fields:
             self.fields["modems"].initial = list(self.instance.modems.all())
 
@@ -129,10 +197,11 @@ class PlanServiceForm(forms.ModelForm):
         fields = ("name", "type", "interval", "cost_table", "description")
         widgets = {"cost_table": forms.TextInput(attrs={"size": 28, "class": "cost-table-input",
                                                         "autocomplete": "off", "spellcheck": "false"}),
-                   "description": forms.TextInput(attrs={"size": 30}),
+                   "description": forms.TextInput(attrs={"size": 24}),
                    "name": forms.TextInput(attrs={"size": 22, "list": "catalogue-names"})}
 
     service_id = None  # set by the formset
+    cost_table_warnings: list[str] = []  # what the typed cost table's denial does (set by ``clean``)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -149,6 +218,8 @@ class PlanServiceForm(forms.ModelForm):
         except DomainError as exc:
             add_domain_error(self, exc)
             return data
+        # Read from the typed text: the canonical one writes every denial as a plain closing ``-1``.
+        self.cost_table_warnings = cost_table.denial_warnings(data.get("cost_table") or "")
         data.update(clean)
         return data
 

@@ -144,6 +144,10 @@ class EvaluateOutSerializer(serializers.Serializer):
     prices = serializers.ListField(child=serializers.DecimalField(**MONEY, allow_null=True))
     flat_fee = serializers.DecimalField(**MONEY)
     denied_from = serializers.IntegerField(allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Sentences (in the operator's language) about what the table's negative item does when it is not "
+                  "a plain closing -1: e.g. '1:-0.5' denies every use and is saved as '-1'. Empty otherwise.")
 
 
 class CatalogueSerializer(serializers.ModelSerializer):

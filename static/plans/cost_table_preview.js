@@ -23,12 +23,19 @@
     return negative ? -value : value;
   }
 
-  function money(value) {  // 125000n -> "12.50" (display: 2 places, half-up)
-    var negative = value < 0n;
-    var abs = negative ? -value : value;
+  function currencyPattern() {  // the plan's service's pattern, e.g. "€%.02f" (put in as text, as the server does)
+    var panel = document.querySelector(".cost-calculator");
+    var pattern = panel ? panel.getAttribute("data-currency") : "";
+    return pattern && pattern.indexOf("%.02f") >= 0 ? pattern : "%.02f";
+  }
+
+  function money(value) {  // 12345000n -> "€1,234.50" (display: 2 places, half-up, thousands grouped)
+    var abs = value < 0n ? -value : value;
     var cents = (abs + 50n) / 100n;
-    var text = (cents / 100n).toString() + "." + (cents % 100n).toString().padStart(2, "0");
-    return (negative ? "-" : "") + text;
+    var whole = (cents / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    var text = whole + "." + (cents % 100n).toString().padStart(2, "0");
+    var shown = currencyPattern().replace("%.02f", (value < 0n && cents !== 0n ? "-" : "") + text);
+    return shown.replace(/&/g, "&amp;").replace(/</g, "&lt;");  // the result goes into innerHTML
   }
 
   function describe(body, count) {
@@ -42,7 +49,12 @@
     if (body.denied_from !== null) parts.push("limit: " + (body.denied_from - 1));
     if (body.canonical !== undefined) parts.push("canonical: <code>" + (body.canonical || "(empty: free, unlimited)")
                                                  .replace(/</g, "&lt;") + "</code>");
-    return parts.join(" · ");
+    var text = parts.join(" · ");
+    (body.warnings || []).forEach(function (warning) {  // a negative item that denies from some position
+      text += '<span class="calc-warning" role="note">⚠ ' + warning.replace(/&/g, "&amp;").replace(/</g, "&lt;")
+              + "</span>";
+    });
+    return text;
   }
 
   function evaluate(url, table, count, output) {
