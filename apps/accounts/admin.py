@@ -150,11 +150,18 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
         return super().get_search_results(request, queryset, search_term)
 
     def picker_label(self, request, obj) -> str:
-        """A picker's row: the platform operator sees every service's accounts, so the service tells
-        namesakes apart (as the unit form's choices do)."""
-        if is_platform(request.user) and not obj.is_top:
-            return f"{obj.service.name} › {obj.name}"
-        return obj.name
+        """A picker's row: the account's real path as the viewer may see it (North › North-East; the
+        platform operator's start with the service, which tells namesakes apart). The names of the
+        page's paths are read once a request, for the rows not met yet."""
+        from apps.core.exports import path_label, path_names
+
+        names = getattr(request, "_path_names", None)
+        if names is None:
+            names = request._path_names = {}
+        missing = [p for p in obj.path.strip("/").split("/") if p and int(p) not in names]
+        if missing:
+            names.update(path_names([obj.path]))
+        return path_label(request.user, obj, names)
 
     @admin.display(description="name", ordering="path")
     def tree_name(self, obj):
@@ -207,11 +214,35 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("export/", view(self.export_view), name="accounts_account_export"),
             path("<int:pk>/payment/", view(self.payment_view), name="accounts_account_payment"),
             path("<int:pk>/block/", view(self.block_view), name="accounts_account_block"),
             path("<int:pk>/billing-method/", view(self.billing_method_view), name="accounts_account_billing_method"),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        query = request.GET.copy()
+        query.pop("p", None)
+        base = reverse("admin:accounts_account_export") + "?" + (query.urlencode() + "&" if query else "")
+        return super().changelist_view(request, {**(extra_context or {}), "export_csv_url": base + "format=csv",
+                                                 "export_xlsx_url": base + "format=xlsx"})
+
+    def export_view(self, request):
+        """CSV or XLSX of the accounts the list's filters select, in scope, names (and paths) not ids."""
+        from apps.core.exports import export_list, path_label, path_names
+
+        def rows(queryset):
+            accounts = list(queryset.select_related("parent", "plan", "service", "service__plan").order_by("path"))
+            names = path_names(a.path for a in accounts)
+            for a in accounts:
+                yield [a.name, path_label(request.user, a, names), a.parent.name if a.parent else "",
+                       a.plan.name if a.plan else "", a.balance, a.days, a.dealer_rights, a.blocked,
+                       a.get_blocked_by_display() if a.blocked else "", a.blocked_reason]
+
+        return export_list(request, self, filename="accounts", rows=rows, header=[
+            "name", "path", "parent", "plan", "balance", "days", "dealer_rights", "blocked", "blocked_by",
+            "blocked_reason"])
 
     def _get_visible(self, request, pk) -> Account:
         try:

@@ -547,9 +547,9 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
 
         from .forms import ReassignForm
 
-        code = self._visible_code(request, pk)
         if not self.has_assign_permission(request):
             raise PermissionDenied
+        code = self._visible_code(request, pk)
         now = clock.now()
         units = free_units_of(queries.units_visible_to(request.user), now).select_related("account")
         form = ReassignForm(request.POST or None, units_qs=units)
@@ -573,15 +573,14 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The code's page: its facts (state, unit, account, holder, clock, batch) and its history, the
         code log's events of this code that the operator may read, times in the page's zone."""
+        from django.core.exceptions import PermissionDenied
         from django.http import Http404
 
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         if not (object_id.isascii() and object_id.isdigit() and len(object_id) <= 18):
             raise Http404(gettext("No activation code with this id here."))
         code = self._visible_code(request, int(object_id))
-        if not self.has_view_permission(request, code):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
         now = clock.now()
         events = list(queries.code_events_visible_to(request.user).filter(code_id=code.pk).order_by("-at", "-id")[:200])
         unit = code.unit or code.queued_on
