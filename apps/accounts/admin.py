@@ -117,7 +117,9 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
     form = AccountForm
     scope_field = ""
     autocomplete_fields = ("parent",)
-    list_display = ("tree_name", "parent", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
+    # The tree (indented names, in path order) shows each parent: no column for it, so every column fits at
+    # 1366 px beside the filters (issue 15).
+    list_display = ("tree_name", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
                     "warning")
     list_select_related = ("parent", "plan", "service", "service__plan")
     list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by", BlockingSoonFilter)
@@ -366,8 +368,10 @@ class LedgerServiceFilter(admin.SimpleListFilter):
 class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Capped count (``CappedListMixin``: ``COUNT`` of at most 10,001 rows, however many the scope holds)."""
 
-    list_display = ("at", "account", "kind", "amount", "days", "service", "quantity", "window_start", "description",
-                    "actor_name")
+    # Eight columns that fit beside the navigation and the filters at 1366 px (issue 15): the time as date over
+    # time, the service with its quantity and window in one cell.
+    list_display = ("at_display", "account", "kind", "amount", "days", "service_display", "description",
+                    "actor_display")
     list_select_related = ("account",)
     list_filter = (service_filter("account__service"), "kind", "periodic", LedgerServiceFilter, "at")
     search_fields = ("account__name", "description")
@@ -379,6 +383,30 @@ class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return ledger_visible_to(request.user)
+
+    @admin.display(description=gettext_lazy("at"), ordering="at")
+    def at_display(self, obj):
+        from django.utils import timezone
+
+        local = timezone.localtime(obj.at)
+        return format_html('<span style="white-space:nowrap">{}</span><br><small>{}</small>', f"{local:%Y-%m-%d}",
+                           f"{local:%H:%M}")
+
+    @admin.display(description=gettext_lazy("service"), ordering="service")
+    def service_display(self, obj):
+        from django.utils import timezone
+
+        if not obj.service:
+            return "—"
+        quantity = f" × {obj.quantity}" if obj.quantity not in (None, 0, 1) else ""
+        if obj.window_start is None:
+            return f"{obj.service}{quantity}"
+        return format_html("{}{}<br><small>{} {}</small>", obj.service, quantity, gettext("window from"),
+                           f"{timezone.localtime(obj.window_start):%Y-%m-%d %H:%M}")
+
+    @admin.display(description=gettext_lazy("by"), ordering="actor_name")
+    def actor_display(self, obj):
+        return obj.actor_name
 
     def has_add_permission(self, request):
         return False

@@ -156,7 +156,7 @@ def generate_job_view(request, pk: int):
                              "finished": job.finished, "message": job.message})
     query = urlencode({"service": job.service_id, "created_at": job.created_at.isoformat()})
     return _page(request, "admin/codes/generate_job.html",
-                 _("Generating %(count)s codes") % {"count": f"{job.quantity:,}"}, job=job, batch_query=query,
+                 _("Generation of %(count)s codes") % {"count": f"{job.quantity:,}"}, job=job, batch_query=query,
                  tz_name=timezone.get_current_timezone_name())
 
 
