@@ -65,6 +65,30 @@ def code_csv_rows(qs, now: datetime):
                code.unit.account.name if code.unit else "", code.shared_with.name if code.shared_with else ""]
 
 
+def named_change(event) -> str:
+    """An event's ``key: before → after`` for a person: a unit named rather than numbered, and times in the
+    page's zone (the log keeps ids and ISO instants; SPEC §9.8 "audit values")."""
+    from django.utils.dateparse import parse_datetime
+
+    from .models import CodeEvent
+
+    def readable(values: dict) -> dict:
+        out = dict(values)
+        if out.get("unit") is not None and "unit_name" not in out and out["unit"] == event.unit_id:
+            out["unit_name"] = event.unit_name
+        for key, value in values.items():
+            if key.endswith("_at") and isinstance(value, str):
+                try:
+                    moment = parse_datetime(value)
+                except ValueError:
+                    moment = None
+                if moment is not None:
+                    out[key] = f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+        return out
+
+    return CodeEvent(before=readable(event.before or {}), after=readable(event.after or {})).change_summary()
+
+
 def batch_query(code: ActivationCode) -> str:
     """The query naming a code's batch (SPEC §4 "generate in batches"): the codes generated together
     share their service and creation instant (``generate_codes`` writes one ``created_at`` for the whole
@@ -583,6 +607,8 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
         code = self._visible_code(request, int(object_id))
         now = clock.now()
         events = list(queries.code_events_visible_to(request.user).filter(code_id=code.pk).order_by("-at", "-id")[:200])
+        for event in events:
+            event.named_change = named_change(event)
         unit = code.unit or code.queued_on
         state = code.state(at=now)
         context = {

@@ -79,6 +79,8 @@ def test_the_codes_page_shows_its_facts_and_history_with_names_and_zone(cw, new_
     assert page.status_code == 200
     assert code.display in html and "North truck 2" in html and "North Client" in html
     assert "Reassigned" in html and "unit: North truck 1 → North truck 2" in html
+    assert "unit: None → North truck 1" in html  # the assignment names its unit, not its id
+    assert "expires_at: 2026-06-03 12:00" in html  # instants in the page's zone
     assert "Times in Europe/Berlin" in html and "2026-05-04 12:00" in html  # 10:00 UTC is 12:00 in Berlin
     assert "Generated" not in [e.get_action_display() for e in page.context["events"]]  # only at the top
     assert logged(cw.south_op).get(f"/admin/codes/activationcode/{code.pk}/change/").status_code == 404
