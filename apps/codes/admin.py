@@ -600,8 +600,8 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
         from django.core.exceptions import PermissionDenied
         from django.http import Http404
 
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+        if not self.has_view_permission(request) or request.method != "GET":
+            raise PermissionDenied  # read-only: every change is an action (reassign has its own page)
         if not (object_id.isascii() and object_id.isdigit() and len(object_id) <= 18):
             raise Http404(gettext("No activation code with this id here."))
         code = self._visible_code(request, int(object_id))
