@@ -28,7 +28,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
-from apps.accounts.models import Account, Operator, Role  # noqa: E402
+from apps.accounts.models import Operator, Role  # noqa: E402
 from apps.codes import operations as ops  # noqa: E402
 from apps.codes.models import ActivationCode, CodeGenerationJob  # noqa: E402
 from apps.core import clock  # noqa: E402
