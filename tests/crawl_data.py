@@ -21,7 +21,7 @@ from django_celery_beat.models import (ClockedSchedule, CrontabSchedule, Interva
 from apps.accounts import operations as account_ops
 from apps.accounts.models import Account, LedgerEntry, Role
 from apps.codes import operations as code_ops
-from apps.codes.models import CodeEvent, NoticeDelivery
+from apps.codes.models import CodeEvent, CodeGenerationJob, NoticeDelivery
 from apps.core import clock
 from apps.core.seeds import ensure_seeds
 from apps.discounts.models import DiscountSnapshot
@@ -95,10 +95,14 @@ def _branch_objects(w: CrawlWorld, zone: str, *, prefix: str, actor, client, pay
                                        file_format=0, tmp_name=f"{prefix}tmp", state=PlanImportJob.State.DONE,
                                        total_rows=1, checked_rows=1, result={"updated": 1}, created_at=now,
                                        finished_at=now)
+    generation = CodeGenerationJob.objects.create(actor=payer, service=service, quantity=1, validity_days=30,
+                                                  state=CodeGenerationJob.State.DONE, done=1, created_at=now,
+                                                  finished_at=now)
     w.codes[zone] = code.code
     for kind, pk in (("account", client.pk), ("unit", unit.pk), ("monitoringuser", user.pk), ("grant", grant.pk),
                      ("activationcode", code.pk), ("code", code.code), ("expirynotice", notice.pk),
                      ("delivery", delivery.pk), ("override", override.name), ("planimportjob", job.pk),
+                     ("codegenerationjob", generation.pk),
                      ("ledgerentry", LedgerEntry.objects.filter(account=client).latest("pk").pk),
                      ("codeevent", CodeEvent.objects.filter(code_id=code.pk).latest("pk").pk),
                      ("unitevent", UnitEvent.objects.filter(unit_id_snapshot=unit.pk).latest("pk").pk)):

@@ -44,7 +44,7 @@ def test_the_add_operator_page_offers_only_accounts_in_scope(world):
     rows = client.get("/admin/autocomplete/", {"app_label": "accounts", "model_name": "operator",
                                                "field_name": "account", "term": ""}).json()["results"]
     names = {row["text"] for row in rows}
-    assert "North-East" in names and not any(name.startswith(("South", "Other")) for name in names)
+    assert "North › North-East" in names and not any(name.startswith(("South", "Other")) for name in names)
 
 
 @pytest.mark.parametrize("url", [

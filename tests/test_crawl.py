@@ -36,6 +36,8 @@ ARG_KINDS = {
     ("admin:accounts_account_billing_method", "pk"): "service",
     ("admin:plans_plan_effective", "pk"): "plan",
     ("admin:plans_planservice_import_job", "pk"): "planimportjob",
+    ("admin:codes_activationcode_reassign", "pk"): "activationcode",
+    ("codes-generate-job", "pk"): "codegenerationjob",
     ("admin:auth_user_password_change", "id"): "operator",
     ("admin:view_on_site", "content_type_id"): "content_type",
     ("admin:view_on_site", "object_id"): "account",

@@ -43,7 +43,7 @@ API = [
     row("post", "/api/v1/operators/{north_op}/token/", {"anon": 401, "top": 201, "north": 201, "south": 404,
                                                         "restricted": 404, "other": 404}),
     row("get", "/api/schema/", {"anon": 401, "top": 200}),
-    row("get", "/api/docs/", {"anon": 401, "top": 200}),
+    row("get", "/api/docs/", {"anon": 401, "top": 200}),  # anon: a page asking to sign in (issue 15)
 ]
 DOMAIN_API = [
     row("get", "/api/v1/plans/", {"anon": 401, "platform": 200, "top": 200, "north": 200, "restricted": 403}),
@@ -83,7 +83,8 @@ DOMAIN_API = [
         {"anon": 401, "platform": 200, "top": 200, "north": 403, "restricted": 403, "south": 403, "other": 404}),
 ]
 ADMIN = [
-    row("get", "/admin/", {"anon": 302, "platform": 200, "top": 200, "north": 200, "restricted": 200}, kind="admin"),
+    # A restricted distributor's home is "Apply a code" (issue 15).
+    row("get", "/admin/", {"anon": 302, "platform": 200, "top": 200, "north": 200, "restricted": 302}, kind="admin"),
     row("get", "/admin/accounts/account/", {"anon": 302, "platform": 200, "top": 200, "north": 200,
                                             "restricted": 403, "south": 200, "other": 200}, kind="admin"),
     row("get", "/admin/accounts/account/{north}/change/", {"top": 200, "north": 200, "south": 404, "other": 404,
@@ -191,42 +192,42 @@ RESOLVER_ADMIN = [
     row("get", "/admin/discounts/discountmodule/{snapshot}/history/", S("302 403 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/clockedschedule/add/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/clockedschedule/{clocked}/change/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
-    row("get", "/admin/django_celery_beat/clockedschedule/", S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/django_celery_beat/clockedschedule/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/clockedschedule/{clocked}/delete/",
         S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/clockedschedule/{clocked}/history/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/crontabschedule/add/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/crontabschedule/{crontab}/change/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
-    row("get", "/admin/django_celery_beat/crontabschedule/", S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/django_celery_beat/crontabschedule/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/crontabschedule/{crontab}/delete/",
         S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/crontabschedule/{crontab}/history/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/intervalschedule/add/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/intervalschedule/{interval}/change/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
-    row("get", "/admin/django_celery_beat/intervalschedule/", S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/django_celery_beat/intervalschedule/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/intervalschedule/{interval}/delete/",
         S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/intervalschedule/{interval}/history/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/periodictask/add/", S("302 200 403 403 403 403 403"), kind="admin"),
-    row("get", "/admin/django_celery_beat/periodictask/{task}/change/", S("302 200 200 403 403 403 200"), kind="admin"),
-    row("get", "/admin/django_celery_beat/periodictask/", S("302 200 200 403 403 403 200"), kind="admin"),
+    row("get", "/admin/django_celery_beat/periodictask/{task}/change/", S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/django_celery_beat/periodictask/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/periodictask/{task}/delete/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/periodictask/{task}/history/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/solarschedule/add/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/solarschedule/{solar}/change/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
-    row("get", "/admin/django_celery_beat/solarschedule/", S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
+    row("get", "/admin/django_celery_beat/solarschedule/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/solarschedule/{solar}/delete/",
         S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/django_celery_beat/solarschedule/{solar}/history/",
-        S("302 200 200 403 403 403 200"), kind="admin"),
+        S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/jsi18n/", S("302 200 200 200 200 200 200"), kind="admin"),
     row("get", "/admin/login/", S("200 302 302 302 302 302 302"), kind="admin"),
     row("post", "/admin/logout/", S("302 200 200 200 200 200 200"), kind="admin"),
@@ -300,6 +301,17 @@ RESOLVER_ADMIN = [
     row("get", "/admin/axes/accessfailurelog/{failure_log}/delete/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/axes/accessfailurelog/{failure_log}/history/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/dashboard/forecast/", S("302 200 200 200 403 200 200"), kind="admin"),
+    # Issue 15's workflows: reassign a code, a background generation (its operator and the platform only),
+    # vouchers of a batch, the scheduled jobs, the accounts and units exports.
+    row("get", "/admin/codes/activationcode/{north_code_pk}/reassign/", S("302 200 200 200 403 404 404"),
+        kind="admin"),
+    row("get", "/admin/codes/generate/jobs/{generation_job}/", S("302 200 200 404 404 404 404"), kind="admin"),
+    row("get", "/admin/codes/batch/", S("302 400 400 400 403 400 400"), kind="admin"),
+    row("get", "/admin/codes/batch/?service={acme}&created_at={north_code_created}", S("302 200 200 200 403 200 200"),
+        kind="admin"),
+    row("get", "/admin/jobs/", S("302 200 200 200 403 200 200"), kind="admin"),
+    row("get", "/admin/accounts/account/export/", S("302 200 200 200 403 200 200"), kind="admin"),
+    row("get", "/admin/units/unit/export/", S("302 200 200 200 403 200 200"), kind="admin"),
     row("get", "/admin/dashboard/forecast.csv", S("302 400 200 200 403 200 200"), kind="admin"),
     row("get", "/admin/dashboard/forecast.csv?service={acme}", S("- 200 - - - - -"), kind="admin"),
 ]
@@ -326,7 +338,9 @@ def _table_objects(world) -> dict:
     from apps.accounts import operations as account_ops
     from apps.accounts.models import Account, LedgerEntry
     from apps.codes import operations as code_ops
-    from apps.codes.models import CodeEvent, NoticeDelivery
+    from urllib.parse import quote
+
+    from apps.codes.models import CodeEvent, CodeGenerationJob, NoticeDelivery
     from apps.core import clock
     from apps.discounts.models import DiscountSnapshot
     from apps.plans import operations as plan_ops
@@ -372,6 +386,10 @@ def _table_objects(world) -> dict:
         "clocked": ClockedSchedule.objects.create(clocked_time=clock.now()).pk,
         "solar": SolarSchedule.objects.get_or_create(event="sunrise", latitude=50, longitude=8)[0].pk,
         "account_type": ContentType.objects.get_for_model(Account).pk,
+        "generation_job": CodeGenerationJob.objects.create(
+            actor=world.top, service=world.acme, quantity=1, validity_days=30, state=CodeGenerationJob.State.DONE,
+            done=1, created_at=clock.now(), finished_at=clock.now()).pk,
+        "north_code_created": quote(code.created_at.isoformat()),
         "import_job": PlanImportJob.objects.create(
             actor=world.top, service=world.acme, mode="update", file_name="table.csv", file_format=0,
             tmp_name="table", state=PlanImportJob.State.DONE, created_at=clock.now(), finished_at=clock.now()).pk,

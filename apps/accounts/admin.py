@@ -117,7 +117,9 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
     form = AccountForm
     scope_field = ""
     autocomplete_fields = ("parent",)
-    list_display = ("tree_name", "parent", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
+    # The tree (indented names, in path order) shows each parent: no column for it, so every column fits at
+    # 1366 px beside the filters (issue 15).
+    list_display = ("tree_name", "plan", "balance_display", "days", "dealer_rights", "blocked_display",
                     "warning")
     list_select_related = ("parent", "plan", "service", "service__plan")
     list_filter = (service_filter("service"), ParentFilter, "dealer_rights", "blocked", "blocked_by", BlockingSoonFilter)
@@ -150,11 +152,18 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
         return super().get_search_results(request, queryset, search_term)
 
     def picker_label(self, request, obj) -> str:
-        """A picker's row: the platform operator sees every service's accounts, so the service tells
-        namesakes apart (as the unit form's choices do)."""
-        if is_platform(request.user) and not obj.is_top:
-            return f"{obj.service.name} › {obj.name}"
-        return obj.name
+        """A picker's row: the account's real path as the viewer may see it (North › North-East; the
+        platform operator's start with the service, which tells namesakes apart). The names of the
+        page's paths are read once a request, for the rows not met yet."""
+        from apps.core.exports import path_label, path_names
+
+        names = getattr(request, "_path_names", None)
+        if names is None:
+            names = request._path_names = {}
+        missing = [p for p in obj.path.strip("/").split("/") if p and int(p) not in names]
+        if missing:
+            names.update(path_names([obj.path]))
+        return path_label(request.user, obj, names)
 
     @admin.display(description="name", ordering="path")
     def tree_name(self, obj):
@@ -207,11 +216,35 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("export/", view(self.export_view), name="accounts_account_export"),
             path("<int:pk>/payment/", view(self.payment_view), name="accounts_account_payment"),
             path("<int:pk>/block/", view(self.block_view), name="accounts_account_block"),
             path("<int:pk>/billing-method/", view(self.billing_method_view), name="accounts_account_billing_method"),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        query = request.GET.copy()
+        query.pop("p", None)
+        base = reverse("admin:accounts_account_export") + "?" + (query.urlencode() + "&" if query else "")
+        return super().changelist_view(request, {**(extra_context or {}), "export_csv_url": base + "format=csv",
+                                                 "export_xlsx_url": base + "format=xlsx"})
+
+    def export_view(self, request):
+        """CSV or XLSX of the accounts the list's filters select, in scope, names (and paths) not ids."""
+        from apps.core.exports import export_list, path_label, path_names
+
+        def rows(queryset):
+            accounts = list(queryset.select_related("parent", "plan", "service", "service__plan").order_by("path"))
+            names = path_names(a.path for a in accounts)
+            for a in accounts:
+                yield [a.name, path_label(request.user, a, names), a.parent.name if a.parent else "",
+                       a.plan.name if a.plan else "", a.balance, a.days, a.dealer_rights, a.blocked,
+                       a.get_blocked_by_display() if a.blocked else "", a.blocked_reason]
+
+        return export_list(request, self, filename="accounts", rows=rows, header=[
+            "name", "path", "parent", "plan", "balance", "days", "dealer_rights", "blocked", "blocked_by",
+            "blocked_reason"])
 
     def _get_visible(self, request, pk) -> Account:
         try:
@@ -335,8 +368,10 @@ class LedgerServiceFilter(admin.SimpleListFilter):
 class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Capped count (``CappedListMixin``: ``COUNT`` of at most 10,001 rows, however many the scope holds)."""
 
-    list_display = ("at", "account", "kind", "amount", "days", "service", "quantity", "window_start", "description",
-                    "actor_name")
+    # Eight columns that fit beside the navigation and the filters at 1366 px (issue 15): the time as date over
+    # time, the service with its quantity and window in one cell.
+    list_display = ("at_display", "account", "kind", "amount", "days", "service_display", "description",
+                    "actor_display")
     list_select_related = ("account",)
     list_filter = (service_filter("account__service"), "kind", "periodic", LedgerServiceFilter, "at")
     search_fields = ("account__name", "description")
@@ -348,6 +383,30 @@ class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return ledger_visible_to(request.user)
+
+    @admin.display(description=gettext_lazy("at"), ordering="at")
+    def at_display(self, obj):
+        from django.utils import timezone
+
+        local = timezone.localtime(obj.at)
+        return format_html('<span style="white-space:nowrap">{}</span><br><small>{}</small>', f"{local:%Y-%m-%d}",
+                           f"{local:%H:%M}")
+
+    @admin.display(description=gettext_lazy("service"), ordering="service")
+    def service_display(self, obj):
+        from django.utils import timezone
+
+        if not obj.service:
+            return "—"
+        quantity = f" × {obj.quantity}" if obj.quantity not in (None, 0, 1) else ""
+        if obj.window_start is None:
+            return f"{obj.service}{quantity}"
+        return format_html("{}{}<br><small>{} {}</small>", obj.service, quantity, gettext("window from"),
+                           f"{timezone.localtime(obj.window_start):%Y-%m-%d %H:%M}")
+
+    @admin.display(description=gettext_lazy("by"), ordering="actor_name")
+    def actor_display(self, obj):
+        return obj.actor_name
 
     def has_add_permission(self, request):
         return False

@@ -7,6 +7,7 @@ operation; with "select all" they act on the whole filtered queryset.
 """
 
 from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -62,6 +63,37 @@ def code_csv_rows(qs, now: datetime):
                code.expires_at.isoformat() if code.expires_at else "", code.days_left(at=now) or "",
                code.unit.name if code.unit else "", code.unit.unique_id if code.unit else "",
                code.unit.account.name if code.unit else "", code.shared_with.name if code.shared_with else ""]
+
+
+def named_change(event) -> str:
+    """An event's ``key: before → after`` for a person: a unit named rather than numbered, and times in the
+    page's zone (the log keeps ids and ISO instants; SPEC §9.8 "audit values")."""
+    from django.utils.dateparse import parse_datetime
+
+    from .models import CodeEvent
+
+    def readable(values: dict) -> dict:
+        out = dict(values)
+        if out.get("unit") is not None and "unit_name" not in out and out["unit"] == event.unit_id:
+            out["unit_name"] = event.unit_name
+        for key, value in values.items():
+            if key.endswith("_at") and isinstance(value, str):
+                try:
+                    moment = parse_datetime(value)
+                except ValueError:
+                    moment = None
+                if moment is not None:
+                    out[key] = f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+        return out
+
+    return CodeEvent(before=readable(event.before or {}), after=readable(event.after or {})).change_summary()
+
+
+def batch_query(code: ActivationCode) -> str:
+    """The query naming a code's batch (SPEC §4 "generate in batches"): the codes generated together
+    share their service and creation instant (``generate_codes`` writes one ``created_at`` for the whole
+    batch, a background job too), so (service, created_at) is the batch, with no column of its own."""
+    return urlencode({"service": code.service_id, "created_at": code.created_at.isoformat()})
 
 
 # --- the unit page's panel (wired into the unit admin by the units app) ------------------------------------
@@ -154,6 +186,30 @@ class SharedWithFilter(PickerListFilter):
         if value == "none":
             return queryset.filter(shared_with__isnull=True)
         return queryset.filter(shared_with_id=int(value))
+
+
+class AccountFilter(PickerListFilter):
+    """The codes on units of an account or below it (searchable picker of the accounts in scope): a
+    distributor's branch, a client's fleet. Queued codes count on the unit they wait on."""
+
+    title = gettext_lazy("account")
+    parameter_name = "account"
+    picker = "codes.filter.account"
+    source = (ActivationCode, "shared_with")
+    lookup = "account"
+
+    def queryset(self, request, queryset):
+        from apps.core.admin import id_value
+        from apps.core.scoping import in_scope
+
+        value = id_value(self.value(), str(self.title))
+        if value is None:
+            return queryset
+        account = in_scope(Account.objects.filter(pk=value), request.user).first()
+        if account is None:
+            raise IncorrectLookupParameters(gettext("No such account here."))
+        units = Unit.objects.filter(account__path__startswith=account.path).values("pk")
+        return queryset.filter(Q(unit_id__in=units) | Q(queued_on_id__in=units))
 
 
 class ValidityFilter(admin.SimpleListFilter):
@@ -256,6 +312,7 @@ register_picker("codes.apply", Unit, may_use=lambda user: user.has_perm("codes.a
 register_picker("codes.assign", Unit, lambda request, units: free_units_of(units, clock.now()), _may_assign)
 register_picker("codes.queue", Unit, lambda request, units: queueable_units_of(units, clock.now()), _may_assign)
 register_picker("codes.log.account", Account, may_use=queries.may_use_codes_window)
+register_picker("codes.filter.account", Account, may_use=queries.may_use_codes_window)
 register_picker("codes.filter.shared_with", Account,
                 lambda request, accounts: accounts.filter(pk__in=share_targets_for(request.user).values("pk")),
                 queries.may_use_codes_window)
@@ -271,7 +328,8 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
     list_display = ("code_display", "unit_link", "account_name", "shared_with", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
     list_select_related = ("unit", "unit__account", "shared_with", "service", "queued_on", "queued_on__account")
-    list_filter = (service_filter("service"), StateFilter, AssignedFilter, SharedWithFilter, ValidityFilter,
+    list_filter = (service_filter("service"), StateFilter, AssignedFilter, AccountFilter, SharedWithFilter,
+                   ValidityFilter,
                    ExpiringWithinFilter, ("activated_at", DateRangeFilter), ("expires_at", DateRangeFilter))
     search_fields = ("code",)
     search_help_text = "A code (case, spaces and dashes ignored), a unit name or an IMEI."
@@ -279,7 +337,7 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
     keyset_ordering = ordering  # "Last" and its neighbours by cursor: one index range read (CappedChangeList)
     sortable_by = ("validity", "activation", "estimated_expiration")
     empty_value_display = "—"
-    actions = ["assign_to_units", "queue_on_units", "unassign", "share", "unshare", "export_csv"]
+    actions = ["assign_to_units", "queue_on_units", "reassign", "unassign", "share", "unshare", "export_csv"]
     readonly_fields = ("code", "service", "status", "validity_days", "created_at", "activated_at", "expires_at",
                        "unit", "shared_with", "cleared_at")
     fields = readonly_fields
@@ -472,6 +530,97 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
             gettext("expired") if c.state(at=now) == CodeStatus.EXPIRED else gettext("not new: already started"),
             extra={"note": gettext("Each code starts on its unit the instant the unit's live code ends: "
                                    "no day is lost.")})
+
+    @admin.action(description=gettext_lazy("Reassign to another unit (one code)"), permissions=["assign"])
+    def reassign(self, request, queryset):
+        """Move one code from its unit to another in one step (``reassign_code``: one ``reassigned`` event,
+        the clock keeps running): opens the code's reassign page."""
+        from django.shortcuts import redirect
+
+        codes = list(queryset.values_list("pk", flat=True)[:2])
+        if len(codes) != 1:
+            self.message_user(request, gettext("Select exactly one code to reassign: a code moves to one unit."),
+                              messages.ERROR)
+            return None
+        return redirect("admin:codes_activationcode_reassign", codes[0])
+
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view
+        return [path("<int:pk>/reassign/", view(self.reassign_view), name="codes_activationcode_reassign"),
+                *super().get_urls()]
+
+    def _visible_code(self, request, pk) -> ActivationCode:
+        from django.http import Http404
+
+        code = (self.get_queryset(request).select_related("unit", "unit__account", "shared_with", "service",
+                                                          "queued_on", "queued_on__account").filter(pk=pk).first())
+        if code is None:
+            raise Http404(gettext("No activation code with this id here."))
+        return code
+
+    def reassign_view(self, request, pk):
+        """The reassign page: the code, its unit and a searchable picker of the units it may move to (units
+        of the operator's scope without a live code); one operation, one ``reassigned`` event."""
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import redirect
+
+        from apps.core.admin import add_domain_error
+        from apps.core.errors import DomainError
+
+        from .forms import ReassignForm
+
+        if not self.has_assign_permission(request):
+            raise PermissionDenied
+        code = self._visible_code(request, pk)
+        now = clock.now()
+        units = free_units_of(queries.units_visible_to(request.user), now).select_related("account")
+        form = ReassignForm(request.POST or None, units_qs=units)
+        movable = code.unit_id is not None and code.state(at=now) == CodeStatus.ACTIVE
+        if request.method == "POST" and movable and form.is_valid():
+            unit = form.cleaned_data["unit"]
+            try:
+                operations.reassign_code(actor=request.user, code=code.pk, unit=unit.pk, now=now)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                self.message_user(request, gettext("Code %(code)s moved from %(old)s to %(new)s; its clock keeps "
+                                                   "running.") % {"code": code.display, "old": code.unit.name,
+                                                                  "new": unit.name}, messages.SUCCESS)
+                return redirect("admin:codes_activationcode_change", code.pk)
+        context = {**self.admin_site.each_context(request), "title": gettext("Reassign a code"),
+                   "opts": self.model._meta, "code": code, "form": form, "movable": movable,
+                   "tz_name": timezone.get_current_timezone_name()}
+        return TemplateResponse(request, "admin/codes/activationcode/reassign.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The code's page: its facts (state, unit, account, holder, clock, batch) and its history, the
+        code log's events of this code that the operator may read, times in the page's zone."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404
+
+        if not self.has_view_permission(request) or request.method != "GET":
+            raise PermissionDenied  # read-only: every change is an action (reassign has its own page)
+        if not (object_id.isascii() and object_id.isdigit() and len(object_id) <= 18):
+            raise Http404(gettext("No activation code with this id here."))
+        code = self._visible_code(request, int(object_id))
+        now = clock.now()
+        events = list(queries.code_events_visible_to(request.user).filter(code_id=code.pk).order_by("-at", "-id")[:200])
+        for event in events:
+            event.named_change = named_change(event)
+        unit = code.unit or code.queued_on
+        state = code.state(at=now)
+        context = {
+            **self.admin_site.each_context(request), "title": gettext("Activation code %(code)s") % {
+                "code": code.display}, "opts": self.model._meta, "code": code, "events": events,
+            "state": self.state_display(code), "unit": unit, "days_left": code.days_left(at=now),
+            "queued": state == CodeStatus.QUEUED, "may_reassign": self.has_assign_permission(request)
+            and code.unit_id is not None and state == CodeStatus.ACTIVE,
+            "batch_query": batch_query(code), "tz_name": timezone.get_current_timezone_name(),
+            "object_id": code.pk, "original": code, "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/codes/activationcode/detail.html", context)
 
     @admin.action(description="Unassign from their units", permissions=["assign"])
     def unassign(self, request, queryset):

@@ -9,6 +9,8 @@ urlpatterns = [
     path("codes/apply/", admin.site.admin_view(views.apply_view), name="codes-apply"),
     path("codes/generate/", admin.site.admin_view(views.generate_view), name="codes-generate"),
     path("codes/generate/codes.csv", admin.site.admin_view(views.generated_csv_view), name="codes-generated-csv"),
+    path("codes/generate/jobs/<int:pk>/", admin.site.admin_view(views.generate_job_view), name="codes-generate-job"),
+    path("codes/batch/", admin.site.admin_view(views.batch_view), name="codes-batch"),
     path("codes/log/", admin.site.admin_view(views.log_view), name="codes-log"),
     path("codes/notices/<int:delivery_id>/dismiss/", admin.site.admin_view(views.dismiss_notice_view),
          name="codes-dismiss-notice"),

@@ -196,3 +196,17 @@ class ExpiryNoticeForm(OperationForm):
         if self.instance.pk:
             return operations.update_notice(actor=actor, notice=self.instance, **common)
         return operations.create_notice(actor=actor, service=data.get("service"), **common)
+
+
+class ReassignForm(forms.Form):
+    """The unit a code moves to: a searchable picker of the units in scope without a live code."""
+
+    unit = forms.ModelChoiceField(queryset=None, label=_("Move to unit"),
+                                  help_text=_("A unit of your branch without a live code. The code's clock keeps "
+                                              "running; the old unit is deactivated."))
+
+    def __init__(self, *args, units_qs, **kwargs):
+        super().__init__(*args, **kwargs)
+        use_picker(self.fields["unit"], ActivationCode, "unit", "codes.assign", attrs={"style": "width: 32em"})
+        self.fields["unit"].queryset = units_qs
+        self.fields["unit"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"

@@ -1523,3 +1523,80 @@ def send_notice_email(email_id: int, *, now: datetime | None = None) -> bool:
         raise
     claimed.update(sent_at=clock.now(), last_error="")
     return True
+
+
+# --- generation in the background (issue 15: a big batch is a job, not a request that blocks) ------------
+
+GENERATION_JOB_CHUNK = GENERATE_BATCH  # codes per transaction of a job (the progress page moves by these)
+
+
+def _check_generation(actor, service: Account | None, quantity, validity_days, shared_with: Account | None):
+    """The refusals of ``generate_codes`` before any code is written (the same messages and fields)."""
+    if not (is_platform(actor) or getattr(actor, "role", "") == Role.TOP_USER):
+        raise Forbidden("Only top users and the platform operator generate codes.", code="permission_denied")
+    require_not_blocked(actor)
+    if service is None or not service.is_top or (not is_platform(actor) and actor.account_id != service.pk):
+        raise DoesNotExist.field("service")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_BATCH:
+        raise InvalidInput.field("quantity", f"A whole number from 1 to {MAX_BATCH:,}.")
+    if (not isinstance(validity_days, int) or isinstance(validity_days, bool)
+            or not 1 <= validity_days <= MAX_VALIDITY_DAYS):
+        raise InvalidInput.field("validity_days", f"A whole number of days from 1 to {MAX_VALIDITY_DAYS:,}.")
+    _require_codes_billing(service)
+    if shared_with is not None:
+        _check_share_target(actor, shared_with, service_id=service.pk, holder_path=service.path)
+
+
+def queue_generation(*, actor, service: Account, quantity, validity_days, shared_with: Account | None = None,
+                     now: datetime | None = None):
+    """Check a batch as ``generate_codes`` would and record it as a ``CodeGenerationJob``; its task is
+    sent once the job is committed. Returns the job."""
+    from .models import CodeGenerationJob
+    from .tasks import run_generation_job
+
+    now = now or clock.now()
+    _check_generation(actor, service, quantity, validity_days, shared_with)
+    with transaction.atomic():
+        job = CodeGenerationJob.objects.create(actor=actor, service=service, quantity=quantity,
+                                               validity_days=validity_days, shared_with=shared_with, created_at=now)
+        transaction.on_commit(lambda: run_generation_job.delay(job.pk))
+    return job
+
+
+def run_generation_job(job_id: int) -> str:
+    """Generate a job's codes chunk by chunk. Each chunk locks the job row, reads how many are done,
+    writes at most the rest (``generate_codes`` with the job's instant) and adds them to ``done`` in the
+    same transaction: two runs at once, or a run after a worker died mid-way, never generate a code too
+    many and end with exactly ``quantity``. Answers the job's final state."""
+    from .models import CodeGenerationJob
+
+    State = CodeGenerationJob.State
+    while True:
+        with transaction.atomic():
+            job = (CodeGenerationJob.objects.select_for_update(of=("self",))
+                   .select_related("actor", "service", "shared_with")
+                   .filter(pk=job_id).first())
+            if job is None:
+                return "missing"
+            if job.state in (State.DONE, State.FAILED):
+                return job.state
+            remaining = job.quantity - job.done
+            if remaining <= 0:
+                CodeGenerationJob.objects.filter(pk=job.pk).update(state=State.DONE, finished_at=clock.now())
+                return State.DONE
+            size = min(remaining, GENERATION_JOB_CHUNK)
+            try:
+                generate_codes(actor=job.actor, service=job.service, quantity=size, validity_days=job.validity_days,
+                               shared_with=job.shared_with, now=job.created_at)
+            except DomainError as exc:
+                CodeGenerationJob.objects.filter(pk=job.pk).update(
+                    state=State.FAILED, finished_at=clock.now(),
+                    message=(gettext("Stopped after %(done)s of %(total)s codes: %(reason)s") % {
+                        "done": f"{job.done:,}", "total": f"{job.quantity:,}", "reason": exc.detail})[:500])
+                return State.FAILED
+            done = job.done + size
+            CodeGenerationJob.objects.filter(pk=job.pk).update(
+                done=done, state=State.DONE if done >= job.quantity else State.RUNNING,
+                finished_at=clock.now() if done >= job.quantity else None)
+            if done >= job.quantity:
+                return State.DONE

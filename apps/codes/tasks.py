@@ -39,3 +39,9 @@ def send_notice_email(self, email_id: int) -> bool:
         return operations.send_notice_email(email_id)
     except Exception as exc:  # whatever the mail backend raised: the claim is released, try again later
         raise self.retry(exc=exc) from exc
+
+
+@shared_task(name="apps.codes.tasks.run_generation_job", acks_late=True)
+def run_generation_job(job_id: int) -> str:
+    """A batch of codes too big for a request (``CodeGenerationJob``), chunk by chunk; safe to run twice."""
+    return operations.run_generation_job(job_id)

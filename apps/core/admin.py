@@ -487,3 +487,14 @@ def stream_csv(filename: str, header: list[str], rows) -> StreamingHttpResponse:
     response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# django-celery-beat's scheduler models: the platform operator's only (its admin registered them before this
+# module is discovered); top users and distributors read the jobs on "Scheduled jobs" (apps.core.jobs).
+def _hide_beat_models():
+    from .jobs import hide_beat_models
+
+    hide_beat_models(admin.site)
+
+
+_hide_beat_models()

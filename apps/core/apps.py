@@ -21,3 +21,9 @@ class CoreConfig(AppConfig):
         from .pickers import install
 
         install(admin.site)
+        # The last outcome of each scheduled job, for the "Scheduled jobs" page (apps.core.jobs).
+        from celery.signals import task_postrun
+
+        from .jobs import record_outcome
+
+        task_postrun.connect(record_outcome, weak=False, dispatch_uid="core.jobs.record_outcome")

@@ -163,6 +163,39 @@ class UnitAdmin(PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, Operatio
     actions = ["activate_selected", "deactivate_selected"]
     delete_confirmation_template = "admin/units/unit/archive_confirmation.html"
 
+    def changelist_view(self, request, extra_context=None):
+        from django.urls import reverse
+
+        query = request.GET.copy()
+        query.pop("p", None)
+        base = reverse("admin:units_unit_export") + "?" + (query.urlencode() + "&" if query else "")
+        return super().changelist_view(request, {**(extra_context or {}), "export_csv_url": base + "format=csv",
+                                                 "export_xlsx_url": base + "format=xlsx"})
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("export/", self.admin_site.admin_view(self.export_view), name="units_unit_export"),
+                *super().get_urls()]
+
+    def export_view(self, request):
+        """CSV or XLSX of the units the list's filters select, in scope, names (and account paths) not ids."""
+        from django.utils import timezone
+
+        from apps.core.exports import export_list, path_label, path_names
+
+        def rows(queryset):
+            names = path_names(queryset.order_by().values_list("account__path", flat=True).distinct())
+            tz = timezone.get_current_timezone()
+            for unit in queryset.select_related("account", "device_type").order_by("name", "id").iterator(2000):
+                yield [unit.name, unit.unique_id, unit.account.name, path_label(request.user, unit.account, names),
+                       unit.device_type.name if unit.device_type else "", unit.active,
+                       timezone.localtime(unit.deactivated_at, tz).isoformat() if unit.deactivated_at else "",
+                       unit.get_deactivation_reason_display() if unit.deactivation_reason else ""]
+
+        return export_list(request, self, filename="units", rows=rows, header=[
+            "name", "unique_id", "account", "account_path", "device_type", "active", "deactivated_at", "reason"])
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
             (None, {"fields": ("name", "account", "unique_id", "device_type", "modem")}),

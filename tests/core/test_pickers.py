@@ -74,7 +74,9 @@ def test_restricted_distributor_gets_no_account_picker(as_user, world):
 
 def test_the_search_term_narrows_and_an_unregistered_source_lists_nothing(as_user, world):
     client = as_user(world.top)
-    assert picker(client, "accounts.account.parent", term="north-e")[1] == {"North-East", "North-East Client"}
+    # Rows name the account's path below the top account (issue 15: North › North-East).
+    assert picker(client, "accounts.account.parent", term="north-e")[1] == {"North › North-East",
+                                                                             "North › North-East › North-East Client"}
     # The ledger's account field has no picker on any page: the endpoint lists nothing for it.
     assert picker(client, "accounts.ledgerentry.account") == (200, set())
     # A picker named for another model's admin is refused the same way (no rows).
@@ -219,12 +221,12 @@ def test_list_filters_are_pickers_that_keep_the_chosen_value(as_user, world, url
 def test_filter_pickers_offer_what_each_filter_may_take(as_user, world):
     client = as_user(world.top)
     parents = picker(client, picker_name="accounts.filter.parent", source="accounts.account.parent")[1]
-    assert parents == {"Acme Telematics", "North", "South", "North-East"}  # dealers and the top, no clients
+    assert parents == {"Acme Telematics", "North", "South", "North › North-East"}  # dealers and the top, no clients
     targets = picker(client, picker_name="codes.filter.shared_with", source="codes.activationcode.shared_with")[1]
-    assert targets == {"North", "South", "North-East"}
+    assert targets == {"North", "South", "North › North-East"}
     client = as_user(world.north_op)
     targets = picker(client, picker_name="codes.filter.shared_with", source="codes.activationcode.shared_with")[1]
-    assert targets == {"North-East"}
+    assert targets == {"North › North-East"}  # the distributor's path starts at its own account
 
 
 def test_a_posted_value_no_key_can_hold_is_the_forms_answer_not_a_500(as_user, world):
