@@ -86,10 +86,13 @@ def cluster_argument(parser) -> None:
 
 def run_in_clusters(values: str, argv: list[str]) -> int:
     """Run ``argv`` (a bench without its ``--cluster`` flag) once per ``shared_buffers`` value, each in
-    a fresh private cluster. Returns the worst exit status."""
+    a fresh private cluster. Returns the worst exit status. Other settings for every cluster from
+    ``PG_CLUSTER_SETTINGS`` (``name=value;name=value``, e.g.
+    ``shared_preload_libraries=pg_stat_statements;work_mem=64MB``)."""
     worst = 0
+    settings = dict(item.split("=", 1) for item in os.environ.get("PG_CLUSTER_SETTINGS", "").split(";") if item)
     for value in [v.strip() for v in values.split(",") if v.strip()]:
-        with private_cluster(shared_buffers=value) as env:
+        with private_cluster(shared_buffers=value, settings=settings) as env:
             print(f"\n# private cluster: shared_buffers={value} (load average "
                   f"{os.getloadavg()[0]:.1f})", flush=True)
             worst = max(worst, subprocess.run([sys.executable, *argv], env={**os.environ, **env}).returncode)

@@ -37,6 +37,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3, help="next-day runs after the first (median reported)")
     parser.add_argument("--profile", action="store_true", help="cProfile the last next-day run")
+    parser.add_argument("--statements", action="store_true",
+                        help="print the last run's statements by time (needs pg_stat_statements preloaded)")
     cluster_argument(parser)
     args = parser.parse_args()
     if args.cluster:
@@ -90,8 +92,9 @@ def bench(args):
            ObjectCounter(account_id=top.pk, service="zones_library", own=0, subtree=4 * ACCOUNTS)],
         batch_size=10000)
     JobRun.objects.update_or_create(job="charge_periodic_services", defaults={"last_started_at": now - timedelta(days=1)})
-    with connection.cursor() as cursor:  # as autovacuum would have by then: the planner sees the new rows
-        cursor.execute("ANALYZE accounts_account; ANALYZE services_objectcounter")
+    with connection.cursor() as cursor:  # as autovacuum would have by then: statistics, and the bulk load's dead row versions gone
+        cursor.execute("VACUUM ANALYZE accounts_account")
+        cursor.execute("VACUUM ANALYZE services_objectcounter")
     print(f"data: {ACCOUNTS} accounts × 3 services in {time.perf_counter() - started:.1f} s")
 
     with connection.cursor() as cursor:
@@ -107,6 +110,9 @@ def bench(args):
             import cProfile
 
             profiler = cProfile.Profile()
+        if args.statements and number == len(runs) - 1:
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
         start_load = load()
         started = time.perf_counter()
         if profiler:
@@ -121,6 +127,14 @@ def bench(args):
         assert charged == result["charges"] == 3 * (ACCOUNTS + 1), (charged, result)
         print(f"{label}: {elapsed:.1f} s, {result['windows']} windows, {charged} charge rows, "
               f"{result['amount']} charged (load before {start_load}, after {load()})", flush=True)
+        if args.statements and number == len(runs) - 1:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT calls, total_exec_time, rows, shared_blks_hit, shared_blks_read, "
+                               "shared_blks_dirtied, wal_bytes, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
+                               "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12")
+                print("calls | ms | rows | hit | read | dirtied | WAL MB | statement")
+                for calls, ms, rows, hit, read, dirtied, wal, query in cursor.fetchall():
+                    print(f"{calls} | {ms:.0f} | {rows} | {hit} | {read} | {dirtied} | {float(wal) / 1e6:.0f} | {query}")
         if profiler:
             import pstats
 

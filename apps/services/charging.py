@@ -97,20 +97,24 @@ def _charge_service(service: Account, *, now: datetime, previous_run: datetime |
 
     # 1. Which pairs are charged, and where new ones start. Accounts without an override of a name
     #    share their plan's resolution, so 100,000 accounts cost a resolution per plan and name.
-    by_plan: dict[tuple[int, str], Resolution] = {}
+    #    None: the pair is not charged (no row in force, or a row without windows).
+    by_plan: dict[tuple[int, str], Resolution | None] = {}
 
-    def resolve(account_id: int, plan_id: int, name: str) -> Resolution:
-        if name in index.overrides.get(account_id, {}):
-            return index.resolve(Account(id=account_id, plan_id=plan_id), name, False)
-        if (plan_id, name) not in by_plan:
-            by_plan[(plan_id, name)] = index.resolve(Account(plan_id=plan_id), name, False)
-        return by_plan[(plan_id, name)]
+    def charged(resolution: Resolution) -> Resolution | None:
+        return resolution if resolution.resolves and resolution.has_window else None
 
     pairs, missing = [], []
     for account_id, plan_id in accounts:
+        own = index.overrides.get(account_id)
         for name in names:
-            resolution = resolve(account_id, plan_id, name)
-            if not (resolution.resolves and resolution.has_window):
+            if own and name in own:
+                resolution = charged(index.resolve(Account(id=account_id, plan_id=plan_id), name, False))
+            else:
+                resolution = by_plan.get((plan_id, name), False)
+                if resolution is False:
+                    resolution = by_plan[(plan_id, name)] = charged(
+                        index.resolve(Account(plan_id=plan_id), name, False))
+            if resolution is None:
                 continue
             pairs.append((account_id, name, resolution))
             if (account_id, name) not in watermarks:
