@@ -100,6 +100,16 @@ def bench(args):
     with connection.cursor() as cursor:
         cursor.execute("SHOW shared_buffers")
         print(f"shared_buffers {cursor.fetchone()[0]}")
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        """CPU seconds of this process and of its PostgreSQL backend (same host): on a machine shared
+        with other work the steadier figure; on an idle machine a run takes about that long."""
+        fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        return time.process_time() + (int(fields[11]) + int(fields[12])) / tick
+
     runs = [("first run (creates watermarks)", now)] + [
         (f"next day's run {day}", now + timedelta(days=day)) for day in range(1, args.runs + 1)]
     next_day = []
@@ -114,6 +124,7 @@ def bench(args):
             with connection.cursor() as cursor:
                 cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
         start_load = load()
+        cpu_started = cpu()
         started = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -121,12 +132,14 @@ def bench(args):
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - started
+        used = cpu() - cpu_started
         if number:
-            next_day.append(elapsed)
+            next_day.append((elapsed, used))
         charged = LedgerEntry.objects.filter(periodic=True, account__service=top).count() - before
         assert charged == result["charges"] == 3 * (ACCOUNTS + 1), (charged, result)
-        print(f"{label}: {elapsed:.1f} s, {result['windows']} windows, {charged} charge rows, "
-              f"{result['amount']} charged (load before {start_load}, after {load()})", flush=True)
+        print(f"{label}: {elapsed:.1f} s (CPU {used:.1f} s: Python + PostgreSQL backend), {result['windows']} "
+              f"windows, {charged} charge rows, {result['amount']} charged (load before {start_load}, after "
+              f"{load()})", flush=True)
         if args.statements and number == len(runs) - 1:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT calls, total_exec_time, rows, shared_blks_hit, shared_blks_read, "
@@ -146,8 +159,9 @@ def bench(args):
             assert again["charges"] == 0, again
             print(f"  the same run again: {time.perf_counter() - started:.1f} s, {again['charges']} charges")
     if next_day:
-        print(f"next day's runs: median {statistics.median(next_day):.1f} s of "
-              f"{', '.join(f'{t:.1f}' for t in next_day)}")
+        print(f"next day's runs: median {statistics.median(t for t, _ in next_day):.1f} s of "
+              f"{', '.join(f'{t:.1f}' for t, _ in next_day)}; CPU median "
+              f"{statistics.median(c for _, c in next_day):.1f} s of {', '.join(f'{c:.1f}' for _, c in next_day)}")
 
 
 if __name__ == "__main__":
