@@ -6,6 +6,11 @@ Run against a PostgreSQL database of its own (it migrates it and adds a fresh se
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench_codes \\
         .venv/bin/python bench/codes_bench.py [--codes 1000000] [--due 100000] [--only sweep,generate]
 
+Issue 16 (the sweep at fixed work): ``--codes 3000000 --due 10000 --only sweep --cluster 128MB,6GB``
+builds the data in a private PostgreSQL cluster per ``shared_buffers`` value (``bench/pg_cluster.py``);
+``--rounds N`` sets the rolled-back rounds of each (default 3); ``--explain`` adds EXPLAIN (ANALYZE,
+BUFFERS) of the sweep's statements (captured from a rolled-back run) and of the hand-written SQL.
+
 ``--paging-only`` measures the window's pages on the previous run's service (issue 11): page 1, page 101
 (the first past the 10,000 counted rows), pages 400 and 8,000 typed by hand (skipped past the end), the last page and the one before it
 (by cursor), without a filter and with one, as the top user and a distributor.
@@ -27,6 +32,16 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pg_cluster import cluster_argument, run_in_clusters, without_cluster_flag  # noqa: E402
+
+if __name__ == "__main__":  # --cluster: run this bench again in private clusters, before Django reads DATABASE_URL
+    for _i, _arg in enumerate(sys.argv[1:], 1):
+        if _arg == "--cluster" or _arg.startswith("--cluster="):
+            _value = _arg.split("=", 1)[1] if "=" in _arg else sys.argv[_i + 1]
+            sys.exit(run_in_clusters(_value, [__file__, *without_cluster_flag(sys.argv[1:])]))
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.dev")
 os.environ.setdefault("DEBUG", "0")
 
@@ -299,10 +314,34 @@ def reset_swept(top: Account) -> int:
     return count
 
 
-def print_sweep(now):
+def explain_sweep(now):
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement the sweep runs (captured from a rolled-back run,
+    so whatever the sweep's code is now) and of the hand-written SQL, each rolled back."""
+    with CaptureQueriesContext(connection) as ctx:
+        measure_rolled_back(lambda: ops.expire_codes(now=now))
+    statements = [q["sql"] for q in ctx.captured_queries
+                  if q["sql"].lstrip().upper().startswith(("WITH", "SELECT", "UPDATE", "INSERT", "DELETE"))]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW shared_buffers")
+        print(f"\n## EXPLAIN (ANALYZE, BUFFERS), shared_buffers {cursor.fetchone()[0]}, "
+              f"load average {os.getloadavg()[0]:.1f}")
+    for label, sql, params in [*((f"sweep statement {i + 1}", q, None) for i, q in enumerate(statements)),
+                               ("hand-written SQL", HAND_WRITTEN_SWEEP, {"now": now})]:
+        def run(sql=sql, params=params):
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE OFF) " + sql, params)
+                print(f"\n### {label}\n" + "\n".join(row[0] for row in cursor.fetchall()))
+        measure_rolled_back(run)
+
+
+def print_sweep(now, rounds: int = 3):
     print("\n## Expiry sweep (rolled back after each run, alternating)")
-    print(f"load average {os.getloadavg()[0]:.1f}")
-    sql_times, orm_times = bench_sweep(now, rounds=3)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW shared_buffers")
+        print(f"shared_buffers {cursor.fetchone()[0]}")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    sql_times, orm_times = bench_sweep(now, rounds=rounds)
+    print(f"load average after {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"hand-written SQL: {', '.join(f'{t:.2f}' for t in sql_times)} s")
     print(f"expire_codes():   {', '.join(f'{t:.2f}' for t in orm_times)} s")
     print(f"ratio: best/best {min(orm_times) / min(sql_times):.2f}, "
@@ -333,6 +372,10 @@ def main():
     parser.add_argument("--only", default="window,sweep,generate",
                         help="Sections to measure after building, comma-separated (default: all): "
                              "window, sweep, generate (generating includes bulk-assigning).")
+    parser.add_argument("--rounds", type=int, default=3, help="rolled-back rounds of the sweep comparison")
+    parser.add_argument("--explain", action="store_true",
+                        help="EXPLAIN (ANALYZE, BUFFERS) the sweep's statements and the hand-written SQL")
+    cluster_argument(parser)
     args = parser.parse_args()
     sections = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = sections - {"window", "sweep", "generate"}
@@ -356,7 +399,9 @@ def main():
         else:
             due = reset_swept(top)
             print(f"{due:,} codes due again")
-            print_sweep(clock.now())
+            if args.explain:
+                explain_sweep(clock.now())
+            print_sweep(clock.now(), args.rounds)
         return
 
     build_time, (top, dealers, top_user, distributor, now) = timed(lambda: build(args.codes, args.due))
@@ -368,7 +413,9 @@ def main():
         print_window(bench_window([("top user", top_user), ("distributor", distributor)], dealers, now))
         print_paging(bench_paging([("top user", top_user), ("distributor", distributor)]))
     if "sweep" in sections:
-        print_sweep(now)
+        if args.explain:
+            explain_sweep(now)
+        print_sweep(now, args.rounds)
     if "generate" in sections:
         print_generate_and_assign(top, dealers, top_user)
 
