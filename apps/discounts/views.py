@@ -147,7 +147,7 @@ def recalculate_view(request):
         raise Http404
     if request.method != "POST":
         return redirect("discount_module")
-    service = _service_for(request, request.POST.get("service"))
+    service = _service_for(request, request.POST.get("service") or request.GET.get("service"))
     calculation = tables.start_recalculation(actor=request.user, service=service)
     query = {"service": service.pk} if is_platform(request.user) else {}
     return redirect(reverse("discount_module") + "?" + urlencode({**query, "calculation": calculation.pk}))
