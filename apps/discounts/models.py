@@ -128,6 +128,7 @@ class DiscountAccountRow(models.Model):
     rank = models.IntegerField()
     discount = models.DecimalField(**PERCENT)
     units = models.PositiveIntegerField()
+    first_unit = models.PositiveIntegerField(help_text="The position of its first unit row (its units are consecutive).")
     reasons = models.JSONField(default=list)
     advice = models.JSONField(default=list, help_text="The top suggestions, worded: [{feature, change, after, note}].")
 

@@ -121,6 +121,9 @@ def discount_module_view(request):
         "cap_explanation": cap_explanation(summary, calculation.basic_package_units if ready
                                            else service.basic_package_units),
         "recalculate_url": reverse("discount_module_recalculate"),
+        # Worded once here, not in a template include per row (rows render in a loop of 50).
+        "no_unit_change": gettext("No single change raises it."),
+        "no_account_change": gettext("No single change of the account or of a grant raises it (see its units)."),
         "saved_url": "?" + urlencode({"service": service.pk}) if platform else "?",
     })
     if ready:
@@ -132,8 +135,7 @@ def discount_module_view(request):
             paging = _Paging(account.units, request.GET.get("page"), UNITS_PER_PAGE, "page",
                              {**base, "account": account.account_id})
             context.update({"account": account, "paging": paging, "back_url": "?" + urlencode(base),
-                            "unit_rows": tables.page_of_units(calculation, paging.offset, UNITS_PER_PAGE,
-                                                              account.account_id)})
+                            "unit_rows": tables.page_of_units(calculation, account, paging.offset, UNITS_PER_PAGE)})
         else:
             paging = _Paging(calculation.accounts, request.GET.get("page"), ACCOUNTS_PER_PAGE, "page", base)
             context.update({"paging": paging, "account_rows": tables.page_of_accounts(
