@@ -137,7 +137,8 @@ def measure_page(service: Account, skip_snapshot: bool):
                                                password="bench-pass-1234", email="top@example.com", account=service,
                                                role=Role.TOP_USER)
     account_id = Account.objects.filter(service=service, depth=2).order_by("pk").values_list("pk", flat=True)[500]
-    pages = [("module page (accounts, page 1)", "/admin/discounts/module/"),
+    pages = [("reference: password page (no data)", "/admin/password_change/"),
+             ("module page (accounts, page 1)", "/admin/discounts/module/"),
              ("module page (accounts, page 100)", "/admin/discounts/module/?page=100"),
              ("module page (an account's units)", f"/admin/discounts/module/?account={account_id}"),
              ("GET /api/v1/discount/accounts/", "/api/v1/discount/accounts/"),

@@ -76,6 +76,6 @@ def test_the_import_preview_shows_every_bad_rows_reason(live_server, login, shot
     expect(bad.nth(1).locator(".bad-reasons")).to_be_visible()  # on the page, not in a hover box
     expect(bad.nth(1).locator(".bad-reasons")).to_contain_text("plan")
     expect(bad.nth(2).locator(".bad-reasons")).to_contain_text("cost table")
-    expect(bad.nth(0).locator(".bad-reasons")).to_contain_text("twice")
+    expect(bad.nth(0).locator(".bad-reasons")).to_contain_text("a plan lists a service once")
     shot("import_preview_bad_rows_top")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
