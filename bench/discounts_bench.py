@@ -11,6 +11,15 @@ service intervals and eco flags; each account has a monitoring user seeing its o
 tenth also one unit of its neighbour), kernel object counters and some plan overrides.
 Prints sizes, the time and query count of ``calculate_discount``, the process's peak memory (and
 with ``--trace`` the peak of Python allocations) and the load average.
+
+``--page`` measures the module page instead (issue 15 item 5, issue 16): the daily job's run
+(calculation and the stored tables written), then, in a fresh process state, the page's first
+accounts page, an account's units, a later page and the API lists as a top user (median of 5, after a
+warm-up), each with its response size and query count, and the process's max RSS before and after
+the page requests:
+
+    DATABASE_URL=… .venv/bin/python bench/discounts_bench.py --accounts 9000 --page
+    DATABASE_URL=… .venv/bin/python bench/discounts_bench.py --service ID --page   # again, no rebuild
 """
 
 import argparse
@@ -100,12 +109,74 @@ def build(n_accounts: int, units_per_account: int) -> Account:
     return top
 
 
+def measure_page(service: Account, skip_snapshot: bool):
+    import statistics
+    from datetime import timedelta
+
+    from django.test import Client, override_settings
+
+    from apps.accounts.models import Role
+    from apps.core import clock
+    from apps.discounts.models import DiscountCalculation
+    from apps.discounts.operations import save_snapshots
+    from apps.discounts.queries import local_today
+
+    if not skip_snapshot:
+        day = local_today(service, clock.now()) - timedelta(days=1)
+        DiscountCalculation.objects.filter(service=service, kind="daily", day=day).delete()
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as ctx:
+            save_snapshots(service=service, days=[day], now=clock.now())
+        print(f"daily job (calculate, word, store the tables): {time.perf_counter() - started:.1f} s, "
+              f"{len(ctx.captured_queries)} queries")
+    calculation = DiscountCalculation.objects.filter(service=service, kind="daily").latest("day")
+    top_user = Operator.objects.filter(account=service, role=Role.TOP_USER, is_staff=True).first()
+    if top_user is None:
+        platform = Operator.objects.filter(is_superuser=True).first()
+        top_user = account_ops.create_operator(actor=platform, username=f"bench-top-{service.pk}-{int(time.time())}",
+                                               password="bench-pass-1234", email="top@example.com", account=service,
+                                               role=Role.TOP_USER)
+    account_id = Account.objects.filter(service=service, depth=2).order_by("pk").values_list("pk", flat=True)[500]
+    pages = [("reference: password page (no data)", "/admin/password_change/"),
+             ("module page (accounts, page 1)", "/admin/discounts/module/"),
+             ("module page (accounts, page 100)", "/admin/discounts/module/?page=100"),
+             ("module page (an account's units)", f"/admin/discounts/module/?account={account_id}"),
+             ("GET /api/v1/discount/accounts/", "/api/v1/discount/accounts/"),
+             ("GET /api/v1/discount/units/", "/api/v1/discount/units/"),
+             ("GET /api/v1/discount/", "/api/v1/discount/")]
+    print(f"stored table: {calculation.accounts} accounts, {calculation.units} units")
+    plain_static = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"], STORAGES=plain_static):
+        client = Client()
+        client.force_login(top_user)
+        for name, url in pages:
+            client.get(url)  # warm-up
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append(time.perf_counter() - started)
+                assert response.status_code == 200, (url, response.status_code)
+            with CaptureQueriesContext(connection) as ctx:
+                size = len(client.get(url).content)
+            print(f"{name:36} median {statistics.median(times) * 1000:7.1f} ms  best {min(times) * 1000:7.1f} ms  "
+                  f"{size / 1024:7.1f} KiB  {len(ctx.captured_queries)} queries")
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process max RSS {rss_before:.0f} MB before the page requests, {rss_after:.0f} MB after; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--units-per-account", type=int, default=10)
     parser.add_argument("--service", type=int, help="Measure this already built service (a fresh process "
                                                     "gives the calculation's own memory peak).")
+    parser.add_argument("--page", action="store_true", help="Measure the module page and the API lists over the "
+                                                            "stored tables (runs the daily job first).")
+    parser.add_argument("--no-snapshot", action="store_true", help="With --page: reuse the stored table.")
     parser.add_argument("--trace", action="store_true", help="Also measure the peak of Python allocations "
                                                               "(tracemalloc; slow).")
     args = parser.parse_args()
@@ -123,6 +194,9 @@ def main():
         print(f"built service {service.pk}: {args.accounts} accounts, "
               f"{args.accounts * args.units_per_account} units in {built:.1f} s")
 
+    if args.page:
+        measure_page(service, args.no_snapshot)
+        return
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as queries:

@@ -25,6 +25,7 @@ from apps.codes.models import CodeEvent, CodeGenerationJob, NoticeDelivery
 from apps.core import clock
 from apps.core.seeds import ensure_seeds
 from apps.discounts.models import DiscountSnapshot
+from apps.discounts.tables import compute_table, store_daily_table
 from apps.discounts.rules import OBJECT_SERVICES
 from apps.plans import operations as plan_ops
 from apps.plans.models import AccountServiceOverride, PlanEvent, PlanImportJob, PlanService
@@ -164,6 +165,8 @@ def build() -> CrawlWorld:
             DiscountSnapshot.objects.create(service=service, day=today - timedelta(days=back), current=10,
                                             maximum=20, applied=10, purchased=5, in_use=3, unused=2, full_cost=100,
                                             taken_at=clock.now())
+        # The accounts and units table the daily job keeps with the day (the module page and its lists read it).
+        store_daily_table(service, today - timedelta(days=1), compute_table(service), clock.now())
 
     def per_zone(north_value, south_value, other_value):
         return {"north": north_value, "south": south_value, "other": other_value}

@@ -42,6 +42,7 @@ ARG_KINDS = {
     ("admin:view_on_site", "content_type_id"): "content_type",
     ("admin:view_on_site", "object_id"): "account",
     ("admin-account-services", "pk"): "account",
+    ("admin-account-overrides", "pk"): "account",
     ("codes-dismiss-notice", "delivery_id"): "delivery",
     ("account-service-override", "pk"): "account",
     ("account-service-override", "name"): "override",

@@ -284,6 +284,12 @@ RESOLVER_ADMIN = [
     row("get", "/admin/codes/generate/codes.csv", S("302 400 400 400 400 400 400"), kind="admin"),
     # A plan-services import job: its owner (the top user here) and the platform operator only.
     row("get", "/admin/plans/planservice/import/jobs/{import_job}/", S("302 200 200 404 404 404 404"), kind="admin"),
+    # An account's own service overrides: read by whoever sees the account, changed by a strict ancestor's operator.
+    row("get", "/admin/accounts/account/{north_client}/overrides/", S("302 200 200 200 403 404 404"), kind="admin"),
+    row("post", "/admin/accounts/account/{north_client}/overrides/", S("302 200 200 200 403 404 404"), kind="admin"),
+    # The discount module's Recalculate (a POST; the top user's own service, the platform operator names one).
+    row("post", "/admin/discounts/module/recalculate/", S("302 404 302 404 404 404 404"), kind="admin"),
+    row("post", "/admin/discounts/module/recalculate/?service={acme}", {"platform": 302, "other": 404}, kind="admin"),
     # django-axes' sign-in records: the platform operator's to read.
     row("get", "/admin/axes/accessattempt/", S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/axes/accessattempt/add/", S("302 403 403 403 403 403 403"), kind="admin"),

@@ -191,7 +191,15 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
     def change_view(self, request, object_id, form_url="", extra_context=None):
         account = self.get_object(request, object_id)
         links = self._account_links(request, account) if account is not None else []
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "account_links": links})
+        extra = {"account_links": links}
+        if account is not None and request.method == "GET":
+            # Its combined settings and services with the source of each (plan chain or its own override).
+            from apps.services.admin_views import combined_rows, service_rows
+
+            extra.update(combined=combined_rows(account), services=service_rows(account),
+                         overrides_url=reverse("admin-account-overrides", args=[account.pk]),
+                         services_url=reverse("admin-account-services", args=[account.pk]))
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def _account_links(self, request, obj) -> list[tuple[str, str]]:
         links = [(reverse("admin:accounts_ledgerentry_changelist") + f"?account__id__exact={obj.pk}", "Ledger")]
@@ -203,6 +211,7 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
             links.append((reverse("admin:accounts_account_billing_method", args=[obj.pk]),
                           f"Billing: {obj.get_billing_method_display()}"))
         links.append((reverse("admin-account-services", args=[obj.pk]), "Services and usage"))
+        links.append((reverse("admin-account-overrides", args=[obj.pk]), gettext("Service overrides")))
         links.append((reverse("services-check"), "Check a service"))
         if is_platform(request.user) or request.user.role == Role.TOP_USER:
             links.append((reverse("services-replay") + f"?service={obj.service_id}&account={obj.pk}",

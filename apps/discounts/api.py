@@ -1,8 +1,9 @@
 """REST API of the discount module (API.md "Discounts"): top users and the platform operator only.
 
 Everyone else, and any service whose discount is off, gets a 404 (SPEC §8.1, §8.6). Without
-``preview=1`` the summary is the last saved day; with it, the discount is calculated now and
-nothing is saved. The account and unit tables are always calculated now (see the decisions file).
+``preview=1`` the summary is the last saved day, and the account and unit lists are pages of the
+table the daily job stored with it (``tables``; calculated now before the first one); with
+``preview=1`` everything is calculated now and nothing is saved.
 """
 
 import re
@@ -20,7 +21,8 @@ from apps.core import clock
 from apps.core.api import IdField
 from apps.core.errors import DoesNotExist, InvalidInput
 
-from . import queries
+from . import queries, tables
+from .models import DiscountAccountRow, DiscountUnitRow
 
 MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 PERCENT = {"max_digits": 5, "decimal_places": 2}
@@ -60,7 +62,7 @@ class AccountDiscountSerializer(serializers.Serializer):
     reasons = serializers.ListField(child=serializers.CharField())
 
     def get_units(self, obj) -> int:
-        return len(obj.units)
+        return obj.units if isinstance(obj.units, int) else len(obj.units)  # a stored row keeps the count
 
 
 class UnitDiscountSerializer(serializers.Serializer):
@@ -129,8 +131,13 @@ class DiscountAccountsView(DiscountServiceMixin, GenericAPIView):
 
     @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM], responses=AccountDiscountSerializer(many=True))
     def get(self, request):
-        report = queries.calculate_discount(self.service())
-        page = self.paginate_queryset(report.accounts)
+        service = self.service()
+        stored = None if _preview(request) else tables.latest_daily(service)
+        if stored is not None:
+            rows = DiscountAccountRow.objects.filter(calculation=stored).order_by("position")
+        else:
+            rows = queries.calculate_discount(service).accounts
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -142,13 +149,18 @@ class DiscountUnitsView(DiscountServiceMixin, GenericAPIView):
                    responses=UnitDiscountSerializer(many=True))
     def get(self, request):
         service = self.service()
-        report = queries.calculate_discount(service)
-        units = report.units
         account_id = _query_id(request, "account")
-        if account_id is not None:
-            if not Account.objects.filter(pk=account_id, service=service).exists():
-                raise DoesNotExist.field("account")
-            units = [unit for unit in units if unit.account_id == account_id]
+        if account_id is not None and not Account.objects.filter(pk=account_id, service=service).exists():
+            raise DoesNotExist.field("account")
+        stored = None if _preview(request) else tables.latest_daily(service)
+        if stored is not None:
+            units = DiscountUnitRow.objects.filter(calculation=stored).order_by("position")
+            if account_id is not None:
+                units = units.filter(account_id=account_id)
+        else:
+            units = queries.calculate_discount(service).units
+            if account_id is not None:
+                units = [unit for unit in units if unit.account_id == account_id]
         page = self.paginate_queryset(units)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

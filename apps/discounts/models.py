@@ -1,10 +1,15 @@
-"""Daily discount snapshots: one row per service and local day, written by ``snapshot_discounts``.
+"""Daily discount snapshots, and the stored account and unit tables the module page reads.
 
-The per-account and per-unit detail is not stored: it is recalculated on demand (see
-``docs/decisions.md``), so a day costs one row, not one row per unit.
+``DiscountSnapshot``: one row per service and local day, written by ``snapshot_discounts`` (kept for
+ever: the month's value is their mean). ``DiscountCalculation``: one calculation of a service with
+its account rows (``DiscountAccountRow``) and unit rows (``DiscountUnitRow``), written set-based.
+The daily job keeps the table of the day it saved (``kind=daily``, the older days' tables are
+dropped); "Recalculate" writes one of ``kind=recalculation`` from a Celery task, which is also its
+job row (state and progress), and is never a day's snapshot. The page reads one page of a table.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 PERCENT = {"max_digits": 5, "decimal_places": 2}
 
@@ -49,3 +54,112 @@ class DiscountModule(DiscountSnapshot):
         proxy = True
         verbose_name = "discount module"
         verbose_name_plural = "discount module"
+
+
+class DiscountCalculation(models.Model):
+    """One calculation of a service's discount and the header of its stored tables; for a
+    recalculation also its background job (state and progress, like ``plans.PlanImportJob``)."""
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", _("Daily snapshot")
+        RECALCULATION = "recalculation", _("Recalculation")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        CALCULATING = "calculating", _("Calculating")
+        WRITING = "writing", _("Writing the tables")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    service = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    day = models.DateField(null=True, blank=True, help_text="The local day saved (daily tables only).")
+    actor = models.ForeignKey("accounts.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    percent = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True, default="")
+    current = models.DecimalField(null=True, blank=True, **PERCENT)
+    maximum = models.DecimalField(null=True, blank=True, **PERCENT)
+    applied = models.DecimalField(null=True, blank=True, **PERCENT)
+    purchased = models.PositiveIntegerField(default=0)
+    in_use = models.PositiveIntegerField(default=0)
+    unused = models.PositiveIntegerField(default=0)
+    full_cost = models.PositiveIntegerField(default=0)
+    basic_package_units = models.PositiveIntegerField(default=0)
+    after_top_current = models.DecimalField(null=True, blank=True, **PERCENT)
+    after_top_applied = models.DecimalField(null=True, blank=True, **PERCENT)
+    accounts = models.PositiveIntegerField(default=0, help_text="Account rows stored.")
+    units = models.PositiveIntegerField(default=0, help_text="Unit rows stored.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "day"], condition=models.Q(kind="daily"),
+                                    name="discount_calculation_one_daily_table"),
+        ]
+        indexes = [models.Index(fields=["service", "kind", "-created_at"], name="discount_calc_service_kind")]
+
+    def __str__(self):
+        return f"{self.service_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    @property
+    def stalled(self) -> bool:
+        """Unfinished an hour after it was queued: its worker most likely stopped."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        return not self.finished and self.created_at < timezone.now() - timedelta(hours=1)
+
+
+class DiscountAccountRow(models.Model):
+    """One account's line of a stored table (``position``: its place, by name)."""
+
+    calculation = models.ForeignKey(DiscountCalculation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    position = models.PositiveIntegerField()
+    account_id = models.BigIntegerField()
+    name = models.CharField(max_length=200)
+    rank = models.IntegerField()
+    discount = models.DecimalField(**PERCENT)
+    units = models.PositiveIntegerField()
+    first_unit = models.PositiveIntegerField(help_text="The position of its first unit row (its units are consecutive).")
+    reasons = models.JSONField(default=list)
+    advice = models.JSONField(default=list, help_text="The top suggestions, worded: [{feature, change, after, note}].")
+
+    class Meta:
+        ordering = ["calculation", "position"]
+        constraints = [models.UniqueConstraint(fields=["calculation", "position"],
+                                               name="discount_account_row_position")]
+        indexes = [models.Index(fields=["calculation", "account_id"], name="discount_account_row_account")]
+
+
+class DiscountUnitRow(models.Model):
+    """One counted unit's line of a stored table (``position``: its place in the whole table: accounts
+    by name, then their units by name, as the API lists them)."""
+
+    calculation = models.ForeignKey(DiscountCalculation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account_id = models.BigIntegerField()
+    position = models.PositiveIntegerField()
+    unit_id = models.BigIntegerField()
+    name = models.CharField(max_length=200)
+    unit_points = models.IntegerField()
+    account_points = models.IntegerField()
+    discount = models.SmallIntegerField()
+    eligible = models.BooleanField()
+    reasons = models.JSONField(default=list)
+    advice = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["calculation", "position"]
+        constraints = [models.UniqueConstraint(fields=["calculation", "position"], name="discount_unit_row_position")]
+        indexes = [models.Index(fields=["calculation", "account_id", "position"], name="discount_unit_row_account")]
+
+    @property
+    def rank(self) -> int:
+        return self.unit_points + self.account_points

@@ -18,7 +18,7 @@ from apps.accounts.models import Account
 from apps.core import clock
 
 from .models import DiscountSnapshot
-from .queries import calculate_discount, local_today
+from .queries import local_today
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,21 @@ def days_due(last_saved: date | None, ended: date) -> list[date]:
 
 def save_snapshots(*, service: Account, days: list[date], now: datetime) -> list[DiscountSnapshot]:
     """Calculate the service's discount now and save it for ``days`` (every day but the last is
-    estimated). Days already saved are left as they are."""
+    estimated), with its account and unit table as the table of the last day (``tables``). Days
+    already saved are left as they are."""
+    from .tables import compute_table, store_daily_table
+
     if not days:
         return []
-    summary = calculate_discount(service).summary
+    table = compute_table(service)
+    summary = table.report.summary
     rows = [DiscountSnapshot(service=service, day=day, current=summary.current, maximum=summary.maximum,
                              applied=summary.applied, purchased=summary.purchased, in_use=summary.in_use,
                              unused=summary.unused, full_cost=summary.full_cost,
                              estimated=day != days[-1], taken_at=now) for day in days]
     with transaction.atomic():
         DiscountSnapshot.objects.bulk_create(rows, ignore_conflicts=True)
+        store_daily_table(service, days[-1], table, now)
     return rows
 
 

@@ -144,3 +144,173 @@ def replay_view(request):
     context = {**admin.site.each_context(request), "title": _("Replay charges"), "form": form, "result": result,
                "rows": rows}
     return TemplateResponse(request, "admin/services/replay.html", context)
+
+
+# --- An account's own service overrides (issue 15 item 4) -----------------------------------------
+
+class OverrideRowForm(forms.Form):
+    """One override row: validated like a plan row (``plans.operations.clean_service_row``, the
+    account's catalogue), written by ``set_service_override`` / ``delete_service_override``."""
+
+    original = forms.CharField(required=False, widget=forms.HiddenInput)  # the saved row's name ("" for a new one)
+    name = forms.CharField(required=False, label=_("Service"), widget=forms.TextInput(
+        attrs={"size": 22, "list": "catalogue-names", "autocomplete": "off"}))
+    interval = forms.ChoiceField(required=False, label=_("Interval"))
+    cost_table = forms.CharField(required=False, label=_("Cost table"), max_length=2000, widget=forms.TextInput(
+        attrs={"size": 28, "class": "cost-table-input", "autocomplete": "off", "spellcheck": "false"}))
+    DELETE = forms.BooleanField(required=False, label=_("Remove"))
+
+    service_id = None  # set by the page
+    cost_table_warnings: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        from apps.plans.models import ResetInterval
+
+        super().__init__(*args, **kwargs)
+        self.fields["interval"].choices = ResetInterval.choices
+
+    @property
+    def is_new(self) -> bool:
+        return not (self.initial.get("original") or self.data.get(self.add_prefix("original")))
+
+    def clean(self):
+        from apps.plans import cost_table as cost_tables
+        from apps.plans import operations as plan_ops
+
+        data = super().clean()
+        original = data.get("original") or ""
+        if original:
+            data["name"] = original  # a saved row keeps its name: remove it and add another to rename
+        if self.errors or data.get("DELETE") or not (data.get("name") or "").strip():
+            return data
+        typed = data.get("cost_table") or ""
+        try:
+            data.update(plan_ops.clean_service_row(service_id=self.service_id, values={
+                "name": data.get("name"), "interval": data.get("interval"), "cost_table": typed}))
+        except InvalidInput as exc:
+            from apps.core.admin import add_domain_error
+
+            add_domain_error(self, exc)
+            return data
+        # Read from the typed text: the canonical one writes every denial as a plain closing ``-1``.
+        self.cost_table_warnings = cost_tables.denial_warnings(typed)
+        return data
+
+
+class BaseOverrideFormSet(forms.BaseFormSet):
+    def clean(self):
+        seen = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            name = (data.get("name") or "").strip()
+            if not name or data.get("DELETE"):
+                continue
+            if name in seen:
+                form.add_error("name", _("'%(name)s' is listed twice.") % {"name": name})
+            seen.add(name)
+
+
+OverrideFormSet = forms.formset_factory(OverrideRowForm, formset=BaseOverrideFormSet, extra=2, max_num=200,
+                                        validate_max=True)
+
+
+def combined_rows(account) -> list[dict]:
+    """The account's combined settings (plan chain + its own overrides), each with where it comes from."""
+    from apps.plans.inheritance import INHERITED_SETTINGS, combined_settings
+
+    settings = combined_settings(account)
+    rows = []
+    for name in INHERITED_SETTINGS:
+        setting = settings[name]
+        kind = setting.source.split(":", 1)[0]
+        source = {"account": _("this account's override"), "plan": _("plan %(plan)s") % {"plan": setting.source_name},
+                  "default": _("the default")}.get(kind, setting.source_name)
+        value = setting.value
+        rows.append({"name": name.replace("_", " "), "value": "—" if value in (None, "") else value,
+                     "source": source, "own": kind == "account"})
+    return rows
+
+
+def service_rows(account) -> list[dict]:
+    """Every service the chain or an override names, as the kernel resolves it, with its source."""
+    rows = []
+    for r in resolve_services(account):
+        if not r.resolves:
+            continue
+        rows.append({"name": r.name, "type": ServiceType(r.type).label, "interval": r.interval,
+                     "cost_table": r.cost_table, "allowed": r.allowed, "own": r.source == "override",
+                     "source": (_("this account's override") if r.source == "override"
+                                else _("plan %(plan)s") % {"plan": r.plan.name if r.plan else "?"}),
+                     "chain": " › ".join(r.chain)})
+    return rows
+
+
+def account_overrides_view(request, pk):
+    """The account's own service overrides (price and interval of one service for this account), edited like a
+    plan's rows, beside its combined settings and services. Anyone who sees the account reads it; only an
+    operator of a strict ancestor may change it (SPEC §8.1): everyone else gets it read-only."""
+    from django.contrib import messages
+    from django.db import transaction
+    from django.shortcuts import redirect
+    from django.urls import reverse
+
+    from apps.accounts.admin import currency_of
+    from apps.accounts.operations import may_manage
+    from apps.core.admin import add_domain_error, operator_blocked
+    from apps.core.errors import DomainError
+    from apps.plans.models import AccountServiceOverride
+
+    from .operations import delete_service_override, set_service_override
+
+    if not request.user.has_perm("accounts.view_account"):
+        raise PermissionDenied
+    account = get_visible_account(request.user, pk)
+    may_edit = may_manage(request.user, account) and not operator_blocked(request)
+    saved = list(AccountServiceOverride.objects.filter(account=account).order_by("name"))
+    initial = [{"original": o.name, "name": o.name, "interval": o.interval, "cost_table": o.cost_table}
+               for o in saved]
+    formset = None
+    if may_edit:
+        formset = OverrideFormSet(request.POST if request.method == "POST" else None, initial=initial,
+                                  prefix="overrides")
+        for form in formset.forms:
+            form.service_id = account.service_id
+        if request.method == "POST" and formset.is_valid():
+            changed = [f for f in formset.forms if f.has_changed() and (f.cleaned_data.get("name") or "").strip()]
+            try:
+                with transaction.atomic():  # all rows or none
+                    for form in changed:
+                        data = form.cleaned_data
+                        try:
+                            if data.get("DELETE"):
+                                if data.get("original"):
+                                    delete_service_override(actor=request.user, account=account, name=data["name"])
+                            else:
+                                set_service_override(actor=request.user, account=account, name=data["name"],
+                                                     interval=data["interval"], cost_table=data["cost_table"],
+                                                     type=data["type"])
+                        except DomainError as exc:
+                            add_domain_error(form, exc)
+                            raise
+            except DomainError:
+                pass
+            else:
+                for form in changed:
+                    for warning in form.cost_table_warnings:
+                        messages.warning(request, _("Service “%(name)s”, cost table: %(warning)s") % {
+                            "name": form.cleaned_data["name"], "warning": warning})
+                messages.success(request, _("The service overrides of %(account)s are saved.") % {
+                    "account": account.name} if changed else _("Nothing was changed."))
+                return redirect(reverse("admin-account-overrides", args=[account.pk]))
+    names = []
+    if may_edit:
+        names = CatalogueService.objects.filter(catalogue_q(account.service_id)).order_by("name") \
+            .values_list("name", flat=True)
+    context = {
+        **admin.site.each_context(request), "title": _("Service overrides of %(account)s") % {"account": account.name},
+        "account": account, "opts": account._meta, "formset": formset, "saved": saved, "may_edit": may_edit,
+        "catalogue_names": names, "currency": currency_of(account), "evaluate_url": reverse("cost-table-evaluate"),
+        "combined": combined_rows(account), "services": service_rows(account),
+        "services_url": reverse("admin-account-services", args=[account.pk]),
+    }
+    return TemplateResponse(request, "admin/services/account_overrides.html", context)

@@ -122,20 +122,25 @@ MODULE = "/admin/discounts/module/"
 
 
 def test_top_user_sees_the_module_and_its_index_entry(client, world, acme, units):
+    with time_machine.travel(NOW, tick=False):
+        snapshot_discounts()  # the daily job stores the accounts and units with the day
     client.force_login(world.top)
     page = client.get(MODULE)
     assert page.status_code == 200
     text = page.content.decode()
-    assert "North Client" in text and "With sensor" in text and "30 (30)" in text and "Recalculate" in text
-    assert 'id="month-chart"' in text
+    assert "North Client" in text and "Recalculate" in text and 'id="month-chart"' in text
+    assert "With sensor" not in text  # units are one page further: the account's drill-down
+    units_page = client.get(MODULE, {"account": world.south_client.pk}).content.decode()
+    assert "With sensor" in units_page and "30 (30)" in units_page
     assert "/admin/discounts/discountmodule/" in client.get("/admin/").content.decode()
     assert client.get("/admin/discounts/discountmodule/").url == MODULE
 
 
 def test_recalculate_shows_the_value_now_without_saving(client, world, acme, units):
     client.force_login(world.top)
-    text = client.get(MODULE, {"preview": "1"}).content.decode()
-    assert "Calculated now; not saved." in text
+    page = client.post(MODULE + "recalculate/", follow=True)
+    text = page.content.decode()
+    assert "Calculated now" in text and "not saved" in text
     assert '<strong id="current">73 %</strong>' in text
     assert not DiscountSnapshot.objects.exists()
 
@@ -152,17 +157,29 @@ def test_platform_operator_picks_a_service(client, world, acme, units):
     picker = client.get(MODULE).content.decode()
     assert f'<option value="{acme.pk}">Acme Telematics</option>' in picker
     assert "Other Service" not in picker
-    assert "With sensor" in client.get(MODULE, {"service": acme.pk}).content.decode()
+    client.post(MODULE + "recalculate/", {"service": acme.pk})
+    from apps.discounts.models import DiscountCalculation
+
+    calculation = DiscountCalculation.objects.get()
+    text = client.get(MODULE, {"service": acme.pk, "calculation": calculation.pk, "account": world.south_client.pk})
+    assert "With sensor" in text.content.decode()
     assert client.get(MODULE, {"service": world.other_service.pk}).status_code == 404
 
 
 def test_module_page_query_count_does_not_grow_with_units(client, world, acme, make_unit):
     client.force_login(world.top)
     make_unit(world.north_client, "First truck")
+    snapshot_discounts(now=datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc))
     with CaptureQueriesContext(connection) as small:
         assert client.get(MODULE).status_code == 200
+    with CaptureQueriesContext(connection) as small_units:
+        assert client.get(MODULE, {"account": world.north_client.pk}).status_code == 200
     for i in range(20):
-        make_unit(world.north_east_client if i % 2 else world.south_client, f"Truck {i}")
+        make_unit(world.north_east_client if i % 2 else world.north_client, f"Truck {i}")
+    snapshot_discounts(now=datetime(2026, 3, 2, 23, 30, tzinfo=timezone.utc))
     with CaptureQueriesContext(connection) as large:
         assert client.get(MODULE).status_code == 200
+    with CaptureQueriesContext(connection) as large_units:
+        assert client.get(MODULE, {"account": world.north_client.pk}).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
+    assert len(large_units.captured_queries) == len(small_units.captured_queries)

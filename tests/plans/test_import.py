@@ -249,3 +249,18 @@ def test_a_file_above_the_row_cap_is_refused_before_any_check(world, client, mon
     html = _upload(client, _file(_rows(plans, 6))).content.decode()
     assert "The file has 6 rows; at most 5 are read at once. Split the file." in html
     assert "Confirm import" not in html
+
+
+def test_the_preview_writes_every_bad_rows_reason_in_the_row(world, client):
+    """Issue 15 item 4: the reasons are on the page, not in import-export's hover box."""
+    client.force_login(world.top)
+    content = _file([["Dealer", "sms", "on_demand", "daily", "1:0;10:1.5;-1", "good"],
+                     ["Nowhere", "sms", "on_demand", "daily", "1:0", "no such plan"],
+                     ["Dealer", _global_names()[0], "", "daily", "1:x", "bad table"]])
+    html = _upload(client, content).content.decode()
+    assert 'id="bad-rows"' in html and "validation-error-container" not in html
+    assert html.count('class="bad-row"') == 2
+    bad_plan = html.split('data-row="2"')[1].split("</tr>")[0]
+    bad_table = html.split('data-row="3"')[1].split("</tr>")[0]
+    assert "<strong>plan</strong>" in bad_plan and "<strong>cost table</strong>" in bad_table
+    assert not PlanService.objects.filter(plan=world.dealer_plan).exists()
