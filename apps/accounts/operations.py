@@ -28,6 +28,7 @@ from apps.core.scoping import is_platform
 
 from .models import (ROLE_RANK, Account, BillingMethod, BlockedBy, IdempotencyKey, LedgerEntry, LedgerKind,
                      Operator, OperatorToken, Role)
+from . import signals
 from .roles import group_for
 
 OVERRIDE_FIELDS = ("block_by_balance", "block_balance", "limit_by_balance", "deny_balance", "block_by_days",
@@ -162,13 +163,9 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
 
     record_account_plans([account.pk], now=now)
     if parent is not None:
-        # The parent counts its new child as one ``avl_resource`` (SPEC §8.3); its ancestors' subtree
-        # counts grow too and the limits of the whole path apply. A refusal (``no_plan`` while the top
-        # account has no plan, ``service_unknown``, ``limit_reached``) leaves this transaction, so the
-        # account is never written. Imported here because the kernel builds on this module.
-        from apps.services.operations import move_objects
-
-        move_objects(account=parent, service="avl_resource", delta=1, actor=actor, now=now, internal=True)
+        # The kernel counts the child against the parent's limits and may refuse it, which leaves this
+        # transaction (services.receivers.count_new_child_account).
+        signals.account_created.send(sender=Account, account=account, parent=parent, actor=actor, now=now)
     if sub_plans:
         for sub in sub_plans:
             _validate_plan_for(actor, sub, account.service_id, "sub_plans")
@@ -254,18 +251,10 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     return account
 
 
-def revoke_dealer_hooks():
-    """What else revoking dealer rights does, registered by other apps (codes return to the top)."""
-    return _REVOKE_HOOKS
-
-
-_REVOKE_HOOKS: list = []
-
-
 @transaction.atomic
 def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: datetime | None = None):
     """Grant or revoke dealer rights. Revoking deactivates the account's operators, empties its
-    sub-plans and (through registered hooks) returns its unassigned codes to the top."""
+    sub-plans and (through ``signals.dealer_rights_revoked``) returns its unassigned codes to the top."""
     now = now or clock.now()
     require_manage(actor, account)
     account = _lock(account)
@@ -288,8 +277,7 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
         Operator.objects.filter(account=account).update(is_active=False)
         OperatorToken.objects.filter(operator__account=account).delete()
         account.sub_plans.clear()
-        for hook in _REVOKE_HOOKS:
-            hook(account=account, actor=actor, now=now)
+        signals.dealer_rights_revoked.send(sender=Account, account=account, actor=actor, now=now)
     return account
 
 

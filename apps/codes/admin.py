@@ -37,7 +37,7 @@ REFUSED_SAMPLE = 50
 
 
 def _tz_of(code: ActivationCode):
-    """The page's zone (``core.middleware``: one zone for a person on every admin page, issue 15), not the
+    """The page's zone (``accounts.middleware``: one zone for a person on every admin page, issue 15), not the
     code's service's: the platform operator sees UTC unless a service is chosen, like on every other page."""
     return timezone.get_current_timezone()
 

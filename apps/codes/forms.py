@@ -157,7 +157,7 @@ class LogFilterForm(forms.Form):
             del self.fields["service"]
         use_picker(self.fields["account"], ActivationCode, "shared_with", "codes.log.account")  # searchable
         self.fields["account"].queryset = accounts
-        # The page's zone (``core.middleware``): the operator's service's, the platform operator's chosen
+        # The page's zone (``accounts.middleware``): the operator's service's, the platform operator's chosen
         # service's, else UTC; the same zone the page shows its times in.
         self.tz = timezone.get_current_timezone()
 

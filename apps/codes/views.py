@@ -38,7 +38,7 @@ def _page(request, template: str, title: str, **context):
 
 
 def _operator_tz(user):
-    """The service's zone, activated for admin pages by ``apps.core.middleware`` (UTC for the platform)."""
+    """The service's zone, activated for admin pages by ``apps.accounts.middleware`` (UTC for the platform)."""
     return timezone.get_current_timezone()
 
 

@@ -23,16 +23,10 @@ from apps.core.scoping import is_platform
 from apps.plans.inheritance import effective_settings, plan_chain
 from apps.plans.models import DeviceTypeLimit
 
+from . import signals
 from .models import (UNIQUE_ID_PATTERN, AccessGrant, DeactivationReason, DeviceType, EcoCriterion, Modem,
                      MonitoringUser, Sensor, SensorType, ServiceInterval, Unit, UnitAction, UnitCommand, UnitEvent)
 
-# Hooks other apps register into (the codes app does, from its AppConfig.ready()).
-# Each archive hook is called as ``hook(*, unit, actor, now)`` inside the archive transaction, after
-# the unit row is locked and before it is marked archived (the codes app unassigns its code).
-UNIT_ARCHIVE_HOOKS: list = []
-# Each move check is called as ``check(*, unit, new_account)`` before a unit changes account; it may
-# raise a DomainError to refuse the move (the codes app keeps a unit inside its code's holder subtree).
-UNIT_MOVE_CHECKS: list = []
 
 UNIQUE_ID_RE = re.compile(UNIQUE_ID_PATTERN)
 NAME_MAX = 200
@@ -430,8 +424,7 @@ def update_unit(*, actor, unit: Unit, changes: dict, now: datetime | None = None
         if new_account.service_id != unit.service_id:
             raise DoesNotExist.field("account")
         _check_unit_account(new_account)
-        for check in UNIT_MOVE_CHECKS:
-            check(unit=unit, new_account=new_account)
+        signals.unit_moving.send(sender=Unit, unit=unit, new_account=new_account)
         changed["account"] = {"from": old_account.name, "to": new_account.name}
     changed.update(_apply_field_changes(unit, changes))
     if {"device_type", "modem"} & changed.keys() or new_account is not old_account:
@@ -499,8 +492,7 @@ def archive_unit(*, actor, unit: Unit, now: datetime | None = None) -> Unit:
     require_unit_writer(actor)
     unit = _lock_unit(unit)
     _require_unit_in_reach(actor, unit)
-    for hook in UNIT_ARCHIVE_HOOKS:
-        hook(unit=unit, actor=actor, now=now)
+    signals.unit_archived.send(sender=Unit, unit=unit, actor=actor, now=now)
     _move_unit_counters(account=unit.account, sign=-1, sensors=unit.sensors.count(),
                         commands=unit.commands.count(), actor=actor, now=now)
     grants_removed, _ = AccessGrant.objects.filter(unit=unit).delete()

@@ -2,20 +2,22 @@
 
 import pytest
 
+from apps.accounts.signals import dealer_rights_revoked
 from apps.codes import operations as ops
+from apps.codes import receivers
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.core.errors import Forbidden
-from apps.units import operations as unit_ops
+from apps.units.signals import unit_archived, unit_moving
+
+from tests.helpers import connected
 
 from .conftest import T0
 
 
 def test_hooks_are_registered_with_the_units_and_accounts_apps():
-    from apps.accounts import operations as account_ops
-
-    assert ops.return_codes_of_revoked_dealer in account_ops._REVOKE_HOOKS
-    assert ops.unassign_code_of_archived_unit in unit_ops.UNIT_ARCHIVE_HOOKS
-    assert ops.check_unit_move in unit_ops.UNIT_MOVE_CHECKS
+    assert connected(dealer_rights_revoked, receivers.return_codes_of_revoked_dealer)
+    assert connected(unit_archived, receivers.unassign_code_of_archived_unit)
+    assert connected(unit_moving, receivers.check_unit_move)
 
 
 def test_archiving_a_unit_takes_its_code_off_and_the_code_keeps_running(cw, new_code):
