@@ -19,7 +19,8 @@ from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, gettext_lazy
 
-from apps.accounts.models import Account, Role
+from apps.accounts import rights
+from apps.accounts.models import Account
 from apps.core import clock
 from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
                              stream_csv)
@@ -430,7 +431,7 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
     @admin.action(description="Assign to selected units (one code per unit)", permissions=["assign"])
     def assign_to_units(self, request, queryset):
         now = clock.now()
-        free_units = free_units_of(queries.units_visible_to(request.user), now).select_related("account")
+        free_units = free_units_of(queries.scoped_units(request.user), now).select_related("account")
         form = AssignUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=free_units)
         if "confirm" in request.POST and form.is_valid():
             codes = queryset.filter(unit__isnull=True).exclude(queries.expired_q(now))
@@ -453,7 +454,7 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
         chosen on the confirmation page (units holding a live code and no queued one), in name order."""
         now = clock.now()
         live_until = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE).values("expires_at")
-        units = (queueable_units_of(queries.units_visible_to(request.user), now)
+        units = (queueable_units_of(queries.scoped_units(request.user), now)
                  .annotate(live_until=Subquery(live_until[:1])).select_related("account"))
         form = QueueUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=units)
         if "confirm" in request.POST and form.is_valid():
@@ -560,7 +561,7 @@ def admin_index_links(request) -> list[tuple[str, str]]:
     if queries.may_use_codes_window(user):
         links.append(("Activation codes", reverse("admin:codes_activationcode_changelist")))
         links.append(("Code log", reverse("codes-log")))
-    if user.has_perm("codes.generate_codes") and (is_platform(user) or user.role == Role.TOP_USER):
+    if user.has_perm("codes.generate_codes") and rights.may_generate_codes(user):
         links.append(("Generate codes", reverse("codes-generate")))
     return links
 

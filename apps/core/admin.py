@@ -84,6 +84,20 @@ def operator_blocked(request) -> bool:
     return getattr(request, cache_attr)
 
 
+class ReadOnlyAdminMixin:
+    """A page that only shows rows (journals, the ledger, an index entry): no add, change or delete,
+    whatever the role's model permissions say. Writes to these rows go through their operations."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class OutOfScopeIs404:
     """Another scope's object by id is a 404 (as in the API), not Django's redirect with a message."""
 

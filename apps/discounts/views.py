@@ -10,6 +10,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 
+from apps.accounts.rights import may_open_discount_module
 from apps.core import clock
 from apps.core.errors import InvalidInput
 from apps.core.scoping import is_platform
@@ -34,7 +35,7 @@ def _shown(advice, answer, cache):
 
 def discount_module_view(request):
     user = request.user
-    if not queries.may_open_module(user):
+    if not may_open_discount_module(user):
         raise Http404
     services = queries.discount_services_visible_to(user)
     context = {**admin.site.each_context(request), "title": "Discount module", "services": services,

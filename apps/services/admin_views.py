@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import Account, LedgerEntry, Role
+from apps.accounts import rights
+from apps.accounts.models import Account, LedgerEntry
 from apps.accounts.queries import accounts_visible_to, get_visible_account
 from apps.core import clock, periods
 from apps.core.pickers import register_picker, use_picker
@@ -20,7 +21,7 @@ from apps.core.money import format_money
 from apps.core.scoping import is_platform
 from apps.plans.models import ServiceType
 
-from .models import CatalogueService
+from apps.plans.models import CatalogueService
 from .operations import MAX_QUANTITY, check_service
 from .queries import block_warnings, service_usage
 from .replay import replay_charges
@@ -127,7 +128,7 @@ class ReplayForm(forms.Form):
 def replay_view(request):
     """Recompute the charges of a range and list every window where the ledger differs (read only)."""
     user = request.user
-    if not (is_platform(user) or getattr(user, "role", "") == Role.TOP_USER):
+    if not rights.may_replay_charges(user):
         raise PermissionDenied
     if "since" in request.GET or "until" in request.GET:
         form = ReplayForm(request.GET, user=user)

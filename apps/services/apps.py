@@ -10,7 +10,7 @@ class ServicesConfig(AppConfig):
         from apps.core import seeds
 
         from . import receivers
-        from .catalogue import ensure_catalogue
+        from apps.plans.catalogue import ensure_catalogue
 
         seeds.register(ensure_catalogue)
         account_created.connect(receivers.count_new_child_account, dispatch_uid="services.account_created")

@@ -11,7 +11,7 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.units.models import Unit
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 CHANGELIST = "/admin/codes/activationcode/"
 

@@ -11,7 +11,7 @@ from apps.units.signals import unit_archived, unit_moving
 
 from tests.helpers import connected
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 
 def test_hooks_are_registered_with_the_units_and_accounts_apps():

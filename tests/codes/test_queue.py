@@ -15,7 +15,7 @@ from apps.units.models import Unit
 from apps.units.signals import unit_archived
 from tests.helpers import connected
 
-from .conftest import T0, events_of, make_unit
+from tests.codes.helpers import T0, events_of, make_unit
 
 ONE_SECOND = timedelta(seconds=1)
 # An assignment instant with microseconds: the renewed code must start at exactly this instant + 30 days.

@@ -12,7 +12,7 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode
 from apps.units.models import Unit
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 CHANGELIST = "/admin/codes/activationcode/"
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.codes import operations as code_ops
 from apps.core import clock
 from tests import factories
-from tests.codes.conftest import make_unit
+from tests.codes.helpers import make_unit
 
 AUTOCOMPLETE = "/admin/autocomplete/"
 

@@ -265,7 +265,7 @@ def test_platform_account_choices_name_the_service(admin_as, world, make_unit):
 
 
 def test_per_unit_sensor_limit_is_shown_on_the_form(admin_as, world):
-    from tests.services.conftest import row
+    from tests.services.helpers import row
 
     row(world.dealer_plan, "unit_sensors", "5:0;-1", interval="monthly")
     sensors = {f"sensors-{i}-{key}": value for i in range(6) for key, value in (("name", f"S{i}"), ("type", "ignition"))}

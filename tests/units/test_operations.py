@@ -15,7 +15,7 @@ from apps.units.models import AccessGrant, MonitoringUser, Sensor, Unit, UnitAct
 from apps.units.signals import unit_archived, unit_moving
 from tests import factories
 from tests.helpers import receiving
-from tests.units.conftest import counter
+from tests.units.helpers import counter
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

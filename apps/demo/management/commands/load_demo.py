@@ -21,11 +21,11 @@ from apps.accounts.models import Account, Operator, Role
 from apps.codes import operations as code_ops
 from apps.core.seeds import ensure_seeds
 from apps.plans import operations as plan_ops
-from apps.plans.models import Plan, PlanService
+from apps.plans.models import DeviceType, Plan, PlanService
 from apps.services import operations as kernel_ops
 from apps.services.models import ObjectCounter
 from apps.units import operations as unit_ops
-from apps.units.models import DeviceType, Unit
+from apps.units.models import Unit
 
 DEMO_SERVICE = "Demo Telematics"
 PASSWORDS = {
