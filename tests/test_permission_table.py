@@ -385,25 +385,13 @@ def _table_objects(world) -> dict:
 
 
 @pytest.fixture(scope="module")
-def table_world(django_db_setup, django_db_blocker):
-    """Built once for the module (the table has hundreds of cases) and rolled back at its end; each case runs
-    in its own savepoint (``db``), so a write in one row never shows in another."""
-    from django.db import transaction
-
-    from apps.core.seeds import ensure_seeds
-    from tests.helpers import build_world
-
+def table_world(shared_world, django_db_blocker):
+    """The world built once for the module (the table has hundreds of cases; ``shared_world``) with the
+    table's own objects; each case runs in its own savepoint (``db``), so a write in one row never shows
+    in another."""
     with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            ensure_seeds()
-            world = build_world()
-            world.table_objects = _table_objects(world)
-            yield world
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+        shared_world.table_objects = _table_objects(shared_world)
+    return shared_world
 
 
 ROWS = API + DOMAIN_API + ADMIN + RESOLVER_API + RESOLVER_ADMIN

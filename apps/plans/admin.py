@@ -78,8 +78,26 @@ class PlanServiceInline(admin.TabularInline):
         return operations.may_manage_plan(request.user, plan) and not _blocked(request)
 
 
+class PlanPagesMixin(OutOfScopeIs404):
+    """What the plan and plan-row pages share: who reads them, the calculator's assets, big-list settings."""
+
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    class Media:
+        js = CALCULATOR_MEDIA["js"]
+        css = CALCULATOR_MEDIA["css"]
+
+    def has_module_permission(self, request):
+        return rights.may_read_plans(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return rights.may_read_plans(request.user)
+
+
 @admin.register(Plan)
-class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
+class PlanAdmin(PlanPagesMixin, admin.ModelAdmin):
     form = PlanForm
     inlines = [PlanServiceInline]
     list_display = ("name", "parent", "service", "currency", "history", "own_services", "description")
@@ -87,26 +105,13 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
     list_filter = (service_filter("service"),)
     search_fields = ("name",)
     ordering = ("name",)
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     readonly_fields = ("effective_services_list", "calculator", "plan_links", "inherited_settings")
     actions = ["import_into_plan"]
-
-    class Media:
-        js = CALCULATOR_MEDIA["js"]
-        css = CALCULATOR_MEDIA["css"]
 
     # --- rights and scope ---
 
     def get_queryset(self, request):
         return plans_visible_to(request.user)
-
-    def has_module_permission(self, request):
-        return rights.may_read_plans(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return rights.may_read_plans(request.user)
 
     def has_add_permission(self, request):
         return rights.may_manage_plans(request.user) \
@@ -330,7 +335,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
 
 @admin.register(PlanService)
-class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
+class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
     """Every plan's own service rows: the place for CSV/XLSX files and for transfers between plans."""
 
     form = PlanServiceForm
@@ -344,25 +349,12 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
     list_filter = (service_filter("plan__service"), ("plan", ScopedRelatedFilter), "type", "interval")
     search_fields = ("name", "plan__name")
     ordering = ("plan__name", "name")
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     actions = ["export_to_plans", "import_into_plan"]
     fields = ("plan", "name", "type", "interval", "cost_table", "description", "calculator")
     readonly_fields = ("calculator",)
 
-    class Media:
-        js = CALCULATOR_MEDIA["js"]
-        css = CALCULATOR_MEDIA["css"]
-
     def get_queryset(self, request):
         return plan_services_visible_to(request.user)
-
-    def has_module_permission(self, request):
-        return rights.may_read_plans(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return rights.may_read_plans(request.user)
 
     def has_add_permission(self, request):
         return False  # rows are added on the plan page (validated with the plan's service catalogue)

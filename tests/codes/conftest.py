@@ -1,8 +1,10 @@
 """Codes fixtures: the shared world with "Acme" billed by activation codes and a few units."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
+import time_machine
 
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode
@@ -47,3 +49,18 @@ def new_code(cw):
     return _make
 
 
+@pytest.fixture
+def at_t0():
+    """The clock stopped a minute after ``T0`` (the admin pages read the time themselves)."""
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        yield
+
+
+@pytest.fixture
+def logged(client):
+    """``logged(user)``: the test client signed in as ``user``."""
+    def _as(user):
+        client.force_login(user)
+        return client
+
+    return _as
