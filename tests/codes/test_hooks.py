@@ -1,4 +1,4 @@
-"""The codes app's part in other apps' operations: unit archive and move (hooks it registers)."""
+"""The codes app's part in other apps' operations: unit archive and move (receivers of their signals)."""
 
 import pytest
 
@@ -14,7 +14,7 @@ from tests.helpers import connected
 from tests.codes.helpers import T0
 
 
-def test_hooks_are_registered_with_the_units_and_accounts_apps():
+def test_codes_receivers_are_connected_to_the_units_and_accounts_signals():
     assert connected(dealer_rights_revoked, receivers.return_codes_of_revoked_dealer)
     assert connected(unit_archived, receivers.unassign_code_of_archived_unit)
     assert connected(unit_moving, receivers.check_unit_move)

@@ -242,7 +242,7 @@ def test_move_refusals(world, make_unit):
     assert Unit.objects.get(pk=unit.pk).account_id == world.north_client.pk
 
 
-def test_move_checks_registered_by_other_apps_can_refuse(world, make_unit, monkeypatch):
+def test_a_receiver_of_unit_moving_can_refuse_the_move(world, make_unit):
     seen = []
 
     def refuse(sender, *, unit, new_account, **kwargs):
@@ -289,7 +289,7 @@ def test_deactivating_an_inactive_unit_changes_nothing(world, make_unit):
 
 # --- archive ------------------------------------------------------------------------------------------
 
-def test_archive_hides_deactivates_runs_hooks_and_removes_grants(world, make_unit, monkeypatch):
+def test_archive_hides_deactivates_signals_and_removes_grants(world, make_unit):
     calls = []
 
     def hook(sender, *, unit, actor, now, **kwargs):
@@ -312,7 +312,7 @@ def test_archive_hides_deactivates_runs_hooks_and_removes_grants(world, make_uni
         operations.update_unit(actor=world.top, unit=unit, changes={"name": "ghost"})
 
 
-def test_archive_hook_refusal_keeps_the_unit(world, make_unit, monkeypatch):
+def test_a_receiver_refusing_the_archive_keeps_the_unit(world, make_unit):
     def refuse(sender, *, unit, actor, now, **kwargs):
         raise Forbidden("Code busy.", code="code_busy")
 
