@@ -96,3 +96,13 @@ def as_user(api_client):
         return api_client
 
     return _as
+
+
+@pytest.fixture
+def admin_as(client):
+    """``admin_as(operator)``: the test client signed in as ``operator`` (admin pages)."""
+    def _as(operator):
+        client.force_login(operator)
+        return client
+
+    return _as

@@ -57,10 +57,6 @@ def at_t0():
 
 
 @pytest.fixture
-def logged(client):
-    """``logged(user)``: the test client signed in as ``user``."""
-    def _as(user):
-        client.force_login(user)
-        return client
-
-    return _as
+def logged(admin_as):
+    """``logged(user)``: the test client signed in as ``user`` (``admin_as``)."""
+    return admin_as
