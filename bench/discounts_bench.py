@@ -212,7 +212,7 @@ def main():
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     from apps.discounts.rules import CMS_MANAGER_SERVICE, MESSAGES_SERVICE
-    from apps.services.models import CatalogueService
+    from apps.plans.models import CatalogueService
     from apps.services.resolution import available_services, resolutions
 
     accounts = list(Account.objects.filter(service=service))

@@ -40,7 +40,7 @@ def main():
     from apps.core.seeds import ensure_seeds
     from apps.plans import operations
     from apps.plans.models import Plan, PlanService
-    from apps.services.models import CatalogueService
+    from apps.plans.models import CatalogueService
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)

@@ -11,27 +11,13 @@ the row too. "Base" and "Dealer" stay ordinary plans the top user manages.
 """
 
 import os
-from dataclasses import dataclass
 
 import pytest
-from django.db import connection
 
-from apps.accounts.models import Account, Operator, Role
 from apps.core.seeds import ensure_seeds
-from apps.plans.models import Plan
-from tests import factories
+from tests.helpers import World, build_world
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs an event loop
-
-
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-requires_postgres = pytest.mark.skipif(
-    os.environ.get("DATABASE_URL", "").startswith("sqlite") or not os.environ.get("DATABASE_URL"),
-    reason="needs PostgreSQL (row locks, real concurrency): set DATABASE_URL=postgres://… (CI does)",
-)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -70,63 +56,28 @@ def seeded(db):
     ensure_seeds()
 
 
-@dataclass
-class World:
-    platform: Operator
-    acme: Account
-    base_plan: Plan
-    dealer_plan: Plan
-    top: Operator
-    north: Account
-    north_east: Account
-    south: Account
-    north_client: Account
-    north_east_client: Account
-    south_client: Account
-    north_op: Operator
-    north_east_op: Operator
-    south_op: Operator
-    north_restricted: Operator
-    other_service: Account
-    other_top: Operator
-
-
 @pytest.fixture
 def world(seeded) -> World:
     return build_world()
 
 
-def build_world() -> World:
-    """The world's rows (the ``world`` fixture; module-scoped fixtures build it once with ``django_db_blocker``)."""
-    platform = factories.platform_operator("root")
-    acme = factories.top_account(name="Acme Telematics", actor=platform, timezone="Europe/Berlin")
-    base_plan = factories.plan(acme, name="Base")
-    dealer_plan = factories.plan(acme, name="Dealer", parent=base_plan)
-    factories.free_resources(base_plan)
-    factories.service_plan(acme, actor=platform)
-    acme_plan_holder = Account.objects.get(pk=acme.pk)
-    top = factories.operator(acme_plan_holder, Role.TOP_USER, username="top")
-    north = factories.account(acme, name="North", plan_=dealer_plan, dealer_rights=True, actor=platform)
-    south = factories.account(acme, name="South", plan_=dealer_plan, dealer_rights=True, actor=platform)
-    north_east = factories.account(north, name="North-East", plan_=dealer_plan, dealer_rights=True, actor=platform)
-    north_client = factories.account(north, name="North Client", plan_=base_plan, actor=platform)
-    north_east_client = factories.account(north_east, name="North-East Client", plan_=base_plan, actor=platform)
-    south_client = factories.account(south, name="South Client", plan_=base_plan, actor=platform)
-    other_service = factories.top_account(name="Other Service", actor=platform)
-    factories.service_plan(other_service, actor=platform)
-    other_plan = factories.plan(other_service, name="Other base")
-    factories.account(other_service, name="Other Client", plan_=other_plan, actor=platform)
-    return World(
-        platform=platform, acme=acme, base_plan=base_plan, dealer_plan=dealer_plan, top=top,
-        north=north, north_east=north_east, south=south, north_client=north_client,
-        north_east_client=north_east_client, south_client=south_client,
-        north_op=factories.operator(north, Role.DISTRIBUTOR, username="north"),
-        north_east_op=factories.operator(north_east, Role.DISTRIBUTOR, username="northeast"),
-        south_op=factories.operator(south, Role.DISTRIBUTOR, username="south"),
-        north_restricted=factories.operator(north, Role.RESTRICTED_DISTRIBUTOR, username="north_restricted"),
-        other_service=other_service,
-        other_top=factories.operator(other_service, Role.TOP_USER, username="othertop"),
-    )
+@pytest.fixture(scope="module")
+def shared_world(django_db_setup, django_db_blocker) -> World:
+    """The world built once for a module whose tests only read it (the ``world`` fixture costs 174
+    statements a test): written in a transaction held for the module and rolled back at its end. Each
+    test runs in its own savepoint (ask for ``db`` as well), so what a test writes (a session, say)
+    never shows in the next."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            ensure_seeds()
+            yield build_world()
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -143,5 +94,15 @@ def as_user(api_client):
     def _as(user):
         api_client.force_authenticate(user=user)
         return api_client
+
+    return _as
+
+
+@pytest.fixture
+def admin_as(client):
+    """``admin_as(operator)``: the test client signed in as ``operator`` (admin pages)."""
+    def _as(operator):
+        client.force_login(operator)
+        return client
 
     return _as

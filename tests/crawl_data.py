@@ -30,7 +30,8 @@ from apps.discounts.rules import OBJECT_SERVICES
 from apps.plans import operations as plan_ops
 from apps.plans.models import AccountServiceOverride, PlanEvent, PlanImportJob, PlanService
 from apps.units import operations as unit_ops
-from apps.units.models import DeviceType, Modem, UnitEvent
+from apps.plans.models import DeviceType, Modem
+from apps.units.models import UnitEvent
 from tests import factories
 
 FREE = ("avl_unit", "avl_resource", "storage_user", "unit_sensors", "unit_alias", *OBJECT_SERVICES)

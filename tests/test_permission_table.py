@@ -352,7 +352,8 @@ def _table_objects(world) -> dict:
     from apps.plans import operations as plan_ops
     from apps.plans.models import AccountServiceOverride, PlanEvent, PlanImportJob, PlanService
     from apps.units import operations as unit_ops
-    from apps.units.models import DeviceType, Modem, Unit, UnitEvent
+    from apps.plans.models import DeviceType, Modem
+    from apps.units.models import Unit, UnitEvent
 
     account_ops.update_account(actor=world.platform, account=world.acme, changes={"discount_enabled": True})
     code_ops.switch_billing_method(actor=world.platform, service=world.acme, method="activation_codes", confirm=True)
@@ -408,25 +409,13 @@ def _table_objects(world) -> dict:
 
 
 @pytest.fixture(scope="module")
-def table_world(django_db_setup, django_db_blocker):
-    """Built once for the module (the table has hundreds of cases) and rolled back at its end; each case runs
-    in its own savepoint (``db``), so a write in one row never shows in another."""
-    from django.db import transaction
-
-    from apps.core.seeds import ensure_seeds
-    from tests.conftest import build_world
-
+def table_world(shared_world, django_db_blocker):
+    """The world built once for the module (the table has hundreds of cases; ``shared_world``) with the
+    table's own objects; each case runs in its own savepoint (``db``), so a write in one row never shows
+    in another."""
     with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            ensure_seeds()
-            world = build_world()
-            world.table_objects = _table_objects(world)
-            yield world
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+        shared_world.table_objects = _table_objects(shared_world)
+    return shared_world
 
 
 ROWS = API + DOMAIN_API + ADMIN + RESOLVER_API + RESOLVER_ADMIN
@@ -465,3 +454,30 @@ def test_permission_table(table_world, db, role, method, url, expected, body, ki
             client.force_login(actor)
         response = getattr(client, method)(_url(url, world), body or {})
     assert response.status_code == expected[role], (role, method, url, getattr(response, "content", b"")[:300])
+
+
+# The pages that stand for one named check of ``apps.accounts.rights`` (SPEC §8.1): the table's statuses
+# and the check must say the same for every role, so the rights module and the pages cannot drift apart.
+PAGES_OF_RIGHTS = [
+    ("/admin/codes/generate/", "may_generate_codes"),
+    ("/admin/codes/activationcode/", "may_use_codes_window"),
+    ("/admin/discounts/module/", "may_open_discount_module"),
+    ("/admin/services/replay/", "may_replay_charges"),
+    ("/admin/plans/plan/add/", "may_manage_plans"),
+    ("/admin/plans/plan/", "may_read_plans"),
+    ("/admin/units/unit/", "may_write_units"),
+]
+
+
+@pytest.mark.parametrize("url,check", PAGES_OF_RIGHTS)
+def test_named_rights_agree_with_the_table(table_world, db, url, check):
+    from apps.accounts import rights
+
+    rows = [case.values for case in ROWS if case.values[0] == "get" and case.values[1] == url
+            and case.values[4] == "admin"]
+    assert rows, f"no row for {url}"
+    for _method, _url_, expected, _body, _kind in rows:
+        for role, status in expected.items():
+            actor = _actor(table_world, role)
+            allowed = actor is not None and getattr(rights, check)(actor)
+            assert allowed == (status == 200), (url, role, status, check)

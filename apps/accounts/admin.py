@@ -10,29 +10,32 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.contrib.admin.views.main import ChangeList
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
-from apps.core.admin import (CappedListMixin, OperationAdminMixin, ScopedAdminMixin, add_domain_error, chosen_service_id,
+from apps.core.admin import (CappedListMixin, OperationAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin,
+                             add_domain_error, chosen_service_id,
                              invalid_filter_response, service_filter, stream_csv)
-from apps.core.errors import DomainError
+from apps.core.errors import Conflict, DomainError
+from apps.core.exports import export_list, path_label, path_names
 from apps.core.money import format_money
 from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, asked_picker,
                                register_picker)
 from apps.core.scoping import in_scope, is_platform, service_id_of
+from apps.codes.operations import switch_billing_method
+from apps.core import clock
+from apps.dashboard.queries import blocking_soon_ids
+from apps.plans.inheritance import combined_settings, currency_of
+from apps.plans.models import AccountServiceOverride, PlanService
+from apps.services.admin_views import combined_rows, service_rows
+from apps.services.queries import block_warnings
 
-from . import operations
+from . import operations, rights
 from .forms import AccountForm, BlockForm, OperatorChangeForm, OperatorCreationForm, PaymentForm
-from .models import Account, LedgerEntry, Operator, Role
+from .models import SERVICE_FORM_FIELDS, Account, LedgerEntry, Operator
 from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
-
-
-def currency_of(account: Account) -> str:
-    from apps.plans.inheritance import effective_settings
-
-    service = account.service if account.service_id != account.pk else account
-    return service.currency_format or effective_settings(service.plan)["currency_format"].value
 
 
 def payment_block_warning(account: Account, amount, days) -> str | None:
@@ -40,9 +43,6 @@ def payment_block_warning(account: Account, amount, days) -> str | None:
     blocking) the account: the kernel's own rule (``_apply_blocking_rule``, with the account's combined
     thresholds) run on a copy holding the balance and days after the payment. None when it does not block."""
     from types import SimpleNamespace
-
-    from apps.core import clock
-    from apps.plans.inheritance import combined_settings
 
     from .models import BlockedBy
     from .operations import _BLOCKING_FIELDS, _apply_blocking_rule
@@ -93,9 +93,6 @@ class BlockingSoonFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() != "1":
             return queryset
-        from apps.core import clock
-        from apps.dashboard.queries import blocking_soon_ids
-
         return queryset.filter(pk__in=blocking_soon_ids(queryset, clock.now()))
 
 
@@ -104,9 +101,6 @@ class AccountChangeList(ChangeList):
 
     def get_results(self, request):
         super().get_results(request)
-        from apps.core import clock
-        from apps.services.queries import block_warnings
-
         warnings = block_warnings([a.pk for a in self.result_list], clock.now())
         for account in self.result_list:
             account.block_warning = warnings.get(account.pk, "")
@@ -140,9 +134,8 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
             "classes": ("collapse",), "fields": operations.OVERRIDE_FIELDS}))
         if is_platform(request.user) and (obj is None or obj.is_top):
             fieldsets.append(("Service settings (top accounts)", {
-                "fields": ("timezone", "basic_package_units", "purchased_units", "discount_enabled",
-                           "currency_format")}))
-        elif obj is not None and obj.is_top and request.user.role == Role.TOP_USER:
+                "fields": (*SERVICE_FORM_FIELDS, "currency_format")}))
+        elif obj is not None and obj.is_top and rights.may_change_currency_format(request.user, obj):
             fieldsets.append(("Service settings", {"fields": ("currency_format",)}))
         return fieldsets
 
@@ -155,8 +148,6 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
         """A picker's row: the account's real path as the viewer may see it (North › North-East; the
         platform operator's start with the service, which tells namesakes apart). The names of the
         page's paths are read once a request, for the rows not met yet."""
-        from apps.core.exports import path_label, path_names
-
         names = getattr(request, "_path_names", None)
         if names is None:
             names = request._path_names = {}
@@ -194,8 +185,6 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
         extra = {"account_links": links}
         if account is not None and request.method == "GET":
             # Its combined settings and services with the source of each (plan chain or its own override).
-            from apps.services.admin_views import combined_rows, service_rows
-
             extra.update(combined=combined_rows(account), services=service_rows(account),
                          overrides_url=reverse("admin-account-overrides", args=[account.pk]),
                          services_url=reverse("admin-account-services", args=[account.pk]))
@@ -213,7 +202,7 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
         links.append((reverse("admin-account-services", args=[obj.pk]), "Services and usage"))
         links.append((reverse("admin-account-overrides", args=[obj.pk]), gettext("Service overrides")))
         links.append((reverse("services-check"), "Check a service"))
-        if is_platform(request.user) or request.user.role == Role.TOP_USER:
+        if rights.may_replay_charges(request.user):
             links.append((reverse("services-replay") + f"?service={obj.service_id}&account={obj.pk}",
                           gettext("Replay charges")))
         return links
@@ -241,8 +230,6 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
 
     def export_view(self, request):
         """CSV or XLSX of the accounts the list's filters select, in scope, names (and paths) not ids."""
-        from apps.core.exports import export_list, path_label, path_names
-
         def rows(queryset):
             accounts = list(queryset.select_related("parent", "plan", "service", "service__plan").order_by("path"))
             names = path_names(a.path for a in accounts)
@@ -321,9 +308,6 @@ class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, S
     def billing_method_view(self, request, pk):
         """Switch a service between monthly billing and activation codes, after a confirmation
         that says how many units it deactivates or reactivates (platform operator only)."""
-        from apps.codes.operations import switch_billing_method
-        from apps.core.errors import Conflict
-
         account = self._get_visible(request, pk)
         if not (is_platform(request.user) and account.is_top):
             raise PermissionDenied
@@ -356,8 +340,6 @@ class LedgerServiceFilter(admin.SimpleListFilter):
     parameter_name = "service__exact"
 
     def lookups(self, request, model_admin):
-        from apps.plans.models import AccountServiceOverride, PlanService
-
         user = request.user
         service_id = chosen_service_id(request) if is_platform(user) else service_id_of(user)
         plan_rows, overrides = PlanService.objects.all(), in_scope(AccountServiceOverride.objects.all(), user,
@@ -374,7 +356,7 @@ class LedgerServiceFilter(admin.SimpleListFilter):
 
 
 @admin.register(LedgerEntry)
-class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+class LedgerAdmin(ReadOnlyAdminMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Capped count (``CappedListMixin``: ``COUNT`` of at most 10,001 rows, however many the scope holds)."""
 
     # Eight columns that fit beside the navigation and the filters at 1366 px (issue 15): the time as date over
@@ -395,16 +377,12 @@ class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("at"), ordering="at")
     def at_display(self, obj):
-        from django.utils import timezone
-
         local = timezone.localtime(obj.at)
         return format_html('<span style="white-space:nowrap">{}</span><br><small>{}</small>', f"{local:%Y-%m-%d}",
                            f"{local:%H:%M}")
 
     @admin.display(description=gettext_lazy("service"), ordering="service")
     def service_display(self, obj):
-        from django.utils import timezone
-
         if not obj.service:
             return "—"
         quantity = f" × {obj.quantity}" if obj.quantity not in (None, 0, 1) else ""
@@ -416,15 +394,6 @@ class LedgerAdmin(CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("by"), ordering="actor_name")
     def actor_display(self, obj):
         return obj.actor_name
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [path("export.csv", self.admin_site.admin_view(self.export_csv), name="accounts_ledger_export"),

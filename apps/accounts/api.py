@@ -9,15 +9,15 @@ from rest_framework.response import Response
 
 from apps.core.api import IdFilter, IsoDateTimeFilter, ServiceFilterMixin
 from apps.core.errors import Forbidden, InvalidInput
-from apps.core.scoping import is_platform
+from apps.codes.operations import switch_billing_method
 
-from . import operations
-from .models import Account, LedgerEntry, Operator, Role
+from . import operations, rights
+from .models import SERVICE_SETTING_FIELDS, Account, LedgerEntry, Operator
 from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
 from .serializers import (AccountSerializer, LedgerEntrySerializer, OperatorSerializer, OperatorUpdateSerializer,
                           PaymentInSerializer, TokenSerializer)
 
-MANAGING_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
+MANAGING_ROLES = rights.DEALING_ROLES
 
 
 class AccountFilter(ServiceFilterMixin):
@@ -45,8 +45,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         for name in ("blocked", "blocked_reason", "unblock_until", "confirm"):
             data.pop(name, None)
         parent = data.pop("parent", None)
-        settings = {k: data.pop(k) for k in ("timezone", "billing_method", "basic_package_units", "purchased_units",
-                                              "currency_format", "discount_enabled") if k in data}
+        settings = {k: data.pop(k) for k in (*SERVICE_SETTING_FIELDS, "currency_format") if k in data}
         overrides = {k: data.pop(k) for k in operations.OVERRIDE_FIELDS if k in data}
         serializer.instance = operations.create_account(
             actor=self.request.user, name=data.get("name", ""), parent=parent, plan=data.get("plan"),
@@ -63,8 +62,6 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         data.pop("payment", None)
         confirm = data.pop("confirm", False)
         if "billing_method" in data and data["billing_method"] != account.billing_method:
-            from apps.codes.operations import switch_billing_method
-
             switch_billing_method(actor=actor, service=account, method=data.pop("billing_method"), confirm=confirm)
             account.refresh_from_db()
         data.pop("billing_method", None)
@@ -158,6 +155,6 @@ class OperatorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response({"token": key}, status=status.HTTP_201_CREATED)
 
     def create(self, request, *args, **kwargs):
-        if not is_platform(request.user) and request.user.role not in MANAGING_ROLES:
+        if not rights.may_create_operators(request.user):
             raise Forbidden("Your role may not create operators.")
         return super().create(request, *args, **kwargs)

@@ -9,11 +9,10 @@ from apps.core.money_fields import MoneyFormField
 from apps.core.scoping import in_scope, is_platform
 from apps.plans.models import Plan
 
-from . import operations
-from .models import Account, Operator, Role
+from . import operations, rights
+from .models import SERVICE_FORM_FIELDS, Account, Operator, Role
 
 OVERRIDE_FIELDS = operations.OVERRIDE_FIELDS
-SERVICE_FIELDS = ("timezone", "basic_package_units", "purchased_units", "discount_enabled")
 TRI_STATE = [("", "Inherit from the plan"), ("true", "On"), ("false", "Off")]
 
 
@@ -40,7 +39,7 @@ class AccountForm(OperationForm):
 
     class Meta:
         model = Account
-        fields = ("name", "parent", "plan", "dealer_rights", *OVERRIDE_FIELDS, *SERVICE_FIELDS, "currency_format")
+        fields = ("name", "parent", "plan", "dealer_rights", *OVERRIDE_FIELDS, *SERVICE_FORM_FIELDS, "currency_format")
         field_classes = {"block_by_balance": TriStateField, "limit_by_balance": TriStateField,
                          "block_by_days": TriStateField, "allow_unknown_services": TriStateField,
                          "block_balance": MoneyFormField, "deny_balance": MoneyFormField}
@@ -49,7 +48,7 @@ class AccountForm(OperationForm):
         super().__init__(*args, **kwargs)
         user = self.actor
         plans = Plan.objects.all() if is_platform(user) else Plan.objects.filter(service_id=user.account.service_id)
-        if user is not None and not is_platform(user) and user.role == Role.DISTRIBUTOR:
+        if user is not None and not rights.may_hand_out_any_plan(user):
             plans = user.account.sub_plans.all()
         if "plan" in self.fields:
             self.fields["plan"].queryset = plans
@@ -67,7 +66,7 @@ class AccountForm(OperationForm):
         overrides = {k: data.get(k) for k in OVERRIDE_FIELDS if k in data}
         if self.instance.pk is None:
             parent = data.get("parent")
-            settings = {k: data[k] for k in (*SERVICE_FIELDS, "currency_format") if k in data and parent is None}
+            settings = {k: data[k] for k in (*SERVICE_FORM_FIELDS, "currency_format") if k in data and parent is None}
             payment = None
             if data.get("payment_amount") or data.get("payment_days"):
                 payment = {"amount": data.get("payment_amount") or 0, "days": data.get("payment_days") or 0,

@@ -116,6 +116,12 @@ class Role(models.TextChoices):
     RESTRICTED_DISTRIBUTOR = "restricted_distributor", "Restricted distributor"
 
 
+# A top account's service settings (SPEC §8.1: the platform operator's to change; the currency format,
+# which a top user may change too, is apart). The billing method changes only through its confirmed
+# switch, so forms leave it out.
+SERVICE_SETTING_FIELDS = ("timezone", "billing_method", "basic_package_units", "purchased_units", "discount_enabled")
+SERVICE_FORM_FIELDS = tuple(name for name in SERVICE_SETTING_FIELDS if name != "billing_method")
+
 ROLE_RANK = {Role.RESTRICTED_DISTRIBUTOR: 0, Role.DISTRIBUTOR: 1, Role.TOP_USER: 2, Role.PLATFORM: 3}
 
 

@@ -24,16 +24,18 @@ from apps.core import clock
 from apps.core.bulk import insert_rows, many_ids, values_cte
 from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
 from apps.core.money import as_money, clean_money, currency_format_error
-from apps.core.scoping import is_platform
+from apps.plans.inheritance import combined_settings
+from apps.plans.history import record_account_plans
+from apps.plans.models import Plan
 
-from .models import (ROLE_RANK, Account, BillingMethod, BlockedBy, IdempotencyKey, LedgerEntry, LedgerKind,
+from .models import (SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, IdempotencyKey, LedgerEntry, LedgerKind,
                      Operator, OperatorToken, Role)
+from . import rights, signals
+from .rights import may_manage
 from .roles import group_for
 
 OVERRIDE_FIELDS = ("block_by_balance", "block_balance", "limit_by_balance", "deny_balance", "block_by_days",
                    "min_days", "allow_unknown_services", "history_period_days")
-SERVICE_SETTING_FIELDS = ("timezone", "billing_method", "basic_package_units", "purchased_units",
-                          "discount_enabled")
 MAX_UNBLOCK_SUSPENSION = timedelta(days=30)
 
 
@@ -41,16 +43,6 @@ MAX_UNBLOCK_SUSPENSION = timedelta(days=30)
 
 def actor_name(actor) -> str:
     return actor.get_username() if actor is not None else "system"
-
-
-def may_manage(actor, account: Account) -> bool:
-    """The strict-ancestor rule (SPEC §8.1): only an operator of a strict ancestor of X changes X."""
-    if is_platform(actor):
-        return True
-    own = getattr(actor, "account", None)
-    if own is None or actor.role == Role.RESTRICTED_DISTRIBUTOR:
-        return False
-    return account.is_strictly_below(own)
 
 
 def require_manage(actor, account: Account):
@@ -77,7 +69,7 @@ def _validate_plan_for(actor, plan, service_id: int | None, field: str = "plan")
         return
     if service_id is not None and plan.service_id != service_id:
         raise DoesNotExist.field(field)
-    if not is_platform(actor) and actor.role == Role.DISTRIBUTOR:
+    if not rights.may_hand_out_any_plan(actor):
         if not actor.account.sub_plans.filter(pk=plan.pk).exists():
             raise InvalidInput.field(field, "A distributor may hand out only its own sub-plans.")
 
@@ -124,14 +116,13 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
     overrides = dict(overrides or {})
     service_settings = dict(service_settings or {})
     if parent is None:
-        if not is_platform(actor):
+        if not rights.may_change_service_settings(actor):  # a service is its top account's settings
             raise Forbidden("Only the platform operator creates top accounts (services).")
         _validate_service_settings(service_settings)
         service_id = None
     else:
         require_not_blocked(actor)
-        if actor.role == Role.RESTRICTED_DISTRIBUTOR or not (
-                is_platform(actor) or parent.path.startswith(actor.account.path)):
+        if not rights.may_create_accounts_under(actor, parent):
             raise DoesNotExist.field("parent")
         if service_settings:
             raise InvalidInput.field(next(iter(service_settings)), "Only a top account has service settings.")
@@ -158,17 +149,12 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
     if parent is None:
         account.service_id = account.pk
     Account.objects.filter(pk=account.pk).update(path=account.path, service_id=account.service_id)
-    from apps.plans.history import record_account_plans  # the plan in force from now (replay, SPEC §9.8)
-
+    # The plan in force from now (replay, SPEC §9.8).
     record_account_plans([account.pk], now=now)
     if parent is not None:
-        # The parent counts its new child as one ``avl_resource`` (SPEC §8.3); its ancestors' subtree
-        # counts grow too and the limits of the whole path apply. A refusal (``no_plan`` while the top
-        # account has no plan, ``service_unknown``, ``limit_reached``) leaves this transaction, so the
-        # account is never written. Imported here because the kernel builds on this module.
-        from apps.services.operations import move_objects
-
-        move_objects(account=parent, service="avl_resource", delta=1, actor=actor, now=now, internal=True)
+        # The kernel counts the child against the parent's limits and may refuse it, which leaves this
+        # transaction (services.receivers.count_new_child_account).
+        signals.account_created.send(sender=Account, account=account, parent=parent, actor=actor, now=now)
     if sub_plans:
         for sub in sub_plans:
             _validate_plan_for(actor, sub, account.service_id, "sub_plans")
@@ -199,7 +185,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     if settings_changes:
         if not account.is_top:
             raise InvalidInput.field(next(iter(settings_changes)), "Only a top account has service settings.")
-        if not is_platform(actor):
+        if not rights.may_change_service_settings(actor):
             raise Forbidden("Only the platform operator changes service settings.")
         _validate_service_settings(settings_changes)
         if "billing_method" in settings_changes and settings_changes["billing_method"] != account.billing_method:
@@ -207,7 +193,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     if currency is not None:
         if not account.is_top:
             raise InvalidInput.field("currency_format", "Only a top account has a currency format.")
-        if not (is_platform(actor) or (actor.role == Role.TOP_USER and actor.account_id == account.pk)):
+        if not rights.may_change_currency_format(actor, account):
             raise Forbidden("Only the top user or the platform operator changes the currency format.")
         _validate_service_settings({"currency_format": currency})
         account.currency_format = currency
@@ -217,7 +203,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
             raise InvalidInput.field("name", "This field is required.")
         if Account.objects.filter(service_id=account.service_id, name__iexact=name).exclude(pk=account.pk).exists():
             raise InvalidInput.field("name", "An account with this name already exists in this service.")
-        if not (may_manage(actor, account) or (actor.account_id == account.pk and actor.role == Role.TOP_USER)):
+        if not rights.may_rename(actor, account):
             raise Forbidden("Only an operator of an account above this one may rename it.", code="outside_branch")
         account.name = name
     plan_changed = False
@@ -236,8 +222,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     _validate_overrides(overrides)
     for k, v in {**overrides, **settings_changes}.items():
         setattr(account, k, v)
-    from apps.plans.history import record_account_plans  # the plan's history (replay, SPEC §9.8)
-
+    # The plan's history (replay, SPEC §9.8).
     if plan_changed:
         record_account_plans([account.pk], now=now, seed=True)
     account.save()
@@ -254,18 +239,10 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     return account
 
 
-def revoke_dealer_hooks():
-    """What else revoking dealer rights does, registered by other apps (codes return to the top)."""
-    return _REVOKE_HOOKS
-
-
-_REVOKE_HOOKS: list = []
-
-
 @transaction.atomic
 def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: datetime | None = None):
     """Grant or revoke dealer rights. Revoking deactivates the account's operators, empties its
-    sub-plans and (through registered hooks) returns its unassigned codes to the top."""
+    sub-plans and (through ``signals.dealer_rights_revoked``) returns its unassigned codes to the top."""
     now = now or clock.now()
     require_manage(actor, account)
     account = _lock(account)
@@ -288,8 +265,7 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
         Operator.objects.filter(account=account).update(is_active=False)
         OperatorToken.objects.filter(operator__account=account).delete()
         account.sub_plans.clear()
-        for hook in _REVOKE_HOOKS:
-            hook(account=account, actor=actor, now=now)
+        signals.dealer_rights_revoked.send(sender=Account, account=account, actor=actor, now=now)
     return account
 
 
@@ -396,9 +372,6 @@ def evaluate_blocking_many(account_ids: Sequence[int], *, now: datetime, lock: b
     ``lock``: for callers that have not locked the rows yet (the daily re-evaluation); an account
     locked by someone else is skipped, since every ledger write re-evaluates its own account.
     """
-    from apps.plans.inheritance import combined_settings
-    from apps.plans.models import Plan
-
     rows = Account.objects.filter(pk__in=many_ids(account_ids)).order_by("pk").values(*_BLOCKING_FIELDS)
     # Plain records, not model instances: building 100,000 instances took longer than the statements.
     accounts = [SimpleNamespace(pk=row["id"], **row)
@@ -518,8 +491,6 @@ def evaluate_blocking(account: Account, *, now: datetime | None = None) -> Accou
 
     Called in the transaction of every ledger write (the account row is locked by then) and daily.
     """
-    from apps.plans.inheritance import combined_settings
-
     now = now or clock.now()
     if account.blocked_by == BlockedBy.MANUAL:
         return account
@@ -533,7 +504,7 @@ def evaluate_blocking(account: Account, *, now: datetime | None = None) -> Accou
 def _require_blocker(actor, account):
     require_not_blocked(actor)
     require_manage(actor, account)
-    if not is_platform(actor) and actor.role != Role.TOP_USER:
+    if not rights.may_block(actor):
         raise Forbidden("Only the top user or the platform operator blocks and unblocks accounts.")
 
 
@@ -594,15 +565,12 @@ def _role_fits(role: str, account: Account | None) -> str | None:
 @transaction.atomic
 def create_operator(*, actor, username: str, password: str, email: str = "", account: Account, role: str) -> Operator:
     require_not_blocked(actor)
-    if not is_platform(actor):
-        if actor.role not in (Role.TOP_USER, Role.DISTRIBUTOR):
-            raise Forbidden("Your role may not create operators.")
-        in_reach = (account.path.startswith(actor.account.path) if actor.role == Role.TOP_USER
-                    else account.is_strictly_below(actor.account))
-        if not in_reach:
-            raise DoesNotExist.field("account")
-        if ROLE_RANK.get(role, 99) > ROLE_RANK[actor.role]:
-            raise InvalidInput.field("role", "You may not create an operator with a role above your own.")
+    if not rights.may_create_operators(actor):
+        raise Forbidden("Your role may not create operators.")
+    if not rights.may_create_operator_in(actor, account):
+        raise DoesNotExist.field("account")
+    if not rights.may_give_role(actor, role):
+        raise InvalidInput.field("role", "You may not create an operator with a role above your own.")
     error = _role_fits(role, account)
     if error:
         raise InvalidInput.field("role", error)
@@ -625,10 +593,8 @@ def create_operator(*, actor, username: str, password: str, email: str = "", acc
 @transaction.atomic
 def update_operator(*, actor, operator: Operator, email: str | None = None, is_active: bool | None = None) -> Operator:
     require_not_blocked(actor)
-    if not is_platform(actor) and operator.pk != actor.pk:
-        if actor.role == Role.RESTRICTED_DISTRIBUTOR or (
-                actor.role == Role.DISTRIBUTOR and not operator.account.is_strictly_below(actor.account)):
-            raise Forbidden("You may not change this operator.", code="outside_branch")
+    if not rights.may_change_operator(actor, operator):
+        raise Forbidden("You may not change this operator.", code="outside_branch")
     if is_active is not None and operator.pk == actor.pk:
         raise InvalidInput.field("is_active", "You cannot deactivate yourself.")
     if email is not None:
@@ -644,11 +610,10 @@ def update_operator(*, actor, operator: Operator, email: str | None = None, is_a
 @transaction.atomic
 def rotate_token(*, actor, operator: Operator) -> str:
     """Create a new API key for ``operator`` (the old one stops at once) and return it: shown once."""
-    if not is_platform(actor) and operator.pk != actor.pk:
-        if actor.role == Role.RESTRICTED_DISTRIBUTOR:
+    if not rights.may_rotate_token_of(actor, operator):
+        if rights.is_restricted(actor):
             raise Forbidden("You may only rotate your own token.")
-        if actor.role == Role.DISTRIBUTOR and not operator.account.is_strictly_below(actor.account):
-            raise Forbidden("You may not change this operator.", code="outside_branch")
+        raise Forbidden("You may not change this operator.", code="outside_branch")
     key = secrets.token_hex(20)
     OperatorToken.objects.filter(operator=operator).delete()
     OperatorToken.objects.create(operator=operator, key_hash=OperatorToken.hash_key(key), prefix=key[:8])

@@ -5,9 +5,10 @@ from rest_framework import serializers
 from apps.core.money_fields import MoneySerializerField
 from apps.core.api import IdRelatedMixin
 from apps.plans.models import Plan
+from apps.plans.queries import plans_visible_to
 
 from . import operations
-from .models import Account, LedgerEntry, Operator, Role
+from .models import SERVICE_SETTING_FIELDS, Account, LedgerEntry, Operator, Role
 
 class PaymentInSerializer(serializers.Serializer):
     amount = MoneySerializerField(required=False, default=0)
@@ -29,8 +30,6 @@ class PlanRelatedField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     def get_choices(self, cutoff=None):
         """The browsable API's select lists the plans the viewer sees (a distributor: its own plan and
         sub-plans), not every plan of the service; the operations judge any other id of the service."""
-        from apps.plans.queries import plans_visible_to
-
         queryset = plans_visible_to(self.context["request"].user).order_by("name", "id")
         if cutoff is not None:
             queryset = queryset[:cutoff]
@@ -63,8 +62,7 @@ class AccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = Account
         fields = ("id", "name", "parent", "plan", "dealer_rights", "sub_plans", *operations.OVERRIDE_FIELDS,
-                  "timezone", "billing_method", "basic_package_units", "purchased_units", "currency_format",
-                  "discount_enabled", "balance", "days", "blocked", "blocked_by", "blocked_reason", "blocked_at",
+                  *SERVICE_SETTING_FIELDS, "currency_format", "balance", "days", "blocked", "blocked_by", "blocked_reason", "blocked_at",
                   "is_top", "service", "payment", "unblock_until", "confirm")
         read_only_fields = ("balance", "days", "blocked_by", "blocked_at")
 

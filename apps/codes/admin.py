@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -20,12 +22,16 @@ from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, gettext_lazy
 
-from apps.accounts.models import Account, Role
+from apps.accounts import rights
+from apps.accounts.models import Account
 from apps.core import clock
 from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
                              stream_csv)
 from apps.core.pickers import PickerFiltersMixin, PickerListFilter, register_picker
 from apps.core.scoping import is_platform
+from apps.core.admin import add_domain_error, id_value
+from apps.core.errors import DomainError
+from apps.core.scoping import in_scope
 from apps.units.models import Unit
 
 from . import operations, queries
@@ -38,7 +44,7 @@ REFUSED_SAMPLE = 50
 
 
 def _tz_of(code: ActivationCode):
-    """The page's zone (``core.middleware``: one zone for a person on every admin page, issue 15), not the
+    """The page's zone (``accounts.middleware``: one zone for a person on every admin page, issue 15), not the
     code's service's: the platform operator sees UTC unless a service is chosen, like on every other page."""
     return timezone.get_current_timezone()
 
@@ -199,9 +205,6 @@ class AccountFilter(PickerListFilter):
     lookup = "account"
 
     def queryset(self, request, queryset):
-        from apps.core.admin import id_value
-        from apps.core.scoping import in_scope
-
         value = id_value(self.value(), str(self.title))
         if value is None:
             return queryset
@@ -488,7 +491,7 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
     @admin.action(description="Assign to selected units (one code per unit)", permissions=["assign"])
     def assign_to_units(self, request, queryset):
         now = clock.now()
-        free_units = free_units_of(queries.units_visible_to(request.user), now).select_related("account")
+        free_units = free_units_of(queries.scoped_units(request.user), now).select_related("account")
         form = AssignUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=free_units)
         if "confirm" in request.POST and form.is_valid():
             codes = queryset.filter(unit__isnull=True).exclude(queries.expired_q(now))
@@ -511,7 +514,7 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
         chosen on the confirmation page (units holding a live code and no queued one), in name order."""
         now = clock.now()
         live_until = ActivationCode.objects.filter(unit=OuterRef("pk"), status=CodeStatus.ACTIVE).values("expires_at")
-        units = (queueable_units_of(queries.units_visible_to(request.user), now)
+        units = (queueable_units_of(queries.scoped_units(request.user), now)
                  .annotate(live_until=Subquery(live_until[:1])).select_related("account"))
         form = QueueUnitsForm(request.POST if "confirm" in request.POST else None, units_qs=units)
         if "confirm" in request.POST and form.is_valid():
@@ -563,12 +566,6 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
     def reassign_view(self, request, pk):
         """The reassign page: the code, its unit and a searchable picker of the units it may move to (units
         of the operator's scope without a live code); one operation, one ``reassigned`` event."""
-        from django.core.exceptions import PermissionDenied
-        from django.shortcuts import redirect
-
-        from apps.core.admin import add_domain_error
-        from apps.core.errors import DomainError
-
         from .forms import ReassignForm
 
         if not self.has_assign_permission(request):
@@ -597,7 +594,6 @@ class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin,
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The code's page: its facts (state, unit, account, holder, clock, batch) and its history, the
         code log's events of this code that the operator may read, times in the page's zone."""
-        from django.core.exceptions import PermissionDenied
         from django.http import Http404
 
         if not self.has_view_permission(request) or request.method != "GET":
@@ -709,7 +705,7 @@ def admin_index_links(request) -> list[tuple[str, str]]:
     if queries.may_use_codes_window(user):
         links.append(("Activation codes", reverse("admin:codes_activationcode_changelist")))
         links.append(("Code log", reverse("codes-log")))
-    if user.has_perm("codes.generate_codes") and (is_platform(user) or user.role == Role.TOP_USER):
+    if user.has_perm("codes.generate_codes") and rights.may_generate_codes(user):
         links.append(("Generate codes", reverse("codes-generate")))
     return links
 

@@ -6,37 +6,34 @@ answer 404; ids in a body that are out of scope or absent answer 400 ``does_not_
 
 import django_filters
 from django_filters import rest_framework as drf_filters
-from django.db.models import Q
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts.models import Account, Operator, Role
+from apps.accounts import rights
+from apps.accounts.models import Account, Operator
 from apps.core import clock
 from apps.core.api import IdFilter, IsoDateTimeFilter, ServiceFilterMixin
 from apps.core.errors import DoesNotExist
+from apps.core.schema import error_responses
 from apps.core.scoping import in_scope, is_platform
 
 from . import operations, queries
 from .models import CodeAction, CodeEvent, ExpiryNotice
-from .serializers import (ERROR_SCHEMA, AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
+from .serializers import (AccountRefSerializer, ApplySerializer, CodeEventSerializer, CodeSerializer,
                           ExpiryNoticeSerializer, GenerateSerializer, OptionalAccountRefSerializer, UnitSerializer)
 
-WINDOW_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
+WINDOW_ROLES = rights.DEALING_ROLES
 
 
 def _account_or_none(pk) -> Account | None:
     return Account.objects.filter(pk=pk).first() if pk is not None else None
 
 
-def _errors(**statuses: str) -> dict:
-    """Schema answers in the error shape: ``_errors(s400="…", s403="…")`` → {400: …, 403: …}."""
-    return {int(key[1:]): OpenApiResponse(ERROR_SCHEMA, description=text) for key, text in statuses.items()}
 
-
-QUEUE_ERRORS = _errors(
+QUEUE_ERRORS = error_responses(
     s400="`unit_has_no_code` (the unit holds no live code), `code_not_new` (only a new code is queued), "
          "`unit_has_queued_code` (the unit holds one already), `code_expired`, `does_not_exist` (`unit`)",
     s403="`billing_by_codes_off` (the service bills monthly), `account_blocked`, `outside_branch`",
@@ -75,9 +72,7 @@ class CodeFilter(ServiceFilterMixin):
         code = queries.normalize_code(value)
         if code is not None:
             return queryset.filter(code=code)
-        units = queries.units_visible_to(self.request.user).filter(
-            Q(name__icontains=value) | Q(unique_id__istartswith=value)).values("pk")[:1000]
-        return queryset.filter(unit_id__in=units)
+        return queryset.filter(unit_id__in=queries.unit_ids_matching(self.request.user, value))
 
 
 class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -108,7 +103,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(CodeSerializer(code, context=self.get_serializer_context()).data, status=status_code)
 
     @extend_schema(request=GenerateSerializer, responses={201: CodeSerializer(many=True)})
-    @action(detail=False, methods=["post"], allowed_roles={Role.TOP_USER}, pagination_class=None)
+    @action(detail=False, methods=["post"], allowed_roles=rights.TOP_ONLY, pagination_class=None)
     def generate(self, request):
         body = GenerateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -129,12 +124,12 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(CodeSerializer(codes, many=True, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ApplySerializer, responses={200: CodeSerializer, **_errors(
+    @extend_schema(request=ApplySerializer, responses={200: CodeSerializer, **error_responses(
         s400="`unit_has_code` (the unit holds a live code: send `queue: true` to queue this one), `code_in_use`, "
              "`code_expired`, `code_queued`, `code_not_new` (with `queue`), `does_not_exist`",
         s403="`billing_by_codes_off`, `account_blocked`, `outside_branch`", s409="`code_busy`")})
     @action(detail=False, methods=["post"], throttle_scope="apply_code",
-            allowed_roles={Role.TOP_USER, Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR})
+            allowed_roles=rights.CODE_APPLYING_ROLES)
     def apply(self, request):
         body = ApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -158,7 +153,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         code, data = self._code_and_body(request, UnitSerializer)
         return self._answer(operations.queue_code(actor=request.user, code=code, unit=data["unit"]))
 
-    @extend_schema(request=None, responses={200: CodeSerializer, **_errors(
+    @extend_schema(request=None, responses={200: CodeSerializer, **error_responses(
         s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`",
         s404="The code is not in your scope",
         s409="`code_busy`")}, summary="Take a queued code off its unit's queue: it is new again")
@@ -202,19 +197,28 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
 
 class CodeEventFilter(ServiceFilterMixin):
-    since = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
-    action = django_filters.ChoiceFilter(choices=CodeAction.choices)
-    account = IdFilter(field_name="account_id")
-    unit = IdFilter(field_name="unit_id")
-    code = django_filters.CharFilter(method="filter_code")
+    """Declares the parameters (validation, schema); ``queries.filter_code_events`` applies them, as on
+    the code log page."""
+
+    since = IsoDateTimeFilter(method="filter_nothing")
+    until = IsoDateTimeFilter(method="filter_nothing")
+    action = django_filters.ChoiceFilter(choices=CodeAction.choices, method="filter_nothing")
+    account = IdFilter(method="filter_nothing")
+    unit = IdFilter(method="filter_nothing")
+    code = django_filters.CharFilter(method="filter_nothing")
 
     class Meta:
         model = CodeEvent
         fields = ("since", "until", "action", "account", "unit", "code")
 
-    def filter_code(self, queryset, name, value):
-        return queries.events_of_code(queryset, value)
+    def filter_nothing(self, queryset, name, value):
+        return queryset  # applied together in ``filter_queryset``
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        return queries.filter_code_events(
+            super().filter_queryset(queryset), since=data.get("since"), until=data.get("until"),
+            action=data.get("action"), account_id=data.get("account"), unit=data.get("unit"), code=data.get("code"))
 
 
 class CodeEventViewSet(viewsets.ReadOnlyModelViewSet):

@@ -7,21 +7,17 @@ class CodesConfig(AppConfig):
     verbose_name = "Activation codes"
 
     def ready(self):
-        """Register the codes app's part of other apps' operations (their hook lists).
+        """Connect the codes app's part of other apps' operations (``receivers``) to their signals, and
+        register what the units app reads of codes (``apps.units.extensions``)."""
+        from apps.accounts.signals import dealer_rights_revoked
+        from apps.units.extensions import register_codes
+        from apps.units.signals import unit_archived, unit_moving
 
-        The units hooks are looked up defensively: the codes app must load whatever the units app
-        exposes at the time.
-        """
-        from apps.accounts import operations as account_ops
-        from apps.units import operations as unit_ops
+        from . import receivers
+        from .admin import unit_code_panel
+        from .queries import current_codes_for_units, queued_codes_for_units
 
-        from . import operations
-
-        if operations.return_codes_of_revoked_dealer not in account_ops._REVOKE_HOOKS:
-            account_ops._REVOKE_HOOKS.append(operations.return_codes_of_revoked_dealer)
-        archive_hooks = getattr(unit_ops, "UNIT_ARCHIVE_HOOKS", None)
-        if archive_hooks is not None and operations.unassign_code_of_archived_unit not in archive_hooks:
-            archive_hooks.append(operations.unassign_code_of_archived_unit)
-        move_checks = getattr(unit_ops, "UNIT_MOVE_CHECKS", None)
-        if move_checks is not None and operations.check_unit_move not in move_checks:
-            move_checks.append(operations.check_unit_move)
+        dealer_rights_revoked.connect(receivers.return_codes_of_revoked_dealer, dispatch_uid="codes.dealer_revoked")
+        unit_archived.connect(receivers.unassign_code_of_archived_unit, dispatch_uid="codes.unit_archived")
+        unit_moving.connect(receivers.check_unit_move, dispatch_uid="codes.unit_moving")
+        register_codes(current=current_codes_for_units, queued=queued_codes_for_units, panel=unit_code_panel)

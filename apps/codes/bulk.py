@@ -4,7 +4,8 @@ Django's ``bulk_create`` / ``bulk_update`` prepare every value of every row in P
 ``bulk_update`` builds one ``CASE WHEN`` per row): for 100,000 codes and their events that is most
 of the time spent. These helpers write plain rows instead:
 
-- ``insert_rows``: PostgreSQL's ``COPY`` (one stream), ``executemany`` elsewhere (SQLite in tests).
+- ``insert_rows``: ``core.bulk.copy_rows`` (one binary ``COPY``) on PostgreSQL, ``executemany``
+  elsewhere (SQLite in tests).
 - ``insert_keyed``: rows that differ only in a unique key, with their new ids back.
 - ``update_rows``: one prepared ``UPDATE … WHERE id = %s`` run for many rows.
 - ``insert_select``: ``INSERT INTO … SELECT`` from an ORM queryset annotated with one expression per
@@ -19,6 +20,8 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import BooleanField, JSONField, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
+
+from apps.core.bulk import array_literal, copy_rows
 
 ALIAS_PREFIX = "col_"
 
@@ -48,22 +51,19 @@ def _prepared(row, preparers) -> tuple:
 def insert_rows(model: type[Model], rows: Iterable[dict]) -> int:
     """Insert rows given as {column: value} (every non-key column present)."""
     fields = _fields(model)
-    native = connection.vendor == "postgresql"
-    preparers = _preparers(fields, native)
+    columns = [f.column for f in fields]
+    if connection.vendor == "postgresql":
+        data = [tuple(row[c] for c in columns) for row in rows]
+        return copy_rows(model, columns, data) if data else 0
+    preparers = _preparers(fields, native=False)
     data = [_prepared([row[f.column] for f in fields], preparers) for row in rows]
     if not data:
         return 0
-    columns = [f.column for f in fields]
     qn = connection.ops.quote_name
     table, names = qn(model._meta.db_table), ", ".join(qn(c) for c in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
-        if native:
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in data:
-                    copy.write_row(row)
-        else:
-            placeholders = ", ".join(["%s"] * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", data)
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", data)
     return len(data)
 
 
@@ -89,7 +89,7 @@ def insert_keyed(model: type[Model], key: str, keys: list, constants: dict) -> d
            f"SELECT {casts}, k FROM unnest(%s::text[]) AS k RETURNING {qn(key)}, {qn(meta.pk.column)}")
     params = [constants[c] if preparers[c] is None else preparers[c](constants[c]) for c in columns]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, list(keys)])
+        cursor.execute(sql, [*params, array_literal(keys)])
         return dict(cursor.fetchall())
 
 
@@ -140,8 +140,10 @@ def in_condition(model: type[Model], field_name: str, values: list):
     if connection.vendor != "postgresql":
         return Q(**{f"{field_name}__in": values})
     qn = connection.ops.quote_name
-    column = model._meta.get_field(field_name).column
-    return RawSQL(f"{qn(model._meta.db_table)}.{qn(column)} = ANY(%s)", (list(values),), output_field=BooleanField())
+    field = model._meta.get_field(field_name)
+    kind = field.db_type(connection).split("(")[0]
+    return RawSQL(f"{qn(model._meta.db_table)}.{qn(field.column)} = ANY(%s::{kind}[])", (array_literal(values),),
+                  output_field=BooleanField())
 
 
 def ids_condition(model: type[Model], ids: list[int]):

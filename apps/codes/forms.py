@@ -12,10 +12,11 @@ from apps.core import clock
 from apps.core.admin import OperationForm
 from apps.core.pickers import use_picker
 from apps.core.scoping import in_scope, is_platform
+from apps.units.queries import scoped_units
 
 from . import operations
 from .models import MAX_BATCH, MAX_VALIDITY_DAYS, VALIDITY_PRESETS, ActivationCode, CodeAction, ExpiryNotice
-from .queries import normalize_code, units_visible_to
+from .queries import normalize_code
 
 
 def share_targets_for(user):
@@ -85,7 +86,7 @@ class ApplyForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         use_picker(self.fields["unit"], ActivationCode, "unit", "codes.apply")  # searchable, not every unit
-        self.fields["unit"].queryset = units_visible_to(user).select_related("account").order_by("name", "id")
+        self.fields["unit"].queryset = scoped_units(user).select_related("account").order_by("name", "id")
         self.fields["unit"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
 
     def clean_code(self):
@@ -157,7 +158,7 @@ class LogFilterForm(forms.Form):
             del self.fields["service"]
         use_picker(self.fields["account"], ActivationCode, "shared_with", "codes.log.account")  # searchable
         self.fields["account"].queryset = accounts
-        # The page's zone (``core.middleware``): the operator's service's, the platform operator's chosen
+        # The page's zone (``accounts.middleware``): the operator's service's, the platform operator's chosen
         # service's, else UTC; the same zone the page shows its times in.
         self.tz = timezone.get_current_timezone()
 

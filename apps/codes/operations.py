@@ -23,13 +23,15 @@ from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce, JSONObject
 from django.utils.translation import gettext
 
-from apps.accounts.models import Account, BillingMethod, Role
+from apps.accounts import rights
+from apps.accounts.models import Account, BillingMethod
 from apps.accounts.operations import actor_name, require_not_blocked
 from apps.accounts.queries import is_blocked
 from apps.core import clock
 from apps.core.errors import Conflict, DoesNotExist, DomainError, Forbidden, InvalidInput
 from apps.core.scoping import is_platform
 from apps.units.models import DeactivationReason, Unit
+from apps.plans.inheritance import effective_settings
 
 from . import bulk
 from .models import (DAY, MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeAction, CodeEvent, CodeStatus,
@@ -136,13 +138,13 @@ def _actor_sees_code(actor, code: ActivationCode) -> bool:
         return True
     if actor.account is None or actor.account.service_id != code.service_id:
         return False
-    if actor.role == Role.RESTRICTED_DISTRIBUTOR:
+    if not rights.may_use_codes_window(actor):
         return False
     return code.holder_path.startswith(actor.account.path)
 
 
 def _require_window_role(actor):
-    if not (is_platform(actor) or actor.role in (Role.TOP_USER, Role.DISTRIBUTOR)):
+    if not rights.may_use_codes_window(actor):
         raise Forbidden("Your role may not use the codes window.", code="permission_denied")
 
 
@@ -336,7 +338,7 @@ def generate_codes(*, actor, service: Account, quantity, validity_days, shared_w
     (``_GENERATE_BATCH_SQL``), elsewhere an INSERT for the codes and one per kind of event.
     """
     now = now or clock.now()
-    if not (is_platform(actor) or getattr(actor, "role", "") == Role.TOP_USER):
+    if not rights.may_generate_codes(actor):
         raise Forbidden("Only top users and the platform operator generate codes.", code="permission_denied")
     require_not_blocked(actor)
     if service is None or not service.is_top or (not is_platform(actor) and actor.account_id != service.pk):
@@ -852,7 +854,7 @@ def unshare_code(*, actor, code: ActivationCode | int, account: Account | None =
         if code.unit_id_at(now) is not None:
             raise InvalidInput("Only a code that is not on a unit can be unshared.", code="code_in_use",
                                fields={"code": ["This code is on a unit."]})
-        new_holder = None if is_platform(actor) or actor.role == Role.TOP_USER else actor.account
+        new_holder = None if is_platform(actor) or rights.sees_whole_service(actor) else actor.account
         new_path = new_holder.path if new_holder else _service_path(code.service_id)
         holder_before = code.holder_path
         code.shared_with, code.holder_path, code.holder_branch = new_holder, new_path, branch_of(new_path)
@@ -1363,8 +1365,6 @@ def dismiss_delivery(*, actor, delivery_id: int, now: datetime | None = None) ->
 
 
 def _sender_for(service_id: int) -> str:
-    from apps.plans.inheritance import effective_settings
-
     service = Account.objects.select_related("plan").get(pk=service_id)
     email = effective_settings(service.plan)["email"].value if service.plan_id else None
     return email or settings.DEFAULT_FROM_EMAIL
@@ -1392,7 +1392,7 @@ def _seen_by(recipient) -> Q:
     (held in its subtree: SPEC §9.8; restricted distributors see no codes)."""
     path = recipient.account.path
     seen = Q(n_account_path__startswith=path)
-    if recipient.role in (Role.TOP_USER, Role.DISTRIBUTOR):
+    if rights.may_use_codes_window(recipient):
         seen |= Q(n_account_path__isnull=True, holder_path__startswith=path)
     return seen
 
@@ -1491,12 +1491,14 @@ def _notice_message(email: NoticeEmail, deliveries: list[NoticeDelivery]) -> Ema
 
 
 def send_notice_email(email_id: int, *, now: datetime | None = None) -> bool:
-    """Send one notice e-mail to its recipient, at most once.
+    """Send one notice e-mail to its recipient, once unless a worker dies mid-send.
 
     The claim (``claimed_at``, under the row lock, ``SKIP LOCKED``) commits before the message leaves,
-    so two workers never both send it. On success ``sent_at`` is stamped; on failure the claim is
+    so two live workers never both send it. A worker that dies after the message left but before
+    ``sent_at`` is stamped leaves a claim that expires, and the e-mail may then go a second time: at
+    least once, not exactly once (a mail server gives no transaction to share). On success ``sent_at`` is stamped; on failure the claim is
     released, the error kept and the exception raised, so the task retries this e-mail alone. A claim
-    older than ``NoticeEmail.CLAIM_TIMEOUT`` (its worker died) may be taken again. Returns whether it
+    older than ``NoticeEmail.CLAIM_TIMEOUT`` (its worker died) may be taken again, as said above. Returns whether it
     sent; False when sent already, held by another worker, or the recipient has no address any more.
     """
     now = now or clock.now()
@@ -1532,7 +1534,7 @@ GENERATION_JOB_CHUNK = GENERATE_BATCH  # codes per transaction of a job (the pro
 
 def _check_generation(actor, service: Account | None, quantity, validity_days, shared_with: Account | None):
     """The refusals of ``generate_codes`` before any code is written (the same messages and fields)."""
-    if not (is_platform(actor) or getattr(actor, "role", "") == Role.TOP_USER):
+    if not rights.may_generate_codes(actor):
         raise Forbidden("Only top users and the platform operator generate codes.", code="permission_denied")
     require_not_blocked(actor)
     if service is None or not service.is_top or (not is_platform(actor) and actor.account_id != service.pk):

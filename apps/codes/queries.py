@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
-from apps.accounts.models import Role
+from apps.accounts.rights import may_use_codes_window, sees_whole_service
 from apps.core import clock
 from apps.core.scoping import in_scope, is_platform
-from apps.units.models import Unit
+from apps.units.queries import scoped_units
 
 from .models import ActivationCode, CodeAction, CodeEvent, CodeStatus, ExpiryNotice, NoticeDelivery, branch_of
 
@@ -30,10 +30,6 @@ def normalize_code(text) -> str | None:
     return cleaned if _CODE_TEXT.match(cleaned) else None
 
 
-def may_use_codes_window(user) -> bool:
-    return is_platform(user) or getattr(user, "role", "") in (Role.TOP_USER, Role.DISTRIBUTOR)
-
-
 def _service_rows(qs: QuerySet, user) -> tuple[QuerySet, bool]:
     """The rows of the user's service and whether that is already its whole view (platform, top user,
     or nothing at all); otherwise the caller narrows them to the distributor's branch."""
@@ -44,7 +40,7 @@ def _service_rows(qs: QuerySet, user) -> tuple[QuerySet, bool]:
     if not may_use_codes_window(user) or user.account is None:
         return qs.none(), True
     qs = qs.filter(service_id=user.account.service_id)
-    return qs, user.role == Role.TOP_USER
+    return qs, sees_whole_service(user)
 
 
 def codes_visible_to(user) -> QuerySet:
@@ -58,17 +54,6 @@ def codes_visible_to(user) -> QuerySet:
     return qs if account.depth <= 1 else qs.filter(holder_path__startswith=account.path)
 
 
-def units_visible_to(user) -> QuerySet:
-    """Units a code may be put on by this user: its subtree's units that are not archived.
-
-    A top user's subtree is its whole service: filtering on the unit's service (as for codes) spares
-    the join to accounts, which PostgreSQL plans as one probe per account of the path prefix."""
-    units = Unit.objects.filter(archived_at__isnull=True)
-    if getattr(user, "role", "") == Role.TOP_USER and user.is_active and user.account is not None:
-        return units.filter(service_id=user.account.service_id)
-    return in_scope(units, user, "account")
-
-
 UNIT_SEARCH_LIMIT = 1000
 
 
@@ -80,7 +65,7 @@ def unit_ids_matching(user, term: str) -> list[int]:
     first and probes every code against it (seconds at a million codes); a short list of ids goes
     through the index on ``unit_id`` and sorts a handful of rows instead.
     """
-    return list(units_visible_to(user).filter(Q(name__icontains=term) | Q(unique_id__istartswith=term))
+    return list(scoped_units(user).filter(Q(name__icontains=term) | Q(unique_id__istartswith=term))
                 .order_by().values_list("pk", flat=True)[:UNIT_SEARCH_LIMIT])
 
 
@@ -174,6 +159,31 @@ def events_of_code(events: QuerySet, code_text: str) -> QuerySet:
     if code is None:
         return events.none()
     return events.filter(code_id__in=ActivationCode.objects.filter(code=code).values("pk"))
+
+
+def filter_code_events(events: QuerySet, *, since=None, until=None, service_id=None, action=None, account_id=None,
+                       unit=None, code=None) -> QuerySet:
+    """The code log's filters, for the report page and the API alike: a time range (``since``
+    included, ``until`` excluded), the service, the action, the account, the unit (an id, or on the
+    page a name to search) and the code (typed loosely). ``None`` or empty: not filtered."""
+    if since is not None:
+        events = events.filter(at__gte=since)
+    if until is not None:
+        events = events.filter(at__lt=until)
+    if service_id is not None:
+        events = events.filter(service_id=service_id)
+    if action:
+        events = events.filter(action=action)
+    if account_id is not None:
+        events = events.filter(account_id=account_id)
+    if isinstance(unit, int):
+        events = events.filter(unit_id=unit)
+    elif unit:
+        unit = unit.strip()
+        events = events.filter(unit_id=int(unit)) if unit.isdigit() else events.filter(unit_name__icontains=unit)
+    if code:
+        events = events_of_code(events, code)
+    return events
 
 
 def notices_visible_to(user) -> QuerySet:

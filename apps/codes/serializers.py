@@ -76,14 +76,6 @@ class ApplySerializer(serializers.Serializer):
 
 
 # The project's error shape (apps/core/errors.py), for the schema's error answers.
-ERROR_SCHEMA = {
-    "type": "object", "required": ["detail", "code"],
-    "properties": {"detail": {"type": "string"}, "code": {"type": "string"},
-                   "fields": {"type": "object",
-                              "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
-}
-
-
 class CodeEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_name")
     unit = serializers.SerializerMethodField()

@@ -18,7 +18,10 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from . import tree
+from .api import operator_account_blocked
 from .errors import DomainError
+from .pickers import autocomplete_widget
 from .scoping import in_scope, is_platform
 
 
@@ -75,12 +78,24 @@ class OperationAdminMixin:
 def operator_blocked(request) -> bool:
     """Whether the operator's account (or an ancestor) is blocked, read once a request: every admin's
     permission checks (the sidebar asks each model's add/change/delete) share the answer."""
-    from .api import operator_account_blocked
-
     cache_attr = "_operator_blocked"
     if not hasattr(request, cache_attr):
         setattr(request, cache_attr, operator_account_blocked(request.user))
     return getattr(request, cache_attr)
+
+
+class ReadOnlyAdminMixin:
+    """A page that only shows rows (journals, the ledger, an index entry): no add, change or delete,
+    whatever the role's model permissions say. Writes to these rows go through their operations."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class OutOfScopeIs404:
@@ -114,13 +129,9 @@ class ScopedAdminMixin(OutOfScopeIs404):
         return super().has_delete_permission(request, obj) and not self._blocked(request)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        from apps.accounts.models import Account
-
-        from .pickers import autocomplete_widget
-
         autocomplete_widget(self, db_field, request, kwargs)
-        if db_field.related_model is Account:
-            kwargs["queryset"] = in_scope(Account.objects.all(), request.user)
+        if db_field.related_model is tree.account_model():
+            kwargs["queryset"] = in_scope(db_field.related_model.objects.all(), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -159,9 +170,8 @@ class ServiceListFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         if not is_platform(request.user):
             return ()
-        from apps.accounts.models import Account
-
-        return [(a.pk, a.name) for a in Account.objects.filter(parent__isnull=True).order_by("name")]
+        services = tree.account_model().objects.filter(parent__isnull=True).order_by("name")
+        return [(a.pk, a.name) for a in services]
 
     def service_lookup(self) -> str:
         return f"{self.service_field}_id"

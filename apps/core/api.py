@@ -21,6 +21,7 @@ from rest_framework import exceptions, parsers, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from . import tree
 from .errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -200,9 +201,7 @@ def operator_account_blocked(user) -> bool:
     account = getattr(user, "account", None)
     if account is None:
         return False
-    from apps.accounts.queries import is_blocked
-
-    return is_blocked(account)
+    return tree.is_blocked(account)
 
 
 class IsOperator(permissions.BasePermission):

@@ -15,6 +15,12 @@ class CoreConfig(AppConfig):
     def ready(self):
         # Role groups need the permissions, which Django creates in post_migrate.
         post_migrate.connect(_seed_after_migrate, dispatch_uid="core.seeds")
+        # The beat schedule belongs to the project, not to an app: its seeder registers here.
+        from billing_site.beat import ensure_beat_schedules
+
+        from . import seeds
+
+        seeds.register(ensure_beat_schedules)
         # The admin's autocomplete labels rows by the target admin's ``picker_label`` (apps.core.pickers).
         from django.contrib import admin
 

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
 
+from . import tree
 from .admin import escape_cell, invalid_filter_response, stream_csv
 
 FORMATS = ("csv", "xlsx")
@@ -40,8 +41,7 @@ def export_list(request, model_admin, *, filename: str, header: list[str], rows)
 
 def path_names(account_paths) -> dict[int, str]:
     """{id: name} of every account on the given materialised paths, in one query."""
-    from apps.accounts.models import Account
-
+    Account = tree.account_model()
     ids = {int(p) for path in account_paths for p in path.strip("/").split("/") if p}
     return dict(Account.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
 

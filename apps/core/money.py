@@ -1,4 +1,5 @@
-"""Money is a ``Decimal`` with 4 places; one rounding function, one display function."""
+"""Money is a ``Decimal`` with 4 places; one rounding function (``round_money``, to the 4 stored places,
+half up), one display function (``format_money``, which rounds the same way to the 2 places it shows)."""
 
 import re
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,8 +24,8 @@ def round_money(value: Decimal) -> Decimal:
 
 
 def as_money(value) -> Decimal:
-    """A stored money value: exactly 4 places (no rounding beyond what ``Decimal`` holds)."""
-    return Decimal(value).quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
+    """A stored money value: exactly 4 places (``round_money`` of any value ``Decimal`` takes)."""
+    return round_money(value)
 
 
 def money_text(value) -> str:

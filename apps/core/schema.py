@@ -15,6 +15,7 @@ that shape to each operation for the statuses it can answer and it does not docu
 """
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 ERROR_DESCRIPTIONS = {
@@ -38,6 +39,12 @@ class ErrorSerializer(serializers.Serializer):
                                            "`does_not_exist`, `not_found`, `permission_denied`, `throttled`.")
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
                                    help_text="Field name → the reasons it was refused (400).")
+
+
+def error_responses(**statuses: str) -> dict:
+    """Documented answers in the error shape, for ``extend_schema(responses=…)``:
+    ``error_responses(s400="…", s403="…")`` → ``{400: …, 403: …}`` (a keyword cannot start with a digit)."""
+    return {int(key[1:]): OpenApiResponse(ErrorSerializer, description=text) for key, text in statuses.items()}
 
 
 class AutoSchema(SpectacularAutoSchema):

@@ -6,14 +6,14 @@ array of one row per local day (SPEC §9.8 "Lists").
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from apps.codes.models import ActivationCode
-from apps.codes.serializers import ERROR_SCHEMA
 from apps.core import clock
+from apps.core.schema import error_responses
 
 from . import queries
 
@@ -22,9 +22,6 @@ SERVICE_PARAM = OpenApiParameter(
     "service", OpenApiTypes.INT, description="The service's top account id: required for the platform operator, "
                                              "ignored for everyone else.")
 
-
-def _errors(**statuses: str) -> dict:
-    return {int(key[1:]): OpenApiResponse(ERROR_SCHEMA, description=text) for key, text in statuses.items()}
 
 
 COMMON_ERRORS = {"s401": "No or bad credentials.",
@@ -92,7 +89,7 @@ class DashboardView(GenericAPIView):
     # No ``allowed_roles``: ``queries.scope_for`` answers a role without a dashboard (403) inside the view, where
     # the browsable API's renderer does not re-check permissions outside the error handler.
 
-    @extend_schema(parameters=[SERVICE_PARAM], responses={200: DashboardSerializer, **_errors(
+    @extend_schema(parameters=[SERVICE_PARAM], responses={200: DashboardSerializer, **error_responses(
         s400="`invalid` (`service` missing or not an id), `does_not_exist` (`service`)", **COMMON_ERRORS)})
     def get(self, request):
         scope = queries.scope_for(request.user, request.query_params.get("service"))
@@ -119,7 +116,7 @@ class ForecastView(GenericAPIView):
             OpenApiParameter("distributor", OpenApiTypes.INT, description="An account id of your scope: only units "
                                                                           "in its subtree."),
             SERVICE_PARAM],
-        responses={200: ForecastDaySerializer(many=True), **_errors(
+        responses={200: ForecastDaySerializer(many=True), **error_responses(
             s400="`invalid` (`days` out of 1–366, `service` missing), `does_not_exist` (`distributor`, `service`)",
             **COMMON_ERRORS)})
     def get(self, request):

@@ -16,19 +16,22 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 
-from apps.accounts.models import Account, BillingMethod, Role
+from apps.accounts import rights
+from apps.accounts.models import Account, BillingMethod
 from apps.accounts.queries import accounts_visible_to
 from apps.codes import queries as code_queries
 from apps.codes.models import ActivationCode, CodeStatus
 from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
 from apps.core.scoping import is_platform
 from apps.units.models import Unit
+from apps.discounts import queries as discount_queries
+from apps.services.queries import block_warnings
 
 DEFAULT_DAYS, MAX_DAYS = 90, 366
 EXPIRY_WINDOWS = (7, 30)
 LOWEST_BALANCES = 10
 DIRECT = "direct"  # the forecast's group of units below no first-level dealer (SPEC §9.8)
-DASHBOARD_ROLES = (Role.TOP_USER, Role.DISTRIBUTOR)
+DASHBOARD_ROLES = rights.DEALING_ROLES
 
 
 @dataclass(frozen=True)
@@ -146,8 +149,6 @@ def unit_figures(scope: Scope) -> dict[str, int]:
 def blocking_soon_ids(accounts, now: datetime) -> list[int]:
     """The accounts of ``accounts`` (a queryset) predicted to block within 5 days, by the kernel's own
     warning (SPEC §8.3: ``services.queries.block_warnings``); blocked ones are not predicted."""
-    from apps.services.queries import block_warnings
-
     ids = list(accounts.filter(blocked=False).order_by().values_list("pk", flat=True))
     return sorted(block_warnings(ids, now)) if ids else []
 
@@ -171,8 +172,6 @@ def lowest_balances(scope: Scope) -> list[dict]:
 def discount_figures(scope: Scope, now: datetime) -> dict | None:
     """This month's discount for a top user (and the platform operator): the last saved day's applied value
     and the month's average so far, from the daily snapshots; None where the service has it off."""
-    from apps.discounts import queries as discount_queries
-
     if not (scope.whole_service and scope.service.discount_enabled):
         return None
     service = scope.service

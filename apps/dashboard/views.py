@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.accounts.admin import currency_of
+from apps.plans.inheritance import currency_of
 from apps.core import clock
 from apps.core.admin import CappedPaginator
 from apps.core.errors import DomainError

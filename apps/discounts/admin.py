@@ -4,12 +4,14 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from apps.core.admin import ReadOnlyAdminMixin
+
 from . import queries
 from .models import DiscountModule
 
 
 @admin.register(DiscountModule)
-class DiscountModuleAdmin(admin.ModelAdmin):
+class DiscountModuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Shown to top users of a service with the discount on, and to the platform operator."""
 
     def _may_open(self, request) -> bool:
@@ -20,15 +22,6 @@ class DiscountModuleAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return obj is None and self._may_open(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         return redirect(reverse("discount_module"))

@@ -19,8 +19,10 @@ from django.db.models.functions import Cast, Coalesce
 
 from apps.accounts.models import Account
 from apps.plans.inheritance import ROOT_DEFAULTS
-from apps.plans.models import Plan
+from apps.plans.models import CatalogueService, Plan
 from apps.units.models import FUEL_SENSOR_TYPES, AccessGrant, MonitoringUser, Sensor, ServiceInterval, Unit, UnitCommand
+from apps.services.queries import own_object_counts
+from apps.services.resolution import resolutions
 
 from .rules import (
     APP_PREFIX,
@@ -104,10 +106,6 @@ def gather(service: Account, focus=None) -> ServiceInputs:
     every other counted unit is there with its name and account only (``UnitFeatures()``), enough for
     the eligibility rules, which are service-wide. The advisor for one account reads this way, so
     its time follows the account's size more than the service's."""
-    from apps.services.models import CatalogueService
-    from apps.services.queries import own_object_counts
-    from apps.services.resolution import resolutions
-
     all_accounts = list(Account.objects.filter(service=service).order_by())
     blocked = _blocked_ids(all_accounts)
     accounts = {a.pk: a for a in all_accounts if a.pk not in blocked}

@@ -44,7 +44,9 @@ class DiscountSnapshot(models.Model):
 
 
 class DiscountModule(DiscountSnapshot):
-    """The admin index entry of the discount module page (its changelist redirects there).
+    """Not a model of modules: a proxy over the snapshots that gives the discount module *page* its admin
+    index entry (its changelist redirects there). The name is kept because the permission codenames
+    (``view_discountmodule``) and the admin address derive from it.
 
     Its permissions (``discounts.view_discountmodule``) follow the role groups: top users have them,
     distributors never do.

@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 from django.http import Http404
 from django.utils.translation import gettext, ngettext
 
-from apps.accounts.models import Account, Role
+from apps.accounts.models import Account
+from apps.accounts.rights import may_open_discount_module
 from apps.core.errors import DoesNotExist, InvalidInput
 from apps.core.scoping import is_platform
+from apps.units.models import Unit
 
 from . import rules
 from .advisor import Advisor, Suggestion, World, describe
@@ -179,7 +181,6 @@ class ServiceAdvice:
         if pk in self.data.units:
             return self.data.units[pk].name
         if self._unit_names is None:  # a granted unit the discount does not count: one read, when needed
-            from apps.units.models import Unit
             self._unit_names = dict(Unit.objects.filter(service=self.service).values_list("pk", "name"))
         return self._unit_names.get(pk, "?")
 
@@ -240,8 +241,6 @@ def advice_subject(service: Account, unit=None, account=None) -> tuple[str, int,
     """Validate the advice query: exactly one of ``unit`` and ``account``, an id of the service
     (400 ``invalid`` / ``does_not_exist`` on the field otherwise). Returns the kind, the id and the
     account concerned (the unit's)."""
-    from apps.units.models import Unit
-
     given = {name: value for name, value in (("unit", unit), ("account", account)) if value not in (None, "")}
     if len(given) != 1:
         raise InvalidInput.field("unit" if not given else "account",
@@ -261,19 +260,12 @@ def advice_subject(service: Account, unit=None, account=None) -> tuple[str, int,
     return name, pk, account_id
 
 
-# --- Who may open the module ---------------------------------------------------------------------
-
-def may_open_module(user) -> bool:
-    """Top users and the platform operator; everyone else gets a 404 (SPEC §8.1)."""
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    return is_platform(user) or getattr(user, "role", "") == Role.TOP_USER
-
+# --- The services whose module an operator may open (who may: ``accounts.rights``) ---------------
 
 def discount_services_visible_to(user):
     """The services whose module ``user`` may open: discount enabled, and its own for a top user."""
     qs = Account.objects.filter(parent__isnull=True, discount_enabled=True).order_by("name")
-    if not may_open_module(user):
+    if not may_open_discount_module(user):
         return qs.none()
     if is_platform(user):
         return qs
@@ -286,7 +278,7 @@ def get_discount_service(user, service_param=None) -> Account:
     404 for a role that may not open the module and for a service without the discount; a
     platform operator who names no service gets a 400 on ``service``.
     """
-    if not may_open_module(user):
+    if not may_open_discount_module(user):
         raise Http404
     if is_platform(user):
         if service_param in (None, ""):

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
 
+from apps.accounts.rights import may_open_discount_module
 from apps.core import clock
 from apps.core.errors import InvalidInput
 from apps.core.scoping import is_platform
@@ -85,7 +86,7 @@ def cap_explanation(summary, basic_package_units: int) -> str | None:
 
 def discount_module_view(request):
     user = request.user
-    if not queries.may_open_module(user):
+    if not may_open_discount_module(user):
         raise Http404
     platform = is_platform(user)
     context = {**admin.site.each_context(request), "title": gettext("Discount module"), "is_platform": platform}

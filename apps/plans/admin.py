@@ -17,22 +17,22 @@ from django.utils.translation import gettext_lazy as _lazy
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from apps.accounts.models import Role
+from apps.accounts import rights
+from apps.accounts.models import Account
 from apps.core import clock
-from apps.core.admin import (OutOfScopeIs404, operator_blocked, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
+from apps.core.admin import (OutOfScopeIs404, ReadOnlyAdminMixin, operator_blocked, ScopedRelatedFilter,
+                             add_domain_error, invalid_filter_response,
                              service_filter)
 from apps.core.errors import DomainError
 from apps.core.money import currency_example
 from apps.core.scoping import is_platform
-from apps.services.catalogue import APP_PREFIX
-from apps.services.models import CatalogueService
-from apps.units.models import DeviceType, Modem
 
 from . import operations
 from .forms import (PlanForm, PlanServiceConfirmImportForm, PlanServiceForm, PlanServiceFormSet,
                     PlanServiceImportForm, TransferForm)
 from .inheritance import effective_services
-from .models import Plan, PlanEvent, PlanService
+from .catalogue import APP_PREFIX
+from .models import CatalogueService, DeviceType, Modem, Plan, PlanEvent, PlanService
 from .queries import (catalogue_visible_to, plan_events_visible_to, plan_services_visible_to, plans_manageable_by,
                       plans_visible_to)
 from .resources import PlanServiceResource
@@ -42,10 +42,6 @@ CALCULATOR_MEDIA = {"js": ("plans/cost_table_preview.js",), "css": {"all": ("pla
 
 def _blocked(request) -> bool:
     return operator_blocked(request)  # read once a request (issue 16)
-
-
-def _is_plan_reader(user) -> bool:
-    return is_platform(user) or getattr(user, "role", "") in (Role.TOP_USER, Role.DISTRIBUTOR)
 
 
 def _warn_cost_table(request, name: str, form):
@@ -75,15 +71,33 @@ class PlanServiceInline(admin.TabularInline):
         return obj is None or self._manage(request, obj)
 
     def has_view_permission(self, request, obj=None):
-        return _is_plan_reader(request.user)
+        return rights.may_read_plans(request.user)
 
     @staticmethod
     def _manage(request, plan) -> bool:
         return operations.may_manage_plan(request.user, plan) and not _blocked(request)
 
 
+class PlanPagesMixin(OutOfScopeIs404):
+    """What the plan and plan-row pages share: who reads them, the calculator's assets, big-list settings."""
+
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    class Media:
+        js = CALCULATOR_MEDIA["js"]
+        css = CALCULATOR_MEDIA["css"]
+
+    def has_module_permission(self, request):
+        return rights.may_read_plans(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return rights.may_read_plans(request.user)
+
+
 @admin.register(Plan)
-class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
+class PlanAdmin(PlanPagesMixin, admin.ModelAdmin):
     form = PlanForm
     inlines = [PlanServiceInline]
     list_display = ("name", "parent", "service", "currency", "history", "own_services", "description")
@@ -91,29 +105,16 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
     list_filter = (service_filter("service"),)
     search_fields = ("name",)
     ordering = ("name",)
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     readonly_fields = ("effective_services_list", "calculator", "plan_links", "inherited_settings")
     actions = ["import_into_plan"]
-
-    class Media:
-        js = CALCULATOR_MEDIA["js"]
-        css = CALCULATOR_MEDIA["css"]
 
     # --- rights and scope ---
 
     def get_queryset(self, request):
         return plans_visible_to(request.user)
 
-    def has_module_permission(self, request):
-        return _is_plan_reader(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return _is_plan_reader(request.user)
-
     def has_add_permission(self, request):
-        return (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER) \
+        return rights.may_manage_plans(request.user) \
             and not _blocked(request)
 
     def has_change_permission(self, request, obj=None):
@@ -165,11 +166,10 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
         user = request.user
         if _blocked(request):
             return _("Your account is blocked: you may read this plan but not change it.")
-        role = getattr(user, "role", "")
-        if role == Role.TOP_USER and obj.service_id == getattr(user.account, "service_id", None):
+        if rights.is_top_user(user) and obj.service_id == getattr(user.account, "service_id", None):
             return _("This is your service's own plan or one of its parents; only the platform operator changes it. "
                      "Make a sub-plan of it to change settings for your accounts.")
-        if role == Role.DISTRIBUTOR:
+        if rights.may_read_plans_by_dealing(user):
             return _("Distributors may read their plan and its sub-plans; only the top user and the platform "
                      "operator change plans.")
         return _("You may read this plan but not change it.")
@@ -255,7 +255,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # deleting goes one plan at a time, through delete_plan
-        if not (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER):
+        if not rights.may_manage_plans(request.user):
             actions.pop("import_into_plan", None)
         return actions
 
@@ -335,7 +335,7 @@ class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
 
 
 @admin.register(PlanService)
-class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
+class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
     """Every plan's own service rows: the place for CSV/XLSX files and for transfers between plans."""
 
     form = PlanServiceForm
@@ -349,43 +349,30 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
     list_filter = (service_filter("plan__service"), ("plan", ScopedRelatedFilter), "type", "interval")
     search_fields = ("name", "plan__name")
     ordering = ("plan__name", "name")
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     actions = ["export_to_plans", "import_into_plan"]
     fields = ("plan", "name", "type", "interval", "cost_table", "description", "calculator")
     readonly_fields = ("calculator",)
 
-    class Media:
-        js = CALCULATOR_MEDIA["js"]
-        css = CALCULATOR_MEDIA["css"]
-
     def get_queryset(self, request):
         return plan_services_visible_to(request.user)
-
-    def has_module_permission(self, request):
-        return _is_plan_reader(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return _is_plan_reader(request.user)
 
     def has_add_permission(self, request):
         return False  # rows are added on the plan page (validated with the plan's service catalogue)
 
     def has_change_permission(self, request, obj=None):
         if obj is None:
-            return is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER
+            return rights.may_manage_plans(request.user)
         return operations.may_manage_plan(request.user, obj.plan) and not _blocked(request)
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
 
     def has_import_permission(self, request):
-        return (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER) \
+        return rights.may_manage_plans(request.user) \
             and not _blocked(request)
 
     def has_export_permission(self, request):
-        return _is_plan_reader(request.user)
+        return rights.may_read_plans(request.user)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -439,8 +426,6 @@ class PlanServiceAdmin(OutOfScopeIs404, ImportExportMixin, admin.ModelAdmin):
         if is_platform(request.user):
             chosen = data.get("service")
             if chosen is not None:
-                from apps.accounts.models import Account
-
                 service = chosen if isinstance(chosen, Account) else Account.objects.filter(
                     pk=chosen, parent__isnull=True).first()
         else:
@@ -646,13 +631,13 @@ class CatalogueServiceAdmin(OutOfScopeIs404, admin.ModelAdmin):
         return catalogue_visible_to(request.user)
 
     def has_module_permission(self, request):
-        return _is_plan_reader(request.user)
+        return rights.may_read_plans(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return _is_plan_reader(request.user)
+        return rights.may_read_plans(request.user)
 
     def has_add_permission(self, request):
-        return (is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER) \
+        return rights.may_manage_plans(request.user) \
             and not _blocked(request)
 
     def has_change_permission(self, request, obj=None):
@@ -699,10 +684,10 @@ class PlatformCatalogueAdmin(admin.ModelAdmin):
     list_per_page = 100
 
     def has_module_permission(self, request):
-        return _is_plan_reader(request.user)
+        return rights.may_read_plans(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return _is_plan_reader(request.user)
+        return rights.may_read_plans(request.user)
 
     def has_add_permission(self, request):
         return is_platform(request.user)
@@ -727,7 +712,7 @@ class ModemAdmin(PlatformCatalogueAdmin):
 
 
 @admin.register(PlanEvent)
-class PlanEventAdmin(OutOfScopeIs404, admin.ModelAdmin):
+class PlanEventAdmin(ReadOnlyAdminMixin, OutOfScopeIs404, admin.ModelAdmin):
     """The plans' history: read-only for everyone."""
 
     list_display = ("at", "action", "plan_name", "actor_name", "service", "details")
@@ -742,16 +727,7 @@ class PlanEventAdmin(OutOfScopeIs404, admin.ModelAdmin):
         return plan_events_visible_to(request.user)
 
     def has_module_permission(self, request):
-        return is_platform(request.user) or getattr(request.user, "role", "") == Role.TOP_USER
+        return rights.may_manage_plans(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -9,16 +9,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Account, Role
+from apps.accounts import rights
+from apps.accounts.models import Account
 from apps.core.api import IdFilter, ServiceFilterMixin
 from apps.core.errors import InvalidInput
 from apps.core.scoping import is_platform
-from apps.services.models import CatalogueService
-from apps.units.models import DeviceType, Modem
+from apps.plans.models import DeviceType, Modem
 
 from . import cost_table, operations
 from .inheritance import INHERITED_SETTINGS
-from .models import Plan, PlanService
+from .models import CatalogueService, Plan, PlanService
 from .queries import (catalogue_visible_to, effective_plan, get_visible_plan, plan_services_visible_to,
                       plans_visible_to)
 from .serializers import (CatalogueSerializer, DeviceTypeSerializer, EffectiveServiceSerializer,
@@ -26,7 +26,7 @@ from .serializers import (CatalogueSerializer, DeviceTypeSerializer, EffectiveSe
                           ImportInSerializer, ImportOutSerializer, ModemSerializer, PlanSerializer,
                           PlanServiceSerializer)
 
-PLAN_READERS = {Role.TOP_USER, Role.DISTRIBUTOR}
+PLAN_READERS = rights.DEALING_ROLES
 
 
 class PlanFilter(ServiceFilterMixin):

@@ -147,7 +147,7 @@ class CostTable:
         if not self._segments:
             return _money(Decimal(0))  # no pricing item: free (e.g. a flat fee alone, or an empty table)
         _, _, value = self._segments[max(bisect_right(self._starts, n) - 1, 0)]
-        return _money(value)  # no pricing item: free (e.g. a flat fee alone, or an empty table)
+        return _money(value)  # the last item starting at or before n (n below the first item: the first)
 
     def range_total(self, start: int, n: int) -> Decimal | None:
         """The sum of the prices of positions ``start + 1`` … ``start + n``, or None when any of them

@@ -15,10 +15,10 @@ from apps.core.admin import add_domain_error
 from apps.core.errors import DomainError
 from apps.core.money_fields import MoneyFormField
 from apps.core.scoping import in_scope, is_platform
-from apps.units.models import Modem
+from apps.core.money import DEFAULT_CURRENCY_FORMAT, currency_example, format_money
 
 from . import cost_table, operations
-from .models import DeviceTypeLimit, Plan, PlanService
+from .models import DeviceTypeLimit, Modem, Plan, PlanService
 from .operations import EXPORT_MODES
 
 INHERIT = "Inherit from the parent plan"
@@ -28,8 +28,6 @@ MONEY_SETTINGS = ("block_balance", "deny_balance")
 
 def _shown_setting(name: str, value, currency: str) -> str:
     """A setting's value as the plan form's inherited note shows it (money in the plan's currency pattern)."""
-    from apps.core.money import currency_example, format_money
-
     if value is None or value == "":
         return _("nothing")
     if name in BOOLEAN_SETTINGS:
@@ -47,8 +45,6 @@ def _shown_setting(name: str, value, currency: str) -> str:
 
 def currency_pattern(plan) -> str:
     """The currency pattern the plan's pages show money in (read with the inherited notes: no extra query)."""
-    from apps.core.money import DEFAULT_CURRENCY_FORMAT
-
     if plan is None or plan.pk is None:
         return DEFAULT_CURRENCY_FORMAT
     inherited_notes(plan)

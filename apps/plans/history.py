@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 
 from django.db.models import Exists, Max, OuterRef
 
+from apps.accounts.models import Account
+
 from .models import (
     AccountPlanVersion,
     AccountServiceOverride,
@@ -84,7 +86,6 @@ def record_account_plans(account_ids, *, now: datetime, seed: bool = False):
     """The accounts' plans: close an open version whose plan is no longer the account's, open one
     for each account without a matching open version (``seed``: only accounts without any version,
     from their creation). Two reads, then at most one UPDATE and one INSERT."""
-    from apps.accounts.models import Account
 
     account_ids = sorted(set(account_ids))
     versions = AccountPlanVersion.objects.filter(account_id__in=account_ids)
@@ -187,8 +188,6 @@ class Versions:
     def _current_as_history(self, service_id, names, account_ids):
         """Rows no operation has versioned yet (written behind their back, or before the history)
         read as in force since ``BEGINNING``, as ``recording`` would seed them."""
-        from apps.accounts.models import Account
-
         for plan_id, name, *row in PlanService.objects.filter(plan__service_id=service_id, name__in=names) \
                 .values_list("plan_id", "name", *_ROW_FIELDS[1:]):
             if (plan_id, name) not in self.plan_rows:

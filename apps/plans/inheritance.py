@@ -156,3 +156,9 @@ def modem_allowed(plan, modem) -> bool:
     if modem is None or not modem.limit_by_plans:
         return True
     return plan is not None and modem.plans.filter(pk=plan.pk).exists()
+
+
+def currency_of(account) -> str:
+    """The currency pattern money of this account is shown in: its service's own, else its plan chain's."""
+    service = account.service if account.service_id != account.pk else account
+    return service.currency_format or effective_settings(service.plan)["currency_format"].value

@@ -22,6 +22,62 @@ class ResetInterval(models.TextChoices):
     MONTHLY = "monthly", "Monthly"
 
 
+class CatalogueService(models.Model):
+    """A service name with its type: what plan rows price (here, below the kernel that counts it). ``Apps: <name>`` entries belong to one service (top account)."""
+
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=ServiceType.choices)
+    description = models.CharField(max_length=500, blank=True, default="")
+    service = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="app_services", help_text="Set only for 'Apps: …' entries.")
+
+    class Meta:
+        app_label = "services"  # its table, content type, permissions and admin pages stay the services app's
+        ordering = ["name"]
+        verbose_name = "catalogue service"
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=models.Q(service__isnull=True),
+                                    name="catalogue_global_name_unique"),
+            models.UniqueConstraint(fields=["name", "service"], name="catalogue_app_name_unique_in_service"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+# --- the catalogues plans limit ----------------------------------------------------------------------
+# Device types and modems are what a plan limits (SPEC §8.2), so they live here, where the plans see them
+# without importing units (docs/architecture.md, "Layers"). They keep the app label "units": the tables,
+# rows, content types, permissions, migrations and admin addresses are those they always had.
+
+class DeviceType(models.Model):
+    """A kind of tracker. Plans limit which a service's units may use (``Plan.device_types``)."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        app_label = "units"  # its table, content type, permissions and admin pages stay the units app's
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Modem(models.Model):
+    """A modem a unit may carry; ``limit_by_plans``: only the plans listed may use it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    limit_by_plans = models.BooleanField(default=False, help_text="Usable only by the plans listed.")
+    plans = models.ManyToManyField("plans.Plan", blank=True, related_name="modems")
+
+    class Meta:
+        app_label = "units"  # its table, content type, permissions and admin pages stay the units app's
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
 class DeviceTypeLimit(models.TextChoices):
     NONE = "none", "No limit"
     ONLY = "only", "Only the listed types"
@@ -181,17 +237,33 @@ class PlanImportJob(models.Model):
 # the same transaction, set-based. A version is in force on [valid_from, valid_until); the open one
 # has valid_until null. Rows that existed before the history did start at ``history.BEGINNING``.
 
-class PlanServiceVersion(models.Model):
-    """One version of a plan's row for a service name (its id, type, interval and table)."""
+class VersionedRow(models.Model):
+    """In force on [valid_from, valid_until); the open version has no end."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+", db_index=False)
-    plan_service_id = models.BigIntegerField()
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ServiceRowVersion(VersionedRow):
+    """One version of a service row (a plan's or an account's own): its name, type, interval and table."""
+
     name = models.CharField(max_length=100)
     type = models.CharField(max_length=10, choices=ServiceType.choices)
     interval = models.CharField(max_length=10, choices=ResetInterval.choices)
     cost_table = models.CharField(max_length=2000, blank=True, default="")
-    valid_from = models.DateTimeField()
-    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class PlanServiceVersion(ServiceRowVersion):
+    """One version of a plan's row for a service name."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+", db_index=False)
+    plan_service_id = models.BigIntegerField()
 
     class Meta:
         indexes = [models.Index(fields=["plan", "name", "valid_from"], name="plan_service_version_at")]
@@ -199,17 +271,11 @@ class PlanServiceVersion(models.Model):
                                                name="plan_service_version_one_open")]
 
 
-class AccountServiceVersion(models.Model):
+class AccountServiceVersion(ServiceRowVersion):
     """One version of an account's own row (override) for a service name."""
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
     override_id = models.BigIntegerField()
-    name = models.CharField(max_length=100)
-    type = models.CharField(max_length=10, choices=ServiceType.choices)
-    interval = models.CharField(max_length=10, choices=ResetInterval.choices)
-    cost_table = models.CharField(max_length=2000, blank=True, default="")
-    valid_from = models.DateTimeField()
-    valid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["account", "name", "valid_from"], name="account_service_version_at")]
@@ -217,13 +283,11 @@ class AccountServiceVersion(models.Model):
                                                name="account_service_version_one_open")]
 
 
-class AccountPlanVersion(models.Model):
+class AccountPlanVersion(VersionedRow):
     """Which plan an account had from ``valid_from`` (null: none, a top account before its plan)."""
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
     plan_id = models.BigIntegerField(null=True, blank=True)
-    valid_from = models.DateTimeField()
-    valid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["account", "valid_from"], name="account_plan_version_at")]

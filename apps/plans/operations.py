@@ -17,17 +17,18 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
 from django.utils.translation import gettext
 
-from apps.accounts.models import Account, Role
+from apps.accounts.models import Account
 from apps.core import clock
 from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
 from apps.core.money import clean_money, currency_format_error
 from apps.core.scoping import is_platform
-from apps.services.catalogue import APP_PREFIX
-from apps.services.models import CatalogueService
+from apps.accounts.operations import require_not_blocked
+from apps.accounts.rights import may_manage_service_plans
 
 from . import cost_table, history
+from .catalogue import APP_PREFIX
 from .inheritance import plan_chain
-from .models import (DeviceTypeLimit, Plan, PlanEvent, PlanEventAction, PlanService, ResetInterval,
+from .models import (CatalogueService, DeviceType, DeviceTypeLimit, Modem, Plan, PlanEvent, PlanEventAction, PlanService, ResetInterval,
                      ServiceType)
 
 SCALAR_FIELDS = (
@@ -62,14 +63,6 @@ def protected_plan_ids(service: Account) -> set[int]:
     return {p.pk for p in plan_chain(plan)} if plan else set()
 
 
-def may_manage_service_plans(actor, service: Account) -> bool:
-    """Creating plans in a service: the platform operator, or a top user of that service."""
-    if is_platform(actor):
-        return True
-    own = getattr(actor, "account", None)
-    return own is not None and actor.role == Role.TOP_USER and own.service_id == service.pk
-
-
 def may_manage_plan(actor, plan: Plan) -> bool:
     if is_platform(actor):
         return True
@@ -83,8 +76,6 @@ def require_manage_plan(actor, plan: Plan):
 
 
 def _require_not_blocked(actor):
-    from apps.accounts.operations import require_not_blocked
-
     require_not_blocked(actor)
 
 
@@ -219,7 +210,6 @@ def _clean_plan_values(values: dict) -> dict:
 
 def _check_relations(plan: Plan, service: Account, values: dict):
     """Checks that need the database: parent in the service and no cycle, unique name, the catalogues."""
-    from apps.units.models import DeviceType, Modem
 
     if "parent" in values and values["parent"] is not None:
         parent = values["parent"]

@@ -7,11 +7,10 @@ a distributor its own account's plan and the sub-plans it may hand out; a restri
 from django.db.models import Q
 from django.http import Http404
 
-from apps.accounts.models import Role
+from apps.accounts import rights
 from apps.core.scoping import is_platform
-from apps.services.models import CatalogueService
 
-from .models import Plan, PlanEvent, PlanService
+from .models import CatalogueService, Plan, PlanEvent, PlanService
 
 
 def plans_visible_to(user):
@@ -23,9 +22,9 @@ def plans_visible_to(user):
     account = getattr(user, "account", None)
     if account is None:
         return qs.none()
-    if user.role == Role.TOP_USER:
+    if rights.sees_whole_service(user):
         return qs.filter(service_id=account.service_id)
-    if user.role == Role.DISTRIBUTOR:
+    if rights.may_read_plans_by_dealing(user):
         return qs.filter(Q(pk=account.plan_id) | Q(dealers=account)).distinct()
     return qs.none()
 
@@ -37,7 +36,7 @@ def plans_manageable_by(user):
     qs = plans_visible_to(user)
     if is_platform(user):
         return qs
-    if getattr(user, "role", "") != Role.TOP_USER:
+    if not rights.may_manage_plans(user):
         return qs.none()
     return qs.exclude(pk__in=protected_plan_ids(user.account.service))
 
@@ -71,7 +70,7 @@ def plan_events_visible_to(user):
     if is_platform(user):
         return qs
     account = getattr(user, "account", None)
-    if account is None or getattr(user, "role", "") != Role.TOP_USER:
+    if account is None or not rights.may_read_plan_events(user):
         return qs.none()
     return qs.filter(service_id=account.service_id)
 

@@ -8,11 +8,10 @@ from apps.accounts.models import Account
 from apps.core.money_fields import MoneySerializerField
 from apps.core.api import IdRelatedMixin
 from apps.core.scoping import in_scope
-from apps.services.models import CatalogueService
-from apps.units.models import DeviceType, Modem
+from apps.plans.models import DeviceType, Modem
 
 from .cost_table import MAX_EVALUATE_COUNT, MAX_TEXT_LENGTH
-from .models import Plan, PlanService, ResetInterval, ServiceType
+from .models import CatalogueService, Plan, PlanService, ResetInterval, ServiceType
 from .operations import EXPORT_MODES
 
 MONEY = {"max_digits": 16, "decimal_places": 4}

@@ -6,22 +6,30 @@ wrapped in ``admin.site.admin_view`` by ``admin_urls.py``.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import Account, LedgerEntry, Role
+from apps.accounts import rights
+from apps.accounts.models import Account, LedgerEntry
 from apps.accounts.queries import accounts_visible_to, get_visible_account
 from apps.core import clock, periods
 from apps.core.pickers import register_picker, use_picker
-from apps.core.errors import InvalidInput
+from apps.core.admin import add_domain_error, operator_blocked
+from apps.core.errors import DomainError, InvalidInput
 from apps.core.money import format_money
 from apps.core.scoping import is_platform
-from apps.plans.models import ServiceType
+from apps.plans import cost_table as cost_tables
+from apps.plans import operations as plan_ops
+from apps.plans.inheritance import INHERITED_SETTINGS, combined_settings, currency_of
+from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
 
-from .models import CatalogueService
-from .operations import MAX_QUANTITY, check_service
+from apps.plans.models import CatalogueService
+from .operations import MAX_QUANTITY, check_service, delete_service_override, set_service_override
 from .queries import block_warnings, service_usage
 from .replay import replay_charges
 from .resolution import ServiceIndex, catalogue_q, preloaded_settings, resolve_services
@@ -127,7 +135,7 @@ class ReplayForm(forms.Form):
 def replay_view(request):
     """Recompute the charges of a range and list every window where the ledger differs (read only)."""
     user = request.user
-    if not (is_platform(user) or getattr(user, "role", "") == Role.TOP_USER):
+    if not rights.may_replay_charges(user):
         raise PermissionDenied
     if "since" in request.GET or "until" in request.GET:
         form = ReplayForm(request.GET, user=user)
@@ -164,8 +172,6 @@ class OverrideRowForm(forms.Form):
     cost_table_warnings: list[str] = []
 
     def __init__(self, *args, **kwargs):
-        from apps.plans.models import ResetInterval
-
         super().__init__(*args, **kwargs)
         self.fields["interval"].choices = ResetInterval.choices
 
@@ -174,9 +180,6 @@ class OverrideRowForm(forms.Form):
         return not (self.initial.get("original") or self.data.get(self.add_prefix("original")))
 
     def clean(self):
-        from apps.plans import cost_table as cost_tables
-        from apps.plans import operations as plan_ops
-
         data = super().clean()
         original = data.get("original") or ""
         if original:
@@ -188,8 +191,6 @@ class OverrideRowForm(forms.Form):
             data.update(plan_ops.clean_service_row(service_id=self.service_id, values={
                 "name": data.get("name"), "interval": data.get("interval"), "cost_table": typed}))
         except InvalidInput as exc:
-            from apps.core.admin import add_domain_error
-
             add_domain_error(self, exc)
             return data
         # Read from the typed text: the canonical one writes every denial as a plain closing ``-1``.
@@ -216,8 +217,6 @@ OverrideFormSet = forms.formset_factory(OverrideRowForm, formset=BaseOverrideFor
 
 def combined_rows(account) -> list[dict]:
     """The account's combined settings (plan chain + its own overrides), each with where it comes from."""
-    from apps.plans.inheritance import INHERITED_SETTINGS, combined_settings
-
     settings = combined_settings(account)
     rows = []
     for name in INHERITED_SETTINGS:
@@ -249,23 +248,10 @@ def account_overrides_view(request, pk):
     """The account's own service overrides (price and interval of one service for this account), edited like a
     plan's rows, beside its combined settings and services. Anyone who sees the account reads it; only an
     operator of a strict ancestor may change it (SPEC §8.1): everyone else gets it read-only."""
-    from django.contrib import messages
-    from django.db import transaction
-    from django.shortcuts import redirect
-    from django.urls import reverse
-
-    from apps.accounts.admin import currency_of
-    from apps.accounts.operations import may_manage
-    from apps.core.admin import add_domain_error, operator_blocked
-    from apps.core.errors import DomainError
-    from apps.plans.models import AccountServiceOverride
-
-    from .operations import delete_service_override, set_service_override
-
     if not request.user.has_perm("accounts.view_account"):
         raise PermissionDenied
     account = get_visible_account(request.user, pk)
-    may_edit = may_manage(request.user, account) and not operator_blocked(request)
+    may_edit = rights.may_manage(request.user, account) and not operator_blocked(request)
     saved = list(AccountServiceOverride.objects.filter(account=account).order_by("name"))
     initial = [{"original": o.name, "name": o.name, "interval": o.interval, "cost_table": o.cost_table}
                for o in saved]

@@ -9,7 +9,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Account, Role
+from apps.accounts import rights
+from apps.accounts.models import Account
 from apps.accounts.queries import get_visible_account
 from apps.core import clock
 from apps.plans.models import ResetInterval, ServiceType
@@ -19,7 +20,7 @@ from .queries import service_usage
 from .replay import replay_charges, replay_range
 from .resolution import resolve_services
 
-KERNEL_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
+KERNEL_ROLES = rights.DEALING_ROLES
 
 
 class UsageSerializer(serializers.Serializer):
@@ -194,7 +195,7 @@ class ReplayView(KernelView):
     included) and compare them with its ledger (SPEC §9.7, §9.8). Top users and the platform
     operator; read-only."""
 
-    allowed_roles = {Role.TOP_USER}
+    allowed_roles = rights.TOP_ONLY
 
     @extend_schema(
         parameters=[OpenApiParameter("since", OpenApiTypes.DATE, required=True,

@@ -50,6 +50,7 @@ from apps.core import clock, periods
 from apps.core.money import as_money
 from apps.plans.cost_table import CostTable
 from apps.plans.models import ServiceType
+from apps.plans.history import Versions
 
 from . import counters
 from .models import ChargeWatermark, JobRun, ObjectChange, ObjectCounter
@@ -181,8 +182,6 @@ def _history_if_changed(service, index, names, due, next_end):
     """When a plan row, override or account plan changed after the earliest due window ended (a
     catch-up across a price change), the resolution as of each window's end and the instant of the
     last change; else None (today's resolution is the one in force at every due window's end)."""
-    from apps.plans.history import Versions
-
     from .as_of import ResolverAsOf, last_change_after
 
     if not due:

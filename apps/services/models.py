@@ -1,4 +1,4 @@
-"""The service catalogue and the kernel's state: usage counters, the object journal, charges.
+"""The kernel's state (the catalogue itself lives in ``apps.plans``, which prices it): usage counters, the object journal, charges.
 
 Every row here is written by ``operations.py`` (the kernel) and the jobs in ``charging.py`` and
 ``days.py``; the unique constraints are what makes a double count or a double charge impossible
@@ -7,29 +7,6 @@ even when two workers run at once.
 
 from django.db import models
 
-from apps.plans.models import ServiceType
-
-
-class CatalogueService(models.Model):
-    """A service name with its type. ``Apps: <name>`` entries belong to one service (top account)."""
-
-    name = models.CharField(max_length=100)
-    type = models.CharField(max_length=10, choices=ServiceType.choices)
-    description = models.CharField(max_length=500, blank=True, default="")
-    service = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="app_services", help_text="Set only for 'Apps: …' entries.")
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "catalogue service"
-        constraints = [
-            models.UniqueConstraint(fields=["name"], condition=models.Q(service__isnull=True),
-                                    name="catalogue_global_name_unique"),
-            models.UniqueConstraint(fields=["name", "service"], name="catalogue_app_name_unique_in_service"),
-        ]
-
-    def __str__(self):
-        return self.name
 
 
 class UsageCounter(models.Model):

@@ -39,7 +39,8 @@ from apps.plans.cost_table import CostTableError, parse
 from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
 
 from . import counters
-from .models import CatalogueService, ObjectChange, UsageCounter
+from apps.plans.models import CatalogueService
+from .models import ObjectChange, UsageCounter
 from .resolution import Chain, ChainLink, catalogue_q, load_chain, preloaded_settings
 
 # Limited and priced per unit (SPEC §8.2): each unit's own count of sensors / commands is checked

@@ -38,6 +38,15 @@ def subtree_object_counts(account_ids, service: str) -> dict[int, int]:
                 .values_list("account_id", "subtree"))
 
 
+# The model counted by each per-unit service (a row with a ``unit`` foreign key), registered by the units
+# app (``UnitsConfig.ready``): the kernel sits below units and does not import them.
+PER_UNIT_ITEMS: dict = {}
+
+
+def register_per_unit_items(service: str, model) -> None:
+    PER_UNIT_ITEMS[service] = model
+
+
 def unit_feature_counts(account_ids, service: str, *, subtree: bool = False) -> dict[int, list[int]]:
     """Per account, its units' own counts for a per-unit service (SPEC §8.2), in one query.
 
@@ -49,13 +58,10 @@ def unit_feature_counts(account_ids, service: str, *, subtree: bool = False) -> 
     for (SPEC §8.3). That reads every unit of the accounts' services once (about a second for
     100,000 units), so a job should call it once per service with all the ids it charges.
     """
-    from apps.units.models import Sensor, UnitCommand
-
-    models = {"unit_sensors": Sensor, "unit_alias": UnitCommand}
-    if service not in models:
+    if service not in PER_UNIT_ITEMS:
         raise ValueError(f"{service!r} is not a per-unit service.")
     ids = set(account_ids)
-    rows = models[service].objects.filter(unit__archived_at__isnull=True)
+    rows = PER_UNIT_ITEMS[service].objects.filter(unit__archived_at__isnull=True)
     if subtree:
         # A few service ids as values: a sub-select over thousands of account ids let PostgreSQL pick a
         # nested loop on freshly loaded tables (minutes instead of a fraction of a second).

@@ -42,7 +42,8 @@ from apps.plans.models import ServiceType
 
 from .as_of import ResolverAsOf
 from .charging import JOB, window_amount
-from .models import CatalogueService, JobRun, ObjectChange, ObjectCounter, UsageCounter
+from apps.plans.models import CatalogueService
+from .models import JobRun, ObjectChange, ObjectCounter, UsageCounter
 from .operations import PER_UNIT_SERVICES
 from .resolution import catalogue_q
 

@@ -36,7 +36,7 @@ from apps.plans.models import (
     ServiceType,
 )
 
-from .models import CatalogueService
+from apps.plans.models import CatalogueService
 
 OVERRIDE, PLAN, UNKNOWN = "override", "plan", "unknown"
 DENIED_TABLE = parse("-1")

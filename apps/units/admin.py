@@ -11,20 +11,23 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timezone import localtime
 
 from apps.accounts.models import Account
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
-from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ScopedAdminMixin, ServiceListFilter, add_domain_error,
+from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ReadOnlyAdminMixin, ScopedAdminMixin, ServiceListFilter,
+                             add_domain_error,
                              service_filter)
 from apps.core.errors import DomainError
+from apps.core.exports import export_list, path_label, path_names
 from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, autocomplete_widget,
                                register_picker)
 from apps.core.scoping import is_platform
 
-from . import operations, queries
+from . import extensions, operations, queries
 from .models import (AccessGrant, DeactivationReason, EcoCriterion, MonitoringUser, Sensor, ServiceInterval, Unit,
                      UnitCommand, UnitEvent)
 
@@ -180,10 +183,6 @@ class UnitAdmin(PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, Operatio
 
     def export_view(self, request):
         """CSV or XLSX of the units the list's filters select, in scope, names (and account paths) not ids."""
-        from django.utils import timezone
-
-        from apps.core.exports import export_list, path_label, path_names
-
         def rows(queryset):
             names = path_names(queryset.order_by().values_list("account__path", flat=True).distinct())
             tz = timezone.get_current_timezone()
@@ -240,11 +239,8 @@ class UnitAdmin(PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, Operatio
     @admin.display(description="activation code")
     def code_panel(self, obj):
         """The codes app's panel for this unit (its code, days left, actions), when that app provides one."""
-        try:
-            from apps.codes.admin import unit_code_panel
-        except ImportError:
-            return "—"
-        return unit_code_panel(obj)
+        panel = extensions.codes.get("panel")
+        return panel(obj) if panel else "—"
 
     # --- saving through the operations ---
 
@@ -447,7 +443,7 @@ class EventServiceFilter(ServiceListFilter):
 
 
 @admin.register(UnitEvent)
-class UnitEventAdmin(CappedListMixin, OutOfScopeIs404, admin.ModelAdmin):
+class UnitEventAdmin(ReadOnlyAdminMixin, CappedListMixin, OutOfScopeIs404, admin.ModelAdmin):
     """The audit trail of units, monitoring users and grants: read-only, scoped by the account path."""
 
     list_display = ("at", "action", "unit_name", "account_name", "actor_name", "summary")
@@ -473,12 +469,3 @@ class UnitEventAdmin(CappedListMixin, OutOfScopeIs404, admin.ModelAdmin):
             else:
                 parts.append(f"{key}: {value}")
         return "; ".join(parts)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from apps.accounts.models import Role
+from apps.accounts import rights
 from apps.accounts.queries import accounts_visible_to
 from apps.core.api import IdFilter, IdInputField, ServiceFilterMixin
 from apps.core.errors import DoesNotExist
@@ -20,7 +20,7 @@ from apps.core.errors import DoesNotExist
 from . import operations, queries
 from .models import AccessGrant, DeactivationReason, EcoCriterion, MonitoringUser, SensorType, Unit
 
-WRITER_ROLES = {Role.TOP_USER, Role.DISTRIBUTOR}
+WRITER_ROLES = rights.DEALING_ROLES
 
 
 def resolve(qs, pk, field: str):

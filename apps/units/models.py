@@ -4,28 +4,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 
-class DeviceType(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-
-class Modem(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    limit_by_plans = models.BooleanField(default=False, help_text="Usable only by the plans listed.")
-    plans = models.ManyToManyField("plans.Plan", blank=True, related_name="modems")
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-
 class DeactivationReason(models.TextChoices):
     NONE = "", "—"
     MANUAL = "manual", "Deactivated by hand"
@@ -54,8 +32,8 @@ class Unit(models.Model):
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="units")
     name = models.CharField(max_length=200)
     unique_id = models.CharField("IMEI / unique id", max_length=64, validators=[unique_id_validator])
-    device_type = models.ForeignKey(DeviceType, null=True, blank=True, on_delete=models.PROTECT, related_name="units")
-    modem = models.ForeignKey(Modem, null=True, blank=True, on_delete=models.PROTECT, related_name="units")
+    device_type = models.ForeignKey("units.DeviceType", null=True, blank=True, on_delete=models.PROTECT, related_name="units")
+    modem = models.ForeignKey("units.Modem", null=True, blank=True, on_delete=models.PROTECT, related_name="units")
     active = models.BooleanField(default=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     deactivation_reason = models.CharField(max_length=20, choices=DeactivationReason.choices, blank=True, default="")

@@ -15,24 +15,19 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import Account, BillingMethod, Role
+from apps.accounts import rights
+from apps.accounts.models import Account, BillingMethod
 from apps.accounts.operations import actor_name, require_not_blocked
 from apps.core import clock
 from apps.core.errors import DoesNotExist, Forbidden, InvalidInput, NotFound
-from apps.core.scoping import is_platform
 from apps.plans.inheritance import effective_settings, plan_chain
-from apps.plans.models import DeviceTypeLimit
+from apps.plans.models import DeviceType, DeviceTypeLimit, Modem
+from apps.services.operations import KernelDenied, move_objects
 
-from .models import (UNIQUE_ID_PATTERN, AccessGrant, DeactivationReason, DeviceType, EcoCriterion, Modem,
+from . import extensions, signals
+from .models import (UNIQUE_ID_PATTERN, AccessGrant, DeactivationReason, EcoCriterion,
                      MonitoringUser, Sensor, SensorType, ServiceInterval, Unit, UnitAction, UnitCommand, UnitEvent)
 
-# Hooks other apps register into (the codes app does, from its AppConfig.ready()).
-# Each archive hook is called as ``hook(*, unit, actor, now)`` inside the archive transaction, after
-# the unit row is locked and before it is marked archived (the codes app unassigns its code).
-UNIT_ARCHIVE_HOOKS: list = []
-# Each move check is called as ``check(*, unit, new_account)`` before a unit changes account; it may
-# raise a DomainError to refuse the move (the codes app keeps a unit inside its code's holder subtree).
-UNIT_MOVE_CHECKS: list = []
 
 UNIQUE_ID_RE = re.compile(UNIQUE_ID_PATTERN)
 NAME_MAX = 200
@@ -53,18 +48,14 @@ UNIT_FIELDS = ("name", "unique_id", "device_type", "modem", "account", "active",
 
 def require_unit_writer(actor):
     """Writers are the platform operator, top users and distributors whose account is not blocked."""
-    if not is_platform(actor) and getattr(actor, "role", None) not in (Role.TOP_USER, Role.DISTRIBUTOR):
+    if not rights.may_write_units(actor):
         raise Forbidden("Your role may not change units or monitoring users.")
     require_not_blocked(actor)
 
 
-def in_actor_subtree(actor, account: Account) -> bool:
-    return is_platform(actor) or account.path.startswith(actor.account.path)
-
-
 def _require_account_in_reach(actor, account: Account | None, field: str = "account") -> Account:
     """An account named in a body must exist and be visible, else the same 400 either way."""
-    if account is None or not in_actor_subtree(actor, account):
+    if account is None or not rights.in_reach(actor, account):
         raise DoesNotExist.field(field)
     return account
 
@@ -195,26 +186,20 @@ def _bills_by_codes(account: Account) -> bool:
     return account.service.billing_method == BillingMethod.ACTIVATION_CODES
 
 
-# --- codes (guarded: the codes app may be absent) -----------------------------------------------------
+# --- codes (read through what the codes app registers; none when it is absent) -----------------------
 
 def current_codes(unit_ids: Iterable[int]) -> dict:
     """``{unit_id: code}`` for the units' live codes, read through the codes app when it is installed."""
     unit_ids = list(unit_ids)
-    try:
-        from apps.codes.queries import current_codes_for_units
-    except ImportError:
-        return {}
-    return current_codes_for_units(unit_ids) if unit_ids else {}
+    reader = extensions.codes.get("current")
+    return reader(unit_ids) if reader and unit_ids else {}
 
 
 def queued_codes(unit_ids: Iterable[int]) -> dict:
     """``{unit_id: code}`` for the codes queued on the units (SPEC §9.5), through the codes app."""
     unit_ids = list(unit_ids)
-    try:
-        from apps.codes.queries import queued_codes_for_units
-    except ImportError:
-        return {}
-    return queued_codes_for_units(unit_ids) if unit_ids else {}
+    reader = extensions.codes.get("queued")
+    return reader(unit_ids) if reader and unit_ids else {}
 
 
 def activation_refusal(unit: Unit, *, active: bool, now: datetime, codes: dict | None = None) -> str | None:
@@ -242,8 +227,6 @@ def _move_counter(*, account: Account, service: str, delta: int, actor, now: dat
     limit of the account's path denies an increase."""
     if delta == 0:
         return
-    from apps.services.operations import move_objects
-
     move_objects(account=account, service=service, delta=delta, actor=actor, now=now, internal=True)
 
 
@@ -255,8 +238,6 @@ def _move_feature_counter(*, account: Account, service: str, old_count: int, new
     delta = new_count - old_count
     if delta == 0:
         return
-    from apps.services.operations import KernelDenied, move_objects
-
     try:
         move_objects(account=account, service=service, delta=delta, actor=actor, now=now, internal=True,
                      unit_count=new_count if delta > 0 else None)
@@ -362,7 +343,7 @@ def _lock_unit(unit: Unit) -> Unit:
 
 def _require_unit_in_reach(actor, unit: Unit):
     """The unit named by the request path: out of the actor's scope answers 404, as reading would."""
-    if not in_actor_subtree(actor, unit.account):
+    if not rights.in_reach(actor, unit.account):
         raise NotFound("No such unit.")
 
 
@@ -430,8 +411,7 @@ def update_unit(*, actor, unit: Unit, changes: dict, now: datetime | None = None
         if new_account.service_id != unit.service_id:
             raise DoesNotExist.field("account")
         _check_unit_account(new_account)
-        for check in UNIT_MOVE_CHECKS:
-            check(unit=unit, new_account=new_account)
+        signals.unit_moving.send(sender=Unit, unit=unit, new_account=new_account)
         changed["account"] = {"from": old_account.name, "to": new_account.name}
     changed.update(_apply_field_changes(unit, changes))
     if {"device_type", "modem"} & changed.keys() or new_account is not old_account:
@@ -499,8 +479,7 @@ def archive_unit(*, actor, unit: Unit, now: datetime | None = None) -> Unit:
     require_unit_writer(actor)
     unit = _lock_unit(unit)
     _require_unit_in_reach(actor, unit)
-    for hook in UNIT_ARCHIVE_HOOKS:
-        hook(unit=unit, actor=actor, now=now)
+    signals.unit_archived.send(sender=Unit, unit=unit, actor=actor, now=now)
     _move_unit_counters(account=unit.account, sign=-1, sensors=unit.sensors.count(),
                         commands=unit.commands.count(), actor=actor, now=now)
     grants_removed, _ = AccessGrant.objects.filter(unit=unit).delete()
@@ -539,7 +518,7 @@ def create_monitoring_user(*, actor, account: Account, name: str, now: datetime 
 
 
 def _require_user_in_reach(actor, user: MonitoringUser):
-    if not in_actor_subtree(actor, user.account):
+    if not rights.in_reach(actor, user.account):
         raise NotFound("No such monitoring user.")
 
 
@@ -559,12 +538,12 @@ def grant_access(*, actor, user: MonitoringUser, unit: Unit | None = None, accou
                            fields={"unit": ["Give either a unit or an account, not both."]})
     user = MonitoringUser.objects.select_for_update(of=("self",)).select_related("account").get(pk=user.pk)
     if unit is not None:
-        if unit.archived_at is not None or unit.service_id != user.service_id or not in_actor_subtree(
+        if unit.archived_at is not None or unit.service_id != user.service_id or not rights.in_reach(
                 actor, unit.account):
             raise DoesNotExist.field("unit")
         target, field, existing = unit, "unit", AccessGrant.objects.filter(user=user, unit=unit)
     else:
-        if account.service_id != user.service_id or not in_actor_subtree(actor, account):
+        if account.service_id != user.service_id or not rights.in_reach(actor, account):
             raise DoesNotExist.field("account")
         target, field, existing = account, "account", AccessGrant.objects.filter(user=user, account=account)
     if existing.exists():

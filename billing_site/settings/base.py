@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.codes",
     "apps.discounts",
     "apps.dashboard",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
@@ -54,7 +55,7 @@ MIDDLEWARE = [
     "apps.core.middleware.NulInQueryRefusedMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "apps.core.middleware.ServiceTimezoneMiddleware",
+    "apps.accounts.middleware.ServiceTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page (429)

@@ -11,7 +11,7 @@ from apps.accounts import operations
 from apps.accounts.models import Account, Operator
 from apps.core.errors import DomainError, InvalidInput
 from tests import factories
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
 # --- creating a child ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts import operations
-from apps.accounts.management.commands.load_demo import PASSWORDS
+from apps.demo.management.commands.load_demo import PASSWORDS
 from apps.accounts.models import Operator, Role
 from tests.factories import PASSWORD
 

@@ -13,7 +13,7 @@ from apps.accounts.models import Account, LedgerEntry
 from apps.services.models import ObjectChange, ObjectCounter
 from apps.services.operations import KernelDenied
 from tests import factories
-from tests.services.conftest import row
+from tests.services.helpers import row
 
 NOW = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 

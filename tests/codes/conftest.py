@@ -1,24 +1,15 @@
 """Codes fixtures: the shared world with "Acme" billed by activation codes and a few units."""
 
-import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import pytest
+import time_machine
 
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode
 from apps.units.models import Unit
-
-T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
-_imei = itertools.count(100000)
-
-
-def make_unit(account, name: str, *, active: bool = False) -> Unit:
-    """A unit as the units app creates it under codes billing: inactive until it gets a code."""
-    return Unit.objects.create(service_id=account.service_id, account=account, name=name,
-                               unique_id=f"IMEI{next(_imei)}", active=active,
-                               deactivation_reason="" if active else "no_code")
+from tests.codes.helpers import T0, make_unit
 
 
 @dataclass
@@ -58,7 +49,14 @@ def new_code(cw):
     return _make
 
 
-def events_of(code) -> list[str]:
-    from apps.codes.models import CodeEvent
+@pytest.fixture
+def at_t0():
+    """The clock stopped a minute after ``T0`` (the admin pages read the time themselves)."""
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        yield
 
-    return list(CodeEvent.objects.filter(code=code.code).order_by("id").values_list("action", flat=True))
+
+@pytest.fixture
+def logged(admin_as):
+    """``logged(user)``: the test client signed in as ``user`` (``admin_as``)."""
+    return admin_as

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.contrib.admin import helpers
 from django.urls import reverse
 
@@ -11,24 +10,12 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.units.models import Unit
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 CHANGELIST = "/admin/codes/activationcode/"
 
 
-@pytest.fixture(autouse=True)
-def _at_t0():
-    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
-        yield
-
-
-@pytest.fixture
-def logged(client):
-    def _as(user):
-        client.force_login(user)
-        return client
-
-    return _as
+pytestmark = pytest.mark.usefixtures("at_t0")
 
 
 def _codes_on_page(response) -> set[str]:

@@ -8,7 +8,7 @@ import time_machine
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 
 @pytest.fixture(autouse=True)

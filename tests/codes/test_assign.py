@@ -8,7 +8,7 @@ from apps.codes.models import ActivationCode, CodeEvent, CodeStatus
 from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
 from apps.units.models import Unit
 
-from .conftest import T0, events_of, make_unit
+from tests.codes.helpers import T0, events_of, make_unit
 
 
 def test_first_assignment_starts_the_clock_and_activates_the_unit(cw, new_code):

@@ -5,7 +5,7 @@ from apps.codes import operations as ops
 from apps.core.errors import Conflict, Forbidden
 from apps.units.models import Unit
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 
 def test_switching_on_needs_a_confirmation_that_counts_units(world):

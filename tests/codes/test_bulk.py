@@ -5,7 +5,7 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent, CodeStatus
 from apps.units.models import Unit
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 
 def test_pairing_puts_active_unassigned_codes_first_then_the_oldest_and_units_by_name(cw):

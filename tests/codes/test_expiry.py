@@ -12,9 +12,9 @@ from apps.codes import operations as ops
 from apps.codes import tasks
 from apps.codes.models import ActivationCode, CodeEvent, CodeStatus
 from apps.units.models import Unit
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
-from .conftest import T0, events_of, make_unit
+from tests.codes.helpers import T0, events_of, make_unit
 
 ONE_SECOND = timedelta(seconds=1)
 

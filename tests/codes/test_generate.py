@@ -6,7 +6,7 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent, CodeStatus
 from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 
 def test_generate_creates_new_hex_codes_with_events(cw):

@@ -1,21 +1,23 @@
-"""The codes app's part in other apps' operations: unit archive and move (hooks it registers)."""
+"""The codes app's part in other apps' operations: unit archive and move (receivers of their signals)."""
 
 import pytest
 
+from apps.accounts.signals import dealer_rights_revoked
 from apps.codes import operations as ops
+from apps.codes import receivers
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.core.errors import Forbidden
-from apps.units import operations as unit_ops
+from apps.units.signals import unit_archived, unit_moving
 
-from .conftest import T0
+from tests.helpers import connected
+
+from tests.codes.helpers import T0
 
 
-def test_hooks_are_registered_with_the_units_and_accounts_apps():
-    from apps.accounts import operations as account_ops
-
-    assert ops.return_codes_of_revoked_dealer in account_ops._REVOKE_HOOKS
-    assert ops.unassign_code_of_archived_unit in unit_ops.UNIT_ARCHIVE_HOOKS
-    assert ops.check_unit_move in unit_ops.UNIT_MOVE_CHECKS
+def test_codes_receivers_are_connected_to_the_units_and_accounts_signals():
+    assert connected(dealer_rights_revoked, receivers.return_codes_of_revoked_dealer)
+    assert connected(unit_archived, receivers.unassign_code_of_archived_unit)
+    assert connected(unit_moving, receivers.check_unit_move)
 
 
 def test_archiving_a_unit_takes_its_code_off_and_the_code_keeps_running(cw, new_code):

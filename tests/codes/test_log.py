@@ -11,9 +11,9 @@ from django.db import ProgrammingError, connection, transaction
 from apps.codes import queries
 from apps.codes.models import CodeEvent
 from apps.core import guards
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 
 @pytest.fixture

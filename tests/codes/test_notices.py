@@ -19,9 +19,9 @@ from apps.codes import queries, tasks
 from apps.codes.models import NoticeDelivery, NoticeEmail
 from apps.core.errors import DoesNotExist, InvalidInput
 from apps.plans.models import Plan
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from django.db.models import signals
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.units.models import Unit
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 EVENT_FIELDS = [f.attname for f in CodeEvent._meta.concrete_fields if not f.primary_key]
 

@@ -8,13 +8,14 @@ from django.db import IntegrityError, transaction
 
 from apps.accounts import operations as account_ops
 from apps.codes import operations as ops
-from apps.codes import queries
+from apps.codes import queries, receivers
 from apps.codes.models import ActivationCode, CodeEvent, CodeStatus
 from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
-from apps.units import operations as unit_ops
 from apps.units.models import Unit
+from apps.units.signals import unit_archived
+from tests.helpers import connected
 
-from .conftest import T0, events_of, make_unit
+from tests.codes.helpers import T0, events_of, make_unit
 
 ONE_SECOND = timedelta(seconds=1)
 # An assignment instant with microseconds: the renewed code must start at exactly this instant + 30 days.
@@ -265,7 +266,7 @@ def test_reassigning_the_live_code_starts_the_queued_one_at_once(cw, live, queue
 
 
 def test_archiving_a_unit_returns_its_queued_code_to_new(cw, live, queued):
-    assert ops.unassign_code_of_archived_unit in unit_ops.UNIT_ARCHIVE_HOOKS  # what archive_unit runs
+    assert connected(unit_archived, receivers.unassign_code_of_archived_unit)  # what archive_unit runs
     ops.unassign_code_of_archived_unit(unit=cw.north_unit, actor=cw.top, now=T0 + ONE_SECOND)
     row = _row(queued)
     assert (row.status, row.queued_on_id, row.activated_at) == ("new", None, None)

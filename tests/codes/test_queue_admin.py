@@ -1,10 +1,8 @@
 """The renewal queue in the codes window and pages: the state filter and column, the bulk action
 "queue on selected units", the unit page, and Apply by hand offering to queue."""
 
-from datetime import timedelta
 
 import pytest
-import time_machine
 from django.contrib.admin import helpers
 from django.urls import reverse
 
@@ -12,24 +10,12 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode
 from apps.units.models import Unit
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 CHANGELIST = "/admin/codes/activationcode/"
 
 
-@pytest.fixture(autouse=True)
-def _at_t0():
-    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
-        yield
-
-
-@pytest.fixture
-def logged(client):
-    def _as(user):
-        client.force_login(user)
-        return client
-
-    return _as
+pytestmark = pytest.mark.usefixtures("at_t0")
 
 
 @pytest.fixture

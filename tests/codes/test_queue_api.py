@@ -11,7 +11,7 @@ from apps.codes import tasks
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.units.models import Unit
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 ONE_SECOND = timedelta(seconds=1)
 

@@ -1,47 +1,19 @@
 """The renewal queue under real concurrency on PostgreSQL (SPEC §9.5: "proven under races like assignment")."""
 
-import threading
-from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
-from apps.core.errors import DomainError
 from apps.units.models import Unit
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
+from tests.helpers import race
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 THREADS = 20
 ROUNDS = 20
-
-
-def _race(calls) -> Counter:
-    """Run every call at once (one thread and connection each); count the outcomes (``ok`` or the error code)."""
-    barrier = threading.Barrier(len(calls))
-    outcomes, lock = [], threading.Lock()
-
-    def run(call):
-        try:
-            barrier.wait()
-            call()
-            outcome = "ok"
-        except DomainError as exc:
-            outcome = exc.code
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return Counter(outcomes)
 
 
 @requires_postgres
@@ -52,7 +24,7 @@ def test_twenty_requests_queue_twenty_codes_on_one_unit_and_exactly_one_wins(cw)
         actor=cw.top, service=cw.acme, quantity=1, validity_days=365, now=T0)[0])
     for round_no in range(ROUNDS):
         codes = ops.generate_codes(actor=cw.top, service=cw.acme, quantity=THREADS, validity_days=30, now=T0)
-        counts = _race([lambda c=c: ops.queue_code(actor=cw.top, code=c, unit=unit, now=T0) for c in codes])
+        counts = race([lambda c=c: ops.queue_code(actor=cw.top, code=c, unit=unit, now=T0) for c in codes])
         assert counts["ok"] == 1, (round_no, counts)
         assert set(counts) <= {"ok", "unit_has_queued_code", "code_busy"}, counts
         winner = ActivationCode.objects.get(queued_on=unit, status="queued")
@@ -79,7 +51,7 @@ def test_a_queued_code_raced_by_assign_apply_and_share_elsewhere_stays_queued(cw
             calls.append(lambda: ops.share_code(actor=cw.top, code=queued, account=cw.north, now=T0))
             calls.append(lambda u=free[4 + i]: ops.apply_code(actor=cw.top, code_text=queued.code, unit=u,
                                                               queue=True, now=T0))
-        counts = _race(calls)
+        counts = race(calls)
         assert counts["ok"] == 0, (round_no, counts)
         assert set(counts) <= {"code_queued", "code_not_new", "code_busy"}, counts
         row = ActivationCode.objects.get(pk=queued.pk)
@@ -103,18 +75,7 @@ def test_two_sweeps_at_once_renew_each_unit_once(cw, monkeypatch, batch):
         assert live.expires_at == T0 + timedelta(days=1, seconds=i)
     at = T0 + timedelta(days=1, seconds=30)  # every live code is due; no renewal is
     results = []
-
-    def sweep():
-        try:
-            results.append(ops.expire_codes(now=at))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert race([lambda: results.append(ops.expire_codes(now=at))] * 2) == {"ok": 2}
     assert sum(results) == 30
     assert CodeEvent.objects.filter(action="expired").count() == 30
     assert CodeEvent.objects.filter(action="renewed").count() == 30

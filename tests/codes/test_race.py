@@ -1,17 +1,13 @@
 """No duplicate use under real concurrency: many requests race for one code on PostgreSQL."""
 
-import threading
-from collections import Counter
-
 import pytest
-from django.db import connection
 
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
-from apps.core.errors import DomainError
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
+from tests.helpers import race
 
-from .conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 THREADS = 50
 ROUNDS = 20
@@ -23,28 +19,8 @@ def test_fifty_requests_apply_one_code_and_exactly_one_wins(cw):
     units = [make_unit(cw.north_client, f"racer {i:02d}") for i in range(THREADS)]
     for round_no in range(ROUNDS):
         code = ops.generate_codes(actor=cw.top, service=cw.acme, quantity=1, validity_days=30, now=T0)[0]
-        barrier = threading.Barrier(THREADS)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def apply(unit):
-            try:
-                barrier.wait()
-                ops.apply_code(actor=cw.top, code_text=code.code, unit=unit, now=T0)
-                outcome = "ok"
-            except DomainError as exc:
-                outcome = exc.code
-            finally:
-                connection.close()
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=apply, args=(unit,)) for unit in units]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        counts = Counter(outcomes)
+        counts = race([lambda u=unit: ops.apply_code(actor=cw.top, code_text=code.code, unit=u, now=T0)
+                       for unit in units])
         assert counts["ok"] == 1, (round_no, counts)
         assert set(counts) <= {"ok", "code_busy", "code_in_use"}, counts
         assert sum(counts.values()) == THREADS

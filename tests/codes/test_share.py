@@ -7,7 +7,7 @@ from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
 
 from tests import factories
 
-from .conftest import T0, events_of, make_unit
+from tests.codes.helpers import T0, events_of, make_unit
 
 
 def test_share_moves_the_holder_and_logs_before_and_after(cw, new_code):

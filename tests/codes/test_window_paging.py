@@ -15,7 +15,7 @@ from apps.core.admin import CappedPaginator
 from apps.units.admin import UnitAdmin
 from apps.units.models import Unit
 
-from .conftest import T0
+from tests.codes.helpers import T0
 
 CHANGELIST = "/admin/codes/activationcode/"
 CAP, PER_PAGE = 30, 10

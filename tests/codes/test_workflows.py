@@ -14,7 +14,7 @@ from django.db import connection
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent, CodeGenerationJob
 from apps.units.models import Unit
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
 from .conftest import T0, events_of
 

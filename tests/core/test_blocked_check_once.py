@@ -20,8 +20,8 @@ def blocked_reads(queries) -> list[str]:
 
 @pytest.mark.parametrize("name", PAGES)
 @pytest.mark.parametrize("role", ["top", "north_op"])
-def test_the_blocked_check_runs_at_most_once_a_request(client, world, name, role):
-    client.force_login(getattr(world, role))
+def test_the_blocked_check_runs_at_most_once_a_request(client, db, shared_world, name, role):
+    client.force_login(getattr(shared_world, role))
     url = reverse(name)
     client.get(url)
     with CaptureQueriesContext(connection) as ctx:

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from apps.core.bulk import array_literal, values_cte
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
 pytestmark = pytest.mark.django_db
 

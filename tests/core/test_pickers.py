@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.codes import operations as code_ops
 from apps.core import clock
 from tests import factories
-from tests.codes.conftest import make_unit
+from tests.codes.helpers import make_unit
 
 AUTOCOMPLETE = "/admin/autocomplete/"
 
@@ -30,12 +30,9 @@ def picker(client, source: str = "", *, picker_name: str = "", term: str = "", p
 
 
 @pytest.fixture
-def as_user(client):
-    def _as(operator):
-        client.force_login(operator)
-        return client
-
-    return _as
+def as_user(admin_as):
+    """Here the admin's test client (the pickers are admin pages), not the API client of ``tests/conftest.py``."""
+    return admin_as
 
 
 def acme_names(world):

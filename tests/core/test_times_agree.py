@@ -12,7 +12,7 @@ from django.urls import reverse
 from apps.accounts import operations as account_ops
 from apps.codes import operations as code_ops
 from apps.units.models import Unit
-from tests.codes.conftest import make_unit
+from tests.codes.helpers import make_unit
 
 # 23:43 UTC on 15 January is 00:43 on the 16th in Berlin (Acme's zone): the day differs too.
 T = datetime(2026, 1, 15, 23, 43, tzinfo=UTC)

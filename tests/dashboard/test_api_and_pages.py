@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.codes import operations as ops
 from tests import factories
-from tests.codes.conftest import make_unit
+from tests.codes.helpers import make_unit
 
-from .conftest import NOW, T0
+from tests.dashboard.helpers import NOW, T0
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from apps.dashboard import queries
 from apps.discounts.models import DiscountSnapshot
 from apps.units.models import Unit
 
-from .conftest import NOW, T0
+from tests.dashboard.helpers import NOW, T0
 
 
 def figures(user, service=None, now=NOW):
@@ -177,7 +177,7 @@ def test_forecast_days_turn_at_local_midnight(dw):
     """Berlin is UTC+2 in May: a code ending 21:59 UTC ends on the local day, one ending 22:00 UTC on the next;
     and "today" turns at 22:00 UTC."""
     from apps.codes import operations as ops
-    from tests.codes.conftest import make_unit
+    from tests.codes.helpers import make_unit
 
     late = make_unit(dw.south_client, "Late van")
     early = make_unit(dw.south_client, "Early van")

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts import operations as account_ops
 from apps.discounts.queries import calculate_discount
 from apps.plans.models import AccountServiceOverride, Plan, PlanService
-from apps.services.models import CatalogueService
+from apps.plans.models import CatalogueService
 from apps.units import operations as unit_ops
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from apps.discounts.models import DiscountSnapshot
 from apps.discounts.operations import MAX_CATCH_UP_DAYS, snapshot_discounts
 from apps.discounts.queries import month_history
 from apps.discounts.tasks import snapshot_discounts as snapshot_task
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
 pytestmark = pytest.mark.django_db
 

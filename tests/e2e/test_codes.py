@@ -11,7 +11,7 @@ from apps.codes.models import ActivationCode
 from apps.core import clock
 from apps.units.models import Unit
 from tests.codes.conftest import cw  # noqa: F401  (the codes world fixture)
-from tests.e2e.conftest import pick
+from tests.e2e.helpers import pick
 
 
 def test_codes_from_generation_to_expiry(cw, login, shot, live_server):  # noqa: F811

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.core import clock
-from tests.dashboard.conftest import build_dash_world
+from tests.dashboard.helpers import build_dash_world
 
 WIDE = {"width": 1366, "height": 900}
 

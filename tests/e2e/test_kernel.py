@@ -1,6 +1,6 @@
 """Browser: the account's Services page and the check-a-service tool, as a top user sees them."""
 
-from tests.services.conftest import row
+from tests.services.helpers import row
 
 
 def test_top_user_reads_an_accounts_services_and_checks_one(world, login, shot, live_server):

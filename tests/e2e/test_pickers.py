@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from apps.units.models import Unit
 from tests import factories
-from tests.e2e.conftest import pick
+from tests.e2e.helpers import pick
 from tests.e2e.test_units import _bill_units
 
 

@@ -4,7 +4,7 @@ from apps.accounts import operations as account_ops
 from apps.plans.models import PlanService
 from apps.units import operations
 from apps.units.models import Unit
-from tests.e2e.conftest import pick
+from tests.e2e.helpers import pick
 
 
 def _bill_units(world):

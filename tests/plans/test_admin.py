@@ -12,15 +12,6 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_as(client):
-    def _as(user):
-        client.force_login(user)
-        return client
-
-    return _as
-
-
 def _plan_post(plan, rows, **overrides):
     """The plan change form's POST: general fields plus the services inline."""
     data = {"name": plan.name, "parent": plan.parent_id or "", "description": plan.description,

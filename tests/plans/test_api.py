@@ -6,9 +6,8 @@ import pytest
 
 from apps.accounts import operations as account_ops
 from apps.plans import operations
-from apps.plans.models import Plan, PlanEvent, PlanService
-from apps.services.models import CatalogueService
-from apps.units.models import DeviceType, Modem
+from apps.plans.models import DeviceType, Modem, Plan, PlanEvent, PlanService
+from apps.plans.models import CatalogueService
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -333,7 +332,7 @@ def test_top_user_adds_an_application_service_for_its_service_only(world, as_use
 
 
 def test_ensure_catalogue_is_idempotent_and_adds_missing_names(world):
-    from apps.services.catalogue import CATALOGUE, ensure_catalogue
+    from apps.plans.catalogue import CATALOGUE, ensure_catalogue
 
     CatalogueService.objects.filter(name="tacho").delete()
     ensure_catalogue()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.plans import operations, tasks
 from apps.plans.models import Plan, PlanEvent, PlanImportJob, PlanService
-from apps.services.models import CatalogueService
+from apps.plans.models import CatalogueService
 
 pytestmark = pytest.mark.django_db
 

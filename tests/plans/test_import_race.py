@@ -8,7 +8,7 @@ from django.db import connection
 
 from apps.plans import operations
 from apps.plans.models import PlanEvent, PlanService
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
 THREADS = 8
 HEADERS = ["plan", "name", "type", "interval", "cost table", "description"]

@@ -1,7 +1,7 @@
 """The kernel's admin pages: an account's services and the check-a-service tool, scoped."""
 
 from apps.services.operations import set_service_override
-from tests.services.conftest import row
+from tests.services.helpers import row
 
 
 def test_account_services_page_shows_source_chain_and_usage(billed, client):

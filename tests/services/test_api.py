@@ -5,7 +5,7 @@ from decimal import Decimal
 from apps.accounts import operations as account_ops
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
 from apps.services.models import ObjectCounter, UsageCounter
-from tests.services.conftest import row
+from tests.services.helpers import row
 
 
 def url(account, tail):

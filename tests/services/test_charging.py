@@ -18,8 +18,8 @@ from apps.services.models import ChargeWatermark, JobRun
 from apps.services.operations import move_objects
 from apps.units import operations as unit_ops
 from tests import factories
-from tests.conftest import requires_postgres
-from tests.services.conftest import row
+from tests.helpers import requires_postgres
+from tests.services.helpers import row
 from tests.services.test_races import in_threads
 
 # Acme is in Berlin: a local day starts at 23:00 UTC in winter. After the fixtures were created (real time).

@@ -9,7 +9,7 @@ from apps.accounts import operations as account_ops
 from apps.plans import operations as plan_ops
 from apps.plans.models import AccountPlanVersion, AccountServiceVersion, PlanServiceVersion
 from apps.services.operations import set_service_override
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 from tests.services.test_races import in_threads
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]

@@ -21,8 +21,8 @@ from apps.services.operations import (
     move_objects,
 )
 from tests import factories
-from tests.conftest import requires_postgres
-from tests.services.conftest import key, row
+from tests.helpers import requires_postgres
+from tests.services.helpers import key, row
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ from apps.accounts.queries import ledger_mismatches
 from apps.services.charging import charge_periodic_services
 from apps.services.models import JobRun, UsageCounter
 from apps.services.operations import KernelDenied, consume_service, move_objects
-from tests.conftest import requires_postgres
-from tests.services.conftest import row
+from tests.helpers import requires_postgres
+from tests.services.helpers import row
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 NOW = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)

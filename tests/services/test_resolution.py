@@ -11,7 +11,7 @@ from apps.services.resolution import (
     resolve_services,
 )
 from tests import factories
-from tests.services.conftest import row
+from tests.services.helpers import row
 
 
 def test_plan_row_inherited_from_the_parent_plan_is_explained(billed):

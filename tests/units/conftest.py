@@ -5,10 +5,8 @@ import itertools
 import pytest
 
 from apps.accounts import operations as account_ops
-from apps.plans.models import Plan, PlanService
-from apps.services.models import ObjectCounter
+from apps.plans.models import DeviceType, Modem, Plan, PlanService
 from apps.units import operations
-from apps.units.models import DeviceType, Modem
 
 _imei = itertools.count(100000000000001)
 
@@ -43,12 +41,6 @@ def billed(world):
                                          for name in UNIT_SERVICES])
     world.acme.refresh_from_db()
     return world
-
-
-def counter(account, service: str) -> tuple[int, int]:
-    """The kernel's (own, subtree) object count of ``service`` for ``account``."""
-    row = ObjectCounter.objects.filter(account=account, service=service).first()
-    return (row.own, row.subtree) if row else (0, 0)
 
 
 @pytest.fixture

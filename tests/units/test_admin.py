@@ -1,6 +1,5 @@
 """Units and monitoring users in the admin: scoped pages, saves through the operations, bulk actions."""
 
-import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from apps.accounts.models import Account
@@ -22,15 +21,6 @@ def unit_form(account, **fields) -> dict:
             **inline_management("service_intervals")}
     data.update(fields)
     return data
-
-
-@pytest.fixture
-def admin_as(client):
-    def _as(operator):
-        client.force_login(operator)
-        return client
-
-    return _as
 
 
 def test_changelist_is_scoped_for_distributor_and_top_user(admin_as, world, make_unit):
@@ -265,7 +255,7 @@ def test_platform_account_choices_name_the_service(admin_as, world, make_unit):
 
 
 def test_per_unit_sensor_limit_is_shown_on_the_form(admin_as, world):
-    from tests.services.conftest import row
+    from tests.services.helpers import row
 
     row(world.dealer_plan, "unit_sensors", "5:0;-1", interval="monthly")
     sensors = {f"sensors-{i}-{key}": value for i in range(6) for key, value in (("name", f"S{i}"), ("type", "ignition"))}

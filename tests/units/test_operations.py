@@ -12,8 +12,10 @@ from apps.plans.models import Plan, PlanService
 from apps.services.operations import KernelDenied
 from apps.units import operations
 from apps.units.models import AccessGrant, MonitoringUser, Sensor, Unit, UnitAction, UnitEvent
+from apps.units.signals import unit_archived, unit_moving
 from tests import factories
-from tests.units.conftest import counter
+from tests.helpers import receiving
+from tests.units.helpers import counter
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -240,19 +242,19 @@ def test_move_refusals(world, make_unit):
     assert Unit.objects.get(pk=unit.pk).account_id == world.north_client.pk
 
 
-def test_move_checks_registered_by_other_apps_can_refuse(world, make_unit, monkeypatch):
+def test_a_receiver_of_unit_moving_can_refuse_the_move(world, make_unit):
     seen = []
 
-    def refuse(*, unit, new_account):
+    def refuse(sender, *, unit, new_account, **kwargs):
         seen.append((unit.pk, new_account.pk))
         raise Forbidden("Not there.", code="outside_branch", fields={"account": ["Not there."]})
 
-    monkeypatch.setattr(operations, "UNIT_MOVE_CHECKS", [refuse])
     unit = make_unit(world.north_client)
-    with pytest.raises(Forbidden):
-        operations.update_unit(actor=world.top, unit=unit, changes={"account": world.south_client})
-    assert seen == [(unit.pk, world.south_client.pk)]
-    operations.update_unit(actor=world.top, unit=unit, changes={"name": "Still here"})  # no move, no check
+    with receiving(unit_moving, refuse):
+        with pytest.raises(Forbidden):
+            operations.update_unit(actor=world.top, unit=unit, changes={"account": world.south_client})
+        assert seen == [(unit.pk, world.south_client.pk)]
+        operations.update_unit(actor=world.top, unit=unit, changes={"name": "Still here"})  # no move, no check
     assert seen == [(unit.pk, world.south_client.pk)]
 
 
@@ -287,14 +289,17 @@ def test_deactivating_an_inactive_unit_changes_nothing(world, make_unit):
 
 # --- archive ------------------------------------------------------------------------------------------
 
-def test_archive_hides_deactivates_runs_hooks_and_removes_grants(world, make_unit, monkeypatch):
+def test_archive_hides_deactivates_signals_and_removes_grants(world, make_unit):
     calls = []
-    monkeypatch.setattr(operations, "UNIT_ARCHIVE_HOOKS",
-                        [lambda *, unit, actor, now: calls.append((unit.pk, actor.pk, now))])
+
+    def hook(sender, *, unit, actor, now, **kwargs):
+        calls.append((unit.pk, actor.pk, now))
+
     unit = make_unit(world.north_client)
     user = operations.create_monitoring_user(actor=world.top, account=world.north, name="dispatcher")
     operations.grant_access(actor=world.top, user=user, unit=unit)
-    operations.archive_unit(actor=world.north_op, unit=unit, now=NOW)
+    with receiving(unit_archived, hook):
+        operations.archive_unit(actor=world.north_op, unit=unit, now=NOW)
     unit.refresh_from_db()
     assert (unit.archived_at, unit.active, unit.deactivated_at, unit.deactivation_reason) == (
         NOW, False, NOW, "archived")
@@ -307,13 +312,12 @@ def test_archive_hides_deactivates_runs_hooks_and_removes_grants(world, make_uni
         operations.update_unit(actor=world.top, unit=unit, changes={"name": "ghost"})
 
 
-def test_archive_hook_refusal_keeps_the_unit(world, make_unit, monkeypatch):
-    def refuse(*, unit, actor, now):
+def test_a_receiver_refusing_the_archive_keeps_the_unit(world, make_unit):
+    def refuse(sender, *, unit, actor, now, **kwargs):
         raise Forbidden("Code busy.", code="code_busy")
 
-    monkeypatch.setattr(operations, "UNIT_ARCHIVE_HOOKS", [refuse])
     unit = make_unit(world.north_client)
-    with pytest.raises(Forbidden):
+    with receiving(unit_archived, refuse), pytest.raises(Forbidden):
         operations.archive_unit(actor=world.top, unit=unit)
     unit.refresh_from_db()
     assert unit.archived_at is None and not events(unit, UnitAction.ARCHIVED)

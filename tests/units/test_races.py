@@ -8,8 +8,8 @@ from django.db import connection
 from apps.core.errors import DomainError
 from apps.units import operations
 from apps.units.models import Unit, UnitEvent
-from tests.conftest import requires_postgres
-from tests.units.conftest import counter
+from tests.helpers import requires_postgres
+from tests.units.helpers import counter
 
 
 def run_together(*targets):

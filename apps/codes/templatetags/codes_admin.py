@@ -2,13 +2,15 @@
 
 from django import template
 
+from apps.accounts import rights
+from apps.codes.admin import admin_index_links
+from apps.codes.views import banner_context
+
 register = template.Library()
 
 
 @register.inclusion_tag("admin/codes/_notices_banner.html", takes_context=True)
 def codes_notice_banner(context):
-    from apps.codes.views import banner_context
-
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return {"expiry_notices": []}
@@ -17,10 +19,7 @@ def codes_notice_banner(context):
 
 @register.inclusion_tag("admin/codes/_links.html", takes_context=True)
 def codes_links(context):
-    from apps.codes.admin import admin_index_links
-
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return {"links": []}
-    return {"links": admin_index_links(request), "restricted": getattr(request.user, "role", "") ==
-            "restricted_distributor"}
+    return {"links": admin_index_links(request), "restricted": rights.is_restricted(request.user)}

@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from apps.services.catalogue import ensure_catalogue
+    from apps.plans.catalogue import ensure_catalogue
 
     ensure_catalogue(apps)
 

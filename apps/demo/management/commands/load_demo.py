@@ -18,6 +18,14 @@ from django.db.models import Count
 
 from apps.accounts import operations as account_ops
 from apps.accounts.models import Account, Operator, Role
+from apps.codes import operations as code_ops
+from apps.core.seeds import ensure_seeds
+from apps.plans import operations as plan_ops
+from apps.plans.models import DeviceType, Plan, PlanService
+from apps.services import operations as kernel_ops
+from apps.services.models import ObjectCounter
+from apps.units import operations as unit_ops
+from apps.units.models import Unit
 
 DEMO_SERVICE = "Demo Telematics"
 PASSWORDS = {
@@ -45,8 +53,6 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, **opts):
-        from apps.core.seeds import ensure_seeds
-
         ensure_seeds()
         if Account.objects.filter(parent__isnull=True, name=DEMO_SERVICE).exists():
             self.stdout.write("Demo data already loaded; nothing changed.")
@@ -64,12 +70,6 @@ class Command(BaseCommand):
     # --- the small demo, through the operations ------------------------------------------------------
 
     def _load_demo(self, rnd: random.Random):
-        from apps.codes import operations as code_ops
-        from apps.plans import operations as plan_ops
-        from apps.services import operations as kernel_ops
-        from apps.units import operations as unit_ops
-        from apps.units.models import DeviceType
-
         admin = Operator.objects.filter(username="admin").first()
         if admin is None:  # create_superuser skips the password rules the other logins go through
             validate_password(PASSWORDS["admin"][1], Operator(username="admin", email="admin@example.com"))
@@ -152,10 +152,6 @@ class Command(BaseCommand):
     # --- benchmark-sized data, set-based -------------------------------------------------------------
 
     def _load_bench(self, n_accounts: int, n_units: int, n_dealers: int, rnd: random.Random):
-        from apps.plans.models import Plan, PlanService
-        from apps.services.models import ObjectCounter
-        from apps.units.models import Unit
-
         name = f"Bench {n_accounts}x{n_units}"
         if Account.objects.filter(parent__isnull=True, name=name).exists():
             self.stdout.write(f"{name} already loaded; nothing changed.")
