@@ -106,7 +106,7 @@ class WindowPaginator(CappedPaginator):
                 keys += part.values_list("created_at", "pk")[:top]
                 continue
             rows = list(self._ordered(part, nearest).values_list("created_at", "pk")[:top])
-            if len(rows) == top:  # every row newer than the edge is read; the edge's ties whole
+            if rows and len(rows) == top:  # every row newer than the edge is read; the edge's ties whole
                 edge = min(created for created, _ in rows)
                 rows = [row for row in rows if row[0] > edge] + list(
                     part.filter(created_at=edge).order_by().values_list("created_at", "pk"))
