@@ -134,12 +134,12 @@ def build(scale: float) -> None:
                         WHEN i < %(expired_from)s THEN 'active' WHEN i < %(new_from)s THEN 'expired' ELSE 'new' END,
                    CASE WHEN i < %(live_from)s THEN %(now)s - interval '31 days'
                         WHEN i < %(queued_from)s THEN %(now)s - interval '1 day'
-                        WHEN i < %(free_from)s THEN %(now)s + make_interval(mins => (i * 5) %% 525600)
+                        WHEN i < %(free_from)s THEN %(now)s + interval '365 days'
                         WHEN i < %(new_from)s THEN %(now)s - interval '100 days' END,
                    CASE WHEN i < %(live_from)s THEN %(now)s - interval '1 day' + make_interval(secs => i %% 3600)
-                        WHEN i < %(queued_from)s THEN %(now)s + make_interval(mins => (i * 5) %% 525600)
-                        WHEN i < %(free_from)s THEN %(now)s + make_interval(mins => (i * 5) %% 525600)
-                                                    + interval '365 days'
+                        WHEN i < %(queued_from)s THEN %(now)s + make_interval(
+                            mins => ((i - %(live_from)s)::bigint * 525600 / %(n_live)s)::int)
+                        WHEN i < %(free_from)s THEN %(now)s + interval '730 days'
                         WHEN i < %(expired_from)s THEN %(now)s + interval '265 days'
                         WHEN i < %(new_from)s THEN %(now)s - interval '1 day' END,
                    CASE WHEN i >= %(live_from)s AND i < %(queued_from)s
@@ -148,10 +148,12 @@ def build(scale: float) -> None:
                         THEN (%(queued)s::bigint[])[i - %(queued_from)s + 1] END,
                    CASE WHEN i >= %(expired_from)s AND i < %(new_from)s THEN %(now)s - interval '1 day' END
             FROM generate_series(0, %(n_codes)s - 1) AS i""")
-        # A queued code starts when its unit's live code ends.
+        # A queued code starts when its unit's live code ends (the live codes' ends are spread evenly over
+        # the next year at both sizes, so "expiring within 7 days" holds the same share of them).
         run("queue clocks", """
-            UPDATE codes_activationcode live SET expires_at = q.activated_at
-            FROM codes_activationcode q WHERE q.queued_on_id = live.unit_id AND q.status = 'queued'
+            UPDATE codes_activationcode q SET activated_at = live.expires_at,
+                   expires_at = live.expires_at + interval '365 days'
+            FROM codes_activationcode live WHERE q.queued_on_id = live.unit_id AND q.status = 'queued'
             AND live.status = 'active' AND live.service_id = %(top)s""")
         # Code events: the assignments of the live codes' kind, spread over the last 30 days, on the units'
         # accounts (the distributor sees its tenth by the account path).
@@ -215,7 +217,7 @@ def pages(db: str) -> dict:
         window = "/admin/codes/activationcode/"
         for query in CODE_FILTERS:
             urls[f"codes {query}"] = f"{window}?{query}"
-        urls["codes q=<unit name>"] = f"{window}?q=unit+0012345"
+        urls["codes q=<unit name>"] = f"{window}?q=unit+0001234"
         urls["codes q=<IMEI start>"] = f"{window}?q=35000000"
         for name, url in urls.items():
             out[(role, name)] = url

@@ -114,8 +114,9 @@ class ActivationCode(models.Model):
                          condition=models.Q(shared_with__isnull=False)),
             # The expiry sweep and "expiring within N days": live codes by expiry.
             models.Index(fields=["expires_at"], name="code_live_expiry", condition=models.Q(status="active")),
+            # Covering the dashboard's codes figures (unit, planned start): read from the index alone.
             models.Index(fields=["service", "status", "expires_at"], name="code_service_status_expiry",
-                         condition=models.Q(expires_at__isnull=False)),
+                         include=["unit", "activated_at"], condition=models.Q(expires_at__isnull=False)),
             # The window's new codes, newest first (the default view merges them with the live codes, which a
             # GiST index returns newest first without walking past due or expired ones: migration 0006).
             models.Index(fields=["service", "-created_at", "id"], name="code_service_new",
