@@ -88,6 +88,7 @@ def test_merged_pages_equal_the_plain_list(mixed, client, monkeypatch, who):
 
 def test_the_streams_follow_the_filters():
     assert window.streams_for({"state": "expired"}, T0, whole_service=True) is None
+    assert len(window.streams_for({"state": "new"}, T0, whole_service=True)) == 1
     assert window.streams_for({"q": "truck"}, T0, whole_service=True) is None
     assert window.streams_for({"o": "3"}, T0, whole_service=True) is None
     assert window.streams_for({"shared_with": "7"}, T0, whole_service=True) is None
