@@ -88,9 +88,11 @@ class WindowPaginator(CappedPaginator):
 
     @property
     def count(self):
+        if "_count" in self.__dict__:  # a property, not cached_property: the cache is kept by hand
+            return self.__dict__["_count"]
         if self.streams is None:
-            return super().count
-        if "_count" not in self.__dict__:
+            self.__dict__["_count"] = super().count
+        else:
             # LIMIT cap + 1 each. The new codes are counted in the page's order (the b-tree that reads the page
             # stops at the cap, where an unordered count may pick a bitmap of the whole branch); the codes with
             # a clock without order, from the (service or branch, status, expires_at) b-trees alone.
