@@ -114,10 +114,33 @@ class ActivationCode(models.Model):
                          condition=models.Q(shared_with__isnull=False)),
             # The expiry sweep and "expiring within N days": live codes by expiry.
             models.Index(fields=["expires_at"], name="code_live_expiry", condition=models.Q(status="active")),
+            # Covering the dashboard's codes figures (unit, planned start): read from the index alone.
             models.Index(fields=["service", "status", "expires_at"], name="code_service_status_expiry",
-                         condition=models.Q(expires_at__isnull=False)),
-            # The window filtered by state (new, active…), newest first.
-            models.Index(fields=["service", "status", "-created_at", "id"], name="code_service_status_created"),
+                         include=["unit", "activated_at"], condition=models.Q(expires_at__isnull=False)),
+            # The window's new codes, newest first (the default view merges them with the live codes, which a
+            # GiST index returns newest first without walking past due or expired ones: migration 0006).
+            models.Index(fields=["service", "-created_at", "id"], name="code_service_new",
+                         condition=models.Q(status="new")),
+            # The validity filter, newest first, for each stored status; and its capped count, which reads
+            # only the matching rows (no walk through the service or the branch when few match).
+            models.Index(fields=["service", "validity_days", "status", "-created_at", "id"],
+                         name="code_service_validity"),
+            models.Index(fields=["holder_branch", "validity_days", "status", "-created_at", "id"],
+                         name="code_branch_validity", condition=models.Q(holder_branch__isnull=False)),
+            # "On a unit": the codes on units (bounded by the units), newest first.
+            models.Index(fields=["service", "-created_at", "id"], name="code_service_on_unit",
+                         condition=models.Q(unit__isnull=False)),
+            models.Index(fields=["holder_branch", "-created_at", "id"], name="code_branch_on_unit",
+                         condition=models.Q(unit__isnull=False, holder_branch__isnull=False)),
+            # The capped count of a distributor's codes with a clock (the window's live part): a range of
+            # this index, read from the index alone, that stops at the cap.
+            models.Index(fields=["holder_branch", "status", "expires_at"], name="code_branch_status_expiry",
+                         condition=models.Q(holder_branch__isnull=False, expires_at__isnull=False)),
+            # The "activated" date range (codes that never started are not in it).
+            models.Index(fields=["service", "activated_at"], name="code_service_activated",
+                         condition=models.Q(activated_at__isnull=False)),
+            models.Index(fields=["holder_branch", "activated_at"], name="code_branch_activated",
+                         condition=models.Q(activated_at__isnull=False, holder_branch__isnull=False)),
         ]
         permissions = [
             ("generate_codes", "Can generate activation codes"),

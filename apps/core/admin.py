@@ -433,6 +433,11 @@ class CappedChangeList(ChangeList):
             if isinstance(exc.__context__, InvalidPage):
                 raise Http404(_("There is no page %(number)s in this list.") % {"number": self.page_num}) from exc
             raise
+        if not self.multi_page and not (self.show_all and self.can_show_all):
+            # One page holds every row: Django reads the unsliced queryset, which PostgreSQL plans as a sort
+            # of every row the filters might match (a whole branch when none does). The page's own slice
+            # has the LIMIT the count found.
+            self.result_list = self.paginator.page(1).object_list
         if self.show_all and not self.can_show_all:
             messages.warning(request, _("“Show all” lists at most %(limit)s rows and this list has more: it is "
                                         "shown %(per_page)s rows a page.")

@@ -45,3 +45,34 @@ class SetFillfactor(Operation):
     @property
     def migration_name_fragment(self):
         return f"{self.model_name.lower()}_fillfactor"
+
+
+class PostgresOnlySQL(Operation):
+    """Raw SQL run on PostgreSQL only (extensions, GiST and trigram indexes); nothing elsewhere.
+
+    For indexes Django's model state need not know: the queries that use them are written so that
+    SQLite answers the same rows without them."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, sql: str, reverse_sql: str):
+        self.sql = sql
+        self.reverse_sql = reverse_sql
+
+    def deconstruct(self):
+        return self.__class__.__qualname__, [], {"sql": self.sql, "reverse_sql": self.reverse_sql}
+
+    def state_forwards(self, app_label, state):
+        """Storage only: the models' state is the same before and after."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.sql)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.reverse_sql)
+
+    def describe(self):
+        return "SQL on PostgreSQL only"

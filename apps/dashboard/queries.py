@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 
@@ -25,7 +25,9 @@ from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
 from apps.core.scoping import is_platform
 from apps.units.models import Unit
 from apps.discounts import queries as discount_queries
-from apps.services.queries import block_warnings
+from apps.plans.inheritance import ROOT_DEFAULTS
+from apps.plans.models import Plan
+from apps.services.queries import DAYS_WARNING_MARGIN, block_warnings
 
 DEFAULT_DAYS, MAX_DAYS = 90, 366
 EXPIRY_WINDOWS = (7, 30)
@@ -149,8 +151,30 @@ def unit_figures(scope: Scope) -> dict[str, int]:
 def blocking_soon_ids(accounts, now: datetime) -> list[int]:
     """The accounts of ``accounts`` (a queryset) predicted to block within 5 days, by the kernel's own
     warning (SPEC §8.3: ``services.queries.block_warnings``); blocked ones are not predicted."""
-    ids = list(accounts.filter(blocked=False).order_by().values_list("pk", flat=True))
+    ids = list(prediction_candidates(accounts.filter(blocked=False)).order_by().values_list("pk", flat=True))
     return sorted(block_warnings(ids, now)) if ids else []
+
+
+def prediction_candidates(accounts):
+    """The accounts of ``accounts`` the kernel's warning could name, narrowed in SQL before its per-account
+    work (issue 15: that work over every account of a big service cost most of the home page).
+
+    Exact, not a guess: the settings that decide a prediction come from the account's own overrides, its
+    plan chain, or the defaults. When no plan, no account of the scope and no default turns blocking by
+    balance on, only the days rule can warn, and it warns only where ``days − min_days ≤ 4``: so only
+    accounts with ``days ≤ (the largest min_days any of them can have) + 4`` can be named. Two aggregate
+    queries over the plans and the scope's accounts; the kernel then checks each candidate as before."""
+    def rules(rows):
+        return rows.aggregate(balance=Count("pk", filter=Q(block_by_balance=True)),
+                              days=Count("pk", filter=Q(block_by_days=True)), min_days=Max("min_days"))
+
+    plans, own = rules(Plan.objects.order_by()), rules(accounts.order_by())
+    if ROOT_DEFAULTS["block_by_balance"] or plans["balance"] or own["balance"]:
+        return accounts
+    if not (ROOT_DEFAULTS["block_by_days"] or plans["days"] or own["days"]):
+        return accounts.none()
+    most = max(ROOT_DEFAULTS["min_days"], plans["min_days"] or 0, own["min_days"] or 0)
+    return accounts.filter(days__lte=most + DAYS_WARNING_MARGIN)
 
 
 def account_figures(scope: Scope, now: datetime) -> dict[str, int]:

@@ -1,0 +1,330 @@
+"""Issue 16's page benchmark: every admin page at one tenth and at the full data, top user and distributor.
+
+Two databases of their own, built once each with set-based SQL (``generate_series``), then measured:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_tenth .venv/bin/python bench/pages_bench.py build --scale 0.1
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_full  .venv/bin/python bench/pages_bench.py build --scale 1
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_tenth \\
+        .venv/bin/python bench/pages_bench.py measure --small pp_tenth --large pp_full
+
+The data at scale 1 (issue 16): 10,000 end-user accounts below ten dealers (the distributor is the first
+dealer: a tenth of everything), 100,000 units (90 % active), 3,000,000 codes (300,000 unswept due codes,
+the newest: the sweep's lag; 72,000 live on units and 8,000 queued behind them; 40,000 running on no
+unit; 100,000 expired; the rest new; half held by the top account, half shared among the dealers),
+440,000 code events, 1,000,000 ledger rows. Plans, cost tables and a day's discount snapshot are small.
+
+``measure`` runs each page as the top user and the distributor on both databases (in-process test
+client, median of ``--repeat`` after a warm-up) in one run, so the ratio full/tenth is measured under the
+same load, and prints each page's time at both sizes, the ratio, the query count at both sizes and the
+machine's load. Pages: every admin changelist's first page that answers 200 for the role, the change and
+add pages of accounts, units, plans and codes, the code log, the ledger, the dashboard and the discount
+module. Figures go to ``docs/performance.md`` by hand.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.dev")
+os.environ.setdefault("DEBUG", "0")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+
+from apps.accounts import operations as account_ops  # noqa: E402
+from apps.accounts.models import Account, Operator, Role  # noqa: E402
+from apps.core import clock  # noqa: E402
+from apps.plans.models import Plan, PlanService  # noqa: E402
+
+DEALERS = 10
+NAME = "Pages bench"
+PASSWORD = "Bench-pass-2026!"
+
+
+CODE_FILTERS = ["state=new", "state=queued", "state=active_assigned", "state=active_unassigned", "state=expired",
+                "state=all", "assigned=yes", "assigned=no", "shared_with=none", "validity_days=30",
+                "validity_days=365", "expiring_within=7", "expiring_within=30",
+                "activated_at__from=2026-11-01&activated_at__to=2026-11-05", "expires_at__from=2027-01-01&expires_at__to=2027-01-03"]
+
+
+def build(scale: float) -> None:
+    n_accounts, n_units = int(10_000 * scale), int(100_000 * scale)
+    n_codes, n_events, n_ledger = int(3_000_000 * scale), int(440_000 * scale), int(1_000_000 * scale)
+    n_due, n_unassigned, n_expired = int(300_000 * scale), int(40_000 * scale), int(100_000 * scale)
+    platform = Operator.objects.filter(is_superuser=True).first() or Operator.objects.create_superuser(
+        "bench-root", "root@example.com", "bench")
+    top = account_ops.create_account(actor=platform, name=NAME, parent=None,
+                                     service_settings={"timezone": "Europe/Berlin",
+                                                       "billing_method": "activation_codes",
+                                                       "discount_enabled": True})
+    plan = Plan.objects.create(service=top, name="Bench plan", history_period_days=400, block_by_days=True, min_days=0)
+    PlanService.objects.create(plan=plan, name="avl_resource", type="periodic", interval="none", cost_table="")
+    for name in ("avl_unit", "unit_sensors", "sms"):
+        PlanService.objects.create(plan=plan, name=name, type="periodic", interval="monthly", cost_table="1:0.5")
+    account_ops.update_account(actor=platform, account=top, changes={"plan": plan})
+    dealers = [account_ops.create_account(actor=platform, name=f"Dealer {i}", parent=top, plan=plan,
+                                          dealer_rights=True) for i in range(DEALERS)]
+    account_ops.create_operator(actor=platform, username="bench-top", password=PASSWORD, account=top,
+                                role=Role.TOP_USER)
+    account_ops.create_operator(actor=platform, username="bench-dist", password=PASSWORD, account=dealers[0],
+                                role=Role.DISTRIBUTOR)
+    now = clock.now()
+    p = {"top": top.pk, "plan": plan.pk, "now": now, "dealers": [d.pk for d in dealers],
+         "dealer_paths": [d.path for d in dealers], "k": DEALERS, "top_path": top.path,
+         "n_accounts": n_accounts, "n_units": n_units, "n_codes": n_codes, "n_events": n_events,
+         "n_ledger": n_ledger, "n_due": n_due, "n_unassigned": n_unassigned, "n_expired": n_expired}
+    with connection.cursor() as cursor:
+        def run(label, sql):
+            started = time.perf_counter()
+            cursor.execute(sql, p)
+            print(f"  {label}: {time.perf_counter() - started:.1f} s", flush=True)
+
+        run("accounts", """
+            INSERT INTO accounts_account (name, parent_id, service_id, path, depth, plan_id, dealer_rights, balance,
+                days, blocked, blocked_by, blocked_reason, timezone, billing_method, basic_package_units,
+                purchased_units, currency_format, discount_enabled, created_at)
+            SELECT 'Client ' || lpad(i::text, 6, '0'), (%(dealers)s::bigint[])[1 + i %% %(k)s], %(top)s, '', 2,
+                   %(plan)s, false, (i %% 997) - 50, i %% 60, i %% 50 = 0,
+                   CASE WHEN i %% 50 = 0 THEN 'manual' ELSE '' END, '', 'UTC', 'monthly', 0, 0, '', false, %(now)s
+            FROM generate_series(0, %(n_accounts)s - 1) AS i""")
+        run("paths", """UPDATE accounts_account c SET path = p.path || c.id || '/' FROM accounts_account p
+                        WHERE c.parent_id = p.id AND c.service_id = %(top)s AND c.path = ''""")
+        cursor.execute("SELECT id FROM accounts_account WHERE service_id = %s AND depth = 2 ORDER BY id", [top.pk])
+        p["clients"] = [row[0] for row in cursor.fetchall()]
+        run("units", """
+            INSERT INTO units_unit (service_id, account_id, name, unique_id, active, deactivated_at,
+                deactivation_reason, eco_driving, road_limits_speeding, eco_criteria, created_at)
+            SELECT %(top)s, (%(clients)s::bigint[])[1 + i %% %(n_accounts)s], 'unit ' || lpad(i::text, 7, '0'),
+                   (350000000000000 + i * 7919)::text, i %% 10 <> 9, NULL,
+                   CASE WHEN i %% 10 = 9 THEN 'no_code' ELSE '' END, false, false, '[]'::jsonb,
+                   %(now)s - make_interval(mins => i)
+            FROM generate_series(0, %(n_units)s - 1) AS i""")
+        cursor.execute("SELECT id FROM units_unit WHERE service_id = %s AND active ORDER BY id", [top.pk])
+        live_units = [row[0] for row in cursor.fetchall()]
+        p["live"], p["n_live"] = live_units[: len(live_units) * 8 // 9], len(live_units) * 8 // 9
+        p["queued"] = live_units[: p["n_live"] // 9]
+        p["n_queued"] = len(p["queued"])
+        # Codes by row number i (newest first): [0, due) unswept due codes on no unit; then live on units;
+        # queued behind the first of those; running on no unit; expired; the rest new.
+        p["live_from"] = n_due
+        p["queued_from"] = p["live_from"] + p["n_live"]
+        p["free_from"] = p["queued_from"] + p["n_queued"]
+        p["expired_from"] = p["free_from"] + n_unassigned
+        p["new_from"] = p["expired_from"] + n_expired
+        run("codes", """
+            INSERT INTO codes_activationcode (code, service_id, validity_days, created_at, shared_with_id,
+                holder_path, holder_branch, status, activated_at, expires_at, unit_id, queued_on_id, cleared_at)
+            SELECT md5('pages-' || i), %(top)s, (ARRAY[30, 90, 180, 365])[1 + i %% 4],
+                   %(now)s - make_interval(secs => i),
+                   CASE WHEN i %% 2 = 0 THEN NULL ELSE (%(dealers)s::bigint[])[1 + (i / 2) %% %(k)s] END,
+                   CASE WHEN i %% 2 = 0 THEN %(top_path)s ELSE (%(dealer_paths)s::text[])[1 + (i / 2) %% %(k)s] END,
+                   CASE WHEN i %% 2 = 0 THEN NULL ELSE (%(dealers)s::bigint[])[1 + (i / 2) %% %(k)s] END,
+                   CASE WHEN i < %(queued_from)s THEN 'active' WHEN i < %(free_from)s THEN 'queued'
+                        WHEN i < %(expired_from)s THEN 'active' WHEN i < %(new_from)s THEN 'expired' ELSE 'new' END,
+                   CASE WHEN i < %(live_from)s THEN %(now)s - interval '31 days'
+                        WHEN i < %(queued_from)s THEN %(now)s - interval '1 day'
+                        WHEN i < %(free_from)s THEN %(now)s + interval '365 days'
+                        WHEN i < %(new_from)s THEN %(now)s - interval '100 days' END,
+                   CASE WHEN i < %(live_from)s THEN %(now)s - interval '1 day' + make_interval(secs => i %% 3600)
+                        WHEN i < %(queued_from)s THEN %(now)s + make_interval(
+                            mins => ((i - %(live_from)s)::bigint * 525600 / %(n_live)s)::int)
+                        WHEN i < %(free_from)s THEN %(now)s + interval '730 days'
+                        WHEN i < %(expired_from)s THEN %(now)s + interval '265 days'
+                        WHEN i < %(new_from)s THEN %(now)s - interval '1 day' END,
+                   CASE WHEN i >= %(live_from)s AND i < %(queued_from)s
+                        THEN (%(live)s::bigint[])[i - %(live_from)s + 1] END,
+                   CASE WHEN i >= %(queued_from)s AND i < %(free_from)s
+                        THEN (%(queued)s::bigint[])[i - %(queued_from)s + 1] END,
+                   CASE WHEN i >= %(expired_from)s AND i < %(new_from)s THEN %(now)s - interval '1 day' END
+            FROM generate_series(0, %(n_codes)s - 1) AS i""")
+        # A queued code starts when its unit's live code ends (the live codes' ends are spread evenly over
+        # the next year at both sizes, so "expiring within 7 days" holds the same share of them).
+        run("queue clocks", """
+            UPDATE codes_activationcode q SET activated_at = live.expires_at,
+                   expires_at = live.expires_at + interval '365 days'
+            FROM codes_activationcode live WHERE q.queued_on_id = live.unit_id AND q.status = 'queued'
+            AND live.status = 'active' AND live.service_id = %(top)s""")
+        # Code events: the assignments of the live codes' kind, spread over the last 30 days, on the units'
+        # accounts (the distributor sees its tenth by the account path).
+        run("code events", """
+            INSERT INTO codes_codeevent (at, action, service_id, actor_id, actor_name, code, code_id, unit_id,
+                unit_name, account_id, account_name, account_path, holder_path_before, holder_path_after,
+                before, after)
+            SELECT %(now)s - make_interval(secs => i * 6), 'assigned', %(top)s, NULL, 'bench',
+                   c.code, c.id, u.id, u.name, a.id, a.name, a.path, c.holder_path, c.holder_path, '{}', '{}'
+            FROM generate_series(0, %(n_events)s - 1) AS i
+            JOIN LATERAL (SELECT (%(live)s::bigint[])[1 + i %% %(n_live)s] AS unit_id) pick ON true
+            JOIN units_unit u ON u.id = pick.unit_id
+            JOIN accounts_account a ON a.id = u.account_id
+            JOIN codes_activationcode c ON c.unit_id = u.id AND c.status = 'active'""")
+        run("ledger", """
+            INSERT INTO accounts_ledgerentry (account_id, kind, amount, days, service, periodic, cost_table,
+                description, actor_name, at)
+            SELECT (%(clients)s::bigint[])[1 + g %% %(n_accounts)s], 'charge', -0.1, 0,
+                   (ARRAY['sms','avl_unit','unit_sensors'])[1 + g %% 3], false, '', 'bench', 'system',
+                   %(now)s - make_interval(secs => g)
+            FROM generate_series(1, %(n_ledger)s) g""")
+        run("analyze", "ANALYZE")
+    print(f"built service {top.pk}: {n_accounts} accounts, {n_units} units, {n_codes} codes, {n_events} events, "
+          f"{n_ledger} ledger rows")
+
+
+def pages(db: str) -> dict:
+    """{(role, label): url} on the database ``db`` (ids differ between the two)."""
+    from django.contrib import admin
+
+    from apps.codes.models import ActivationCode
+    from apps.units.models import Unit
+
+    top = Account.objects.using(db).get(name=NAME, parent__isnull=True)
+    dealer = Account.objects.using(db).get(name="Dealer 0", parent=top)
+    out = {}
+    for role, root in (("top user", top), ("distributor", dealer)):
+        path = root.path
+        client = Account.objects.using(db).filter(path__startswith=path, depth=2).order_by("pk").first()
+        unit = Unit.objects.using(db).filter(account__path__startswith=path).order_by("pk").first()
+        code = (ActivationCode.objects.using(db).filter(service=top, holder_path__startswith=path, status="active",
+                                                        unit__isnull=False).order_by("pk").first())
+        plan = Plan.objects.using(db).filter(service=top).order_by("pk").first()
+        urls = {}
+        for model in admin.site._registry:
+            meta = model._meta
+            urls[f"list {meta.app_label}.{meta.model_name}"] = f"/admin/{meta.app_label}/{meta.model_name}/"
+        urls.update({
+            "account change": f"/admin/accounts/account/{client.pk}/change/",
+            "account add": "/admin/accounts/account/add/",
+            "unit change": f"/admin/units/unit/{unit.pk}/change/",
+            "unit add": "/admin/units/unit/add/",
+            "plan change": f"/admin/plans/plan/{plan.pk}/change/",
+            "plan add": "/admin/plans/plan/add/",
+            "code change": f"/admin/codes/activationcode/{code.pk}/change/",
+            "code add": "/admin/codes/activationcode/add/",
+            "code log": "/admin/codes/log/",
+            "dashboard (admin home)": "/admin/",
+            "discount module": "/admin/discounts/",
+        })
+        window = "/admin/codes/activationcode/"
+        for query in CODE_FILTERS:
+            urls[f"codes {query}"] = f"{window}?{query}"
+        urls["codes q=<unit name>"] = f"{window}?q=unit+0001234"
+        urls["codes q=<IMEI start>"] = f"{window}?q=35000000"
+        for name, url in urls.items():
+            out[(role, name)] = url
+    return out
+
+
+def timed(client, url: str, repeat: int):
+    first = client.get(url)  # warm
+    if first.status_code != 200:
+        return None, 0, first.status_code
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    return statistics.median(times), len(ctx.captured_queries), 200
+
+
+def switch(name: str) -> None:
+    """Point the default connection at another database of the same server."""
+    connections["default"].close()
+    settings.DATABASES["default"]["NAME"] = name
+    connections["default"].settings_dict["NAME"] = name
+
+
+def measure(small: str, large: str, repeat: int, only: str | None) -> None:
+    plain_static = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    results = {}
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"], STORAGES=plain_static):
+        assert connection.vendor == "postgresql", "DATABASE_URL: the PostgreSQL server of both databases"
+        for size, db_name in (("small", small), ("large", large)):
+            switch(db_name)
+            for (role, name), url in pages("default").items():
+                if only and only not in name:
+                    continue
+                client = Client()
+                client.force_login(Operator.objects.get(username="bench-top" if role == "top user" else "bench-dist"))
+                results[(role, name, size)] = (url, *timed(client, url, repeat))
+            print(f"{size} done, load {open('/proc/loadavg').read().split()[0]}", flush=True)
+    print("| page | role | tenth ms | full ms | ratio | queries tenth | queries full | ok |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (role, name, size), (url, ms, queries, status) in results.items():
+        if size != "small":
+            continue
+        big = results.get((role, name, "large"))
+        if ms is None or big is None or big[1] is None:
+            continue
+        ratio = big[1] / ms if ms else 0
+        ok = big[1] <= 300 and ratio <= 1.5 and queries == big[2]
+        print(f"| {name} | {role} | {ms:.0f} | {big[1]:.0f} | {ratio:.2f} | {queries} | {big[2]} | "
+              f"{'yes' if ok else 'NO'} |")
+    skipped = sorted({(r, n, s[3] if s[1] is None else s[3]) for (r, n, z), s in results.items() if s[1] is None})
+    if skipped:
+        print("not 200 (not the role's page):", ", ".join(f"{r} {n} {st}" for r, n, st in skipped))
+
+
+def explain(db: str, role: str, url: str, top: int) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the ``top`` slowest statements of one page, as ``role`` sees it."""
+    plain_static = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    switch(db)
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"], STORAGES=plain_static):
+        client = Client()
+        client.force_login(Operator.objects.get(username="bench-top" if role == "top" else "bench-dist"))
+        client.get(url)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+    print(f"{url} as {role}: {response.status_code}, {len(ctx.captured_queries)} queries, "
+          f"load {open('/proc/loadavg').read().split()[0]}")
+    slowest = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:top]
+    with connection.cursor() as cursor:
+        for query in slowest:
+            print(f"\n-- {float(query['time']) * 1000:.1f} ms\n{query['sql']}")
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+            print("\n".join(row[0] for row in cursor.fetchall()))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--scale", type=float, default=1.0)
+    m = sub.add_parser("measure")
+    m.add_argument("--small", required=True, help="The tenth's database name.")
+    m.add_argument("--large", required=True, help="The full data's database name.")
+    m.add_argument("--repeat", type=int, default=3)
+    m.add_argument("--only", help="Only the pages whose label contains this text.")
+    e = sub.add_parser("explain")
+    e.add_argument("db")
+    e.add_argument("role", choices=["top", "dist"])
+    e.add_argument("url")
+    e.add_argument("--top", type=int, default=2)
+    args = parser.parse_args()
+    if args.command == "explain":
+        explain(args.db, args.role, args.url, args.top)
+    elif args.command == "build":
+        assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL=postgres://…)"
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        build(args.scale)
+        print(f"built in {time.perf_counter() - started:.0f} s")
+    else:
+        measure(args.small, args.large, args.repeat, args.only)
+
+
+if __name__ == "__main__":
+    main()
