@@ -5,6 +5,7 @@ import hashlib
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
@@ -116,6 +117,16 @@ class Role(models.TextChoices):
     RESTRICTED_DISTRIBUTOR = "restricted_distributor", "Restricted distributor"
 
 
+class Language(models.TextChoices):
+    """An operator's language (SPEC §9.3); empty follows the browser. Each is named in its own language,
+    the same in every language, so a person finds theirs whatever the page's language."""
+
+    BROWSER = "", _("The browser's language")
+    ENGLISH = "en", "English"
+    FRENCH = "fr", "Français"
+    SPANISH = "es", "Español"
+
+
 ROLE_RANK = {Role.RESTRICTED_DISTRIBUTOR: 0, Role.DISTRIBUTOR: 1, Role.TOP_USER: 2, Role.PLATFORM: 3}
 
 
@@ -124,6 +135,8 @@ class Operator(AbstractUser):
 
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="operators")
     role = models.CharField(max_length=30, choices=Role.choices, default=Role.PLATFORM)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True, default="",
+                                help_text=_("The language of the operator's pages and API answers; empty follows the browser."))
 
     class Meta:
         verbose_name = "operator"
