@@ -24,6 +24,13 @@ from tests import factories
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs an event loop
 
 
+def pytest_sessionstart(session):
+    """The French and Spanish catalogues compiled (``.mo`` is not committed; the install compiles them too)."""
+    from tests.i18n.catalogues import compile_catalogues
+
+    compile_catalogues()
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
