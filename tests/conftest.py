@@ -63,6 +63,17 @@ def _guards_lifted_while_emptying_tables():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in English: a request leaves its language active in the thread that served it
+    (Django's middleware does not undo it), and the test client serves requests in the test's thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache: throttle counters (DRF's, the failed-token count) must not
     carry from one test to the next."""

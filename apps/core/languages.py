@@ -77,3 +77,9 @@ def apply_api_language(request, language: str) -> None:
     if accepted_language(request):
         return
     _activate(getattr(request, "_request", request), supported(language) or settings.LANGUAGE_CODE)
+
+
+def language_of(user) -> str:
+    """The language to write to ``user`` outside a request (an e-mail, a job's message): their own setting,
+    else English. Use as ``with translation.override(language_of(operator)):``."""
+    return saved_language(user) or settings.LANGUAGE_CODE

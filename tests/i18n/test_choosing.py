@@ -214,3 +214,17 @@ def test_the_operation_refuses_another_language(world):
     with pytest.raises(InvalidInput) as refused:
         operations.update_operator(actor=world.top, operator=world.north_op, language="pt")
     assert list(refused.value.fields) == ["language"]
+
+
+def test_outside_a_request_an_operator_is_written_to_in_their_language(world):
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    from apps.core.languages import language_of
+
+    _set(world.north_op, "es")
+    operator = Operator.objects.get(pk=world.north_op.pk)
+    with translation.override(language_of(operator)):
+        assert gettext("Activation codes") == "Códigos de activación"
+    assert language_of(Operator.objects.get(pk=world.top.pk)) == "en"
+    assert language_of(None) == "en"
