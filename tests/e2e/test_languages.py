@@ -80,3 +80,23 @@ def test_a_payment_typed_in_french_is_read_as_french(world, login, live_server, 
     page.click("input[name=confirm] ~ .submit-row input[type=submit], .submit-row input[type=submit]")
     expect(page.locator("#result_list")).to_contain_text("Facture 2026-11")
     expect(page.locator("#result_list")).to_contain_text("1234,5")  # the ledger's raw amount, a French decimal comma
+
+
+def test_the_plan_page_shows_money_in_french_in_the_server_s_and_the_calculator_s_text(world, login, live_server,
+                                                                                       page, shot):
+    from decimal import Decimal
+
+    from apps.accounts.models import Account
+    from apps.plans.models import Plan
+
+    Plan.objects.filter(pk=world.base_plan.pk).update(block_by_balance=True, block_balance=Decimal("-1000"))
+    Account.objects.filter(pk=world.acme.pk).update(currency_format="%.02f €")
+    Operator.objects.filter(pk=world.top.pk).update(language="fr")
+    page.set_viewport_size(WIDE)
+    login("top")
+    page.goto(f"{live_server.url}/admin/plans/plan/{world.dealer_plan.pk}/change/")
+    expect(page.locator(".field-block_balance .help")).to_contain_text("-1\u00a0000,00 €")  # Vide : hérite de …
+    page.fill(".cost-calculator .calc-table", "1:1000")
+    expect(page.locator(".cost-calculator .calc-result")).to_contain_text("1\u00a0000,00 €")
+    expect(page.locator(".cost-calculator .calc-result")).to_contain_text("10\u00a0000,00 €")
+    shot("i18n-plan-calculator-fr")
