@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(VENV)/bin/pip
 
-.PHONY: run test install install-test migrate demo check clean
+.PHONY: run test install install-test migrate demo check clean messages
 
 run:            ## set up, load demo data, serve the admin with a Celery worker and beat
 	@scripts/run.sh
@@ -29,6 +29,9 @@ demo: migrate
 check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+
+messages: install  ## the catalogues after a string changed: new messages arrive empty in locale/{fr,es}
+	$(PY) -m tests.i18n.catalogues
 
 clean:
 	rm -rf var test-results

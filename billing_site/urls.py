@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -17,6 +19,9 @@ urlpatterns = [
     # Custom pages (discount module, apply a code, …) live under /admin/ so they share its login and look.
     *[path("admin/", include(f"apps.{app}.admin_urls")) for app in DOMAIN_APPS],
     path("admin/jobs/", admin.site.admin_view(jobs.scheduled_jobs_view), name="scheduled-jobs"),
+    # The site's own JavaScript strings and the language's formats (domain djangojs of locale/; the admin's
+    # jsi18n serves only the admin's): ``<script src="{% url 'site-jsi18n' %}">`` gives gettext() and get_format().
+    path("admin/jsi18n/site/", admin.site.admin_view(JavaScriptCatalog.as_view()), name="site-jsi18n"),
     path("admin/", admin.site.urls),
     *[path("api/v1/", include(f"apps.{app}.api_urls")) for app in DOMAIN_APPS],
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -25,6 +30,6 @@ urlpatterns = [
 
 handler403 = "apps.core.views.permission_denied"
 
-admin.site.site_header = "Telematics billing"
-admin.site.site_title = "Telematics billing"
-admin.site.index_title = "Back office"
+admin.site.site_header = _("Telematics billing")
+admin.site.site_title = _("Telematics billing")
+admin.site.index_title = _("Back office")

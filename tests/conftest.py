@@ -20,6 +20,13 @@ from tests.helpers import World, build_world
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs an event loop
 
 
+def pytest_sessionstart(session):
+    """The French and Spanish catalogues compiled (``.mo`` is not committed; the install compiles them too)."""
+    from tests.i18n.catalogues import compile_catalogues
+
+    compile_catalogues()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _guards_lifted_while_emptying_tables():
     """Transactional and browser tests empty every table after each test (Django's ``flush``: one
@@ -39,6 +46,17 @@ def _guards_lifted_while_emptying_tables():
     TransactionTestCase._fixture_teardown = _fixture_teardown
     yield
     TransactionTestCase._fixture_teardown = original
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in English: a request leaves its language active in the thread that served it
+    (Django's middleware does not undo it), and the test client serves requests in the test's thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

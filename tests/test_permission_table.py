@@ -229,6 +229,9 @@ RESOLVER_ADMIN = [
     row("get", "/admin/django_celery_beat/solarschedule/{solar}/history/",
         S("302 200 403 403 403 403 403"), kind="admin"),
     row("get", "/admin/jsi18n/", S("302 200 200 200 200 200 200"), kind="admin"),
+    row("get", "/admin/jsi18n/site/", S("302 200 200 200 200 200 200"), kind="admin"),
+    # The header's language switcher: every signed-in operator may set their own ("xx" is no language: 400).
+    row("post", "/admin/language/", S("302 400 400 400 400 400 400"), {"language": "xx"}, kind="admin"),
     row("get", "/admin/login/", S("200 302 302 302 302 302 302"), kind="admin"),
     row("post", "/admin/logout/", S("302 200 200 200 200 200 200"), kind="admin"),
     row("get", "/admin/password_change/", S("302 200 200 200 200 200 200"), kind="admin"),

@@ -429,8 +429,9 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
     list_filter = (service_filter("account__service"), "role", "is_active")
     search_fields = ("username", "email", "account__name")
     ordering = ("username",)
-    add_fieldsets = ((None, {"fields": ("username", "password", "email", "account", "role")}),)
-    fieldsets = ((None, {"fields": ("username", "account", "role", "email", "is_active", "last_login")}),)
+    add_fieldsets = ((None, {"fields": ("username", "password", "email", "account", "role", "language")}),)
+    fieldsets = ((None, {"fields": ("username", "account", "role", "email", "is_active", "language",
+                                    "last_login")}),)
     readonly_fields = ("username", "account", "role", "last_login")
     filter_horizontal = ()
     autocomplete_fields = ("account",)

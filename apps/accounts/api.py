@@ -140,12 +140,13 @@ class OperatorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         d = serializer.validated_data
         serializer.instance = operations.create_operator(
             actor=self.request.user, username=d["username"], password=d["password"], email=d.get("email", ""),
-            account=d["account"], role=d["role"])
+            account=d["account"], role=d["role"], language=d.get("language", ""))
 
     def perform_update(self, serializer):
         d = serializer.validated_data
         serializer.instance = operations.update_operator(actor=self.request.user, operator=serializer.instance,
-                                                         email=d.get("email"), is_active=d.get("is_active"))
+                                                         email=d.get("email"), is_active=d.get("is_active"),
+                                                         language=d.get("language"))
 
     @extend_schema(request=None, responses={201: TokenSerializer})
     @action(detail=True, methods=["post"])

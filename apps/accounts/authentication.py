@@ -13,6 +13,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.throttling import BaseThrottle
 
 from apps.core import clock
+from apps.core.languages import apply_api_language
 
 from .models import OperatorToken
 
@@ -71,6 +72,7 @@ class OperatorTokenAuthentication(authentication.BaseAuthentication):
         if token is None or not token.operator.is_active:
             _count_failure(request)
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
+        apply_api_language(request, token.operator.language)  # no explicit Accept-Language: theirs (SPEC §9.8)
         return token.operator, token
 
     def authenticate_header(self, request):

@@ -112,7 +112,7 @@ class OperatorCreationForm(OperationForm):
 
     class Meta:
         model = Operator
-        fields = ("username", "email", "account", "role")
+        fields = ("username", "email", "account", "role", "language")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,16 +122,19 @@ class OperatorCreationForm(OperationForm):
     def perform(self, actor):
         d = self.cleaned_data
         return operations.create_operator(actor=actor, username=d["username"], password=d["password"],
-                                          email=d.get("email", ""), account=d["account"], role=d["role"])
+                                          email=d.get("email", ""), account=d["account"], role=d["role"],
+                                          language=d.get("language", ""))
 
 
 class OperatorChangeForm(OperationForm):
     class Meta:
         model = Operator
-        fields = ("email", "is_active")
+        fields = ("email", "is_active", "language")
 
     def perform(self, actor):
         original = Operator.objects.get(pk=self.instance.pk)
         return operations.update_operator(actor=actor, operator=original, email=self.cleaned_data["email"],
                                           is_active=self.cleaned_data["is_active"]
-                                          if "is_active" in self.changed_data else None)
+                                          if "is_active" in self.changed_data else None,
+                                          language=self.cleaned_data["language"]
+                                          if "language" in self.changed_data else None)

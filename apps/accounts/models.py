@@ -5,6 +5,7 @@ import hashlib
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
@@ -122,6 +123,17 @@ class Role(models.TextChoices):
 SERVICE_SETTING_FIELDS = ("timezone", "billing_method", "basic_package_units", "purchased_units", "discount_enabled")
 SERVICE_FORM_FIELDS = tuple(name for name in SERVICE_SETTING_FIELDS if name != "billing_method")
 
+
+class Language(models.TextChoices):
+    """An operator's language (SPEC §9.3); empty follows the browser. Each is named in its own language,
+    the same in every language, so a person finds theirs whatever the page's language."""
+
+    BROWSER = "", _("The browser's language")
+    ENGLISH = "en", "English"
+    FRENCH = "fr", "Français"
+    SPANISH = "es", "Español"
+
+
 ROLE_RANK = {Role.RESTRICTED_DISTRIBUTOR: 0, Role.DISTRIBUTOR: 1, Role.TOP_USER: 2, Role.PLATFORM: 3}
 
 
@@ -130,6 +142,8 @@ class Operator(AbstractUser):
 
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="operators")
     role = models.CharField(max_length=30, choices=Role.choices, default=Role.PLATFORM)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True, default="",
+                                help_text=_("The language of the operator's pages and API answers; empty follows the browser."))
 
     class Meta:
         verbose_name = "operator"

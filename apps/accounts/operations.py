@@ -28,8 +28,8 @@ from apps.plans.inheritance import combined_settings
 from apps.plans.history import record_account_plans
 from apps.plans.models import Plan
 
-from .models import (SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, IdempotencyKey, LedgerEntry, LedgerKind,
-                     Operator, OperatorToken, Role)
+from .models import (SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, IdempotencyKey, Language,
+                     LedgerEntry, LedgerKind, Operator, OperatorToken, Role)
 from . import rights, signals
 from .rights import may_manage
 from .roles import group_for
@@ -563,8 +563,10 @@ def _role_fits(role: str, account: Account | None) -> str | None:
 
 
 @transaction.atomic
-def create_operator(*, actor, username: str, password: str, email: str = "", account: Account, role: str) -> Operator:
+def create_operator(*, actor, username: str, password: str, email: str = "", account: Account, role: str,
+                    language: str = "") -> Operator:
     require_not_blocked(actor)
+    _check_language(language)
     if not rights.may_create_operators(actor):
         raise Forbidden("Your role may not create operators.")
     if not rights.may_create_operator_in(actor, account):
@@ -579,7 +581,8 @@ def create_operator(*, actor, username: str, password: str, email: str = "", acc
         raise InvalidInput.field("username", "This field is required.")
     if Operator.objects.filter(username__iexact=username).exists():
         raise InvalidInput.field("username", "This username is taken.")
-    operator = Operator(username=username, email=email or "", account=account, role=role, is_staff=True)
+    operator = Operator(username=username, email=email or "", account=account, role=role, is_staff=True,
+                        language=language)
     try:
         validate_password(password, operator)
     except ValidationError as exc:
@@ -591,19 +594,39 @@ def create_operator(*, actor, username: str, password: str, email: str = "", acc
 
 
 @transaction.atomic
-def update_operator(*, actor, operator: Operator, email: str | None = None, is_active: bool | None = None) -> Operator:
+def update_operator(*, actor, operator: Operator, email: str | None = None, is_active: bool | None = None,
+                    language: str | None = None) -> Operator:
     require_not_blocked(actor)
     if not rights.may_change_operator(actor, operator):
-        raise Forbidden("You may not change this operator.", code="outside_branch")
+        raise Forbidden(_("You may not change this operator."), code="outside_branch")
     if is_active is not None and operator.pk == actor.pk:
-        raise InvalidInput.field("is_active", "You cannot deactivate yourself.")
+        raise InvalidInput.field("is_active", _("You cannot deactivate yourself."))
+    if language is not None:
+        _check_language(language)
+        operator.language = language
     if email is not None:
         operator.email = email
     if is_active is not None:
         operator.is_active = is_active
         if not is_active:
             OperatorToken.objects.filter(operator=operator).delete()
-    operator.save(update_fields=["email", "is_active"])
+    operator.save(update_fields=["email", "is_active", "language"])
+    return operator
+
+
+def _check_language(language: str) -> None:
+    if language not in Language.values:
+        raise InvalidInput.field("language", _("Not a language of this site: choose en, fr, es or empty "
+                                               "(the browser's)."))
+
+
+@transaction.atomic
+def set_own_language(*, operator: Operator, language: str) -> Operator:
+    """The header's language switcher (SPEC §9.8): an operator's own display setting. Any signed-in
+    operator may set their own, a blocked one too (it changes what they read, nothing of the business)."""
+    _check_language(language)
+    Operator.objects.filter(pk=operator.pk).update(language=language)
+    operator.language = language
     return operator
 
 

@@ -83,7 +83,7 @@ class OperatorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Operator
-        fields = ("id", "username", "password", "email", "account", "role", "is_active")
+        fields = ("id", "username", "password", "email", "account", "role", "is_active", "language")
         read_only_fields = ("is_active",)
 
     def validate(self, attrs):
@@ -100,7 +100,7 @@ class OperatorSerializer(serializers.ModelSerializer):
 class OperatorUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Operator
-        fields = ("id", "username", "email", "account", "role", "is_active")
+        fields = ("id", "username", "email", "account", "role", "is_active", "language")
         read_only_fields = ("username", "account", "role")
 
 

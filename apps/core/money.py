@@ -4,6 +4,7 @@ half up), one display function (``format_money``, which rounds the same way to t
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import formats
 from django.utils.translation import gettext
 
 from .errors import InvalidInput
@@ -44,19 +45,44 @@ def currency_format_error(pattern: str) -> str | None:
     return None
 
 
+def separators() -> tuple[str, str]:
+    """The active language's decimal and thousands separators (Django's formats: ``.``/``,`` in English,
+    ``,`` and a no-break space in French and Spanish)."""
+    return formats.get_format("DECIMAL_SEPARATOR"), formats.get_format("THOUSAND_SEPARATOR")
+
+
+def format_amount(value: Decimal) -> str:
+    """A number as text in the active language's format, thousands grouped: ``1234.5`` → ``1,234.5`` in
+    English, ``1 234,5`` in French. The value's own places are kept (no rounding here)."""
+    decimal_separator, thousand_separator = separators()
+    return format(Decimal(value), ",f").translate({ord(","): thousand_separator, ord("."): decimal_separator})
+
+
 def format_money(amount: Decimal, pattern: str | None = None) -> str:
-    """``1234.565`` with ``'€%.02f'`` → ``'€1,234.57'`` (2 places, half-up, a comma between thousands, put
-    into the pattern as text: never ``pattern % Decimal``). ``-0.004`` shows as ``0.00``."""
+    """``1234.565`` with ``'€%.02f'`` → ``'€1,234.57'`` in English, ``'€1 234,57'`` in French (2 places,
+    half-up, thousands grouped in the active language's format, put into the pattern as text: never
+    ``pattern % Decimal``; the pattern still decides the symbol and its place). ``-0.004`` shows as ``0.00``."""
     pattern = pattern or DEFAULT_CURRENCY_FORMAT
     value = Decimal(amount).quantize(DISPLAY_PLACES, rounding=ROUND_HALF_UP)
     if value == 0:
         value = abs(value)
-    return pattern.replace(_PLACEHOLDER, format(value, ",f"), 1)
+    return pattern.replace(_PLACEHOLDER, format_amount(value), 1)
 
 
 def currency_example(pattern: str | None) -> str:
     """How a currency pattern shows an amount (``'€%.02f'`` → ``'€1,234.50'``): the pattern's example."""
     return format_money(Decimal("1234.50"), pattern)
+
+
+def format_money_input(value) -> str:
+    """An amount as a form shows it to be edited: the active language's format, thousands grouped, at
+    least 2 places and no rounding (``-7.5000`` → ``-7.50``, ``12.3456`` → ``12.3456``, ``1 234,50`` in
+    French). ``parse_localized_money`` reads it back."""
+    value = Decimal(value)
+    if value == 0:
+        value = abs(value)
+    places = max(2, -value.normalize().as_tuple().exponent) if value.is_finite() else 2
+    return format_amount(value.quantize(Decimal(1).scaleb(-places)))
 
 
 # ASCII digits only: ``\d`` (and ``int()``/``Decimal()``) also take '١٢' or '１２'. No sign but a leading
@@ -130,3 +156,37 @@ def clean_money(value, field: str) -> Decimal:
         return parse_money(value)
     except MoneyError as error:
         raise InvalidInput.field(field, error.reason) from None
+
+
+# --- amounts typed in a form, in the active language's format (SPEC §9.8: forms accept the language's format)
+
+_SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow no-break space: one separator to a reader
+
+
+def _localized_amount_re(decimal_separator: str, thousand_separator: str) -> re.Pattern:
+    group = re.escape(thousand_separator) if thousand_separator not in _SPACES else f"[{_SPACES}]"
+    return re.compile(rf"(-?)([0-9]{{1,3}}(?:{group}[0-9]{{3}})+|[0-9]+)(?:{re.escape(decimal_separator)}([0-9]+))?",
+                      re.ASCII)
+
+
+def _localized_syntax_reason() -> str:
+    return gettext("Not an amount: write digits 0-9, an optional leading minus and at most 4 decimal places, "
+                   "e.g. %(example)s or %(negative)s.") % {"example": format_amount(Decimal("1234.50")),
+                                                          "negative": format_amount(Decimal("-3.25"))}
+
+
+def parse_localized_money(value) -> Decimal:
+    """An amount typed in a form: what the form shows (``format_money_input``) in the active language, i.e.
+    ``1 234,50`` or ``1234,50`` in French and Spanish, ``1,234.50`` or ``1234.50`` in English; then the
+    strict ``parse_money``. Groups are exactly 3 digits (``1,5`` and ``12 34,5`` are refused); the other
+    language's separator is refused (``12.50`` in French), never guessed; no surrounding spaces, no sign but a
+    leading minus, ASCII digits only. Anything but text goes to ``parse_money`` as it is."""
+    if not isinstance(value, str):
+        return parse_money(value)
+    decimal_separator, thousand_separator = separators()
+    match = _localized_amount_re(decimal_separator, thousand_separator).fullmatch(value)
+    if match is None:
+        raise MoneyError(_localized_syntax_reason())
+    sign, integer, fraction = match.groups()
+    canonical = sign + re.sub("[^0-9]", "", integer) + (f".{fraction}" if fraction is not None else "")
+    return parse_money(canonical)  # at most 4 places, at most 12 digits before the separator

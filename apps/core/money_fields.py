@@ -5,16 +5,20 @@ Every money input (payments, opening payments, block and deny balances) uses the
 and the API, with the parser's reason under the field.
 """
 
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .money import AMOUNT_PATTERN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, MoneyError, parse_money
+from .money import (AMOUNT_PATTERN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, MoneyError, format_money_input,
+                    parse_localized_money, parse_money)
 
 
 class MoneyFormField(forms.Field):
-    """An amount in an admin form: text, parsed strictly (empty → None)."""
+    """An amount in an admin form: text in the active language's format (``1 234,50`` in French), shown
+    as it is read back, parsed strictly (empty → None). The API keeps its one syntax (``1234.50``)."""
 
     widget = forms.TextInput
 
@@ -28,9 +32,15 @@ class MoneyFormField(forms.Field):
         if value in self.empty_values:
             return None
         try:
-            return parse_money(value)
+            return parse_localized_money(value)
         except MoneyError as error:
             raise ValidationError(error.reason, code="invalid") from None
+
+    def prepare_value(self, value):
+        """A stored amount in the language's format; what was typed (a bound form) stays as typed."""
+        if isinstance(value, Decimal | int) and not isinstance(value, bool):
+            return format_money_input(value)
+        return value
 
     def widget_attrs(self, widget):
         attrs = super().widget_attrs(widget)

@@ -460,12 +460,12 @@ def describe(change: Change, *, user_name: Callable[[int], str], unit_name: Call
     if f == "road_limits_speeding":
         return _("Turn speeding by road limits off")
     if f == "eco_criterion":
-        return _("Remove the eco-driving criterion \u201c%(name)s\u201d") % values
+        return _("Remove the eco-driving criterion “%(name)s”") % values
     if f == "storage":
         before = change.before or FOREVER_HISTORY_DAYS
         return _("Shorten the data storage period from %(before)s to %(after)s days") % {**values, "before": before}
     if f == "app":
-        return _("Make the application \u201c%(name)s\u201d unavailable") % {"name": change.name}
+        return _("Make the application “%(name)s” unavailable") % {"name": change.name}
     if f == rules.CMS_MANAGER_SERVICE:
         return _("Make CMS Manager unavailable")
     if f == rules.MESSAGES_SERVICE:

@@ -297,17 +297,21 @@ class PlanAdmin(PlanPagesMixin, admin.ModelAdmin):
 
     @admin.display(description="calculator")
     def calculator(self, obj):
+        from apps.core.money import separators
+
         from .forms import currency_pattern
 
         plan = obj if isinstance(obj, Plan) else getattr(obj, "plan", None)
+        decimal_separator, thousand_separator = separators()  # the page language's, as format_money uses
         return format_html(
-            '<div class="cost-calculator" data-evaluate-url="{}" data-currency="{}">'
+            '<div class="cost-calculator" data-evaluate-url="{}" data-currency="{}" data-decimal="{}" '
+            'data-thousands="{}">'
             '<label>Cost table <input type="text" class="calc-table" size="30" placeholder="e.g. 1:0;10:1.5;-1">'
             '</label> <label>count <input type="number" class="calc-count" min="0" max="9999" value="10"></label>'
             '<output class="calc-result" aria-live="polite"></output>'
             '<p class="help">Type a table and a count: the price of the next object and the period’s total. '
             'Each service row above shows the same for its own table.</p></div>',
-            reverse("cost-table-evaluate"), currency_pattern(plan))
+            reverse("cost-table-evaluate"), currency_pattern(plan), decimal_separator, thousand_separator)
 
     # --- extra pages ---
 

@@ -29,11 +29,17 @@
     return pattern && pattern.indexOf("%.02f") >= 0 ? pattern : "%.02f";
   }
 
-  function money(value) {  // 12345000n -> "€1,234.50" (display: 2 places, half-up, thousands grouped)
+  function separator(name, fallback) {  // the page language's (data-decimal, data-thousands), as format_money uses
+    var panel = document.querySelector(".cost-calculator");
+    var value = panel ? panel.getAttribute("data-" + name) : null;
+    return value !== null && value !== "" ? value : fallback;
+  }
+
+  function money(value) {  // 12345000n -> "€1,234.50" / "€1 234,50" (2 places, half-up, thousands grouped)
     var abs = value < 0n ? -value : value;
     var cents = (abs + 50n) / 100n;
-    var whole = (cents / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    var text = whole + "." + (cents % 100n).toString().padStart(2, "0");
+    var whole = (cents / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, separator("thousands", ","));
+    var text = whole + separator("decimal", ".") + (cents % 100n).toString().padStart(2, "0");
     var shown = currencyPattern().replace("%.02f", (value < 0n && cents !== 0n ? "-" : "") + text);
     return shown.replace(/&/g, "&amp;").replace(/</g, "&lt;");  // the result goes into innerHTML
   }
