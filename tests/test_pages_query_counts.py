@@ -19,7 +19,7 @@ from apps.codes.models import ActivationCode, CodeStatus
 from apps.plans.models import Plan
 from apps.units.models import Unit
 from tests import factories
-from tests.codes.conftest import T0, make_unit
+from tests.codes.helpers import T0, make_unit
 
 NOW = T0 + timedelta(days=1)
 

@@ -15,7 +15,7 @@ from apps.codes.admin import ActivationCodeAdmin
 from apps.codes.models import ActivationCode, CodeStatus
 from apps.core.admin import CappedPaginator
 
-from .conftest import T0, make_unit
+from .helpers import T0, make_unit
 
 CHANGELIST = "/admin/codes/activationcode/"
 NOW = T0 + timedelta(days=2)

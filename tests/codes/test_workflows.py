@@ -16,7 +16,7 @@ from apps.codes.models import ActivationCode, CodeEvent, CodeGenerationJob
 from apps.units.models import Unit
 from tests.helpers import requires_postgres
 
-from .conftest import T0, events_of
+from .helpers import T0, events_of
 
 CHANGELIST = "/admin/codes/activationcode/"
 

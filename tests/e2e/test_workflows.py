@@ -12,7 +12,7 @@ from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.core import clock
 from tests.codes.conftest import cw  # noqa: F401  (the codes world fixture)
-from tests.e2e.conftest import pick
+from tests.e2e.helpers import pick
 
 WIDE = {"width": 1366, "height": 900}
 
