@@ -64,13 +64,29 @@ def changes(before: dict, after: dict) -> tuple[dict, dict]:
     """(before, after) with only the fields whose readable value changed."""
     old, new = plain(before or {}), plain(after or {})
     keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
-    return {k: old[k] for k in keys if k in old}, {k: new[k] for k in keys if k in new}
+    # An unset value is left out rather than shown as None (an override set reads "min_days: 3").
+    return ({k: old[k] for k in keys if old.get(k) is not None},
+            {k: new[k] for k in keys if new.get(k) is not None})
 
 
 def actor_fields(actor, job: str = "") -> tuple[int | None, str]:
-    if actor is not None and getattr(actor, "pk", None) is not None:
-        return actor.pk, actor.get_username()
+    """(operator id, name), or (None, the job's name) for a job."""
+    if actor is not None and (getattr(actor, "pk", None) is not None or actor.get_username()):
+        return getattr(actor, "pk", None), actor.get_username()
     return None, job or "system"
+
+
+def record_job_run(job: str, *, counts: dict, account=None, failed: str = "", now: datetime | None = None) -> bool:
+    """One ``job_run`` event for a run that changed something (or failed), in the chain of the service
+    (``account``: its top account) or the platform's; idle runs leave nothing (SPEC §9.8)."""
+    if not failed and not any(counts.values()):
+        return False
+    from django.db import transaction
+
+    with transaction.atomic():
+        record("job_run", job=job, subject_type="job", subject_name=job, account=account, after=counts,
+               reason=failed, now=now)
+    return True
 
 
 def event(action: str, *, actor=None, job: str = "", subject_type: str, subject_id=None, subject_name: str = "",

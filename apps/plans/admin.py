@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Role
 from apps.core import clock
 from apps.core.admin import (OutOfScopeIs404, operator_blocked, ScopedRelatedFilter, add_domain_error, invalid_filter_response,
@@ -83,7 +84,8 @@ class PlanServiceInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(OutOfScopeIs404, admin.ModelAdmin):
+class PlanAdmin(AuditHistoryMixin, OutOfScopeIs404, admin.ModelAdmin):
+    audit_subject_type = "plan"  # History: the audit trail's events of this plan
     form = PlanForm
     inlines = [PlanServiceInline]
     list_display = ("name", "parent", "service", "currency", "history", "own_services", "description")
