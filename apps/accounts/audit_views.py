@@ -91,16 +91,26 @@ def filtered_events(request, form: AuditFilterForm):
     return events.order_by("-at", "-id")
 
 
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    return str(value)
+
+
 def change_text(event: AuditEvent) -> str:
     """``field: before → after`` for each field (values as stored: names, numbers, ISO dates)."""
     parts = []
     for key in dict.fromkeys([*event.before, *event.after]):
         if key in event.before and key in event.after:
-            parts.append(f"{key}: {event.before[key]} → {event.after[key]}")
+            parts.append(f"{key}: {_shown(event.before[key])} → {_shown(event.after[key])}")
         elif key in event.after:
-            parts.append(f"{key}: {event.after[key]}")
+            parts.append(f"{key}: {_shown(event.after[key])}")
         else:
-            parts.append(f"{key}: {event.before[key]} → —")
+            parts.append(f"{key}: {_shown(event.before[key])} → —")
     return "; ".join(parts)
 
 

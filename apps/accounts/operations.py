@@ -191,7 +191,8 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
                        description=payment.get("description") or "Opening payment", now=now, _skip_rights=True)
         account.refresh_from_db()
     after = {k: v for k, v in _audit_values(account).items() if v not in (None, [], "")}
-    after["parent"] = parent.name if parent else None
+    if parent is not None:
+        after["parent"] = parent.name
     audit.record("account_created", actor=actor, subject_type="account", subject_id=account.pk,
                  subject_name=account.name, account=account, after=after, now=now)
     return account
@@ -278,9 +279,10 @@ def _record_settings(actor, account: Account, before: dict, *, now: datetime):
     after["dealer_rights"] = before["dealer_rights"]  # set_dealer_rights records its own event
     old, new = audit.changes(before, after)
     if "plan" in old or "plan" in new:
+        plan_before = {"plan": old.pop("plan")} if "plan" in old else {}
+        plan_after = {"plan": new.pop("plan")} if "plan" in new else {}
         audit.record("account_plan_changed", actor=actor, subject_type="account", subject_id=account.pk,
-                     subject_name=account.name, account=account, before={"plan": old.pop("plan", None)},
-                     after={"plan": new.pop("plan", None)}, now=now)
+                     subject_name=account.name, account=account, before=plan_before, after=plan_after, now=now)
     if old or new:
         audit.record("account_updated", actor=actor, subject_type="account", subject_id=account.pk,
                      subject_name=account.name, account=account, before=old, after=new, now=now)
