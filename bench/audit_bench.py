@@ -138,7 +138,7 @@ def bench_sweep(now, rounds: int):
     the two aggregated columns, no events), alternating, each rolled back."""
     with_trail = ops._EXPIRE_BATCH_SQL
     head = with_trail[:with_trail.index(BASELINE_MARK)]
-    baseline = head + ("SELECT (SELECT count(*) FROM expired), expires_at, id, NULL, NULL FROM expired "
+    baseline = head + ("SELECT (SELECT count(*) FROM expired), expires_at, id, NULL, NULL, NULL FROM expired "
                        "ORDER BY expires_at DESC, id DESC LIMIT 1\n")
     plain_times, trail_times = [], []
     for _ in range(rounds):
@@ -182,12 +182,17 @@ def main():
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pages-only", action="store_true")
+    parser.add_argument("--sweep-only", action="store_true", help="Sweep and pages on the previous run's data.")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    if args.pages_only:
+    if args.pages_only or args.sweep_only:
         top = Account.objects.filter(name__startswith="Codes bench", parent__isnull=True).latest("pk")
         dealers = list(Account.objects.filter(parent=top).order_by("pk"))
         top_user = Operator.objects.filter(account=top, role=Role.TOP_USER).latest("pk")
+        if args.sweep_only:
+            now = clock.now()
+            count_sweep_events(now)
+            bench_sweep(now, args.rounds)
     else:
         t0 = time.perf_counter()
         top, dealers, top_user, _, now = codes_bench.build(args.codes, args.due)

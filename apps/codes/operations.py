@@ -1062,8 +1062,8 @@ def _expire_batch_orm(now: datetime, service_id: int | None, after, counts: dict
     governed = [pk for pk in Unit.objects.select_for_update(of=("self",)).filter(
         bulk.ids_condition(Unit, unit_ids), active=True,
         service__billing_method=BillingMethod.ACTIVATION_CODES).values_list("pk", flat=True) if pk not in queued]
-    off = set(governed)
-    expired_rows = [(*row[:7], row[7] or row[8], row[9], row[3] in off) for row in batch.order_by("pk").values_list(
+    governed_set = set(governed)
+    expired_rows = [(*row[:7], row[7] or row[8], row[9]) for row in batch.order_by("pk").values_list(
         "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
         "unit__account__path", "holder_path", "expires_at")]
     bulk.insert_select(CodeEvent, _event_select(
@@ -1088,7 +1088,8 @@ def _expire_batch_orm(now: datetime, service_id: int | None, after, counts: dict
             bulk.ids_condition(ActivationCode, sorted(pk for pk, _ in queued.values()))).order_by("pk").values_list(
             "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
             "unit__account__path", "activated_at", "expires_at")]
-    _sweep_trail(expired_rows, renewed_rows, now=now, counts=counts)
+    off = {row[0] for row in expired_rows if row[3] in governed_set}
+    _sweep_trail(expired_rows, renewed_rows, off, now=now, counts=counts)
     return len(due), None
 
 
@@ -1169,10 +1170,9 @@ WITH due AS MATERIALIZED (
 )
 SELECT (SELECT count(*) FROM expired), expires_at, id,
        (SELECT json_agg(json_build_array(e.id, e.code, e.service_id, e.unit_id, u.name, a.id, a.name,
-                                         COALESCE(a.path, e.holder_path), e.expires_at, d.id IS NOT NULL)
-                        ORDER BY e.id)
-        FROM expired e LEFT JOIN units_unit u ON u.id = e.unit_id LEFT JOIN accounts_account a ON a.id = u.account_id
-        LEFT JOIN deactivated d ON d.code_id = e.id),
+                                         COALESCE(a.path, e.holder_path), e.expires_at) ORDER BY e.id)
+        FROM expired e LEFT JOIN units_unit u ON u.id = e.unit_id LEFT JOIN accounts_account a ON a.id = u.account_id),
+       (SELECT json_agg(d.code_id) FROM deactivated d),
        (SELECT json_agg(json_build_array(r.id, r.code, r.service_id, r.unit_id, u.name, a.id, a.name, a.path,
                                          r.old_code, r.activated_at, r.expires_at) ORDER BY r.id)
         FROM renewed r LEFT JOIN units_unit u ON u.id = r.unit_id LEFT JOIN accounts_account a ON a.id = u.account_id)
@@ -1181,19 +1181,19 @@ FROM expired ORDER BY expires_at DESC, id DESC LIMIT 1
 SWEEP_JOB = "expire_codes"
 
 
-def _sweep_trail(expired: list, renewed: list, *, now: datetime, counts: dict | None) -> None:
+def _sweep_trail(expired: list, renewed: list, off: set, *, now: datetime, counts: dict | None) -> None:
     """The audit trail of one sweep batch: one ``code_expired`` event per code (with the unit it switched
     off) and one ``code_renewed`` per queued code started; rows as the batch statement returns them.
     Hashed in order under each service chain's lock by ``record_many`` (three statements a service)."""
     holders = {int(row[7].strip("/").split("/")[-1]) for row in expired if row[5] is None and row[7]}
     names = dict(Account.objects.filter(pk__in=holders).values_list("pk", "name")) if holders else {}
     events = []
-    for pk, code, service_id, _unit_id, unit_name, account_id, account_name, path, expires_at, off in expired:
+    for pk, code, service_id, _unit_id, unit_name, account_id, account_name, path, expires_at in expired:
         if account_id is None and path:
             account_id = int(path.strip("/").split("/")[-1])
             account_name = names.get(account_id, "")
         after = {"status": "expired", "expires_at": audit.plain(expires_at)}
-        if off:
+        if pk in off:
             after["unit_deactivated"] = unit_name
         events.append({
             "chain": service_id, "at": now, "action": "code_expired", "service_id": service_id,
@@ -1231,7 +1231,9 @@ def _expire_batch_pg(now: datetime, service_id: int | None, after, counts: dict 
         row = cursor.fetchone()
     if row is None:
         return 0, None
-    _sweep_trail(row[3] or [], row[4] or [], now=now, counts=counts)
+    # No join between the statement's CTEs (their row counts are unknown to the planner): the switched-off
+    # units come back as a list of code ids.
+    _sweep_trail(row[3] or [], row[5] or [], set(row[4] or ()), now=now, counts=counts)
     return row[0], (row[1], row[2])
 
 
