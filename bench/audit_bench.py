@@ -130,7 +130,7 @@ def bench_pages(top: Account, dealers: list[Account], top_user: Operator, platfo
     return rows
 
 
-BASELINE_MARK = "SELECT (SELECT count(*) FROM expired), expires_at, id,"
+BASELINE_MARK = "SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT array_agg"
 
 
 def bench_sweep(now, rounds: int):

@@ -1168,17 +1168,30 @@ WITH due AS MATERIALIZED (
     ) ev LEFT JOIN accounts_account a ON a.id = ev.account_id
     ORDER BY ev.kind, ev.code_id
 )
-SELECT (SELECT count(*) FROM expired), expires_at, id,
-       (SELECT json_agg(json_build_array(e.id, e.code, e.service_id, e.unit_id, u.name, a.id, a.name,
-                                         COALESCE(a.path, e.holder_path), e.expires_at) ORDER BY e.id)
-        FROM expired e LEFT JOIN units_unit u ON u.id = e.unit_id LEFT JOIN accounts_account a ON a.id = u.account_id),
-       (SELECT json_agg(d.code_id) FROM deactivated d),
-       (SELECT json_agg(json_build_array(r.id, r.code, r.service_id, r.unit_id, u.name, a.id, a.name, a.path,
-                                         r.old_code, r.activated_at, r.expires_at) ORDER BY r.id)
-        FROM renewed r LEFT JOIN units_unit u ON u.id = r.unit_id LEFT JOIN accounts_account a ON a.id = u.account_id)
+SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT array_agg(id) FROM expired),
+       (SELECT array_agg(code_id) FROM deactivated), (SELECT array_agg(id) FROM renewed)
 FROM expired ORDER BY expires_at DESC, id DESC LIMIT 1
 """
 SWEEP_JOB = "expire_codes"
+
+
+def _expired_trail_rows(ids) -> list[tuple]:
+    """(id, code, service, unit, unit name, account id, name, path or holder path, expires_at) by code id."""
+    if not ids:
+        return []
+    return [(*row[:7], row[7] or row[8], row[9]) for row in ActivationCode.objects.filter(
+        bulk.ids_condition(ActivationCode, sorted(ids))).order_by("pk").values_list(
+        "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
+        "unit__account__path", "holder_path", "expires_at")]
+
+
+def _renewed_trail_rows(ids, old_codes: dict) -> list[tuple]:
+    if not ids:
+        return []
+    return [(*row[:8], old_codes.get(row[3]), row[8], row[9]) for row in ActivationCode.objects.filter(
+        bulk.ids_condition(ActivationCode, sorted(ids))).order_by("pk").values_list(
+        "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
+        "unit__account__path", "activated_at", "expires_at")]
 
 
 def _sweep_trail(expired: list, renewed: list, off: set, *, now: datetime, counts: dict | None) -> None:
@@ -1231,9 +1244,12 @@ def _expire_batch_pg(now: datetime, service_id: int | None, after, counts: dict 
         row = cursor.fetchone()
     if row is None:
         return 0, None
-    # No join between the statement's CTEs (their row counts are unknown to the planner): the switched-off
-    # units come back as a list of code ids.
-    _sweep_trail(row[3] or [], row[5] or [], set(row[4] or ()), now=now, counts=counts)
+    # Only ids come back (plain aggregates over the CTEs: joins inside the statement's result spilled tens of
+    # GB to temp files on a 10,000,000-event bench); the trail's rows are read by id after the statement.
+    expired_rows = _expired_trail_rows(row[3] or [])
+    old_codes = {r[3]: r[1] for r in expired_rows}
+    _sweep_trail(expired_rows, _renewed_trail_rows(row[5] or [], old_codes), set(row[4] or ()), now=now,
+                 counts=counts)
     return row[0], (row[1], row[2])
 
 
