@@ -24,6 +24,7 @@ DEFAULT_JOBS = (
     DefaultJob("Count days and block", "apps.services.tasks.count_days", crontab_minute="2"),
     DefaultJob("Snapshot discounts", "apps.discounts.tasks.snapshot_discounts", crontab_minute="5"),
     DefaultJob("Send expiry notices", "apps.codes.tasks.send_expiry_notices", crontab_minute="10"),
+    DefaultJob("Verify the audit trail", "apps.accounts.tasks.verify_audit", crontab_minute="40", crontab_hour="4"),
 )
 
 

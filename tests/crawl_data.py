@@ -19,7 +19,7 @@ from django_celery_beat.models import (ClockedSchedule, CrontabSchedule, Interva
                                        SolarSchedule)
 
 from apps.accounts import operations as account_ops
-from apps.accounts.models import Account, LedgerEntry, Role
+from apps.accounts.models import Account, AuditEvent, LedgerEntry, Role
 from apps.codes import operations as code_ops
 from apps.codes.models import CodeEvent, CodeGenerationJob, NoticeDelivery
 from apps.core import clock
@@ -107,7 +107,8 @@ def _branch_objects(w: CrawlWorld, zone: str, *, prefix: str, actor, client, pay
                      ("codegenerationjob", generation.pk),
                      ("ledgerentry", LedgerEntry.objects.filter(account=client).latest("pk").pk),
                      ("codeevent", CodeEvent.objects.filter(code_id=code.pk).latest("pk").pk),
-                     ("unitevent", UnitEvent.objects.filter(unit_id_snapshot=unit.pk).latest("pk").pk)):
+                     ("unitevent", UnitEvent.objects.filter(unit_id_snapshot=unit.pk).latest("pk").pk),
+                     ("auditevent", AuditEvent.objects.filter(account_id=client.pk).latest("pk").pk)):
         w.objects.setdefault(kind, {})[zone] = pk
 
 

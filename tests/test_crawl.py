@@ -57,7 +57,7 @@ ARG_KINDS = {
     ("monitoring-user-grant-detail", "pk"): "grant",
 }
 API_PK_KINDS = {"account": "account", "operator": "operator", "plan": "plan", "unit": "unit",
-                "monitoring-user": "monitoringuser", "code-event": "codeevent", "expiry-notice": "expirynotice",
+                "monitoring-user": "monitoringuser", "code-event": "codeevent", "audit-event": "auditevent", "expiry-notice": "expirynotice",
                 "device-type": "devicetype", "modem": "modem", "code": "code"}
 STRING_KINDS = {"code", "override"}
 # Query strings every list gets as every role; FILTER_ROLES also get each filter parameter the list shows them

@@ -110,6 +110,8 @@ ADMIN = [
     row("get", "/admin/codes/apply/", {"top": 200, "north": 200, "restricted": 200}, kind="admin"),
     row("get", "/admin/codes/generate/", {"top": 200, "north": 403, "restricted": 403}, kind="admin"),
     row("get", "/admin/codes/log/", {"top": 200, "north": 200, "restricted": 403}, kind="admin"),
+    row("get", "/admin/audit/", {"anon": 302, "platform": 200, "top": 200, "north": 200, "restricted": 403,
+                                 "south": 200, "other": 200}, kind="admin"),
     row("get", "/admin/discounts/module/", {"top": 200, "north": 404, "restricted": 404}, kind="admin"),
     row("get", "/admin/services/replay/", {"anon": 302, "platform": 200, "top": 200, "north": 403, "restricted": 403},
         kind="admin"),
@@ -132,6 +134,8 @@ RESOLVER_API = [
     row("post", "/api/v1/codes/apply/", S("401 400 400 400 400 400 400")),
     row("post", "/api/v1/codes/{north_code}/assign/", S("401 400 400 400 403 404 404")),
     row("get", "/api/v1/code-events/{event}/", S("401 200 200 200 403 404 404")),
+    row("get", "/api/v1/audit-events/", S("401 200 200 200 403 200 200")),
+    row("get", "/api/v1/audit-events/{audit_event}/", S("401 200 200 200 403 404 404")),
     row("post", "/api/v1/codes/{north_code}/reassign/", S("401 400 400 400 403 404 404")),
     row("post", "/api/v1/codes/{north_code}/share/", S("401 400 400 400 403 404 404")),
     row("post", "/api/v1/codes/{north_code}/unassign/", S("401 200 200 200 403 404 404")),
@@ -345,7 +349,7 @@ def _table_objects(world) -> dict:
                                            SolarSchedule)
 
     from apps.accounts import operations as account_ops
-    from apps.accounts.models import Account, LedgerEntry
+    from apps.accounts.models import Account, AuditEvent, LedgerEntry
     from apps.codes import operations as code_ops
     from urllib.parse import quote
 
@@ -386,6 +390,8 @@ def _table_objects(world) -> dict:
         **{k: u.pk for k, u in units.items()}, "north_code": code.code, "north_code_pk": code.pk, "monitoring_user": user.pk, "grant": grant.pk,
         "ledger": LedgerEntry.objects.filter(account=world.north_client).latest("pk").pk, "notice": notice.pk,
         "delivery": delivery.pk, "event": CodeEvent.objects.filter(code_id=code.pk).latest("pk").pk,
+        "audit_event": AuditEvent.objects.filter(action="payment_recorded", account_id=world.north_client.pk)
+        .latest("pk").pk,
         "unit_event": UnitEvent.objects.latest("pk").pk,
         "plan_service": row.pk, "plan_event": PlanEvent.objects.filter(service=world.acme).latest("pk").pk,
         "app": app.pk, "snapshot": snapshot.pk,

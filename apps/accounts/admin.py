@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
+from .audit_views import AuditHistoryMixin
 from apps.core.admin import (CappedListMixin, OperationAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin,
                              add_domain_error, chosen_service_id,
                              invalid_filter_response, service_filter, stream_csv)
@@ -107,7 +108,8 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(Account)
-class AccountAdmin(PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    audit_subject_type = "account"  # History: the audit trail's events of this account
     form = AccountForm
     scope_field = ""
     autocomplete_fields = ("parent",)

@@ -12,9 +12,10 @@ from apps.core.errors import Forbidden, InvalidInput
 from apps.codes.operations import switch_billing_method
 
 from . import operations, rights
-from .models import SERVICE_SETTING_FIELDS, Account, LedgerEntry, Operator
-from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
-from .serializers import (AccountSerializer, LedgerEntrySerializer, OperatorSerializer, OperatorUpdateSerializer,
+from .models import SERVICE_SETTING_FIELDS, Account, AuditEvent, LedgerEntry, Operator
+from .queries import (accounts_visible_to, audit_events_visible_to, audit_in_subtree, ledger_visible_to,
+                      operators_visible_to)
+from .serializers import (AccountSerializer, AuditEventSerializer, LedgerEntrySerializer, OperatorSerializer, OperatorUpdateSerializer,
                           PaymentInSerializer, TokenSerializer)
 
 MANAGING_ROLES = rights.DEALING_ROLES
@@ -159,3 +160,37 @@ class OperatorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         if not rights.may_create_operators(request.user):
             raise Forbidden("Your role may not create operators.")
         return super().create(request, *args, **kwargs)
+
+
+class AuditEventFilter(ServiceFilterMixin):
+    """SPEC §9.8: ``since``/``until`` ISO datetimes (``until`` exclusive), ``actor`` an operator id,
+    ``account`` an account id with its subtree, ``subject_type`` and ``subject_id``."""
+
+    since = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    action = django_filters.CharFilter(field_name="action", max_length=40)
+    actor = IdFilter(field_name="actor_id")
+    account = IdFilter(method="filter_account", help_text="Account id: its events and its subtree's.")
+    subject_type = django_filters.CharFilter(field_name="subject_type", max_length=30)
+    subject_id = IdFilter(field_name="subject_id")
+
+    class Meta:
+        model = AuditEvent
+        fields = ("since", "until", "action", "actor", "account", "subject_type", "subject_id")
+
+    def filter_account(self, queryset, name, value):
+        if value is None:
+            return queryset
+        account = accounts_visible_to(self.request.user).filter(pk=value).first()
+        return audit_in_subtree(queryset, account) if account is not None else queryset.none()
+
+
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The append-only audit trail: reads only (every write answers 405), in the caller's scope."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    allowed_roles = rights.DEALING_ROLES
+
+    def get_queryset(self):
+        return audit_events_visible_to(self.request.user).order_by("-at", "-id")

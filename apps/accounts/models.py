@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.guards import append_only
+
 from apps.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 
@@ -244,3 +246,83 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_unique_per_account")]
+
+
+class AuditQuerySet(models.QuerySet):
+    """Bulk updates and deletes are refused: the trail is written once and kept."""
+
+    def update(self, **kwargs):
+        raise PermissionError("The audit trail is append-only: events cannot be changed.")
+
+    def delete(self):
+        raise PermissionError("The audit trail is append-only: events cannot be deleted.")
+
+
+class AuditChain(models.Model):
+    """The head of one chain of the audit trail: a service's (``chain`` = its top account's id) or the
+    platform's (``chain`` = 0). Writers lock this row (``INSERT … ON CONFLICT DO UPDATE``) until they commit,
+    so the events of one chain get consecutive ``seq`` numbers and each hashes over its predecessor."""
+
+    chain = models.BigIntegerField(primary_key=True)
+    seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+
+
+class AuditEvent(models.Model):
+    """One write, recorded by the operation that made it in the same transaction (SPEC §9.2).
+
+    Ids and name snapshots, no foreign keys: nothing cascades into the trail and names read as they were.
+    ``account_path`` is the path of the account the write touches (the scoping rule filters on it).
+    ``hash`` is SHA-256 over the event's content and the previous event's hash in the same chain
+    (``apps.accounts.audit``); ``manage.py verify_audit`` walks the chains.
+    """
+
+    chain = models.BigIntegerField(_("chain"))
+    seq = models.BigIntegerField(_("sequence"))
+    at = models.DateTimeField(_("time"))
+    action = models.CharField(_("action"), max_length=40)
+    service_id = models.BigIntegerField(_("service"), null=True, blank=True)
+    account_id = models.BigIntegerField(_("account id"), null=True, blank=True)
+    account_name = models.CharField(_("account"), max_length=200, blank=True, default="")
+    account_path = models.CharField(max_length=512, blank=True, default="")
+    subject_type = models.CharField(_("subject type"), max_length=30)
+    subject_id = models.BigIntegerField(_("subject id"), null=True, blank=True)
+    subject_name = models.CharField(_("subject"), max_length=200, blank=True, default="")
+    actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True)
+    actor_name = models.CharField(_("actor"), max_length=150)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True, default="")
+    hash = models.CharField(max_length=64)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit log")
+        default_permissions = ("view",)
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq")]
+        indexes = [
+            # The Audit log's first page: newest first, scoped by service or path, one filter at a time.
+            models.Index(fields=["-at", "-id"], name="audit_at"),
+            models.Index(fields=["service_id", "-at", "-id"], name="audit_service_at"),
+            models.Index(fields=["action", "-at", "-id"], name="audit_action_at"),
+            models.Index(fields=["actor_id", "-at", "-id"], name="audit_actor_at",
+                         condition=models.Q(actor_id__isnull=False)),
+            models.Index(fields=["subject_type", "subject_id", "-at", "-id"], name="audit_subject_at"),
+            # A subtree (``account_path LIKE '/1/7/%'``): a prefix range on PostgreSQL.
+            models.Index(fields=["account_path"], name="audit_path", opclasses=["varchar_pattern_ops"]),
+        ]
+        triggers = append_only("audit_event_append_only")
+
+    def __str__(self):
+        return f"{self.action} {self.subject_name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("The audit trail is append-only: events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit trail is append-only: events cannot be deleted.")

@@ -28,9 +28,9 @@ from apps.plans.inheritance import combined_settings
 from apps.plans.history import record_account_plans
 from apps.plans.models import Plan
 
-from .models import (SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, IdempotencyKey, Language,
-                     LedgerEntry, LedgerKind, Operator, OperatorToken, Role)
-from . import rights, signals
+from . import audit, rights, signals
+from .models import (SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, IdempotencyKey,
+                     Language, LedgerEntry, LedgerKind, Operator, OperatorToken, Role)
 from .rights import may_manage
 from .roles import group_for
 
@@ -60,6 +60,17 @@ def require_not_blocked(actor):
 
 def _lock(account: Account) -> Account:
     return Account.objects.select_for_update().get(pk=account.pk)
+
+
+def _audit_values(account: Account) -> dict:
+    """What the trail shows of an account's settings: names, not ids (SPEC §9.8)."""
+    values = {"name": account.name, "plan": account.plan.name if account.plan_id else None,
+              "sub_plans": sorted(p.name for p in account.sub_plans.all()) if account.pk else [],
+              "dealer_rights": account.dealer_rights,
+              **{name: getattr(account, name) for name in OVERRIDE_FIELDS}}
+    if account.is_top:
+        values.update({name: getattr(account, name) for name in (*SERVICE_SETTING_FIELDS, "currency_format")})
+    return values
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -164,6 +175,11 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
                        days=payment.get("days") or 0,
                        description=payment.get("description") or "Opening payment", now=now, _skip_rights=True)
         account.refresh_from_db()
+    after = {k: v for k, v in _audit_values(account).items() if v not in (None, [], "")}
+    if parent is not None:
+        after["parent"] = parent.name
+    audit.record("account_created", actor=actor, subject_type="account", subject_id=account.pk,
+                 subject_name=account.name, account=account, after=after, now=now)
     return account
 
 
@@ -173,6 +189,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     now = now or clock.now()
     require_not_blocked(actor)
     account = _lock(account)
+    audit_before = _audit_values(account)
     changes = dict(changes)
     if "parent" in changes and (changes["parent"].pk if changes["parent"] else None) != account.parent_id:
         raise InvalidInput.field("parent", "An account's parent cannot change.")
@@ -232,11 +249,27 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
         for sub in sub_plans:
             _validate_plan_for(actor, sub, account.service_id, "sub_plans")
         account.sub_plans.set(sub_plans)
-    if dealer is not None and dealer != account.dealer_rights:
-        set_dealer_rights(actor=actor, account=account, dealer_rights=dealer, now=now)
     if overrides:
         evaluate_blocking(account, now=now)
+    _record_settings(actor, account, audit_before, now=now)
+    if dealer is not None and dealer != account.dealer_rights:
+        set_dealer_rights(actor=actor, account=account, dealer_rights=dealer, now=now)
     return account
+
+
+def _record_settings(actor, account: Account, before: dict, *, now: datetime):
+    """``account_plan_changed`` for a new plan, ``account_updated`` for the other settings that changed."""
+    after = _audit_values(account)
+    after["dealer_rights"] = before["dealer_rights"]  # set_dealer_rights records its own event
+    old, new = audit.changes(before, after)
+    if "plan" in old or "plan" in new:
+        plan_before = {"plan": old.pop("plan")} if "plan" in old else {}
+        plan_after = {"plan": new.pop("plan")} if "plan" in new else {}
+        audit.record("account_plan_changed", actor=actor, subject_type="account", subject_id=account.pk,
+                     subject_name=account.name, account=account, before=plan_before, after=plan_after, now=now)
+    if old or new:
+        audit.record("account_updated", actor=actor, subject_type="account", subject_id=account.pk,
+                     subject_name=account.name, account=account, before=old, after=new, now=now)
 
 
 @transaction.atomic
@@ -259,13 +292,26 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
                 "its dealer rights stay.", children) % {"count": children}
             raise InvalidInput(f"dealer_rights: {reason}", code="has_child_accounts",
                                fields={"dealer_rights": [reason]})
+    was = account.dealer_rights
     account.dealer_rights = dealer_rights
     account.save(update_fields=["dealer_rights"])
+    before, after = {"dealer_rights": was}, {"dealer_rights": dealer_rights}
     if not dealer_rights:
+        deactivated = sorted(Operator.objects.filter(account=account, is_active=True)
+                             .values_list("username", flat=True))
+        if deactivated:
+            after["operators_deactivated"] = deactivated
+        sub_plans = sorted(account.sub_plans.values_list("name", flat=True))
+        if sub_plans:
+            before["sub_plans"], after["sub_plans"] = sub_plans, []
         Operator.objects.filter(account=account).update(is_active=False)
         OperatorToken.objects.filter(operator__account=account).delete()
         account.sub_plans.clear()
         signals.dealer_rights_revoked.send(sender=Account, account=account, actor=actor, now=now)
+    if was != dealer_rights:
+        audit.record("dealer_rights_granted" if dealer_rights else "dealer_rights_revoked", actor=actor,
+                     subject_type="account", subject_id=account.pk, subject_name=account.name, account=account,
+                     before=before, after=after, now=now)
     return account
 
 
@@ -273,7 +319,7 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
 
 def post_ledger_entry(*, account: Account, kind: str, amount=Decimal("0"), days: int = 0, description: str,
                       actor=None, service: str = "", quantity: int | None = None, window=None,
-                      now: datetime | None = None, evaluate: bool = True) -> LedgerEntry:
+                      now: datetime | None = None, evaluate: bool = True, audit_actor=None) -> LedgerEntry:
     """Write one ledger row and move the cached balance/days with it. Caller holds a transaction."""
     now = now or clock.now()
     amount = as_money(amount)
@@ -285,7 +331,7 @@ def post_ledger_entry(*, account: Account, kind: str, amount=Decimal("0"), days:
     Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount, days=F("days") + days)
     account.refresh_from_db(fields=["balance", "days"])
     if evaluate:
-        evaluate_blocking(account, now=now)
+        evaluate_blocking(account, now=now, actor=audit_actor)
     return entry
 
 
@@ -313,7 +359,7 @@ LEDGER_CHUNK = 5000
 _LEDGER_COLUMNS = ("account_id", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
                    "periodic", "cost_table", "description", "actor_name", "at")
 # What the blocking rule reads of an account: loaded for thousands at once.
-_BLOCKING_FIELDS = ("id", "name", "service_id", "plan_id", "balance", "days", "blocked", "blocked_by",
+_BLOCKING_FIELDS = ("id", "name", "path", "service_id", "plan_id", "balance", "days", "blocked", "blocked_by",
                     "blocked_reason", "blocked_at", "auto_block_suspended_until", *OVERRIDE_FIELDS)
 
 
@@ -376,6 +422,7 @@ def evaluate_blocking_many(account_ids: Sequence[int], *, now: datetime, lock: b
     # Plain records, not model instances: building 100,000 instances took longer than the statements.
     accounts = [SimpleNamespace(pk=row["id"], **row)
                 for row in (rows.select_for_update(skip_locked=True) if lock else rows)]
+    was = {a.pk: (a.blocked, a.blocked_by) for a in accounts}
     plans = Plan.objects.filter(service_id__in={a.service_id for a in accounts}).in_bulk()
     settings_by_key, blocked, lifted = {}, [], []
     for account in accounts:
@@ -385,6 +432,7 @@ def evaluate_blocking_many(account_ids: Sequence[int], *, now: datetime, lock: b
         if _apply_blocking_rule(account, settings_by_key[key], now=now):
             (blocked if account.blocked else lifted).append(account)
     _write_blocks(blocked, lifted, now=now)
+    audit.record_many([_block_event(a, was[a.pk], now=now) for a in (*blocked, *lifted)], now=now)
     return len(blocked) + len(lifted)
 
 
@@ -445,8 +493,13 @@ def record_payment(*, actor, account: Account, amount=0, days: int = 0, descript
                                code="idempotency_key_reused")
             return LedgerEntry.objects.get(pk=previous.body["id"])
     kind = LedgerKind.PAYMENT if amount else LedgerKind.DAYS_ADDED
+    before = {"balance": account.balance, "days": account.days}
     entry = post_ledger_entry(account=account, kind=kind, amount=amount, days=days, description=description,
-                              actor=actor, now=now)
+                              actor=actor, now=now, audit_actor=actor)
+    old, new = audit.changes(before, {"balance": account.balance, "days": account.days})
+    audit.record("payment_recorded", actor=actor, subject_type="account", subject_id=account.pk,
+                 subject_name=account.name, account=account, before=old,
+                 after={**new, "amount": amount, "payment_days": days}, reason=description, now=now)
     if idempotency_key:
         IdempotencyKey.objects.create(account=account, key=idempotency_key, fingerprint=fingerprint,
                                       status_code=201, body={"id": entry.pk}, created_at=now)
@@ -486,7 +539,7 @@ def _apply_blocking_rule(account, settings, *, now: datetime) -> bool:
     return True
 
 
-def evaluate_blocking(account: Account, *, now: datetime | None = None) -> Account:
+def evaluate_blocking(account: Account, *, now: datetime | None = None, actor=None) -> Account:
     """Set or lift an automatic block from the thresholds. Manual blocks are left alone.
 
     Called in the transaction of every ledger write (the account row is locked by then) and daily.
@@ -494,11 +547,24 @@ def evaluate_blocking(account: Account, *, now: datetime | None = None) -> Accou
     now = now or clock.now()
     if account.blocked_by == BlockedBy.MANUAL:
         return account
+    was = (account.blocked, account.blocked_by)
     if _apply_blocking_rule(account, combined_settings(account), now=now):
         Account.objects.filter(pk=account.pk).update(
             blocked=account.blocked, blocked_by=account.blocked_by, blocked_reason=account.blocked_reason,
             blocked_at=account.blocked_at)
+        audit.record_many([_block_event(account, was, actor=actor, now=now)], now=now)
     return account
+
+
+def _block_event(account, was: tuple[bool, str], *, actor=None, job: str = "", now: datetime) -> dict:
+    """The event of an automatic block set, changed or lifted (the blocking rule, after a ledger write)."""
+    before, after = audit.changes({"blocked": was[0], "blocked_by": was[1] or None},
+                                  {"blocked": account.blocked, "blocked_by": account.blocked_by or None})
+    return audit.event(
+        "account_blocked" if account.blocked else "account_unblocked", actor=actor, job=job or "blocking rule",
+        subject_type="account", subject_id=account.pk, subject_name=account.name,
+        account_fields=(account.pk, account.name, account.path, account.service_id), before=before, after=after,
+        reason=account.blocked_reason, at=now)
 
 
 def _require_blocker(actor, account):
@@ -516,10 +582,14 @@ def block_account(*, actor, account: Account, reason: str, now: datetime | None 
     if not reason:
         raise InvalidInput.field("blocked_reason", "A reason is required to block an account.")
     account = _lock(account)
+    before = {"blocked": account.blocked, "blocked_by": account.blocked_by or None}
     account.blocked, account.blocked_by, account.blocked_at = True, BlockedBy.MANUAL, account.blocked_at or now
     account.blocked_reason = f"{reason} (by {actor_name(actor)})"
     account.auto_block_suspended_until = None
     account.save(update_fields=["blocked", "blocked_by", "blocked_at", "blocked_reason", "auto_block_suspended_until"])
+    old, new = audit.changes(before, {"blocked": True, "blocked_by": BlockedBy.MANUAL})
+    audit.record("account_blocked", actor=actor, subject_type="account", subject_id=account.pk,
+                 subject_name=account.name, account=account, before=old, after=new, reason=reason, now=now)
     return account
 
 
@@ -541,8 +611,14 @@ def unblock_account(*, actor, account: Account, reason: str, until: datetime | N
         if not (now < until <= now + MAX_UNBLOCK_SUSPENSION):
             raise InvalidInput.field("unblock_until", "Must be in the future and at most 30 days away.")
         account.auto_block_suspended_until = until
+    before = {"blocked": True, "blocked_by": account.blocked_by}
     account.blocked, account.blocked_by, account.blocked_reason, account.blocked_at = False, "", "", None
     account.save(update_fields=["blocked", "blocked_by", "blocked_at", "blocked_reason", "auto_block_suspended_until"])
+    after = {"blocked": False}
+    if before["blocked_by"] != BlockedBy.MANUAL:
+        after["automatic_blocking_suspended_until"] = until
+    audit.record("account_unblocked", actor=actor, subject_type="account", subject_id=account.pk,
+                 subject_name=account.name, account=account, before=before, after=after, reason=reason, now=now)
     return account
 
 
@@ -590,6 +666,10 @@ def create_operator(*, actor, username: str, password: str, email: str = "", acc
     operator.set_password(password)
     operator.save()
     operator.groups.set([group_for(role)])
+    audit.record("operator_created", actor=actor, subject_type="operator", subject_id=operator.pk,
+                 subject_name=operator.username, account=account,
+                 after={"username": operator.username, "email": operator.email or None, "role": role,
+                        "account": account.name})
     return operator
 
 
@@ -601,6 +681,7 @@ def update_operator(*, actor, operator: Operator, email: str | None = None, is_a
         raise Forbidden(_("You may not change this operator."), code="outside_branch")
     if is_active is not None and operator.pk == actor.pk:
         raise InvalidInput.field("is_active", _("You cannot deactivate yourself."))
+    before = {"email": operator.email, "is_active": operator.is_active, "language": operator.language}
     if language is not None:
         _check_language(language)
         operator.language = language
@@ -611,6 +692,11 @@ def update_operator(*, actor, operator: Operator, email: str | None = None, is_a
         if not is_active:
             OperatorToken.objects.filter(operator=operator).delete()
     operator.save(update_fields=["email", "is_active", "language"])
+    old, new = audit.changes(before, {"email": operator.email, "is_active": operator.is_active,
+                                      "language": operator.language})
+    if old or new:
+        audit.record("operator_updated", actor=actor, subject_type="operator", subject_id=operator.pk,
+                     subject_name=operator.username, account=operator.account, before=old, after=new)
     return operator
 
 
@@ -625,8 +711,13 @@ def set_own_language(*, operator: Operator, language: str) -> Operator:
     """The header's language switcher (SPEC §9.8): an operator's own display setting. Any signed-in
     operator may set their own, a blocked one too (it changes what they read, nothing of the business)."""
     _check_language(language)
+    before = operator.language
     Operator.objects.filter(pk=operator.pk).update(language=language)
     operator.language = language
+    if before != language:
+        audit.record("operator_updated", actor=operator, subject_type="operator", subject_id=operator.pk,
+                     subject_name=operator.username, account=operator.account,
+                     before={"language": before}, after={"language": language})
     return operator
 
 
@@ -638,6 +729,10 @@ def rotate_token(*, actor, operator: Operator) -> str:
             raise Forbidden("You may only rotate your own token.")
         raise Forbidden("You may not change this operator.", code="outside_branch")
     key = secrets.token_hex(20)
-    OperatorToken.objects.filter(operator=operator).delete()
+    had = OperatorToken.objects.filter(operator=operator).delete()[0] > 0
     OperatorToken.objects.create(operator=operator, key_hash=OperatorToken.hash_key(key), prefix=key[:8])
+    # Never the key (nor its prefix): only that a token was replaced or created.
+    audit.record("token_rotated", actor=actor, subject_type="operator", subject_id=operator.pk,
+                 subject_name=operator.username, account=operator.account,
+                 before={"token": "set" if had else "none"}, after={"token": "new"})
     return key

@@ -56,3 +56,30 @@ def ledger_mismatches():
         ledger_days=Coalesce(Subquery(sums.annotate(s=Sum("days")).values("s")), Value(0),
                              output_field=IntegerField()),
     ).filter(~Q(balance=F("ledger_amount")) | ~Q(days=F("ledger_days")))
+
+
+def audit_events_visible_to(user):
+    """The audit trail in scope: the platform operator every chain; others the events of their account
+    and every account below it (``account_path``), the one scoping rule."""
+    from .models import AuditEvent
+
+    qs = AuditEvent.objects.all()
+    if not may_read_audit(user):
+        return qs.none()
+    if is_platform(user):
+        return qs
+    return qs.filter(account_path__startswith=user.account.path)
+
+
+def may_read_audit(user) -> bool:
+    """The platform operator, top users and distributors read the trail (a restricted distributor does not)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if is_platform(user):
+        return True
+    return getattr(user, "account", None) is not None and user.role in ("top_user", "distributor")
+
+
+def audit_in_subtree(qs, account: Account):
+    """Events of ``account`` and every account below it."""
+    return qs.filter(account_path__startswith=account.path)

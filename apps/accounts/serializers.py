@@ -1,5 +1,6 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.money_fields import MoneySerializerField
@@ -8,7 +9,7 @@ from apps.plans.models import Plan
 from apps.plans.queries import plans_visible_to
 
 from . import operations
-from .models import SERVICE_SETTING_FIELDS, Account, LedgerEntry, Operator, Role
+from .models import SERVICE_SETTING_FIELDS, Account, AuditEvent, LedgerEntry, Operator, Role
 
 class PaymentInSerializer(serializers.Serializer):
     amount = MoneySerializerField(required=False, default=0)
@@ -106,3 +107,22 @@ class OperatorUpdateSerializer(serializers.ModelSerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    """One event of the audit trail (read-only)."""
+
+    actor = serializers.CharField(source="actor_name")
+    subject = serializers.CharField(source="subject_name")
+    account = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = ("id", "at", "action", "actor", "subject_type", "subject_id", "subject", "account", "before",
+                  "after", "reason")
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "nullable": True,
+                          "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+    def get_account(self, obj):
+        return {"id": obj.account_id, "name": obj.account_name} if obj.account_id else None

@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts import rights
+from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
 from apps.core import clock
 from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
@@ -330,7 +331,8 @@ register_picker("codes.share", Account,
 # --- the codes window ---------------------------------------------------------------------------------
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(PickerFiltersMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ActivationCodeAdmin(AuditHistoryMixin, PickerFiltersMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+    audit_subject_type = "code"  # History: the audit trail's events of this code
     list_display = ("code_display", "unit_link", "account_name", "shared_with", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
     list_select_related = ("unit", "unit__account", "shared_with", "service", "queued_on", "queued_on__account")

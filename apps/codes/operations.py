@@ -23,7 +23,7 @@ from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce, JSONObject
 from django.utils.translation import gettext
 
-from apps.accounts import rights
+from apps.accounts import audit, rights
 from apps.accounts.models import Account, BillingMethod
 from apps.accounts.operations import actor_name, require_not_blocked
 from apps.accounts.queries import is_blocked
@@ -70,6 +70,67 @@ def _event(action: str, *, at: datetime, actor, service_id: int, code: Activatio
 
 def _write_events(events: list[dict]) -> None:
     bulk.insert_rows(CodeEvent, events)
+    audit.record_many(_trail_events(events))
+
+
+_UNIT_ACTIONS = (CodeAction.UNIT_DEACTIVATED, CodeAction.UNIT_ACTIVATED)
+
+
+def _readable(values: dict, unit_name: str, names: dict[int, str]) -> dict:
+    """A code-log value dict for the audit trail: ``x`` + ``x_name`` become the name; a bare unit id
+    becomes the unit's name, a bare account id its name (SPEC §9.8: names, not ids)."""
+    out = {}
+    for key, value in (values or {}).items():
+        if key.endswith("_name"):
+            continue
+        if f"{key}_name" in values:
+            value = values[f"{key}_name"]
+        elif key == "unit" and isinstance(value, int):
+            value = unit_name or str(value)
+        elif key == "shared_with" and isinstance(value, int):
+            value = names.get(value, str(value))
+        out[key] = value
+    return out
+
+
+def _trail_events(events: list[dict]) -> list[dict]:
+    """The audit trail's events for code-log rows: subject the code (the unit for unit events), scoped to
+    the unit's account, else the code's holder (its account named as it is now)."""
+    holders = {int(e["holder_path_after"].strip("/").split("/")[-1]) for e in events
+               if not e["account_id"] and e["holder_path_after"]}
+    shared = {v for e in events for d in (e["before"], e["after"]) for k, v in (d or {}).items()
+              if k == "shared_with" and isinstance(v, int) and f"{k}_name" not in d}
+    names = dict(Account.objects.filter(pk__in=holders | shared).values_list("pk", "name")) if holders | shared else {}
+    out = []
+    for e in events:
+        if e["account_id"]:
+            account = (e["account_id"], e["account_name"], e["account_path"], e["service_id"])
+        elif e["holder_path_after"] or e["holder_path_before"]:
+            path = e["holder_path_after"] or e["holder_path_before"]
+            holder = int(path.strip("/").split("/")[-1])
+            account = (holder, names.get(holder, ""), path, e["service_id"])
+        else:
+            account = (None, "", "", e["service_id"])
+        unit_event = e["action"] in _UNIT_ACTIONS
+        before, after = audit.changes(_readable(e["before"], e["unit_name"], names),
+                                      _readable(e["after"], e["unit_name"], names))
+        reason = after.pop("reason", "") if unit_event else ""
+        out.append(audit.event(
+            e["action"] if unit_event else f"code_{e['action']}", account_fields=account,
+            subject_type="unit" if unit_event else "code", subject_id=e["unit_id"] if unit_event else e["code_id"],
+            subject_name=e["unit_name"] if unit_event else e["code"], before=before, after=after,
+            reason=reason or "", at=e["at"], actor=_Actor(e["actor_id"], e["actor_name"])))
+    return out
+
+
+class _Actor:
+    """An actor as the code log names it (id and name), for ``audit.event``."""
+
+    def __init__(self, pk, name):
+        self.pk, self.name = pk, name
+
+    def get_username(self):
+        return self.name
 
 
 def _event_select(codes: QuerySet, action: str, *, at: datetime, before, after, actor=None, unit_event: bool = False,
@@ -366,6 +427,11 @@ def generate_codes(*, actor, service: Account, quantity, validity_days, shared_w
         for start in range(0, quantity, GENERATE_BATCH):
             written += insert_batch(texts[start:start + GENERATE_BATCH], template, actor=actor, top_path=top_path,
                                     shared_with=shared_with, now=now)
+        # One audit event for the batch, with its counts (the code log has one row per code).
+        holder = shared_with or service
+        audit.record("codes_generated", actor=actor, subject_type="code", subject_name=f"{quantity} × {validity_days} d",
+                     account=holder, after={"quantity": quantity, "validity_days": validity_days,
+                                            "shared_with": shared_with.name if shared_with else None}, now=now)
     return _loaded_codes(written, template, db_alias=ActivationCode.objects.db)
 
 
@@ -979,7 +1045,7 @@ def _lock_due_batch(now: datetime, service_id: int | None = None) -> list[tuple[
                 .values_list("pk", "unit_id", "expires_at")[:SWEEP_BATCH])
 
 
-def _expire_batch_orm(now: datetime, service_id: int | None, after) -> tuple[int, None]:
+def _expire_batch_orm(now: datetime, service_id: int | None, after, counts: dict | None = None) -> tuple[int, None]:
     """One batch of ``SWEEP_BATCH`` codes with the ORM (every backend): lock the due codes, the codes
     queued on their units and the governed units (those without a queued code), write the events with
     ``INSERT … SELECT``, update the units and the codes, start the queued codes at their old code's
@@ -997,6 +1063,10 @@ def _expire_batch_orm(now: datetime, service_id: int | None, after) -> tuple[int
     governed = [pk for pk in Unit.objects.select_for_update(of=("self",)).filter(
         bulk.ids_condition(Unit, unit_ids), active=True,
         service__billing_method=BillingMethod.ACTIVATION_CODES).values_list("pk", flat=True) if pk not in queued]
+    governed_set = set(governed)
+    expired_rows = [(*row[:7], row[7] or row[8], row[9]) for row in batch.order_by("pk").values_list(
+        "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
+        "unit__account__path", "holder_path", "expires_at")]
     bulk.insert_select(CodeEvent, _event_select(
         batch, CodeAction.EXPIRED, at=now, before=JSONObject(status=Value(CodeStatus.ACTIVE)),
         after=JSONObject(status=Value(CodeStatus.EXPIRED), expires_at=F("expires_at"))))
@@ -1011,8 +1081,16 @@ def _expire_batch_orm(now: datetime, service_id: int | None, after) -> tuple[int
         Unit.objects.filter(bulk.ids_condition(Unit, governed)).update(
             active=False, deactivated_at=now, deactivation_reason=DeactivationReason.CODE_EXPIRED)
     batch.update(status=CodeStatus.EXPIRED)
+    renewed_rows = []
     if queued:
         _renew_batch_orm(queued, {unit_id: at for _, unit_id, at in due if unit_id is not None}, now=now)
+        old_codes = {unit_id: code for unit_id, code in batch.values_list("unit_id", "code")}
+        renewed_rows = [(*row[:8], old_codes.get(row[3]), row[8], row[9]) for row in ActivationCode.objects.filter(
+            bulk.ids_condition(ActivationCode, sorted(pk for pk, _ in queued.values()))).order_by("pk").values_list(
+            "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
+            "unit__account__path", "activated_at", "expires_at")]
+    off = {row[0] for row in expired_rows if row[3] in governed_set}
+    _sweep_trail(expired_rows, renewed_rows, off, now=now, counts=counts)
     return len(due), None
 
 
@@ -1091,11 +1169,66 @@ WITH due AS MATERIALIZED (
     ) ev LEFT JOIN accounts_account a ON a.id = ev.account_id
     ORDER BY ev.kind, ev.code_id
 )
-SELECT (SELECT count(*) FROM expired), expires_at, id FROM expired ORDER BY expires_at DESC, id DESC LIMIT 1
+SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT array_agg(id) FROM expired),
+       (SELECT array_agg(code_id) FROM deactivated), (SELECT array_agg(id) FROM renewed)
+FROM expired ORDER BY expires_at DESC, id DESC LIMIT 1
 """
+SWEEP_JOB = "expire_codes"
 
 
-def _expire_batch_pg(now: datetime, service_id: int | None, after) -> tuple[int, tuple | None]:
+def _expired_trail_rows(ids) -> list[tuple]:
+    """(id, code, service, unit, unit name, account id, name, path or holder path, expires_at) by code id."""
+    if not ids:
+        return []
+    return [(*row[:7], row[7] or row[8], row[9]) for row in ActivationCode.objects.filter(
+        bulk.ids_condition(ActivationCode, sorted(ids))).order_by("pk").values_list(
+        "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
+        "unit__account__path", "holder_path", "expires_at")]
+
+
+def _renewed_trail_rows(ids, old_codes: dict) -> list[tuple]:
+    if not ids:
+        return []
+    return [(*row[:8], old_codes.get(row[3]), row[8], row[9]) for row in ActivationCode.objects.filter(
+        bulk.ids_condition(ActivationCode, sorted(ids))).order_by("pk").values_list(
+        "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
+        "unit__account__path", "activated_at", "expires_at")]
+
+
+def _sweep_trail(expired: list, renewed: list, off: set, *, now: datetime, counts: dict | None) -> None:
+    """The audit trail of one sweep batch: one ``code_expired`` event per code (with the unit it switched
+    off) and one ``code_renewed`` per queued code started; rows as the batch statement returns them.
+    Hashed in order under each service chain's lock by ``record_many`` (three statements a service)."""
+    holders = {int(row[7].strip("/").split("/")[-1]) for row in expired if row[5] is None and row[7]}
+    names = dict(Account.objects.filter(pk__in=holders).values_list("pk", "name")) if holders else {}
+    events = []
+    for pk, code, service_id, _unit_id, unit_name, account_id, account_name, path, expires_at in expired:
+        if account_id is None and path:
+            account_id = int(path.strip("/").split("/")[-1])
+            account_name = names.get(account_id, "")
+        after = {"status": "expired", "expires_at": audit.plain(expires_at)}
+        if pk in off:
+            after["unit_deactivated"] = unit_name
+        events.append({
+            "chain": service_id, "at": now, "action": "code_expired", "service_id": service_id,
+            "account_id": account_id, "account_name": account_name or "", "account_path": path or "",
+            "subject_type": "code", "subject_id": pk, "subject_name": code, "actor_id": None,
+            "actor_name": SWEEP_JOB, "before": {"status": "active"}, "after": after, "reason": ""})
+    for pk, code, service_id, _unit_id, unit_name, account_id, account_name, path, old, start, end in renewed:
+        events.append({
+            "chain": service_id, "at": now, "action": "code_renewed", "service_id": service_id,
+            "account_id": account_id, "account_name": account_name or "", "account_path": path or "",
+            "subject_type": "code", "subject_id": pk, "subject_name": code, "actor_id": None,
+            "actor_name": SWEEP_JOB, "before": {"status": "queued"},
+            "after": {"status": "active", "unit": unit_name, "replaces": old, "activated_at": audit.plain(start),
+                      "expires_at": audit.plain(end)}, "reason": ""})
+    if counts is not None:
+        for row in expired:
+            counts[row[2]] = counts.get(row[2], 0) + 1
+    audit.record_many(events, now=now)
+
+
+def _expire_batch_pg(now: datetime, service_id: int | None, after, counts: dict | None = None) -> tuple[int, tuple | None]:
     """One batch of the sweep in one statement (PostgreSQL). ``after`` — the (expires_at, id) where
     the previous batch of this call ended — lets the batch start past the rows this call has already
     expired instead of walking their stale index entries again. Returns (count, where it ended)."""
@@ -1110,7 +1243,15 @@ def _expire_batch_pg(now: datetime, service_id: int | None, after) -> tuple[int,
     with connection.cursor() as cursor:
         cursor.execute(_EXPIRE_BATCH_SQL.format(service=service, after=after_sql), params)
         row = cursor.fetchone()
-    return (0, None) if row is None else (row[0], (row[1], row[2]))
+    if row is None:
+        return 0, None
+    # Only ids come back (plain aggregates over the CTEs: joins inside the statement's result spilled tens of
+    # GB to temp files on a 10,000,000-event bench); the trail's rows are read by id after the statement.
+    expired_rows = _expired_trail_rows(row[3] or [])
+    old_codes = {r[3]: r[1] for r in expired_rows}
+    _sweep_trail(expired_rows, _renewed_trail_rows(row[5] or [], old_codes), set(row[4] or ()), now=now,
+                 counts=counts)
+    return row[0], (row[1], row[2])
 
 
 def _sweep_batches():
@@ -1120,7 +1261,7 @@ def _sweep_batches():
     return _expire_batch_orm, SWEEP_BATCH
 
 
-def expire_codes(*, now: datetime | None = None, service_id: int | None = None) -> int:
+def expire_codes(*, now: datetime | None = None, service_id: int | None = None, counts: dict | None = None) -> int:
     """The sweep: expire every due code, deactivate its unit (where codes govern units), log both.
 
     1. Lock a batch of due codes with SKIP LOCKED (a second worker takes the next batch, never the
@@ -1139,7 +1280,7 @@ def expire_codes(*, now: datetime | None = None, service_id: int | None = None) 
     total, after = 0, None
     while True:
         with transaction.atomic():
-            count, last = expire_batch(now, service_id, after)
+            count, last = expire_batch(now, service_id, after, counts)
         total += count
         if not count and after is None:
             return total
@@ -1147,7 +1288,7 @@ def expire_codes(*, now: datetime | None = None, service_id: int | None = None) 
         after = last if count == full else None
 
 
-def clear_expired_codes(*, now: datetime | None = None) -> int:
+def clear_expired_codes(*, now: datetime | None = None, counts: dict | None = None) -> int:
     """Daily: take expired codes off their units and out of the window's default view. Rows and events
     stay for the log. Due codes the sweep has not reached are expired first."""
     now = now or clock.now()
@@ -1155,10 +1296,14 @@ def clear_expired_codes(*, now: datetime | None = None) -> int:
     total = 0
     while True:
         with transaction.atomic():
-            ids = list(ActivationCode.objects.filter(status=CodeStatus.EXPIRED, cleared_at__isnull=True)
-                       .select_for_update(skip_locked=True).order_by("id").values_list("pk", flat=True)[:SWEEP_BATCH])
-            if not ids:
+            rows = list(ActivationCode.objects.filter(status=CodeStatus.EXPIRED, cleared_at__isnull=True)
+                        .select_for_update(skip_locked=True).order_by("id").values_list("pk", "service_id")[:SWEEP_BATCH])
+            if not rows:
                 return total
+            ids = [pk for pk, _ in rows]
+            if counts is not None:
+                for _, service_id in rows:
+                    counts[service_id] = counts.get(service_id, 0) + 1
             batch = ActivationCode.objects.filter(bulk.ids_condition(ActivationCode, ids))
             bulk.insert_select(CodeEvent, _event_select(
                 batch, CodeAction.CLEARED, at=now, before=JSONObject(unit=F("unit_id")),
@@ -1213,6 +1358,7 @@ def switch_billing_method(*, actor, service: Account, method: str, confirm: bool
                 f"Switching to '{method}' deactivates {counts['units_to_deactivate']} and reactivates "
                 f"{counts['units_to_reactivate']} units. Send confirm: true to go ahead.",
                 code="confirmation_required", extra=counts)
+        previous = service.billing_method
         Account.objects.filter(pk=service.pk).update(billing_method=method)
         service.billing_method = method
         deactivated = reactivated = 0
@@ -1223,6 +1369,10 @@ def switch_billing_method(*, actor, service: Account, method: str, confirm: bool
         else:
             reactivated = _set_units(list(to_reactivate.select_for_update(of=("self",)).select_related("account")),
                                      active=True, reason="", actor=actor, now=now)
+        audit.record("billing_method_changed", actor=actor, subject_type="account", subject_id=service.pk,
+                     subject_name=service.name, account=service, before={"billing_method": previous},
+                     after={"billing_method": method, "units_deactivated": deactivated,
+                            "units_reactivated": reactivated}, now=now)
     return {"billing_method": method, "units_deactivated": deactivated, "units_reactivated": reactivated}
 
 
@@ -1338,7 +1488,15 @@ def create_notice(*, actor, name: str, text: str, days_before: int, repeat: bool
         name=name.strip(), text=text.strip(), days_before=days_before, repeat=bool(repeat),
         send_email=bool(send_email), created_at=now)
     notice.recipients.set(recipients)
+    audit.record("expiry_notice_created", actor=actor, subject_type="expiry_notice", subject_id=notice.pk,
+                 subject_name=notice.name, account=_service(notice.service_id), after=_notice_values(notice), now=now)
     return notice
+
+
+def _notice_values(notice: ExpiryNotice) -> dict:
+    return {"name": notice.name, "text": notice.text, "days_before": notice.days_before, "repeat": notice.repeat,
+            "send_email": notice.send_email,
+            "recipients": sorted(notice.recipients.values_list("username", flat=True))}
 
 
 @transaction.atomic
@@ -1348,12 +1506,17 @@ def update_notice(*, actor, notice: ExpiryNotice, name: str, text: str, days_bef
     require_not_blocked(actor)
     recipients = _clean_notice_fields(actor, name=name, text=text, days_before=days_before, recipients=recipients)
     notice = ExpiryNotice.objects.select_for_update().get(pk=notice.pk)
+    before = _notice_values(notice)
     if any(op.account.service_id != notice.service_id for op in recipients):
         raise DoesNotExist.field("recipients")
     notice.name, notice.text, notice.days_before = name.strip(), text.strip(), days_before
     notice.repeat, notice.send_email = bool(repeat), bool(send_email)
     notice.save(update_fields=["name", "text", "days_before", "repeat", "send_email"])
     notice.recipients.set(recipients)
+    old, new = audit.changes(before, _notice_values(notice))
+    if old or new:
+        audit.record("expiry_notice_updated", actor=actor, subject_type="expiry_notice", subject_id=notice.pk,
+                     subject_name=notice.name, account=_service(notice.service_id), before=old, after=new)
     return notice
 
 

@@ -5,19 +5,35 @@ The schedules are rows of django-celery-beat (``billing_site/beat.py``), editabl
 
 from celery import shared_task
 
+from apps.accounts.audit import record_job_run
+from apps.accounts.models import Account
+from apps.core import clock
+
 from . import operations
+
+
+def _record_runs(job: str, per_service: dict, now) -> None:
+    """One ``job_run`` event per service the run touched, with its count (SPEC §9.8)."""
+    for service in Account.objects.filter(pk__in=sorted(per_service)).order_by("pk"):
+        record_job_run(job, counts={"codes": per_service[service.pk]}, account=service, now=now)
 
 
 @shared_task(name="apps.codes.tasks.expire_codes")
 def expire_codes() -> int:
     """Every minute: expire due codes and deactivate their units (catches up after downtime)."""
-    return operations.expire_codes()
+    now, per_service = clock.now(), {}
+    total = operations.expire_codes(now=now, counts=per_service)
+    _record_runs("expire_codes", per_service, now)
+    return total
 
 
 @shared_task(name="apps.codes.tasks.clear_expired_codes")
 def clear_expired_codes() -> int:
     """Daily: take expired codes off their units and out of the window's default view."""
-    return operations.clear_expired_codes()
+    now, per_service = clock.now(), {}
+    total = operations.clear_expired_codes(now=now, counts=per_service)
+    _record_runs("clear_expired_codes", per_service, now)
+    return total
 
 
 @shared_task(name="apps.codes.tasks.send_expiry_notices")

@@ -18,6 +18,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from apps.accounts import rights
+from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
 from apps.core import clock
 from apps.core.admin import (OutOfScopeIs404, ReadOnlyAdminMixin, operator_blocked, ScopedRelatedFilter,
@@ -97,7 +98,8 @@ class PlanPagesMixin(OutOfScopeIs404):
 
 
 @admin.register(Plan)
-class PlanAdmin(PlanPagesMixin, admin.ModelAdmin):
+class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
+    audit_subject_type = "plan"  # History: the audit trail's events of this plan
     form = PlanForm
     inlines = [PlanServiceInline]
     list_display = ("name", "parent", "service", "currency", "history", "own_services", "description")

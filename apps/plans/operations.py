@@ -28,6 +28,8 @@ from apps.accounts.rights import may_manage_service_plans
 from . import cost_table, history
 from .catalogue import APP_PREFIX
 from .inheritance import plan_chain
+from apps.accounts import audit
+
 from .models import (CatalogueService, DeviceType, DeviceTypeLimit, Modem, Plan, PlanEvent, PlanEventAction, PlanService, ResetInterval,
                      ServiceType)
 
@@ -90,6 +92,28 @@ def _record(*, plan: Plan | None, service: Account, action: str, actor, now: dat
 
 def _lock(plan: Plan) -> Plan:
     return Plan.objects.select_for_update().select_related("service").get(pk=plan.pk)
+
+
+def _plan_values(plan: Plan) -> dict:
+    """What the audit trail shows of a plan: every setting, names for the parent and the catalogues."""
+    values = {name: getattr(plan, name) for name in SCALAR_FIELDS if name != "parent"}
+    values["parent"] = plan.parent.name if plan.parent_id else None
+    if plan.pk:
+        values["device_types"] = sorted(str(d) for d in plan.device_types.all())
+        values["modems"] = sorted(str(m) for m in plan.modems.all())
+    return values
+
+
+def _audit(action: str, *, actor, service: Account, now: datetime, subject_type: str = "plan", subject_id=None,
+           subject_name: str = "", before: dict | None = None, after: dict | None = None):
+    """One audit event of the plans app, scoped to the service (its top account)."""
+    old, new = audit.changes(before or {}, after or {})
+    audit.record(action, actor=actor, subject_type=subject_type, subject_id=subject_id, subject_name=subject_name,
+                 account=service, before=old, after=new, now=now)
+
+
+def _present(values: dict) -> dict:
+    return {k: v for k, v in values.items() if v not in (None, "", [])}
 
 
 # --- plan settings --------------------------------------------------------------------------------
@@ -313,6 +337,8 @@ def create_plan(*, actor, service: Account, values: dict, now: datetime | None =
         plan.modems.set(values.get("modems", []))
         _record(plan=plan, service=service, action=PlanEventAction.CREATED, actor=actor, now=now,
                 details=_snapshot(values))
+        _audit("plan_created", actor=actor, service=service, now=now, subject_id=plan.pk, subject_name=plan.name,
+               after=_present(_plan_values(plan)))
     return plan
 
 
@@ -322,6 +348,7 @@ def update_plan(*, actor, plan: Plan, changes: dict, now: datetime | None = None
     with transaction.atomic():
         plan = _lock(plan)
         require_manage_plan(actor, plan)
+        audit_before = _plan_values(plan)
         changes, device_types = _prepare(plan, plan.service, changes)
         plan.save()
         if "device_types" in changes:
@@ -331,6 +358,10 @@ def update_plan(*, actor, plan: Plan, changes: dict, now: datetime | None = None
         if changes:
             _record(plan=plan, service=plan.service, action=PlanEventAction.CHANGED, actor=actor, now=now,
                     details=_snapshot(changes))
+            audit_after = _plan_values(plan)
+            if audit_after != audit_before:
+                _audit("plan_updated", actor=actor, service=plan.service, now=now, subject_id=plan.pk,
+                       subject_name=plan.name, before=audit_before, after=audit_after)
     return plan
 
 
@@ -354,9 +385,12 @@ def delete_plan(*, actor, plan: Plan, now: datetime | None = None):
             parts = [f"{kind}: {', '.join(names)}" for kind, names in uses.items() if names]
             raise Conflict(f"The plan is in use ({'; '.join(parts)}).", code="plan_in_use", extra={"uses": uses})
         plan_id, name, service = plan.pk, plan.name, plan.service
+        audit_before = _present(_plan_values(plan))
         plan.delete()
         _record(plan=None, plan_id=plan_id, plan_name=name, service=service, action=PlanEventAction.DELETED,
                 actor=actor, now=now)
+        _audit("plan_deleted", actor=actor, service=service, now=now, subject_id=plan_id, subject_name=name,
+               before=audit_before)
 
 
 # --- plan service rows ----------------------------------------------------------------------------
@@ -420,6 +454,8 @@ def add_plan_service(*, actor, plan: Plan, values: dict, now: datetime | None = 
         history.record_plan_rows([plan.pk], now=now)
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_ADDED, actor=actor, now=now,
                 details={"after": clean})
+        _audit("plan_service_added", actor=actor, service=plan.service, now=now, subject_type="plan_service",
+               subject_id=row.pk, subject_name=f"{plan.name}: {row.name}", after=_present(clean))
     return row
 
 
@@ -445,6 +481,8 @@ def update_plan_service(*, actor, row: PlanService, changes: dict, now: datetime
             history.record_plan_rows([plan.pk], now=now)
             _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_CHANGED, actor=actor, now=now,
                     details={"before": before, "after": clean})
+            _audit("plan_service_updated", actor=actor, service=plan.service, now=now, subject_type="plan_service",
+                   subject_id=row.pk, subject_name=f"{plan.name}: {row.name}", before=before, after=clean)
     return row
 
 
@@ -456,11 +494,14 @@ def delete_plan_service(*, actor, row: PlanService, now: datetime | None = None)
         require_manage_plan(actor, plan)
         row = PlanService.objects.select_for_update().get(pk=row.pk)
         before = _row_values(row)
+        row_id = row.pk
         history.record_plan_rows([plan.pk], now=now, seed=True)
         row.delete()
         history.record_plan_rows([plan.pk], now=now)
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_REMOVED, actor=actor, now=now,
                 details={"before": before})
+        _audit("plan_service_removed", actor=actor, service=plan.service, now=now, subject_type="plan_service",
+               subject_id=row_id, subject_name=f"{plan.name}: {before['name']}", before=_present(before))
 
 
 # --- import and export between plans --------------------------------------------------------------
@@ -594,6 +635,9 @@ def import_plan_services(*, actor, plan: Plan, source_plans, names=None, delete_
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICES_IMPORTED, actor=actor, now=now,
                 details={"sources": sorted(p.pk for p in source_plans), "delete_existing": delete_existing,
                          "added": [r["name"] for r in changes.add], "removed": changes.remove, **counts})
+        _audit("plan_services_imported", actor=actor, service=plan.service, now=now, subject_id=plan.pk,
+               subject_name=plan.name, after={"sources": sorted(p.name for p in source_plans),
+                                              "delete_existing": delete_existing, **counts})
     return counts
 
 
@@ -657,6 +701,10 @@ def export_plan_services(*, actor, plan: Plan, target_plans, names=None, mode: s
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICES_EXPORTED, actor=actor, now=now,
                 details={"mode": mode, "names": [r["name"] for r in rows],
                          "targets": {str(k): v for k, v in result.items()}})
+        # One event with the counts per target plan (by name), in the exporting plan's history.
+        _audit("plan_services_exported", actor=actor, service=plan.service, now=now, subject_id=plan.pk,
+               subject_name=plan.name, after={"mode": mode, "services": len(rows),
+                                              "targets": {locked[k].name: v for k, v in result.items()}})
     return result
 
 
@@ -842,6 +890,11 @@ def import_file_rows(*, actor, service: Account, rows, mode: str, now: datetime 
             PlanEvent(service=service, plan_id_snapshot=plan.pk, plan_name=plan.name, action=action, actor=actor,
                       actor_name=actor_name(actor), at=now, details=details)
             for plan, action, details in events], batch_size=1000)
+        # One event for the file, with its counts per plan (SPEC §9.2: imports are one event with counts).
+        counts = {p.name: c.counts() for p, c in ((locked[pk], c) for pk, c in by_plan.items())
+                  if any(c.counts().values())}
+        audit.record("plan_services_file_imported", actor=actor, subject_type="plan", subject_name=service.name,
+                     account=service, after={"mode": mode, "plans": counts}, now=now)
     return checked
 
 
@@ -880,4 +933,6 @@ def add_app_service(*, actor, service: Account, name: str, description: str = ""
                                                 service=service)
         _record(plan=None, service=service, action=PlanEventAction.APP_SERVICE_ADDED, actor=actor, now=now,
                 details={"name": full, "description": description})
+        _audit("app_service_added", actor=actor, service=service, now=now, subject_type="catalogue_service",
+               subject_id=entry.pk, subject_name=full, after=_present({"name": full, "description": description}))
     return entry

@@ -43,6 +43,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, CharField, DateTimeField, Value
 
+from apps.accounts.audit import record_job_run
 from apps.accounts.models import Account, BillingMethod, LedgerEntry, LedgerKind
 from apps.accounts.operations import LedgerRow, evaluate_blocking_many, move_cached_totals, post_ledger_entries
 from apps.core.bulk import array_literal, many_ids
@@ -80,6 +81,7 @@ def charge_periodic_services(*, now: datetime | None = None) -> dict:
     totals = {"windows": 0, "charges": 0, "amount": Decimal("0")}
     for service in Account.objects.filter(parent__isnull=True, plan__isnull=False).order_by("pk"):
         result = _charge_service(service, now=now, previous_run=previous_run)
+        record_job_run("charge_periodic_services", counts=result, account=service, now=now)  # only when it changed something
         for key in totals:
             totals[key] += result[key]
     JobRun.objects.update_or_create(job=JOB, defaults={"last_started_at": now})

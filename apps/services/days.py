@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.db.models import Max
 
+from apps.accounts.audit import record_job_run
 from apps.accounts.models import Account, IdempotencyKey, LedgerKind
 from apps.accounts.operations import LedgerRow, evaluate_blocking_many, post_ledger_entries
 from apps.core import clock, periods
@@ -45,6 +46,7 @@ def count_days(*, now: datetime | None = None) -> dict:
     totals = {"accounts": 0, "days": 0, "evaluated": 0, "block_changes": 0}
     for service in Account.objects.filter(parent__isnull=True).order_by("pk"):
         result = _count_service(service, now=now, previous_run=previous_run)
+        record_job_run("count_days", counts=result, account=service, now=now)  # only when it changed something
         for key in totals:
             totals[key] += result[key]
     totals["idempotency_keys_removed"] = remove_expired_idempotency_keys(now=now)

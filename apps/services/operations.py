@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from apps.accounts import audit
 from apps.accounts.models import Account, IdempotencyKey, LedgerKind
 from apps.accounts.operations import (
     actor_name,
@@ -437,11 +438,17 @@ def set_service_override(*, actor, account: Account, name: str, interval: str = 
     if table.flat_fee and (kind != ServiceType.PERIODIC or interval == ResetInterval.NONE):
         raise InvalidInput.field("cost_table", "A flat fee (counter 0) needs a periodic service with an interval.")
     now = now or clock.now()
+    old = AccountServiceOverride.objects.filter(account=account, name=name).values("interval", "cost_table").first()
     history.record_overrides([account.pk], now=now, seed=True)
     override, _ = AccountServiceOverride.objects.update_or_create(
         account=account, name=name, defaults={"type": kind, "interval": interval, "cost_table": table.canonical},
     )
     history.record_overrides([account.pk], now=now)
+    before, after = audit.changes(old or {}, {"interval": interval, "cost_table": table.canonical})
+    if before or after or old is None:
+        audit.record("account_service_updated" if old else "account_service_created", actor=actor,
+                     subject_type="account_service", subject_id=override.pk, subject_name=f"{account.name}: {name}",
+                     account=account, before=before, after=after or {"interval": interval}, now=now)
     return override
 
 
@@ -452,7 +459,11 @@ def delete_service_override(*, actor, account: Account, name: str, now: datetime
     require_manage(actor, account)
     now = now or clock.now()
     history.record_overrides([account.pk], now=now, seed=True)
+    old = AccountServiceOverride.objects.filter(account=account, name=name).values("pk", "interval", "cost_table").first()
     deleted, _ = AccountServiceOverride.objects.filter(account=account, name=name).delete()
     history.record_overrides([account.pk], now=now)
     if not deleted:
         raise InvalidInput.field("name", f"Account '{account.name}' has no override for '{name}'.")
+    audit.record("account_service_deleted", actor=actor, subject_type="account_service", subject_id=old["pk"],
+                 subject_name=f"{account.name}: {name}", account=account,
+                 before={k: v for k, v in old.items() if k != "pk" and v}, now=now)

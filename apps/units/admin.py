@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timezone import localtime
 
+from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
@@ -152,7 +153,8 @@ def feature_lists(formsets) -> dict:
 
 
 @admin.register(Unit)
-class UnitAdmin(PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+    audit_subject_type = "unit"  # History: the audit trail's events of this unit
     form = UnitAdminForm
     autocomplete_fields = ("account",)
     inlines = [SensorInline, CommandInline, ServiceIntervalInline]

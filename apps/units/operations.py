@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from apps.accounts import rights
+from apps.accounts import audit, rights
 from apps.accounts.models import Account, BillingMethod
 from apps.accounts.operations import actor_name, require_not_blocked
 from apps.core import clock
@@ -258,8 +258,39 @@ def _move_unit_counters(*, account: Account, sign: int, sensors: int, commands: 
 
 # --- events -------------------------------------------------------------------------------------------
 
+def unit_values(unit: Unit) -> dict:
+    """What the audit trail shows of a unit: its fields and features by name (SPEC §9.8)."""
+    return {
+        "name": unit.name, "account": unit.account.name, "unique_id": unit.unique_id,
+        "device_type": str(unit.device_type) if unit.device_type_id else None,
+        "modem": str(unit.modem) if unit.modem_id else None, "active": unit.active,
+        "eco_driving": unit.eco_driving, "road_limits_speeding": unit.road_limits_speeding,
+        "eco_criteria": list(unit.eco_criteria or []),
+        "sensors": sorted(f"{s.name} ({s.type})" for s in unit.sensors.all()),
+        "commands": sorted(c.name for c in unit.commands.all()),
+        "service_intervals": sorted(i.name for i in unit.service_intervals.all()),
+    }
+
+
+_AUDIT_ACTIONS = {
+    UnitAction.CREATED: ("unit_created", "unit"), UnitAction.UPDATED: ("unit_updated", "unit"),
+    UnitAction.MOVED: ("unit_moved", "unit"), UnitAction.ACTIVATED: ("unit_activated", "unit"),
+    UnitAction.DEACTIVATED: ("unit_deactivated", "unit"), UnitAction.ARCHIVED: ("unit_archived", "unit"),
+    UnitAction.USER_CREATED: ("monitoring_user_created", "monitoring_user"),
+    UnitAction.ACCESS_GRANTED: ("grant_created", "grant"), UnitAction.ACCESS_REVOKED: ("grant_revoked", "grant"),
+}
+
+
 def _record(action: str, *, account: Account, actor, now: datetime, unit: Unit | None = None,
-            monitoring_user: MonitoringUser | None = None, details: dict | None = None) -> UnitEvent:
+            monitoring_user: MonitoringUser | None = None, details: dict | None = None,
+            before: dict | None = None, after: dict | None = None, grant: AccessGrant | None = None) -> UnitEvent:
+    """The units app's own event and the audit trail's (readable ``before``/``after``; unchanged values dropped)."""
+    audit_action, subject_type = _AUDIT_ACTIONS[action]
+    subject = {"unit": unit, "monitoring_user": monitoring_user, "grant": grant}[subject_type]
+    old, new = audit.changes(before or {}, after or {})
+    audit.record(audit_action, actor=actor, subject_type=subject_type, subject_id=getattr(subject, "pk", None),
+                 subject_name=str(subject) if subject is not None else "", account=account, before=old, after=new,
+                 now=now)
     return UnitEvent.objects.create(
         at=now, action=action, service_id_snapshot=account.service_id, account_path=account.path,
         account_name=account.name, unit_id_snapshot=unit.pk if unit else None, unit_name=unit.name if unit else "",
@@ -325,7 +356,8 @@ def create_unit(*, actor, account: Account, name: str, unique_id: str, device_ty
                         actor=actor, now=now)
     _record(UnitAction.CREATED, account=account, unit=unit, actor=actor, now=now,
             details={"unique_id": unique_id, "active": unit.active, "sensors": len(sensors),
-                     "commands": len(commands), "service_intervals": len(service_intervals)})
+                     "commands": len(commands), "service_intervals": len(service_intervals)},
+            after={k: v for k, v in unit_values(unit).items() if v not in (None, [], False)})
     return unit
 
 
@@ -404,6 +436,7 @@ def update_unit(*, actor, unit: Unit, changes: dict, now: datetime | None = None
     _require_unit_in_reach(actor, unit)
     old_account = unit.account
     changed = {}
+    audit_before = unit_values(unit)
 
     new_account = old_account
     if "account" in changes and getattr(changes["account"], "pk", None) != old_account.pk:
@@ -441,8 +474,10 @@ def update_unit(*, actor, unit: Unit, changes: dict, now: datetime | None = None
     _save_unit(unit)
     _replace_features(unit, **lists)
     if changed:
+        after = unit_values(unit)
+        after["active"] = audit_before["active"]  # set_unit_active records its own event
         _record(UnitAction.MOVED if "account" in changed else UnitAction.UPDATED, account=unit.account, unit=unit,
-                actor=actor, now=now, details=changed)
+                actor=actor, now=now, details=changed, before=audit_before, after=after)
     if "active" in changes and changes["active"] != unit.active:
         unit = set_unit_active(actor=actor, unit=unit, active=changes["active"], now=now)
     return unit
@@ -466,7 +501,8 @@ def set_unit_active(*, actor, unit: Unit, active: bool, now: datetime | None = N
         unit.active, unit.deactivated_at, unit.deactivation_reason = False, now, DeactivationReason.MANUAL
     unit.save(update_fields=["active", "deactivated_at", "deactivation_reason"])
     _record(UnitAction.ACTIVATED if active else UnitAction.DEACTIVATED, account=unit.account, unit=unit,
-            actor=actor, now=now)
+            actor=actor, now=now, before={"active": not active},
+            after={"active": active, "deactivation_reason": None if active else unit.deactivation_reason})
     return unit
 
 
@@ -490,7 +526,9 @@ def archive_unit(*, actor, unit: Unit, now: datetime | None = None) -> Unit:
     unit.deactivation_reason = DeactivationReason.ARCHIVED
     unit.save(update_fields=["archived_at", "active", "deactivated_at", "deactivation_reason"])
     _record(UnitAction.ARCHIVED, account=unit.account, unit=unit, actor=actor, now=now,
-            details={"was_active": was_active, "grants_removed": grants_removed})
+            details={"was_active": was_active, "grants_removed": grants_removed},
+            before={"active": was_active, "archived": False},
+            after={"active": False, "archived": True, **({"grants_removed": grants_removed} if grants_removed else {})})
     return unit
 
 
@@ -513,7 +551,7 @@ def create_monitoring_user(*, actor, account: Account, name: str, now: datetime 
         raise InvalidInput.field("name", "A monitoring user with this name already exists in this service.") from None
     _move_counter(account=account, service=MONITORING_USER_SERVICE, delta=1, actor=actor, now=now)
     _record(UnitAction.USER_CREATED, account=account, monitoring_user=user, actor=actor, now=now,
-            details={"name": name})
+            details={"name": name}, after={"name": user.name, "account": account.name})
     return user
 
 
@@ -550,7 +588,8 @@ def grant_access(*, actor, user: MonitoringUser, unit: Unit | None = None, accou
         raise InvalidInput.field(field, "This user already has access to it.")
     grant = AccessGrant.objects.create(user=user, **{field: target})
     _record(UnitAction.ACCESS_GRANTED, account=user.account, monitoring_user=user, actor=actor, now=now,
-            unit=unit, details={"grant": grant.pk, field: target.pk, "name": str(target)})
+            unit=unit, details={"grant": grant.pk, field: target.pk, "name": str(target)}, grant=grant,
+            after={"monitoring_user": user.name, field: str(target)})
     return grant
 
 
@@ -567,5 +606,6 @@ def revoke_access(*, actor, grant: AccessGrant, now: datetime | None = None) -> 
     target = grant.unit or grant.account
     field = "unit" if grant.unit_id else "account"
     _record(UnitAction.ACCESS_REVOKED, account=grant.user.account, monitoring_user=grant.user, actor=actor, now=now,
-            unit=grant.unit, details={"grant": grant.pk, field: target.pk, "name": str(target)})
+            unit=grant.unit, details={"grant": grant.pk, field: target.pk, "name": str(target)}, grant=grant,
+            before={"monitoring_user": grant.user.name, field: str(target)})
     grant.delete()

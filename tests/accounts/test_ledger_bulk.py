@@ -80,14 +80,19 @@ def test_statements_do_not_grow_with_the_number_of_rows_or_accounts(world, djang
         ops.update_account(actor=world.platform, account=account,
                            changes={"block_by_balance": True, "block_balance": Decimal("0")}, now=NOW)
     rows = [charge(account, "-1", service=name) for account in accounts for name in ("a", "b", "c")]
-    # Savepoint pair, ledger rows, totals, accounts, plans, blocks set.
-    with django_assert_max_num_queries(8):
+    # Savepoint pair, ledger rows, totals, accounts, plans, blocks set, and the blocks' audit events
+    # (the chain's head locked, the events, the head moved: three, however many accounts).
+    with django_assert_max_num_queries(11):
         ids = ops.post_ledger_entries(rows, now=NOW)
     assert len(ids) == len(set(ids)) == 90
     assert Account.objects.filter(pk__in=[a.pk for a in accounts], blocked=True).count() == 10
     assert set(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("balance", flat=True)) == \
         {Decimal("-3.0000")}
     assert not ledger_mismatches().exists()
+    from apps.accounts.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="account_blocked", actor_name="blocking rule",
+                                     account_id__in=[a.pk for a in accounts]).count() == 10
 
 
 def test_evaluate_blocking_many_agrees_with_evaluate_blocking(world):

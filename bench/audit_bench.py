@@ -1,0 +1,212 @@
+"""Benchmarks of the audit trail (issue 13): the Audit log's first page over 10,000,000 events with each
+single filter, and the expiry sweep of 100,000 codes with its events and hashes against the same sweep
+without them (today's sweep), measured in the same run, alternating, each rolled back.
+
+Run against a PostgreSQL database of its own (it migrates it and adds a fresh service each run):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench_audit \\
+        .venv/bin/python bench/audit_bench.py [--events 10000000] [--codes 300000] [--due 100000]
+
+The codes are built by ``bench/codes_bench.py``'s builder. The events are written with one
+``generate_series`` INSERT per million (not through ``record``): their hashes are placeholders and they
+live in chains of their own (negative numbers), so ``verify_audit`` on a bench database reports them.
+``--pages-only`` measures the pages again on the events already there. Figures go to
+``docs/performance.md`` by hand.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.dev")
+os.environ.setdefault("DEBUG", "0")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+
+from apps.accounts import operations as account_ops  # noqa: E402
+from apps.accounts.models import Account, AuditEvent, Operator, Role  # noqa: E402
+from apps.codes import operations as ops  # noqa: E402
+from apps.core import clock  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import codes_bench  # noqa: E402
+
+ACTIONS = ["account_updated", "payment_recorded", "unit_updated", "code_assigned", "code_expired",
+           "plan_service_updated", "account_blocked", "account_unblocked", "unit_created", "code_unassigned",
+           "job_run", "operator_updated", "grant_created", "unit_moved", "code_shared", "plan_updated",
+           "account_created", "code_renewed", "unit_deactivated", "codes_generated"]
+RARE_ACTION = "token_rotated"  # one event in 10,000
+
+
+def build_events(top: Account, dealers: list[Account], total: int, chunk: int = 1_000_000):
+    """``total`` events over the last 365 days: 80 % in the bench service (spread over its top account, the
+    ten dealers and their clients), 20 % in another service; 30 % by jobs, the rest by 50 operators."""
+    clients = list(Account.objects.filter(parent__in=dealers).order_by("pk"))
+    accounts = [top, *dealers, *clients]
+    ids = [a.pk for a in accounts]
+    names = [a.name for a in accounts]
+    paths = [a.path for a in accounts]
+    now = clock.now()
+    step = 365 * 86400 / total
+    with connection.cursor() as cursor:
+        for start in range(0, total, chunk):
+            n = min(chunk, total - start)
+            t0 = time.perf_counter()
+            cursor.execute(
+                """
+                INSERT INTO accounts_auditevent (chain, seq, at, action, service_id, account_id, account_name,
+                    account_path, subject_type, subject_id, subject_name, actor_id, actor_name, before, after,
+                    reason, hash)
+                SELECT CASE WHEN i %% 5 = 4 THEN -2 ELSE -1 END, i,
+                       %(now)s - make_interval(secs => i * %(step)s),
+                       CASE WHEN i %% 10000 = 7 THEN %(rare)s ELSE (%(actions)s::text[])[1 + (i * 7) %% 20] END,
+                       CASE WHEN i %% 5 = 4 THEN 999999 ELSE %(service)s END,
+                       CASE WHEN i %% 5 = 4 THEN NULL ELSE (%(ids)s::bigint[])[1 + i %% %(n_acc)s] END,
+                       CASE WHEN i %% 5 = 4 THEN 'Elsewhere' ELSE (%(names)s::text[])[1 + i %% %(n_acc)s] END,
+                       CASE WHEN i %% 5 = 4 THEN '/999999/' ELSE (%(paths)s::text[])[1 + i %% %(n_acc)s] END,
+                       (ARRAY['account', 'unit', 'code', 'plan'])[1 + i %% 4], i %% 200000, 'subject ' || (i %% 200000),
+                       CASE WHEN i %% 10 < 3 THEN NULL ELSE 1000000 + i %% 50 END,
+                       CASE WHEN i %% 10 < 3 THEN 'expire_codes' ELSE 'operator ' || (i %% 50) END,
+                       '{"status": "active"}'::jsonb, '{"status": "expired"}'::jsonb, '', md5(i::text) || md5(i::text)
+                FROM generate_series(%(start)s, %(stop)s) AS i
+                """,
+                {"now": now, "step": step, "rare": RARE_ACTION, "actions": ACTIONS, "service": top.pk, "ids": ids,
+                 "names": names, "paths": paths, "n_acc": len(accounts), "start": start + 1, "stop": start + n})
+            print(f"  events {start + n:,} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        cursor.execute("ANALYZE accounts_auditevent")
+
+
+def bench_pages(top: Account, dealers: list[Account], top_user: Operator, platform: Operator, repeat: int = 5):
+    now = clock.now()
+    year = {"since": (now - timedelta(days=365)).date().isoformat(), "until": now.date().isoformat()}
+    dealer = dealers[3]
+    cases = [
+        ("default range (today), no filter", {}),
+        ("a year, no filter", year),
+        ("a year, action (common)", {**year, "action": "payment_recorded"}),
+        ("a year, action (1 in 10,000)", {**year, "action": RARE_ACTION}),
+        ("a year, actor", {**year, "actor": "1000017"}),
+        ("a year, account with subtree (dealer)", {**year, "account": str(dealer.pk)}),
+        ("a year, subject (type and id)", {**year, "subject_type": "unit", "subject_id": "4321"}),
+        ("one day 100 days ago", {"since": (now - timedelta(days=100)).date().isoformat(),
+                                  "until": (now - timedelta(days=100)).date().isoformat()}),
+    ]
+    rows = []
+    storages = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"], STORAGES=storages):
+        for who, user in (("platform", platform), ("top user", top_user)):
+            client = Client()
+            client.force_login(user)
+            for label, params in cases:
+                query = dict(params)
+                if who == "platform" and "account" not in query:
+                    query["service"] = str(top.pk)
+                times, sql = [], []
+                for _ in range(repeat):
+                    with CaptureQueriesContext(connection) as queries:
+                        start = time.perf_counter()
+                        answer = client.get("/admin/audit/", query)
+                        times.append((time.perf_counter() - start) * 1000)
+                    sql.append(sum(float(q["time"]) for q in queries.captured_queries
+                                   if "accounts_auditevent" in q["sql"]) * 1000)
+                    assert answer.status_code == 200, (label, answer.status_code)
+                rows.append((who, label, statistics.median(times), min(times), statistics.median(sql)))
+    print("\n## Audit log, first page (100 rows), ms: page median / best of", repeat, "/ its trail statements")
+    for who, label, median, best, sql in rows:
+        print(f"| {who} | {label} | {median:.0f} | {best:.0f} | {sql:.0f} |", flush=True)
+    return rows
+
+
+BASELINE_MARK = "SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT array_agg"
+
+
+def bench_sweep(now, rounds: int):
+    """The sweep as it is (with its audit events and hashes) and today's sweep (the same statement without
+    the two aggregated columns, no events), alternating, each rolled back."""
+    with_trail = ops._EXPIRE_BATCH_SQL
+    head = with_trail[:with_trail.index(BASELINE_MARK)]
+    baseline = head + ("SELECT (SELECT count(*) FROM expired), expires_at, id, NULL, NULL, NULL FROM expired "
+                       "ORDER BY expires_at DESC, id DESC LIMIT 1\n")
+    plain_times, trail_times = [], []
+    for _ in range(rounds):
+        ops._EXPIRE_BATCH_SQL = baseline
+        plain_times.append(codes_bench.measure_rolled_back(lambda: ops.expire_codes(now=now)))
+        ops._EXPIRE_BATCH_SQL = with_trail
+        before = AuditEvent.objects.count() if rounds == 0 else None
+        trail_times.append(codes_bench.measure_rolled_back(lambda: ops.expire_codes(now=now)))
+        del before
+    ops._EXPIRE_BATCH_SQL = with_trail
+    print("\n## Expiry sweep, 100,000 due codes (rolled back each run, alternating), s")
+    print("| run | today's sweep | with the audit trail | ratio |")
+    for i, (a, b) in enumerate(zip(plain_times, trail_times, strict=True), 1):
+        print(f"| {i} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
+    print(f"| best/best | {min(plain_times):.2f} | {min(trail_times):.2f} | {min(trail_times) / min(plain_times):.2f} |")
+    print(f"| median/median | {statistics.median(plain_times):.2f} | {statistics.median(trail_times):.2f} | "
+          f"{statistics.median(trail_times) / statistics.median(plain_times):.2f} |")
+
+
+def count_sweep_events(now):
+    """One sweep kept inside a rolled-back transaction: how many events and statements it writes."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    try:
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            before = AuditEvent.objects.filter(action="code_expired").count()
+            expired = ops.expire_codes(now=now)
+            after = AuditEvent.objects.filter(action="code_expired").count()
+            print(f"\nsweep: {expired:,} codes expired, {after - before:,} code_expired events, "
+                  f"{len(queries)} statements")
+            raise codes_bench.Rollback
+    except codes_bench.Rollback:
+        pass
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--codes", type=int, default=300_000)
+    parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pages-only", action="store_true")
+    parser.add_argument("--sweep-only", action="store_true", help="Sweep and pages on the previous run's data.")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    if args.pages_only or args.sweep_only:
+        top = Account.objects.filter(name__startswith="Codes bench", parent__isnull=True).latest("pk")
+        dealers = list(Account.objects.filter(parent=top).order_by("pk"))
+        top_user = Operator.objects.filter(account=top, role=Role.TOP_USER).latest("pk")
+        if args.sweep_only:
+            now = clock.now()
+            count_sweep_events(now)
+            bench_sweep(now, args.rounds)
+    else:
+        t0 = time.perf_counter()
+        top, dealers, top_user, _, now = codes_bench.build(args.codes, args.due)
+        print(f"codes built in {time.perf_counter() - t0:.1f} s", flush=True)
+        t0 = time.perf_counter()
+        build_events(top, dealers, args.events)
+        print(f"{args.events:,} events built in {time.perf_counter() - t0:.1f} s", flush=True)
+        count_sweep_events(now)
+        bench_sweep(now, args.rounds)
+        print(flush=True)
+    platform = Operator.objects.filter(is_superuser=True).first()
+    account_ops.actor_name(platform)
+    bench_pages(top, dealers, top_user, platform)
+
+
+if __name__ == "__main__":
+    main()
