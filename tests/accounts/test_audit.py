@@ -13,7 +13,7 @@ from apps.accounts import audit
 from apps.accounts import operations as ops
 from apps.accounts.models import Account, AuditEvent
 from apps.core import guards
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
