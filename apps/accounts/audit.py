@@ -35,7 +35,7 @@ PLATFORM_CHAIN = 0
 _CONTENT = ("chain", "at", "action", "service_id", "account_id", "account_name", "account_path", "subject_type",
             "subject_id", "subject_name", "actor_id", "actor_name", "before", "after", "reason")
 _COLUMNS = ("seq", *_CONTENT, "hash")
-_FEW = 50  # up to this many events: one multi-row INSERT; more: ids from the sequence and COPY
+_FEW = 50  # up to this many events: one multi-row INSERT; more: one text COPY on PostgreSQL (``_copy_hashed``)
 
 
 def plain(value):
