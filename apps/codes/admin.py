@@ -34,6 +34,7 @@ from apps.core.admin import add_domain_error, id_value
 from apps.core.errors import DomainError
 from apps.core.scoping import in_scope
 from apps.units.models import Unit
+from apps.units.queries import units_visible_to
 
 from . import operations, queries
 from .forms import AssignUnitsForm, ExpiryNoticeForm, QueueUnitsForm, ShareForm, share_targets_for
@@ -585,7 +586,7 @@ class ActivationCodeAdmin(AuditHistoryMixin, PickerFiltersMixin, CappedListMixin
             raise PermissionDenied
         code = self._visible_code(request, pk)
         now = clock.now()
-        units = free_units_of(queries.units_visible_to(request.user), now).select_related("account")
+        units = free_units_of(units_visible_to(request.user), now).select_related("account")
         form = ReassignForm(request.POST or None, units_qs=units)
         movable = code.unit_id is not None and code.state(at=now) == CodeStatus.ACTIVE
         if request.method == "POST" and movable and form.is_valid():

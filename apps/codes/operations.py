@@ -1174,6 +1174,7 @@ SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT array_agg(id) FRO
 FROM expired ORDER BY expires_at DESC, id DESC LIMIT 1
 """
 SWEEP_JOB = "expire_codes"
+SWEEP_WORK_MEM = "64MB"
 
 
 def _expired_trail_rows(ids) -> list[tuple]:
@@ -1184,6 +1185,35 @@ def _expired_trail_rows(ids) -> list[tuple]:
         bulk.ids_condition(ActivationCode, sorted(ids))).order_by("pk").values_list(
         "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
         "unit__account__path", "holder_path", "expires_at")]
+
+
+# ``_expired_trail_rows`` in one plain query (PostgreSQL, the batch statement's ids as one array): the holder
+# of a code without a unit read from its path's last id, ``expires_at`` as ``audit.plain`` writes it (UTC ISO
+# 8601, microseconds only when there are some), so no row is built as a model value in Python.
+_EXPIRED_TRAIL_SQL = """
+SELECT c.id, c.code, c.service_id, c.unit_id, u.name, COALESCE(ua.id, h.id), COALESCE(ua.name, h.name),
+       COALESCE(NULLIF(ua.path, ''), c.holder_path),
+       to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+       || CASE WHEN date_part('microseconds', c.expires_at)::bigint %% 1000000 = 0 THEN ''
+               ELSE to_char(c.expires_at AT TIME ZONE 'UTC', '.US') END || '+00:00'
+FROM codes_activationcode c
+LEFT JOIN units_unit u ON u.id = c.unit_id
+LEFT JOIN accounts_account ua ON ua.id = u.account_id
+LEFT JOIN LATERAL (
+    SELECT split_part(rtrim(c.holder_path, '/'), '/', -1)::bigint AS id WHERE ua.id IS NULL AND c.holder_path <> ''
+) hid ON true
+LEFT JOIN accounts_account h ON h.id = hid.id
+WHERE c.id = ANY(%s::bigint[])
+ORDER BY c.id
+"""
+
+
+def _expired_trail_rows_pg(ids) -> list[tuple]:
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPIRED_TRAIL_SQL, [list(ids)])
+        return cursor.fetchall()
 
 
 def _renewed_trail_rows(ids, old_codes: dict) -> list[tuple]:
@@ -1202,6 +1232,7 @@ def _sweep_trail(expired: list, renewed: list, off: set, *, now: datetime, count
     holders = {int(row[7].strip("/").split("/")[-1]) for row in expired if row[5] is None and row[7]}
     names = dict(Account.objects.filter(pk__in=holders).values_list("pk", "name")) if holders else {}
     events = []
+    before = {"status": "active"}  # one object for the batch: encoded once by ``record_many``
     for pk, code, service_id, _unit_id, unit_name, account_id, account_name, path, expires_at in expired:
         if account_id is None and path:
             account_id = int(path.strip("/").split("/")[-1])
@@ -1213,7 +1244,7 @@ def _sweep_trail(expired: list, renewed: list, off: set, *, now: datetime, count
             "chain": service_id, "at": now, "action": "code_expired", "service_id": service_id,
             "account_id": account_id, "account_name": account_name or "", "account_path": path or "",
             "subject_type": "code", "subject_id": pk, "subject_name": code, "actor_id": None,
-            "actor_name": SWEEP_JOB, "before": {"status": "active"}, "after": after, "reason": ""})
+            "actor_name": SWEEP_JOB, "before": before, "after": after, "reason": ""})
     for pk, code, service_id, _unit_id, unit_name, account_id, account_name, path, old, start, end in renewed:
         events.append({
             "chain": service_id, "at": now, "action": "code_renewed", "service_id": service_id,
@@ -1241,13 +1272,16 @@ def _expire_batch_pg(now: datetime, service_id: int | None, after, counts: dict 
         after_sql = " AND expires_at >= %(after_at)s AND (expires_at, id) > (%(after_at)s, %(after_id)s)"
         params["after_at"], params["after_id"] = after
     with connection.cursor() as cursor:
+        # The batch's sorts (the due rows, the code log's events) fit in memory: at the default 4MB they
+        # spilled to temp files (issue 16). Local to the batch's transaction.
+        cursor.execute(f"SET LOCAL work_mem = '{SWEEP_WORK_MEM}'")
         cursor.execute(_EXPIRE_BATCH_SQL.format(service=service, after=after_sql), params)
         row = cursor.fetchone()
     if row is None:
         return 0, None
     # Only ids come back (plain aggregates over the CTEs: joins inside the statement's result spilled tens of
     # GB to temp files on a 10,000,000-event bench); the trail's rows are read by id after the statement.
-    expired_rows = _expired_trail_rows(row[3] or [])
+    expired_rows = _expired_trail_rows_pg(row[3] or [])
     old_codes = {r[3]: r[1] for r in expired_rows}
     _sweep_trail(expired_rows, _renewed_trail_rows(row[5] or [], old_codes), set(row[4] or ()), now=now,
                  counts=counts)

@@ -104,8 +104,7 @@ def write_rows(model, columns: tuple[str, ...], calculation_id: int, rows: list[
                 for row in batch:
                     copy.write_row((calculation_id, *(_json(v) if k in json_at else v for k, v in enumerate(row))))
         else:
-            names = [c.removesuffix("_id") if c == "calculation_id" else c for c in columns]
-            model.objects.bulk_create([model(**dict(zip(names, (calculation_id, *row), strict=True)))
+            model.objects.bulk_create([model(**dict(zip(columns, (calculation_id, *row), strict=True)))
                                        for row in batch])
         if progress:
             progress(start + len(batch))

@@ -146,7 +146,7 @@ def discount_module_view(request):
 
 def recalculate_view(request):
     """POST: queue a recalculation of the service and show its progress page (GET: back to the module)."""
-    if not queries.may_open_module(request.user):
+    if not may_open_discount_module(request.user):
         raise Http404
     if request.method != "POST":
         return redirect("discount_module")

@@ -26,7 +26,6 @@ from apps.core.errors import DomainError
 from apps.core.exports import export_list, path_label, path_names
 from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, autocomplete_widget,
                                register_picker)
-from apps.core.scoping import is_platform
 
 from . import extensions, operations, queries
 from .models import (AccessGrant, DeactivationReason, EcoCriterion, MonitoringUser, Sensor, ServiceInterval, Unit,
@@ -216,8 +215,9 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
                                   .select_related("service").order_by("path"))
             autocomplete_widget(self, db_field, request, kwargs)
             field = admin.ModelAdmin.formfield_for_foreignkey(self, db_field, request, **kwargs)
-            if is_platform(request.user):  # accounts of every service: the service tells namesakes apart
-                field.label_from_instance = lambda account: f"{account.service.name} › {account.name}"
+            # The chosen account labelled as the picker's rows are: its path from the viewer's level.
+            target = self.admin_site.get_model_admin(db_field.related_model)
+            field.label_from_instance = lambda account: target.picker_label(request, account)
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

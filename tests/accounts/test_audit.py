@@ -13,7 +13,7 @@ from apps.accounts import audit
 from apps.accounts import operations as ops
 from apps.accounts.models import Account, AuditEvent
 from apps.core import guards
-from tests.conftest import requires_postgres
+from tests.helpers import requires_postgres
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -246,3 +246,22 @@ def test_every_public_operation_that_writes_records_an_event():
             if any(w in body for w in writers) and not reaches(name, set()):
                 missing.append(f"{app}.{name}")
     assert missing == []
+
+
+def test_a_large_batch_copies_the_same_events_and_hashes(world):
+    """More than ``_FEW`` events (one COPY on PostgreSQL, multi-row INSERTs elsewhere): every value comes back
+    as written, names with tabs, newlines, backslashes and quotes included, and the chain verifies."""
+    odd = 'tab\there, line\nbreak\r, back\\slash "quoted" — ünïcode'
+    events = [audit.event("account_updated", actor=world.top, subject_type="account", subject_id=i,
+                          subject_name=f"{odd} {i}", account=world.north,
+                          before={"name": f"old\\{i}"}, after={"name": f"{odd} {i}", "n": i},
+                          reason="a\tb" if i % 2 else "")
+              for i in range(audit._FEW + 10)]
+    with transaction.atomic():
+        assert audit.record_many(events, now=NOW) == len(events)
+    rows = _events(action="account_updated", subject_type="account")
+    assert [(e.subject_name, e.before, e.after, e.reason, e.account_path, e.actor_id, e.at) for e in rows] == [
+        (f"{odd} {i}", {"name": f"old\\{i}"}, {"name": f"{odd} {i}", "n": i}, "a\tb" if i % 2 else "",
+         world.north.path, world.top.pk, NOW) for i in range(len(events))]
+    assert [e.seq for e in rows] == list(range(rows[0].seq, rows[0].seq + len(rows)))
+    assert all(bad is None for _, _, bad in audit.verify_chains())

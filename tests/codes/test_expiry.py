@@ -137,3 +137,25 @@ def test_two_sweeps_at_once_expire_each_code_once(cw, new_code, monkeypatch, bat
     assert CodeEvent.objects.filter(action="expired").count() == 40
     assert CodeEvent.objects.filter(action="unit_deactivated", at=at).count() == 40
     assert not Unit.objects.filter(pk__in=[u.pk for u in units], active=True).exists()
+
+
+def test_a_large_sweep_writes_one_verifiable_event_per_code(cw, new_code):
+    """Over 50 codes in a batch (the trail's COPY on PostgreSQL): one ``code_expired`` event per code with its
+    expiry as the trail writes times, its unit's account and name, and a chain that verifies."""
+    from apps.accounts import audit
+    from apps.accounts.models import AuditEvent
+
+    codes = [ops.assign_code(actor=cw.top, code=new_code(validity_days=1 + i % 2),
+                             unit=make_unit(cw.north_client, f"big {i}"), now=T0) for i in range(60)]
+    assert ops.expire_codes(now=T0 + timedelta(days=3)) == 60
+    events = {e.subject_id: e for e in AuditEvent.objects.filter(action="code_expired")}
+    assert len(events) == 60
+    for code in codes:
+        code.refresh_from_db()
+        event = events[code.pk]
+        assert (event.subject_name, event.account_id, event.account_name, event.account_path) == (
+            code.code, cw.north_client.pk, cw.north_client.name, cw.north_client.path)
+        assert event.after == {"status": "expired", "expires_at": audit.plain(code.expires_at),
+                               "unit_deactivated": code.unit.name}
+        assert event.before == {"status": "active"}
+    assert all(bad is None for _, _, bad in audit.verify_chains())

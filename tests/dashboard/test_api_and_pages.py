@@ -187,10 +187,9 @@ def test_home_of_a_distributor_names_nothing_outside_its_branch(dw):
     assert "South" not in html and "Direct Client" not in html and "Other" not in html
 
 
-def test_home_of_a_restricted_distributor_is_unchanged(dw):
+def test_home_of_a_restricted_distributor_is_the_apply_page(dw):
     response = _page(dw.north_restricted, "/admin/")
-    assert response.status_code == 200
-    assert b'id="dashboard"' not in response.content and b"codes-landing" in response.content
+    assert response.status_code == 302 and response["Location"] == "/admin/codes/apply/"
 
 
 def test_home_of_the_platform_operator_offers_the_chooser_then_the_figures(dw):

@@ -27,7 +27,7 @@ def test_top_user_picks_an_account_by_typing_and_filters_by_it(world, login, sho
     expect(options.filter(has_text="Fleet client 00")).to_have_count(0)
     texts = options.all_inner_texts()
     # Every word matches (the admin's search): 02, 12 and 20–29, nothing else, nothing out of scope.
-    assert sorted(texts) == [f"Fleet client {n:02d}" for n in (2, 12, *range(20, 30))], texts
+    assert sorted(texts) == [f"North › Fleet client {n:02d}" for n in (2, 12, *range(20, 30))], texts  # paths
     shot("pickers-unit-account-search-1366")
     page.locator(".select2-results__option", has_text="Fleet client 27").click()
     page.fill("#id_unique_id", "356938035640001")

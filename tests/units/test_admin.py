@@ -49,10 +49,11 @@ def test_account_choices_are_the_subtree_without_top_accounts(admin_as, world):
     page = admin_as(world.north_op).get(f"{CHANGELIST}add/").content.decode()
     assert 'data-field-name="account"' in page and "North Client" not in page  # a picker, not a select
     names = _account_picker(admin_as(world.north_op))
-    assert {"North Client", "North-East Client"} <= names
-    assert "South Client" not in names and "Acme Telematics" not in names
+    # Each named by its path from the viewer's level (North › North-East), never by the top account.
+    assert {"North › North Client", "North › North-East › North-East Client"} <= names
+    assert not any("South" in n or "Acme Telematics" in n for n in names)
     names = _account_picker(admin_as(world.top))
-    assert "Acme Telematics" not in names and "South Client" in names
+    assert not any("Acme Telematics" in n for n in names) and "South › South Client" in names
 
 
 def test_add_unit_with_sensor_through_the_admin(admin_as, world):
@@ -249,9 +250,9 @@ def test_unit_log_is_read_only_and_scoped(admin_as, world, make_unit):
 
 def test_platform_account_choices_name_the_service(admin_as, world, make_unit):
     names = _account_picker(admin_as(world.platform))
-    assert "Acme Telematics › North Client" in names and "Other Service › Other Client" in names
+    assert "Acme Telematics › North › North Client" in names and "Other Service › Other Client" in names
     page = admin_as(world.platform).get(f"/admin/units/unit/{make_unit(world.north_client).pk}/change/")
-    assert "Acme Telematics › North Client" in page.content.decode()  # the chosen account, labelled alike
+    assert "Acme Telematics › North › North Client" in page.content.decode()  # the chosen account, labelled alike
 
 
 def test_per_unit_sensor_limit_is_shown_on_the_form(admin_as, world):
