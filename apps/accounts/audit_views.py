@@ -16,7 +16,8 @@ from apps.core.pickers import register_picker, use_picker
 from apps.core.scoping import is_platform
 
 from .models import Account, AuditEvent, LedgerEntry
-from .queries import accounts_visible_to, audit_events_visible_to, audit_in_subtree, may_read_audit
+from .queries import accounts_visible_to, audit_events_visible_to, audit_in_subtree
+from .rights import may_read_audit
 
 SUBJECT_TYPES = ("account", "operator", "plan", "plan_service", "account_service", "catalogue_service", "unit",
                  "monitoring_user", "grant", "code", "expiry_notice", "job")

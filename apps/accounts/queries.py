@@ -9,6 +9,7 @@ from django.http import Http404
 from apps.core.scoping import in_scope, is_platform
 
 from .models import Account, LedgerEntry, Operator
+from .rights import may_read_audit
 
 
 def accounts_visible_to(user):
@@ -69,15 +70,6 @@ def audit_events_visible_to(user):
     if is_platform(user):
         return qs
     return qs.filter(account_path__startswith=user.account.path)
-
-
-def may_read_audit(user) -> bool:
-    """The platform operator, top users and distributors read the trail (a restricted distributor does not)."""
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    if is_platform(user):
-        return True
-    return getattr(user, "account", None) is not None and user.role in ("top_user", "distributor")
 
 
 def audit_in_subtree(qs, account: Account):

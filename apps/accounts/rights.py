@@ -19,7 +19,7 @@ TOP_ONLY = frozenset({Role.TOP_USER})
 CODE_APPLYING_ROLES = frozenset({Role.TOP_USER, Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR})
 
 __all__ = [
-    "DEALING_ROLES", "TOP_ONLY", "CODE_APPLYING_ROLES", "may_manage_plans", "may_read_plans",
+    "DEALING_ROLES", "TOP_ONLY", "CODE_APPLYING_ROLES", "may_manage_plans", "may_read_plans", "may_read_audit",
     "may_read_plan_events", "may_replay_charges",
     "is_platform", "is_top_user", "is_distributor", "is_restricted", "role_of",
     "in_reach", "may_manage", "may_create_accounts_under", "may_hand_out_any_plan", "may_block",
@@ -204,3 +204,11 @@ def may_open_discount_module(user) -> bool:
 def sees_whole_service(user) -> bool:
     """Whether the operator's view of its service is the whole service (a top user), not a branch."""
     return is_top_user(user)
+
+
+def may_read_audit(user) -> bool:
+    """The audit trail: the platform operator, top users and distributors (a restricted distributor does not)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return is_platform(user) or (getattr(user, "account", None) is not None
+                                 and getattr(user, "role", "") in DEALING_ROLES)

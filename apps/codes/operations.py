@@ -399,16 +399,7 @@ def generate_codes(*, actor, service: Account, quantity, validity_days, shared_w
     (``_GENERATE_BATCH_SQL``), elsewhere an INSERT for the codes and one per kind of event.
     """
     now = now or clock.now()
-    if not rights.may_generate_codes(actor):
-        raise Forbidden("Only top users and the platform operator generate codes.", code="permission_denied")
-    require_not_blocked(actor)
-    if service is None or not service.is_top or (not is_platform(actor) and actor.account_id != service.pk):
-        raise DoesNotExist.field("service")
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_BATCH:
-        raise InvalidInput.field("quantity", f"A whole number from 1 to {MAX_BATCH:,}.")
-    if (not isinstance(validity_days, int) or isinstance(validity_days, bool)
-            or not 1 <= validity_days <= MAX_VALIDITY_DAYS):
-        raise InvalidInput.field("validity_days", f"A whole number of days from 1 to {MAX_VALIDITY_DAYS:,}.")
+    _check_generation_request(actor, service, quantity, validity_days)
     with transaction.atomic():
         service = Account.objects.select_for_update().get(pk=service.pk)
         _require_codes_billing(service)
@@ -1729,8 +1720,9 @@ def send_notice_email(email_id: int, *, now: datetime | None = None) -> bool:
 GENERATION_JOB_CHUNK = GENERATE_BATCH  # codes per transaction of a job (the progress page moves by these)
 
 
-def _check_generation(actor, service: Account | None, quantity, validity_days, shared_with: Account | None):
-    """The refusals of ``generate_codes`` before any code is written (the same messages and fields)."""
+def _check_generation_request(actor, service: Account | None, quantity, validity_days) -> None:
+    """Who may generate, for which service, how many and for how long: asked by ``generate_codes`` and by
+    ``queue_generation`` before a job is made."""
     if not rights.may_generate_codes(actor):
         raise Forbidden("Only top users and the platform operator generate codes.", code="permission_denied")
     require_not_blocked(actor)
@@ -1741,6 +1733,11 @@ def _check_generation(actor, service: Account | None, quantity, validity_days, s
     if (not isinstance(validity_days, int) or isinstance(validity_days, bool)
             or not 1 <= validity_days <= MAX_VALIDITY_DAYS):
         raise InvalidInput.field("validity_days", f"A whole number of days from 1 to {MAX_VALIDITY_DAYS:,}.")
+
+
+def _check_generation(actor, service: Account | None, quantity, validity_days, shared_with: Account | None):
+    """The refusals of ``generate_codes`` before any code is written (the same messages and fields)."""
+    _check_generation_request(actor, service, quantity, validity_days)
     _require_codes_billing(service)
     if shared_with is not None:
         _check_share_target(actor, shared_with, service_id=service.pk, holder_path=service.path)
