@@ -54,6 +54,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 
+from apps.accounts import audit  # noqa: E402
 from apps.accounts import operations as account_ops  # noqa: E402
 from apps.accounts.models import Account, Operator, Role  # noqa: E402
 from apps.codes import operations as ops  # noqa: E402
@@ -139,7 +140,26 @@ def build(n_codes: int, n_due: int):
     return top, dealers, top_user, distributor, now
 
 
-HAND_WRITTEN_SWEEP = """
+# The same writes as ``expire_codes`` in one hand-written statement: the codes, the units, the code log and
+# the audit trail (one ``code_expired`` event per code, hashed in its service's chain: the content digests
+# by the server, the links by ``pg_temp.audit_links``, a loop in PL/pgSQL), and the chains' heads moved.
+# The bench's data has no queued codes, so no renewals.
+AUDIT_LINKS = """
+CREATE OR REPLACE FUNCTION pg_temp.audit_links(previous text, seq bigint, digests text[]) RETURNS text[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    links text[] := '{}';
+    digest text;
+BEGIN
+    FOREACH digest IN ARRAY digests LOOP
+        seq := seq + 1;
+        previous := encode(sha256(convert_to(previous || '|' || seq || '|' || digest, 'UTF8')), 'hex');
+        links := array_append(links, previous);
+    END LOOP;
+    RETURN links;
+END $$
+"""
+HAND_WRITTEN_SWEEP = f"""
 WITH due AS (
     SELECT id FROM codes_activationcode
     WHERE status = 'active' AND expires_at <= %(now)s
@@ -157,19 +177,64 @@ WITH due AS (
         account_id, account_name, account_path, holder_path_before, holder_path_after, before, after)
     SELECT %(now)s, 'expired', e.service_id, NULL, 'system', e.code, e.id, e.unit_id, COALESCE(u.name, ''),
            u.account_id, COALESCE(a.name, ''), COALESCE(a.path, ''), e.holder_path, e.holder_path,
-           '{"status": "active"}'::jsonb, jsonb_build_object('status', 'expired', 'expires_at', e.expires_at)
+           '{{"status": "active"}}'::jsonb, jsonb_build_object('status', 'expired', 'expires_at', e.expires_at)
     FROM expired e LEFT JOIN units_unit u ON u.id = e.unit_id LEFT JOIN accounts_account a ON a.id = u.account_id
+), deactivated_events AS (
+    INSERT INTO codes_codeevent (at, action, service_id, actor_id, actor_name, code, code_id, unit_id, unit_name,
+        account_id, account_name, account_path, holder_path_before, holder_path_after, before, after)
+    SELECT %(now)s, 'unit_deactivated', d.service_id, NULL, 'system', d.code, d.code_id, d.id, d.name, d.account_id,
+           a.name, a.path, '', '', '{{"active": true}}'::jsonb, '{{"active": false, "reason": "code_expired"}}'::jsonb
+    FROM deactivated d JOIN accounts_account a ON a.id = d.account_id
+), trail AS MATERIALIZED (
+    SELECT t.*, encode(sha256(convert_to(jsonb_build_array(t.chain, {audit.iso_sql('t.at')}, t.action, t.service_id,
+               t.account_id, t.account_name, t.account_path, t.subject_type, t.subject_id, t.subject_name, t.actor_id,
+               t.actor_name, t.before, t.after, t.reason)::text, 'UTF8')), 'hex') AS digest
+    FROM (
+        SELECT row_number() OVER (PARTITION BY e.service_id ORDER BY e.id) AS ord, e.service_id AS chain,
+               %(now)s::timestamptz AS at, 'code_expired'::text AS action, e.service_id,
+               COALESCE(a.id, h.id) AS account_id, COALESCE(a.name, h.name, '') AS account_name,
+               COALESCE(a.path, e.holder_path) AS account_path, 'code'::text AS subject_type, e.id AS subject_id,
+               e.code AS subject_name, NULL::bigint AS actor_id, 'expire_codes'::text AS actor_name,
+               '{{"status": "active"}}'::jsonb AS before,
+               jsonb_build_object('status', 'expired', 'expires_at', {audit.iso_sql('e.expires_at')})
+               || CASE WHEN d.code_id IS NULL THEN '{{}}'::jsonb
+                       ELSE jsonb_build_object('unit_deactivated', d.name) END AS after,
+               ''::text AS reason
+        FROM expired e
+        LEFT JOIN units_unit u ON u.id = e.unit_id
+        LEFT JOIN accounts_account a ON a.id = u.account_id
+        LEFT JOIN accounts_account h
+               ON a.id IS NULL AND h.id = NULLIF(split_part(rtrim(e.holder_path, '/'), '/', -1), '')::bigint
+        LEFT JOIN deactivated d ON d.code_id = e.id
+    ) t
+), heads AS (
+    SELECT c.chain, c.seq, c.last_hash FROM accounts_auditchain c
+    WHERE c.chain IN (SELECT DISTINCT chain FROM trail) FOR UPDATE
+), links AS (
+    SELECT h.chain, h.seq + x.n AS seq, x.n AS ord, x.hash
+    FROM heads h, unnest(pg_temp.audit_links(h.last_hash, h.seq,
+                                             ARRAY(SELECT digest FROM trail t WHERE t.chain = h.chain ORDER BY ord)))
+                  WITH ORDINALITY AS x(hash, n)
+), trail_events AS (
+    INSERT INTO accounts_auditevent (seq, chain, at, action, service_id, account_id, account_name, account_path,
+        subject_type, subject_id, subject_name, actor_id, actor_name, before, after, reason, hash)
+    SELECT l.seq, t.chain, t.at, t.action, t.service_id, t.account_id, t.account_name, t.account_path, t.subject_type,
+           t.subject_id, t.subject_name, t.actor_id, t.actor_name, t.before, t.after, t.reason, l.hash
+    FROM trail t JOIN links l ON l.chain = t.chain AND l.ord = t.ord
+    ORDER BY t.chain, l.seq
 )
-INSERT INTO codes_codeevent (at, action, service_id, actor_id, actor_name, code, code_id, unit_id, unit_name,
-    account_id, account_name, account_path, holder_path_before, holder_path_after, before, after)
-SELECT %(now)s, 'unit_deactivated', d.service_id, NULL, 'system', d.code, d.code_id, d.id, d.name, d.account_id,
-       a.name, a.path, '', '', '{"active": true}'::jsonb, '{"active": false, "reason": "code_expired"}'::jsonb
-FROM deactivated d JOIN accounts_account a ON a.id = d.account_id
+UPDATE accounts_auditchain c SET seq = l.seq, last_hash = l.hash
+FROM (SELECT DISTINCT ON (chain) chain, seq, hash FROM links ORDER BY chain, seq DESC) l
+WHERE c.chain = l.chain
 """
 
 
 def sweep_sql(now):
     with connection.cursor() as cursor:
+        cursor.execute(AUDIT_LINKS)
+        cursor.execute("INSERT INTO accounts_auditchain (chain, seq, last_hash) SELECT DISTINCT service_id, 0, '' "
+                       "FROM codes_activationcode WHERE status = 'active' AND expires_at <= %s "
+                       "ON CONFLICT (chain) DO NOTHING", [now])
         cursor.execute(HAND_WRITTEN_SWEEP, {"now": now})
 
 
@@ -329,6 +394,7 @@ def explain_sweep(now):
                                ("hand-written SQL", HAND_WRITTEN_SWEEP, {"now": now})]:
         def run(sql=sql, params=params):
             with connection.cursor() as cursor:
+                cursor.execute(AUDIT_LINKS)
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE OFF) " + sql, params)
                 print(f"\n### {label}\n" + "\n".join(row[0] for row in cursor.fetchall()))
         measure_rolled_back(run)

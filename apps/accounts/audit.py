@@ -4,7 +4,11 @@ Every operation calls one of them inside its own transaction, as the last thing 
 row lock is then held for the shortest time and always taken after the operation's own locks).
 
 The chain: the events of one service (``chain`` = its top account's id; 0 for writes with no service)
-are numbered 1, 2, 3… and each stores ``hash = sha256(previous hash + canonical content)``. A writer takes
+are numbered 1, 2, 3… and each stores ``hash = sha256(previous hash | seq | digest)``, where ``digest`` is
+the SHA-256 of the event's content as one JSON array in PostgreSQL's own ``jsonb`` text form (``content_text``).
+That form is what both sides can write: Python here, and PostgreSQL itself for the events a set-based job
+derives inside the database (``record_select``: the digests are computed by the server, only the chain's
+links are made in Python), so both kinds of writer share one chain and ``verify_chains`` checks both. A writer takes
 the chain's head row with one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the row lock serialises the
 writers of one service until they commit: concurrent writers never fork the chain), inserts its events
 (one statement, ``COPY`` on PostgreSQL), and moves the head (one UPDATE): three statements a chain,
@@ -17,7 +21,7 @@ left out (``changes``).
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -26,7 +30,7 @@ from django.db import connection
 from django.db.models import Model
 
 from apps.core import clock
-from apps.core.bulk import insert_rows, insert_values
+from apps.core.bulk import array_literal, insert_rows, insert_values
 
 from .models import AuditChain, AuditEvent
 
@@ -114,17 +118,43 @@ def record(action: str, *, now: datetime | None = None, **fields) -> None:
     record_many([event(action, **fields)], now=now)
 
 
-# The canonical text of an event, as ``json.dumps(…, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
-# with one encoder built once (``json.dumps`` with options builds a new encoder per call).
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# The canonical text of an event: ``jsonb``'s text output (``", "`` and ``": "`` between items, an object's
+# keys ordered by their length in bytes, then bytewise; strings escaped as ``json.dumps`` with
+# ``ensure_ascii=False`` escapes them), written by the C encoder once dicts are put in that key order.
+_pg_json = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+
+def _jsonb_order(value):
+    """``value`` with every dict's keys in ``jsonb``'s order (length in bytes, then bytes)."""
+    if isinstance(value, dict):
+        return {key: _jsonb_order(value[key]) for key in sorted(value, key=_jsonb_key)}
+    if isinstance(value, list):
+        return [_jsonb_order(item) for item in value]
+    return value
+
+
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    raw = key.encode()
+    return len(raw), raw
+
+
+def content_text(row: dict, at_text: str | None = None) -> str:
+    """The text an event's digest is taken over: its content (``_CONTENT``, ``at`` as ``plain`` writes it)
+    as one JSON array, exactly as PostgreSQL prints ``jsonb_build_array(…)::text`` of the same columns."""
+    return _pg_json([at_text if name == "at" and at_text is not None else
+                     plain(row["at"]) if name == "at" else
+                     _jsonb_order(row[name]) if name in ("before", "after") else row[name]
+                     for name in _CONTENT])
+
+
+def link(previous: str, seq: int, digest: str) -> str:
+    """One link of a chain: SHA-256 over the previous event's hash, this event's number and its digest."""
+    return hashlib.sha256(f"{previous}|{seq}|{digest}".encode()).hexdigest()
 
 
 def content_hash(previous: str, row: dict) -> str:
-    """SHA-256 over the previous hash and the event's content (canonical JSON, keys sorted)."""
-    body = {name: row[name] for name in _CONTENT}
-    body["seq"] = row["seq"]
-    body["at"] = plain(row["at"])
-    return hashlib.sha256(f"{previous}|{_canonical(body)}".encode()).hexdigest()
+    """The hash an event stores: ``link`` over the previous hash, its ``seq`` and its content's digest."""
+    return link(previous, row["seq"], hashlib.sha256(content_text(row).encode()).hexdigest())
 
 
 def record_many(events: Sequence[dict], *, now: datetime | None = None) -> int:
@@ -166,7 +196,6 @@ def record_many(events: Sequence[dict], *, now: datetime | None = None) -> int:
 # columns of a line are joined with NUL (which no PostgreSQL text can hold) and escaped in one
 # ``translate`` that also turns each NUL into the tab between columns.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\t"})
-_CONTENT_KEYS = frozenset(_CONTENT)
 # Numbers and fixed-form text first (nothing to escape), then the free text.
 _COPY_COLUMNS = ("seq", "chain", "service_id", "account_id", "subject_id", "actor_id", "at", "hash", "action",
                  "account_name", "account_path", "subject_type", "subject_name", "actor_name", "before", "after",
@@ -174,11 +203,12 @@ _COPY_COLUMNS = ("seq", "chain", "service_id", "account_id", "subject_id", "acto
 
 
 def _copy_hashed(rows: list[dict], seq: int, previous: str, now: datetime) -> tuple[int, str]:
-    """Hash ``rows`` after (seq, previous) and send them with one text ``COPY`` (PostgreSQL): the canonical
-    text of each event is the one ``content_hash`` reads. Returns the chain's new (seq, last hash)."""
-    sha256, canonical, escapes = hashlib.sha256, _canonical, _COPY_ESCAPES
+    """Hash ``rows`` after (seq, previous) and send them with one text ``COPY`` (PostgreSQL): each event's
+    content text is ``content_text``'s, built from its parts (the before/after JSON is written once and
+    serves both the digest and the column). Returns the chain's new (seq, last hash)."""
+    sha256, encode, escapes = hashlib.sha256, _pg_json, _COPY_ESCAPES
     times: dict = {}
-    texts: dict = {}  # JSON values shared between events (the same dict object): encoded once
+    texts: dict = {}  # ``before`` objects shared between events (alive for the whole call): encoded once
 
     def number(value) -> str:
         return "\\N" if value is None else str(value)
@@ -190,24 +220,89 @@ def _copy_hashed(rows: list[dict], seq: int, previous: str, now: datetime) -> tu
         at_text = times.get(at)
         if at_text is None:
             at_text = times[at] = plain(at)
-        body = dict(row) if row.keys() == _CONTENT_KEYS else {name: row[name] for name in _CONTENT}
-        body["seq"], body["at"] = seq, at_text
-        previous = sha256(f"{previous}|{canonical(body)}".encode()).hexdigest()
-        before, after = row["before"], row["after"]
+        before = row["before"]
         before_text = texts.get(id(before))
         if before_text is None:
-            before_text = texts[id(before)] = canonical(before)
+            before_text = texts[id(before)] = encode(_jsonb_order(before))
+        after_text = encode(_jsonb_order(row["after"]))
+        head = encode([row["chain"], at_text, row["action"], row["service_id"], row["account_id"],
+                       row["account_name"], row["account_path"], row["subject_type"], row["subject_id"],
+                       row["subject_name"], row["actor_id"], row["actor_name"]])
+        text = f"{head[:-1]}, {before_text}, {after_text}, {encode(row['reason'])}]"
+        previous = sha256(f"{previous}|{seq}|{sha256(text.encode()).hexdigest()}".encode()).hexdigest()
         lines.append(
             f"{seq}\t{row['chain']}\t{number(row['service_id'])}\t{number(row['account_id'])}\t"
             f"{number(row['subject_id'])}\t{number(row['actor_id'])}\t{at_text}\t{previous}\t"
             + "\0".join((row["action"], row["account_name"], row["account_path"], row["subject_type"],
-                         row["subject_name"], row["actor_name"], before_text, canonical(after),
+                         row["subject_name"], row["actor_name"], before_text, after_text,
                          row["reason"])).translate(escapes))
     lines.append("")
     with connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY {AuditEvent._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
         copy.write("\n".join(lines))
     return seq, previous
+
+
+def iso_sql(expression: str) -> str:
+    """SQL for a ``timestamptz`` as ``plain`` writes a time: UTC ISO 8601, microseconds only when there are
+    some (``2026-12-03T09:00:00+00:00``, ``2026-12-03T09:00:00.250000+00:00``)."""
+    return (f"(to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+            f"|| CASE WHEN date_part('microseconds', {expression})::bigint %% 1000000 = 0 THEN '' "
+            f"ELSE to_char({expression} AT TIME ZONE 'UTC', '.US') END || '+00:00')")
+
+
+_STAGE = "audit_stage"
+
+
+def record_select(select_sql: str, params) -> Counter:
+    """Record the events a SELECT yields, without them leaving the database (PostgreSQL; the set-based
+    jobs). ``select_sql`` yields one row per event with the columns ``ord`` (the order within a chain)
+    and every name of ``_CONTENT`` (``at`` a ``timestamptz``, ``before``/``after`` ``jsonb``).
+
+    Five statements, whatever the number of events: the rows and their content digests (computed by the
+    server over ``jsonb_build_array(…)::text``, the text ``content_text`` writes) go to a temporary table;
+    only (ord, chain, action, digest) come back; the chains' heads are locked in ascending order (one
+    statement each) and the links made here; one INSERT … SELECT joins the rows to their numbers and hashes;
+    the heads move. Returns the number of events per (chain, action)."""
+    columns = ", ".join(f"s.{name}" for name in _CONTENT)
+    content = ", ".join(iso_sql("s.at") if name == "at" else f"s.{name}" for name in _CONTENT)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {_STAGE} ON COMMIT DROP AS SELECT s.ord, {columns}, "
+            f"encode(sha256(convert_to(jsonb_build_array({content})::text, 'UTF8')), 'hex') AS digest "
+            f"FROM ({select_sql}) s", params)
+        cursor.execute(f"SELECT ord, chain, action, digest FROM {_STAGE} ORDER BY chain, ord")
+        staged = cursor.fetchall()
+        counts: Counter = Counter()
+        if not staged:
+            return counts
+        sha256 = hashlib.sha256
+        ords, seqs, hashes, heads = [], [], [], {}
+        chain = seq = None
+        previous = ""
+        for ord_, row_chain, action, digest in staged:
+            if row_chain != chain:
+                if chain is not None:
+                    heads[chain] = (seq, previous)
+                chain = row_chain
+                seq, previous = _lock_head(chain)
+            seq += 1
+            previous = sha256(f"{previous}|{seq}|{digest}".encode()).hexdigest()
+            ords.append(ord_)
+            seqs.append(seq)
+            hashes.append(previous)
+            counts[(chain, action)] += 1
+        heads[chain] = (seq, previous)
+        cursor.execute(
+            f"INSERT INTO {AuditEvent._meta.db_table} (seq, {', '.join(_CONTENT)}, hash) "
+            f"SELECT h.seq, {columns}, h.hash FROM {_STAGE} s "
+            f"JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS h(ord, seq, hash) ON h.ord = s.ord "
+            f"ORDER BY s.chain, h.seq", [array_literal(ords), array_literal(seqs), array_literal(hashes)])
+        cursor.execute(f"DROP TABLE {_STAGE}")
+    for chain, (seq, last_hash) in heads.items():
+        AuditChain.objects.filter(chain=chain).update(seq=seq, last_hash=last_hash)
+    return counts
 
 
 def _db_value(name: str, value):
