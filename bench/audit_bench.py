@@ -136,19 +136,19 @@ BASELINE_MARK = "SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT 
 def bench_sweep(now, rounds: int):
     """The sweep as it is (with its audit events and hashes) and today's sweep (the same statement without
     the two aggregated columns, no events), alternating, each rolled back."""
-    with_trail = ops._EXPIRE_BATCH_SQL
+    with_trail = ops.sweep._EXPIRE_BATCH_SQL
     head = with_trail[:with_trail.index(BASELINE_MARK)]
     baseline = head + ("SELECT (SELECT count(*) FROM expired), expires_at, id, NULL, NULL, NULL FROM expired "
                        "ORDER BY expires_at DESC, id DESC LIMIT 1\n")
     plain_times, trail_times = [], []
     for _ in range(rounds):
-        ops._EXPIRE_BATCH_SQL = baseline
+        ops.sweep._EXPIRE_BATCH_SQL = baseline
         plain_times.append(codes_bench.measure_rolled_back(lambda: ops.expire_codes(now=now)))
-        ops._EXPIRE_BATCH_SQL = with_trail
+        ops.sweep._EXPIRE_BATCH_SQL = with_trail
         before = AuditEvent.objects.count() if rounds == 0 else None
         trail_times.append(codes_bench.measure_rolled_back(lambda: ops.expire_codes(now=now)))
         del before
-    ops._EXPIRE_BATCH_SQL = with_trail
+    ops.sweep._EXPIRE_BATCH_SQL = with_trail
     print("\n## Expiry sweep, 100,000 due codes (rolled back each run, alternating), s")
     print("| run | today's sweep | with the audit trail | ratio |")
     for i, (a, b) in enumerate(zip(plain_times, trail_times, strict=True), 1):

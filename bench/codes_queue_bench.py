@@ -122,7 +122,7 @@ def main():
     assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL=postgres://…)"
     call_command("migrate", verbosity=0)
     if args.orm:
-        ops._sweep_batches = lambda: (ops._expire_batch_orm, ops.SWEEP_BATCH)
+        ops.sweep._sweep_batches = lambda: (ops.sweep._expire_batch_orm, ops.sweep.SWEEP_BATCH)
     platform = Operator.objects.filter(is_superuser=True).first() or Operator.objects.create_superuser(
         "bench-root", "root@example.com", "bench")
     now = clock.now()

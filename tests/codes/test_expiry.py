@@ -115,7 +115,7 @@ def test_clear_takes_expired_codes_off_their_units_and_keeps_the_rows(cw, runnin
 @pytest.mark.parametrize("batch", [None, 3], ids=["one batch", "batches of three"])
 def test_two_sweeps_at_once_expire_each_code_once(cw, new_code, monkeypatch, batch):
     if batch:  # each worker walks on past its batches and skips the other's locked rows
-        monkeypatch.setattr(ops, "EXPIRE_BATCH_PG", batch)
+        monkeypatch.setattr(ops.sweep, "EXPIRE_BATCH_PG", batch)
     units = [make_unit(cw.north_client, f"race {i}") for i in range(40)]
     for unit in units:
         ops.assign_code(actor=cw.top, code=new_code(validity_days=1), unit=unit, now=T0)

@@ -57,7 +57,7 @@ def mixed(cw):
 
 
 def _orm_sweep():
-    return ops._expire_batch_orm, ops.SWEEP_BATCH
+    return ops.sweep._expire_batch_orm, ops.sweep.SWEEP_BATCH
 
 
 def _sweep_outcome(at, **kwargs):
@@ -81,10 +81,10 @@ def _sweep_outcome(at, **kwargs):
 @pytest.mark.parametrize("batch", [None, 2], ids=["one batch", "batches of two"])
 def test_the_sweep_statement_writes_what_the_orm_path_writes(mixed, monkeypatch, batch):
     if batch:
-        monkeypatch.setattr(ops, "EXPIRE_BATCH_PG", batch)
-        monkeypatch.setattr(ops, "SWEEP_BATCH", batch)
+        monkeypatch.setattr(ops.sweep, "EXPIRE_BATCH_PG", batch)
+        monkeypatch.setattr(ops.sweep, "SWEEP_BATCH", batch)
     pg = _sweep_outcome(mixed)
-    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    monkeypatch.setattr(ops.sweep, "_sweep_batches", _orm_sweep)
     orm = _sweep_outcome(mixed)
     assert pg == orm
     count, codes, units, events = pg
@@ -95,7 +95,7 @@ def test_the_sweep_statement_writes_what_the_orm_path_writes(mixed, monkeypatch,
 @requires_postgres
 def test_a_sweep_of_one_service_matches_too(mixed, cw, monkeypatch):
     pg = _sweep_outcome(mixed, service_id=cw.acme.pk)
-    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    monkeypatch.setattr(ops.sweep, "_sweep_batches", _orm_sweep)
     assert pg == _sweep_outcome(mixed, service_id=cw.acme.pk)
     assert pg[0] == 8
 
@@ -134,10 +134,10 @@ def _generation_outcome(cw, shared_with):
 @requires_postgres
 @pytest.mark.parametrize("shared", [False, True], ids=["held by the top", "shared"])
 def test_the_generation_statement_writes_what_the_orm_path_writes(cw, monkeypatch, shared):
-    monkeypatch.setattr(ops, "GENERATE_BATCH", 3)  # 7 codes: three batches
+    monkeypatch.setattr(ops.generation, "GENERATE_BATCH", 3)  # 7 codes: three batches
     shared_with = cw.north if shared else None
     pg = _generation_outcome(cw, shared_with)
-    monkeypatch.setattr(ops, "_generate_batch", lambda: ops._insert_generated_orm)
+    monkeypatch.setattr(ops.generation, "_generate_batch", lambda: ops.generation._insert_generated_orm)
     orm = _generation_outcome(cw, shared_with)
     assert pg == orm
     count, stored, actions, events = pg
@@ -198,11 +198,11 @@ def queued_mixed(cw, mixed):
 @pytest.mark.parametrize("batch", [None, 2], ids=["one batch", "batches of two"])
 def test_the_sweep_statement_renews_what_the_orm_path_renews(queued_mixed, monkeypatch, batch):
     if batch:
-        monkeypatch.setattr(ops, "EXPIRE_BATCH_PG", batch)
-        monkeypatch.setattr(ops, "SWEEP_BATCH", batch)
+        monkeypatch.setattr(ops.sweep, "EXPIRE_BATCH_PG", batch)
+        monkeypatch.setattr(ops.sweep, "SWEEP_BATCH", batch)
     pg = _sweep_outcome(queued_mixed)
     # the renewed rows themselves (clock to the microsecond), read before the savepoint is rolled back
-    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    monkeypatch.setattr(ops.sweep, "_sweep_batches", _orm_sweep)
     orm = _sweep_outcome(queued_mixed)
     assert pg == orm
     count, codes, units, events = pg
@@ -215,7 +215,7 @@ def test_the_sweep_statement_renews_what_the_orm_path_renews(queued_mixed, monke
 @requires_postgres
 def test_a_sweep_of_one_service_renews_the_same_on_both_paths(queued_mixed, cw, monkeypatch):
     pg = _sweep_outcome(queued_mixed, service_id=cw.acme.pk)
-    monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+    monkeypatch.setattr(ops.sweep, "_sweep_batches", _orm_sweep)
     assert pg == _sweep_outcome(queued_mixed, service_id=cw.acme.pk)
     assert sum(row[EVENT_FIELDS.index("action")] == "renewed" for row in pg[3]) == 4  # not the other service's
 
@@ -224,7 +224,7 @@ def test_a_sweep_of_one_service_renews_the_same_on_both_paths(queued_mixed, cw, 
 def test_both_sweep_paths_start_renewals_at_the_old_expiry(queued_mixed, monkeypatch):
     for path in ("pg", "orm"):
         if path == "orm":
-            monkeypatch.setattr(ops, "_sweep_batches", _orm_sweep)
+            monkeypatch.setattr(ops.sweep, "_sweep_batches", _orm_sweep)
         with transaction.atomic():
             ops.expire_codes(now=queued_mixed)
             renewed = CodeEvent.objects.filter(action="renewed")

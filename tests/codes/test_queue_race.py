@@ -66,7 +66,7 @@ def test_a_queued_code_raced_by_assign_apply_and_share_elsewhere_stays_queued(cw
 @pytest.mark.parametrize("batch", [None, 3], ids=["one batch", "batches of three"])
 def test_two_sweeps_at_once_renew_each_unit_once(cw, monkeypatch, batch):
     if batch:
-        monkeypatch.setattr(ops, "EXPIRE_BATCH_PG", batch)
+        monkeypatch.setattr(ops.sweep, "EXPIRE_BATCH_PG", batch)
     units = [make_unit(cw.north_client, f"race {i}") for i in range(30)]
     codes = ops.generate_codes(actor=cw.top, service=cw.acme, quantity=60, validity_days=1, now=T0)
     for i, unit in enumerate(units):

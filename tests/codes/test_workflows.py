@@ -132,7 +132,7 @@ def test_the_code_page_links_its_batch_and_the_generated_page_links_vouchers(cw,
 def test_a_big_batch_in_the_admin_is_a_job_with_a_progress_page(cw, logged, monkeypatch,
                                                                  django_capture_on_commit_callbacks):
     monkeypatch.setattr("apps.codes.views.BACKGROUND_CODES", 10)
-    monkeypatch.setattr("apps.codes.operations.GENERATION_JOB_CHUNK", 4)
+    monkeypatch.setattr("apps.codes.operations.generation.GENERATION_JOB_CHUNK", 4)
     client = logged(cw.top)
     with django_capture_on_commit_callbacks(execute=True) as sent:
         response = client.post("/admin/codes/generate/", {"quantity": 11, "validity_preset": 30,
@@ -156,7 +156,7 @@ def test_a_big_batch_in_the_admin_is_a_job_with_a_progress_page(cw, logged, monk
 
 
 def test_a_job_left_half_done_carries_on_without_generating_twice(cw, monkeypatch):
-    monkeypatch.setattr("apps.codes.operations.GENERATION_JOB_CHUNK", 3)
+    monkeypatch.setattr("apps.codes.operations.generation.GENERATION_JOB_CHUNK", 3)
     job = CodeGenerationJob.objects.create(actor=cw.top, service=cw.acme, quantity=7, validity_days=30,
                                            created_at=T0)
     ops.generate_codes(actor=cw.top, service=cw.acme, quantity=3, validity_days=30, now=T0)
@@ -181,7 +181,7 @@ def test_a_refused_job_says_why_and_bad_input_writes_nothing(cw, logged, monkeyp
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_of_one_job_at_once_generate_exactly_its_quantity(cw, monkeypatch):
-    monkeypatch.setattr("apps.codes.operations.GENERATION_JOB_CHUNK", 50)
+    monkeypatch.setattr("apps.codes.operations.generation.GENERATION_JOB_CHUNK", 50)
     job = CodeGenerationJob.objects.create(actor=cw.top, service=cw.acme, quantity=1_000, validity_days=30,
                                            created_at=T0)
     barrier = threading.Barrier(4)
