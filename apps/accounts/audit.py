@@ -259,15 +259,15 @@ def record_select(select_sql: str, params) -> Counter:
     jobs). ``select_sql`` yields one row per event with the columns ``ord`` (the order within a chain)
     and every name of ``_CONTENT`` (``at`` a ``timestamptz``, ``before``/``after`` ``jsonb``).
 
-    Five statements, whatever the number of events: the rows and their content digests (computed by the
-    server over ``jsonb_build_array(…)::text``, the text ``content_text`` writes) go to a temporary table;
-    only (ord, chain, action, digest) come back; the chains' heads are locked in ascending order (one
-    statement each) and the links made here; one INSERT … SELECT joins the rows to their numbers and hashes;
-    the heads move. Returns the number of events per (chain, action)."""
+    Five statements and one per chain, whatever the number of events: the rows and their content digests
+    (computed by the server over ``jsonb_build_array(…)::text``, the text ``content_text`` writes) go to a
+    temporary table; only (ord, chain, action, digest) come back; the chains' heads are locked in ascending
+    order (one statement each) and the links made here; one INSERT … SELECT joins the rows to their numbers
+    and hashes; the table is dropped; one UPDATE moves the heads. Returns the number of events per
+    (chain, action)."""
     columns = ", ".join(f"s.{name}" for name in _CONTENT)
     content = ", ".join(iso_sql("s.at") if name == "at" else f"s.{name}" for name in _CONTENT)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
         cursor.execute(
             f"CREATE TEMP TABLE {_STAGE} ON COMMIT DROP AS SELECT s.ord, {columns}, "
             f"encode(sha256(convert_to(jsonb_build_array({content})::text, 'UTF8')), 'hex') AS digest "
@@ -300,8 +300,11 @@ def record_select(select_sql: str, params) -> Counter:
             f"JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS h(ord, seq, hash) ON h.ord = s.ord "
             f"ORDER BY s.chain, h.seq", [array_literal(ords), array_literal(seqs), array_literal(hashes)])
         cursor.execute(f"DROP TABLE {_STAGE}")
-    for chain, (seq, last_hash) in heads.items():
-        AuditChain.objects.filter(chain=chain).update(seq=seq, last_hash=last_hash)
+        cursor.execute(
+            f"UPDATE {AuditChain._meta.db_table} c SET seq = h.seq, last_hash = h.hash "
+            f"FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS h(chain, seq, hash) WHERE c.chain = h.chain",
+            [array_literal(list(heads)), array_literal([seq for seq, _ in heads.values()]),
+             array_literal([last for _, last in heads.values()])])
     return counts
 
 

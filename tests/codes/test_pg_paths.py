@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 from django.db.models import signals
 
+from apps.accounts.models import AuditEvent
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.units.models import Unit
@@ -63,8 +64,14 @@ def _orm_sweep():
 def _sweep_outcome(at, **kwargs):
     """Run the sweep in a savepoint rolled back afterwards; return what it wrote."""
     last_event = CodeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    last_audit = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     with transaction.atomic():
         count = ops.expire_codes(now=at, **kwargs)
+        # The trail with its numbers and hashes: the PostgreSQL path derives it in the database
+        # (``audit.record_select``), the ORM path in Python (``record_many``); the same chain either way.
+        trail = list(AuditEvent.objects.filter(id__gt=last_audit).order_by("chain", "seq").values_list(
+            "chain", "seq", "action", "account_id", "account_name", "account_path", "subject_type", "subject_id",
+            "subject_name", "actor_id", "actor_name", "before", "after", "reason", "hash"))
         codes = list(ActivationCode.objects.order_by("id").values_list("id", "status", "unit_id"))
         units = list(Unit.objects.order_by("id").values_list("id", "active", "deactivated_at", "deactivation_reason"))
         events = list(CodeEvent.objects.filter(id__gt=last_event).order_by("id").values("id", *EVENT_FIELDS))
@@ -74,7 +81,8 @@ def _sweep_outcome(at, **kwargs):
             assert any(e["action"] == "expired" and e["code_id"] == event["code_id"] and e["id"] < event["id"]
                        for e in events)
     rows = sorted(tuple(str(e[f]) for f in EVENT_FIELDS) for e in events)
-    return count, codes, units, rows
+    assert {row[2] for row in trail} <= {"code_expired", "code_renewed"} and trail
+    return count, codes, units, rows, trail
 
 
 @requires_postgres
@@ -87,7 +95,7 @@ def test_the_sweep_statement_writes_what_the_orm_path_writes(mixed, monkeypatch,
     monkeypatch.setattr(ops.sweep, "_sweep_batches", _orm_sweep)
     orm = _sweep_outcome(mixed)
     assert pg == orm
-    count, codes, units, events = pg
+    count, codes, units, events, _ = pg
     assert count == 9
     assert sum(row[EVENT_FIELDS.index("action")] == "unit_deactivated" for row in events) == 6
 
@@ -103,8 +111,9 @@ def test_a_sweep_of_one_service_matches_too(mixed, cw, monkeypatch):
 @requires_postgres
 def test_the_sweep_is_one_statement_per_batch(mixed, django_assert_max_num_queries):
     # A batch and the last pass, each: its savepoint, SET LOCAL work_mem, the statement, the release; the
-    # batch also reads its codes' rows for the audit trail and writes the two services' chains (their head
-    # locked, the events, the head moved: three statements a chain). Fixed, whatever the number of codes.
+    # batch also records its audit trail inside the database (``audit.record_select``: the staged events,
+    # their digests read, each of the two services' chain heads locked, the events written, the stage
+    # dropped, the heads moved). Fixed, whatever the number of codes.
     with django_assert_max_num_queries(15):
         assert ops.expire_codes(now=mixed) == 9
 
@@ -205,7 +214,7 @@ def test_the_sweep_statement_renews_what_the_orm_path_renews(queued_mixed, monke
     monkeypatch.setattr(ops.sweep, "_sweep_batches", _orm_sweep)
     orm = _sweep_outcome(queued_mixed)
     assert pg == orm
-    count, codes, units, events = pg
+    count, codes, units, events, _ = pg
     actions = [row[EVENT_FIELDS.index("action")] for row in events]
     assert actions.count("renewed") == 5
     assert count == 10  # the nine of ``mixed`` and the short renewal, due by then

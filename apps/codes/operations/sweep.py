@@ -10,6 +10,7 @@ from apps.accounts import audit
 from apps.accounts.models import Account, BillingMethod
 from apps.accounts.operations import actor_name
 from apps.core import clock
+from apps.core.bulk import array_literal
 from apps.units.models import DeactivationReason, Unit
 
 from .. import bulk
@@ -181,33 +182,47 @@ def _expired_trail_rows(ids) -> list[tuple]:
         "unit__account__path", "holder_path", "expires_at")]
 
 
-# ``_expired_trail_rows`` in one plain query (PostgreSQL, the batch statement's ids as one array): the holder
-# of a code without a unit read from its path's last id, ``expires_at`` as ``audit.plain`` writes it (UTC ISO
-# 8601, microseconds only when there are some), so no row is built as a model value in Python.
-_EXPIRED_TRAIL_SQL = """
-SELECT c.id, c.code, c.service_id, c.unit_id, u.name, COALESCE(ua.id, h.id), COALESCE(ua.name, h.name),
-       COALESCE(NULLIF(ua.path, ''), c.holder_path),
-       to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-       || CASE WHEN date_part('microseconds', c.expires_at)::bigint %% 1000000 = 0 THEN ''
-               ELSE to_char(c.expires_at AT TIME ZONE 'UTC', '.US') END || '+00:00'
-FROM codes_activationcode c
-LEFT JOIN units_unit u ON u.id = c.unit_id
-LEFT JOIN accounts_account ua ON ua.id = u.account_id
-LEFT JOIN LATERAL (
-    SELECT split_part(rtrim(c.holder_path, '/'), '/', -1)::bigint AS id WHERE ua.id IS NULL AND c.holder_path <> ''
-) hid ON true
-LEFT JOIN accounts_account h ON h.id = hid.id
-WHERE c.id = ANY(%s::bigint[])
-ORDER BY c.id
+# The audit trail of one PostgreSQL batch (``audit.record_select``): the events ``_sweep_trail`` builds on the
+# ORM path, derived in the database from the batch statement's id arrays, so nothing per code travels to
+# Python but its digest. ``code_expired`` events first, then ``code_renewed`` (each in id order), as
+# ``_sweep_trail`` orders them; the holder of a code without a unit is read from its path's last id.
+_SWEEP_TRAIL_SQL = f"""
+SELECT row_number() OVER (ORDER BY t.kind, t.subject_id) AS ord, t.*
+FROM (
+    SELECT 0 AS kind, c.service_id AS chain, %(now)s::timestamptz AS at, 'code_expired'::text AS action,
+           c.service_id, COALESCE(ua.id, hid.id) AS account_id, COALESCE(ua.name, h.name, '') AS account_name,
+           COALESCE(NULLIF(ua.path, ''), c.holder_path, '') AS account_path, 'code'::text AS subject_type,
+           c.id AS subject_id, c.code AS subject_name, NULL::bigint AS actor_id, %(job)s::text AS actor_name,
+           '{{"status": "active"}}'::jsonb AS before,
+           jsonb_build_object('status', 'expired', 'expires_at', {audit.iso_sql('c.expires_at')})
+           || CASE WHEN c.id = ANY(%(off)s::bigint[]) THEN jsonb_build_object('unit_deactivated', u.name)
+                   ELSE '{{}}'::jsonb END AS after,
+           ''::text AS reason
+    FROM codes_activationcode c
+    LEFT JOIN units_unit u ON u.id = c.unit_id
+    LEFT JOIN accounts_account ua ON ua.id = u.account_id
+    LEFT JOIN LATERAL (
+        SELECT split_part(rtrim(c.holder_path, '/'), '/', -1)::bigint AS id WHERE ua.id IS NULL AND c.holder_path <> ''
+    ) hid ON true
+    LEFT JOIN accounts_account h ON h.id = hid.id
+    WHERE c.id = ANY(%(expired)s::bigint[])
+    UNION ALL
+    SELECT 1, c.service_id, %(now)s::timestamptz, 'code_renewed', c.service_id, ua.id, COALESCE(ua.name, ''),
+           COALESCE(ua.path, ''), 'code', c.id, c.code, NULL, %(job)s, '{{"status": "queued"}}'::jsonb,
+           jsonb_build_object('status', 'active', 'unit', u.name, 'replaces', old.code,
+                              'activated_at', {audit.iso_sql('c.activated_at')},
+                              'expires_at', {audit.iso_sql('c.expires_at')}),
+           ''
+    FROM codes_activationcode c
+    LEFT JOIN units_unit u ON u.id = c.unit_id
+    LEFT JOIN accounts_account ua ON ua.id = u.account_id
+    LEFT JOIN LATERAL (
+        SELECT e.code FROM codes_activationcode e
+        WHERE e.unit_id = c.unit_id AND e.id = ANY(%(expired)s::bigint[]) ORDER BY e.id DESC LIMIT 1
+    ) old ON true
+    WHERE c.id = ANY(%(renewed)s::bigint[])
+) t
 """
-
-
-def _expired_trail_rows_pg(ids) -> list[tuple]:
-    if not ids:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(_EXPIRED_TRAIL_SQL, [list(ids)])
-        return cursor.fetchall()
 
 
 def _renewed_trail_rows(ids, old_codes: dict) -> list[tuple]:
@@ -274,11 +289,15 @@ def _expire_batch_pg(now: datetime, service_id: int | None, after, counts: dict 
     if row is None:
         return 0, None
     # Only ids come back (plain aggregates over the CTEs: joins inside the statement's result spilled tens of
-    # GB to temp files on a 10,000,000-event bench); the trail's rows are read by id after the statement.
-    expired_rows = _expired_trail_rows_pg(row[3] or [])
-    old_codes = {r[3]: r[1] for r in expired_rows}
-    _sweep_trail(expired_rows, _renewed_trail_rows(row[5] or [], old_codes), set(row[4] or ()), now=now,
-                 counts=counts)
+    # GB to temp files on a 10,000,000-event bench); the trail is derived from them inside the database.
+    if row[3]:
+        trail = audit.record_select(_SWEEP_TRAIL_SQL, {
+            "now": now, "job": SWEEP_JOB, "expired": array_literal(row[3]), "off": array_literal(row[4] or []),
+            "renewed": array_literal(row[5] or [])})
+        if counts is not None:
+            for (chain, action), number in trail.items():
+                if action == "code_expired":
+                    counts[chain] = counts.get(chain, 0) + number
     return row[0], (row[1], row[2])
 
 
