@@ -39,9 +39,6 @@ def main():
     parser.add_argument("--profile", action="store_true", help="cProfile the last next-day run")
     parser.add_argument("--statements", action="store_true",
                         help="print the last run's statements by time (needs pg_stat_statements preloaded)")
-    parser.add_argument("--fillfactor", type=int,
-                        help="set this fillfactor on the accounts and watermarks before the load (the migration's "
-                             "value otherwise; 100 measures the tables without room for HOT updates)")
     cluster_argument(parser)
     args = parser.parse_args()
     if args.cluster:
@@ -69,10 +66,6 @@ def bench(args):
     from apps.services.models import JobRun, ObjectCounter
 
     call_command("migrate", verbosity=0)
-    if args.fillfactor:
-        with connection.cursor() as cursor:
-            for table in ("accounts_account", "services_chargewatermark"):
-                cursor.execute(f"ALTER TABLE {table} SET (fillfactor = {int(args.fillfactor)})")
     # Other services in this database (earlier runs) are set aside so the run measures this one.
     Account.objects.filter(parent__isnull=True).update(plan=None)
     now = clock.now()

@@ -304,17 +304,22 @@ class AuditEvent(models.Model):
         default_permissions = ("view",)
         constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq")]
         indexes = [
-            # The Audit log's first page: newest first, scoped by service or path, one filter at a time.
-            models.Index(fields=["-at", "-id"], name="audit_at"),
+            # The Audit log's first page: newest first, scoped by service or path, one filter at a time. The
+            # scope's columns ride along (``INCLUDE``), so the capped count of a date range or an action
+            # reads the index alone (no heap row per event to check a top user's or distributor's path).
+            models.Index(fields=["-at", "-id"], name="audit_at_scope", include=["service_id", "account_path"]),
             models.Index(fields=["service_id", "-at", "-id"], name="audit_service_at"),
-            models.Index(fields=["action", "-at", "-id"], name="audit_action_at"),
+            models.Index(fields=["action", "-at", "-id"], name="audit_action_scope_at",
+                         include=["service_id", "account_path"]),
             # The actor filter: the scope's columns ride along, so its capped count reads the index alone
             # (no heap row per event to check the service or the path). Jobs' events (no actor) stay out.
             models.Index(fields=["actor_id", "-at", "-id"], name="audit_actor_scope_at",
                          include=["service_id", "account_path"], condition=models.Q(actor_id__isnull=False)),
             models.Index(fields=["subject_type", "subject_id", "-at", "-id"], name="audit_subject_at"),
-            # A subtree (``account_path LIKE '/1/7/%'``): a prefix range on PostgreSQL.
-            models.Index(fields=["account_path"], name="audit_path", opclasses=["varchar_pattern_ops"]),
+            # A subtree (``account_path LIKE '/1/7/%'``): a prefix range on PostgreSQL, with the time along so
+            # the subtree's capped count in a date range reads the index alone.
+            models.Index(fields=["account_path"], name="audit_path_at", opclasses=["varchar_pattern_ops"],
+                         include=["at"]),
         ]
         triggers = append_only("audit_event_append_only")
 
