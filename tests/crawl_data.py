@@ -32,6 +32,7 @@ from apps.plans.models import AccountServiceOverride, PlanEvent, PlanImportJob, 
 from apps.units import operations as unit_ops
 from apps.plans.models import DeviceType, Modem
 from apps.units.models import UnitEvent
+from apps.services import ledger
 from tests import factories
 
 FREE = ("avl_unit", "avl_resource", "storage_user", "unit_sensors", "unit_alias", *OBJECT_SERVICES)
@@ -87,7 +88,7 @@ def _branch_objects(w: CrawlWorld, zone: str, *, prefix: str, actor, client, pay
     code = code_ops.generate_codes(actor=payer, service=service, quantity=1, validity_days=30,
                                    shared_with=client.parent if client.parent.parent_id else None)[0]
     code_ops.assign_code(actor=payer, code=code, unit=unit)
-    account_ops.record_payment(actor=payer, account=client, amount=Decimal("10"), description=f"{prefix}Payment")
+    ledger.record_payment(actor=payer, account=client, amount=Decimal("10"), description=f"{prefix}Payment")
     override = AccountServiceOverride.objects.create(account=client, name="sms", type="on_demand",
                                                      cost_table="0:1;-1")
     notice = code_ops.create_notice(actor=notice_op, name=f"{prefix}Notice", text=f"{prefix}NoticeText",

@@ -11,6 +11,7 @@ import re
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
+from apps.services import ledger
 
 ROLES = ("anon", "platform", "top", "north", "restricted", "south", "other")
 
@@ -372,7 +373,7 @@ def _table_objects(world) -> dict:
     PlanService.objects.create(plan=world.base_plan, name="storage_user", type="periodic", interval="none")
     user = unit_ops.create_monitoring_user(actor=world.platform, account=world.north_client, name="north_user")
     grant = unit_ops.grant_access(actor=world.platform, user=user, unit=units["north_unit"])
-    account_ops.record_payment(actor=world.top, account=world.north_client, amount=5, description="table payment")
+    ledger.record_payment(actor=world.top, account=world.north_client, amount=5, description="table payment")
     notice = code_ops.create_notice(actor=world.north_op, name="Soon", text="Renew", days_before=40,
                                     recipients=[world.north_op])
     delivery = NoticeDelivery.objects.create(notice=notice, recipient=world.north_op, code=code,

@@ -1,5 +1,7 @@
 """The account tree, operators and the ledger in the admin."""
 
+from types import SimpleNamespace
+
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -30,12 +32,14 @@ from apps.core import clock
 from apps.dashboard.queries import blocking_soon_ids
 from apps.plans.inheritance import combined_settings, currency_of
 from apps.plans.models import AccountServiceOverride, PlanService
+from apps.services import ledger
 from apps.services.admin_views import combined_rows, service_rows
+from apps.services.blocking import _BLOCKING_FIELDS, _apply_blocking_rule
 from apps.services.queries import block_warnings
 
 from . import operations, rights
 from .forms import AccountForm, BlockForm, OperatorChangeForm, OperatorCreationForm, PaymentForm
-from .models import SERVICE_FORM_FIELDS, Account, LedgerEntry, Operator
+from .models import SERVICE_FORM_FIELDS, Account, BlockedBy, LedgerEntry, Operator
 from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
 
 
@@ -43,11 +47,6 @@ def payment_block_warning(account: Account, amount, days) -> str | None:
     """What the account's blocking rule will do once this payment is posted, when it blocks (or keeps
     blocking) the account: the kernel's own rule (``_apply_blocking_rule``, with the account's combined
     thresholds) run on a copy holding the balance and days after the payment. None when it does not block."""
-    from types import SimpleNamespace
-
-    from .models import BlockedBy
-    from .operations import _BLOCKING_FIELDS, _apply_blocking_rule
-
     if account.blocked_by == BlockedBy.MANUAL:
         return None  # a manual block stays whatever the payment: the page says nothing new
     after = SimpleNamespace(**{name: getattr(account, "pk" if name == "id" else name) for name in _BLOCKING_FIELDS})
@@ -261,8 +260,8 @@ class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Ope
             data = form.cleaned_data
             if request.POST.get("confirm") == "yes":
                 try:
-                    operations.record_payment(actor=request.user, account=account, amount=data["amount"] or 0,
-                                              days=data["days"] or 0, description=data["description"])
+                    ledger.record_payment(actor=request.user, account=account, amount=data["amount"] or 0,
+                                          days=data["days"] or 0, description=data["description"])
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from apps.core.api import IdFilter, IsoDateTimeFilter, ServiceFilterMixin
 from apps.core.errors import Forbidden, InvalidInput
 from apps.codes.operations import switch_billing_method
+from apps.services.ledger import record_payment
 
 from . import operations, rights
 from .models import SERVICE_SETTING_FIELDS, Account, AuditEvent, LedgerEntry, Operator
@@ -86,7 +87,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         account = self.get_object()
         body = PaymentInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entry = operations.record_payment(actor=request.user, account=account, **body.validated_data)
+        entry = record_payment(actor=request.user, account=account, **body.validated_data)
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=LedgerEntrySerializer(many=True))

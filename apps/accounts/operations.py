@@ -1,36 +1,27 @@
-"""Every write to accounts, operators and the ledger. Admin, API, jobs and imports call these.
+"""Every write to accounts and operators. Admin, API, jobs and imports call these.
 
-Each operation runs in one transaction, locks what it changes, validates, writes, and leaves the
-account's cached balance/days equal to its ledger's sums.
+Each operation runs in one transaction, locks what it changes, validates and writes. The ledger and
+the automatic blocking rule read the plans' thresholds, so they live above plans, in the kernel
+(``services/ledger.py``, ``services/blocking.py``); what an account change asks of them (an opening
+payment, a re-evaluation of the block, the plan's history) goes through ``signals``.
 """
 
 import secrets
 import zoneinfo
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from types import SimpleNamespace
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from apps.core import clock
-from apps.core.bulk import insert_rows, many_ids, values_cte
-from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
-from apps.core.money import as_money, clean_money, currency_format_error
-from apps.plans.inheritance import combined_settings
-from apps.plans.history import record_account_plans
-from apps.plans.models import Plan
+from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
+from apps.core.money import clean_money, currency_format_error
 
 from . import audit, rights, signals
-from .models import (SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, IdempotencyKey,
-                     Language, LedgerEntry, LedgerKind, Operator, OperatorToken, Role)
+from .models import SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, Language, Operator, OperatorToken, Role
 from .rights import may_manage
 from .roles import group_for
 
@@ -58,7 +49,7 @@ def require_not_blocked(actor):
         raise Forbidden("Your account is blocked: you may read but not change anything.", code="account_blocked")
 
 
-def _lock(account: Account) -> Account:
+def lock_account(account: Account) -> Account:
     return Account.objects.select_for_update().get(pk=account.pk)
 
 
@@ -142,7 +133,7 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
         service_id = parent.service_id
         # Serialises sibling creation for the name check, and creation against a revocation of the
         # parent's dealer rights (set_dealer_rights locks the same row and counts its children).
-        parent = _lock(parent)
+        parent = lock_account(parent)
         require_may_have_children(parent)
     _validate_plan_for(actor, plan, service_id)
     _validate_overrides(overrides)
@@ -160,8 +151,8 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
     if parent is None:
         account.service_id = account.pk
     Account.objects.filter(pk=account.pk).update(path=account.path, service_id=account.service_id)
-    # The plan in force from now (replay, SPEC §9.8).
-    record_account_plans([account.pk], now=now)
+    # The plan in force from now (replay, SPEC §9.8): plans.receivers.record_account_plan.
+    signals.account_plan_changed.send(sender=Account, account=account, now=now)
     if parent is not None:
         # The kernel counts the child against the parent's limits and may refuse it, which leaves this
         # transaction (services.receivers.count_new_child_account).
@@ -171,9 +162,8 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
             _validate_plan_for(actor, sub, account.service_id, "sub_plans")
         account.sub_plans.set(sub_plans)
     if payment and (payment.get("amount") or payment.get("days")):
-        record_payment(actor=actor, account=account, amount=payment.get("amount") or 0,
-                       days=payment.get("days") or 0,
-                       description=payment.get("description") or "Opening payment", now=now, _skip_rights=True)
+        # The ledger records it (services.receivers.record_opening_payment).
+        signals.opening_payment.send(sender=Account, account=account, payment=payment, actor=actor, now=now)
         account.refresh_from_db()
     after = {k: v for k, v in _audit_values(account).items() if v not in (None, [], "")}
     if parent is not None:
@@ -188,7 +178,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     """Change an account's name, plan, sub-plans, dealer rights, overrides or service settings."""
     now = now or clock.now()
     require_not_blocked(actor)
-    account = _lock(account)
+    account = lock_account(account)
     audit_before = _audit_values(account)
     changes = dict(changes)
     if "parent" in changes and (changes["parent"].pk if changes["parent"] else None) != account.parent_id:
@@ -239,18 +229,19 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     _validate_overrides(overrides)
     for k, v in {**overrides, **settings_changes}.items():
         setattr(account, k, v)
-    # The plan's history (replay, SPEC §9.8).
+    # The plan's history (replay, SPEC §9.8): plans.receivers.seed_account_plan / record_account_plan.
     if plan_changed:
-        record_account_plans([account.pk], now=now, seed=True)
+        signals.account_plan_changing.send(sender=Account, account=account, now=now)
     account.save()
     if plan_changed:
-        record_account_plans([account.pk], now=now)
+        signals.account_plan_changed.send(sender=Account, account=account, now=now)
     if sub_plans is not None:
         for sub in sub_plans:
             _validate_plan_for(actor, sub, account.service_id, "sub_plans")
         account.sub_plans.set(sub_plans)
     if overrides:
-        evaluate_blocking(account, now=now)
+        # The thresholds may have moved: services.receivers.evaluate_blocking_of_account.
+        signals.account_overrides_changed.send(sender=Account, account=account, now=now)
     _record_settings(actor, account, audit_before, now=now)
     if dealer is not None and dealer != account.dealer_rights:
         set_dealer_rights(actor=actor, account=account, dealer_rights=dealer, now=now)
@@ -278,7 +269,7 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
     sub-plans and (through ``signals.dealer_rights_revoked``) returns its unassigned codes to the top."""
     now = now or clock.now()
     require_manage(actor, account)
-    account = _lock(account)
+    account = lock_account(account)
     if account.is_top:
         raise InvalidInput.field("dealer_rights", "A top account's rights are those of the service.")
     if not dealer_rights and account.dealer_rights:
@@ -315,257 +306,7 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
     return account
 
 
-# --- ledger, payments, blocking ---------------------------------------------------------------------
-
-def post_ledger_entry(*, account: Account, kind: str, amount=Decimal("0"), days: int = 0, description: str,
-                      actor=None, service: str = "", quantity: int | None = None, window=None,
-                      now: datetime | None = None, evaluate: bool = True, audit_actor=None) -> LedgerEntry:
-    """Write one ledger row and move the cached balance/days with it. Caller holds a transaction."""
-    now = now or clock.now()
-    amount = as_money(amount)
-    entry = LedgerEntry.objects.create(
-        account=account, kind=kind, amount=amount, days=days, description=description, actor=actor,
-        actor_name=actor_name(actor), service=service, quantity=quantity,
-        window_start=window[0] if window else None, window_end=window[1] if window else None, at=now,
-    )
-    Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount, days=F("days") + days)
-    account.refresh_from_db(fields=["balance", "days"])
-    if evaluate:
-        evaluate_blocking(account, now=now, actor=audit_actor)
-    return entry
-
-
-# --- the ledger's set-based path (jobs writing thousands of rows) ------------------------------------
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """One row for ``post_ledger_entries``: what ``post_ledger_entry`` takes, by account id."""
-
-    account_id: int
-    kind: str
-    description: str
-    amount: Decimal = Decimal("0")
-    days: int = 0
-    service: str = ""
-    quantity: int | None = None
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    actor_name: str = "system"
-    periodic: bool = False  # a periodic window's charge: unique per (account, service, window start)
-    cost_table: str = ""
-
-
-LEDGER_CHUNK = 5000
-_LEDGER_COLUMNS = ("account_id", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
-                   "periodic", "cost_table", "description", "actor_name", "at")
-# What the blocking rule reads of an account: loaded for thousands at once.
-_BLOCKING_FIELDS = ("id", "name", "path", "service_id", "plan_id", "balance", "days", "blocked", "blocked_by",
-                    "blocked_reason", "blocked_at", "auto_block_suspended_until", *OVERRIDE_FIELDS)
-
-
-@transaction.atomic
-def post_ledger_entries(rows: Sequence[LedgerRow], *, now: datetime) -> list[int]:
-    """Write many ledger rows, move the accounts' cached balance/days with them and re-evaluate
-    the blocks of every account moved: the set-based twin of ``post_ledger_entry``.
-
-    Per chunk of ``LEDGER_CHUNK`` rows a fixed number of statements, whatever the number of
-    accounts: the rows (``COPY`` on PostgreSQL), one joined UPDATE of the totals, then
-    ``evaluate_blocking_many``. Returns the ledger ids in the order of ``rows`` (callers link their
-    own rows to them, e.g. a periodic charge to its ledger row).
-    """
-    ids: list[int] = []
-    for offset in range(0, len(rows), LEDGER_CHUNK):
-        chunk = rows[offset:offset + LEDGER_CHUNK]
-        ids += insert_rows(LedgerEntry, _LEDGER_COLUMNS, [
-            (r.account_id, r.kind, as_money(r.amount), r.days, r.service, r.quantity, r.window_start, r.window_end,
-             r.periodic, r.cost_table, r.description, r.actor_name, now) for r in chunk])
-        moves: dict[int, list] = defaultdict(lambda: [Decimal("0"), 0])
-        for r in chunk:
-            moves[r.account_id][0] += as_money(r.amount)
-            moves[r.account_id][1] += r.days
-        move_cached_totals({pk: (amount, days) for pk, (amount, days) in moves.items()})
-        evaluate_blocking_many(list(moves), now=now)
-    return ids
-
-
-def move_cached_totals(moves: dict[int, tuple[Decimal, int]]) -> dict[int, tuple[Decimal, int]]:
-    """Add ``(amount, days)`` to each account's cached balance and days in one joined UPDATE;
-    return the new ``(balance, days)`` per account.
-
-    Ascending id order, so two transactions lock shared accounts in the same order. The matching
-    ledger rows are the caller's, in the same transaction (the balance stays the ledger's sum).
-    """
-    if not moves:
-        return {}
-    table = Account._meta.db_table
-    cte, params = values_cte("v", (("id", "bigint"), ("amount", "numeric"), ("days", "integer")),
-                             [(pk, as_money(moves[pk][0]), moves[pk][1]) for pk in sorted(moves)])
-    sql = (f"WITH {cte} UPDATE {table} SET balance = {table}.balance + v.amount, days = {table}.days + v.days "
-           f"FROM v WHERE {table}.id = v.id RETURNING {table}.id, {table}.balance, {table}.days")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        # SQLite computes in floating point: normalise to the 4 places the column holds.
-        return {pk: (as_money(Decimal(str(balance))), days) for pk, balance, days in cursor.fetchall()}
-
-
-def evaluate_blocking_many(account_ids: Sequence[int], *, now: datetime, lock: bool = False) -> int:
-    """``evaluate_blocking`` for many accounts in a fixed number of statements; returns how many
-    blocks were set, changed or lifted.
-
-    Reads the accounts and their services' plans (two queries), applies the one blocking rule in
-    memory (settings computed once per plan and set of account overrides: the rule reads only
-    their values) and writes the changes in at most two statements. Caller holds a transaction.
-    ``lock``: for callers that have not locked the rows yet (the daily re-evaluation); an account
-    locked by someone else is skipped, since every ledger write re-evaluates its own account.
-    """
-    rows = Account.objects.filter(pk__in=many_ids(account_ids)).order_by("pk").values(*_BLOCKING_FIELDS)
-    # Plain records, not model instances: building 100,000 instances took longer than the statements.
-    accounts = [SimpleNamespace(pk=row["id"], **row)
-                for row in (rows.select_for_update(skip_locked=True) if lock else rows)]
-    was = {a.pk: (a.blocked, a.blocked_by) for a in accounts}
-    plans = Plan.objects.filter(service_id__in={a.service_id for a in accounts}).in_bulk()
-    settings_by_key, blocked, lifted = {}, [], []
-    for account in accounts:
-        key = (account.plan_id, *(getattr(account, name) for name in OVERRIDE_FIELDS))
-        if key not in settings_by_key:
-            settings_by_key[key] = combined_settings(account, plans)
-        if _apply_blocking_rule(account, settings_by_key[key], now=now):
-            (blocked if account.blocked else lifted).append(account)
-    _write_blocks(blocked, lifted, now=now)
-    audit.record_many([_block_event(a, was[a.pk], now=now) for a in (*blocked, *lifted)], now=now)
-    return len(blocked) + len(lifted)
-
-
-def _write_blocks(blocked: list, lifted: list, *, now: datetime):
-    """Store blocks set or changed (one joined UPDATE) and blocks lifted (one UPDATE)."""
-    table = Account._meta.db_table
-    with connection.cursor() as cursor:
-        if blocked:
-            cte, params = values_cte("v", (("id", "bigint"), ("blocked_by", "text"), ("reason", "text")),
-                                     [(a.pk, a.blocked_by, a.blocked_reason) for a in blocked])
-            # A block already set keeps its date (only its reason changes), as in evaluate_blocking.
-            cursor.execute(
-                f"WITH {cte} UPDATE {table} SET blocked_at = CASE WHEN {table}.blocked THEN {table}.blocked_at "
-                f"ELSE %s END, blocked = TRUE, blocked_by = v.blocked_by, blocked_reason = v.reason "
-                f"FROM v WHERE {table}.id = v.id", [*params, connection.ops.adapt_datetimefield_value(now)])
-        if lifted:
-            Account.objects.filter(pk__in=many_ids([a.pk for a in lifted])).update(
-                blocked=False, blocked_by="", blocked_reason="", blocked_at=None)
-
-
-def _payment_fingerprint(amount, days, description) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"payment|{amount}|{days}|{description}".encode()).hexdigest()
-
-
-@dataclass
-class PaymentResult:
-    entry: LedgerEntry | None
-    replayed_body: dict | None = None
-
-
-@transaction.atomic
-def record_payment(*, actor, account: Account, amount=0, days: int = 0, description: str,
-                   idempotency_key: str | None = None, now: datetime | None = None,
-                   _skip_rights: bool = False) -> LedgerEntry:
-    """A payment of money and/or days (either may be negative), with a mandatory description."""
-    now = now or clock.now()
-    if not _skip_rights:
-        require_not_blocked(actor)
-        require_manage(actor, account)
-    description = (description or "").strip()
-    if not description:
-        raise InvalidInput.field("description", "A payment needs a description.")
-    amount = clean_money(amount or 0, "amount")
-    if not isinstance(days, int) or abs(days) > 100000:
-        raise InvalidInput.field("days", "A whole number of days between -100000 and 100000.")
-    if amount == 0 and days == 0:
-        raise InvalidInput("A payment needs an amount or days (both are 0).",
-                           fields={"amount": ["Amount and days cannot both be 0."]})
-    account = _lock(account)
-    if idempotency_key:
-        fingerprint = _payment_fingerprint(amount, days, description)
-        previous = IdempotencyKey.objects.filter(account=account, key=idempotency_key).first()
-        if previous is not None:
-            if previous.fingerprint != fingerprint:
-                raise Conflict("This idempotency key was used with other parameters.",
-                               code="idempotency_key_reused")
-            return LedgerEntry.objects.get(pk=previous.body["id"])
-    kind = LedgerKind.PAYMENT if amount else LedgerKind.DAYS_ADDED
-    before = {"balance": account.balance, "days": account.days}
-    entry = post_ledger_entry(account=account, kind=kind, amount=amount, days=days, description=description,
-                              actor=actor, now=now, audit_actor=actor)
-    old, new = audit.changes(before, {"balance": account.balance, "days": account.days})
-    audit.record("payment_recorded", actor=actor, subject_type="account", subject_id=account.pk,
-                 subject_name=account.name, account=account, before=old,
-                 after={**new, "amount": amount, "payment_days": days}, reason=description, now=now)
-    if idempotency_key:
-        IdempotencyKey.objects.create(account=account, key=idempotency_key, fingerprint=fingerprint,
-                                      status_code=201, body={"id": entry.pk}, created_at=now)
-    return entry
-
-
-def _automatic_block_reason(account, settings) -> tuple[str, str] | None:
-    if settings["block_by_balance"].value and account.balance < Decimal(settings["block_balance"].value):
-        return BlockedBy.BALANCE, (f"Balance {account.balance:.2f} is below the block balance "
-                                   f"{Decimal(settings['block_balance'].value):.2f}.")
-    if settings["block_by_days"].value and account.days < int(settings["min_days"].value):
-        return BlockedBy.DAYS, f"Days counter {account.days} is below the minimum {settings['min_days'].value}."
-    return None
-
-
-def _apply_blocking_rule(account, settings, *, now: datetime) -> bool:
-    """Set or lift the automatic block on ``account`` (in memory) from its combined settings.
-
-    ``account``: an ``Account`` or a record with the same blocking fields (the bulk path).
-
-    The one blocking rule, shared by ``evaluate_blocking`` (one account) and
-    ``post_ledger_entries`` (thousands): manual blocks are left alone, a suspension (a manual
-    unblock of an automatic block) holds until its date. Returns whether anything changed.
-    """
-    if account.blocked_by == BlockedBy.MANUAL:
-        return False
-    suspended = account.auto_block_suspended_until and account.auto_block_suspended_until > now
-    reason = None if suspended else _automatic_block_reason(account, settings)
-    if reason and not account.blocked:
-        account.blocked, account.blocked_by, account.blocked_reason, account.blocked_at = True, reason[0], reason[1], now
-    elif reason and account.blocked and account.blocked_by != reason[0]:
-        account.blocked_by, account.blocked_reason = reason[0], reason[1]
-    elif not reason and account.blocked:
-        account.blocked, account.blocked_by, account.blocked_reason, account.blocked_at = False, "", "", None
-    else:
-        return False
-    return True
-
-
-def evaluate_blocking(account: Account, *, now: datetime | None = None, actor=None) -> Account:
-    """Set or lift an automatic block from the thresholds. Manual blocks are left alone.
-
-    Called in the transaction of every ledger write (the account row is locked by then) and daily.
-    """
-    now = now or clock.now()
-    if account.blocked_by == BlockedBy.MANUAL:
-        return account
-    was = (account.blocked, account.blocked_by)
-    if _apply_blocking_rule(account, combined_settings(account), now=now):
-        Account.objects.filter(pk=account.pk).update(
-            blocked=account.blocked, blocked_by=account.blocked_by, blocked_reason=account.blocked_reason,
-            blocked_at=account.blocked_at)
-        audit.record_many([_block_event(account, was, actor=actor, now=now)], now=now)
-    return account
-
-
-def _block_event(account, was: tuple[bool, str], *, actor=None, job: str = "", now: datetime) -> dict:
-    """The event of an automatic block set, changed or lifted (the blocking rule, after a ledger write)."""
-    before, after = audit.changes({"blocked": was[0], "blocked_by": was[1] or None},
-                                  {"blocked": account.blocked, "blocked_by": account.blocked_by or None})
-    return audit.event(
-        "account_blocked" if account.blocked else "account_unblocked", actor=actor, job=job or "blocking rule",
-        subject_type="account", subject_id=account.pk, subject_name=account.name,
-        account_fields=(account.pk, account.name, account.path, account.service_id), before=before, after=after,
-        reason=account.blocked_reason, at=now)
-
+# --- manual blocks (the automatic rule and the ledger: services/blocking.py, services/ledger.py) ----------
 
 def _require_blocker(actor, account):
     require_not_blocked(actor)
@@ -581,7 +322,7 @@ def block_account(*, actor, account: Account, reason: str, now: datetime | None 
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput.field("blocked_reason", "A reason is required to block an account.")
-    account = _lock(account)
+    account = lock_account(account)
     before = {"blocked": account.blocked, "blocked_by": account.blocked_by or None}
     account.blocked, account.blocked_by, account.blocked_at = True, BlockedBy.MANUAL, account.blocked_at or now
     account.blocked_reason = f"{reason} (by {actor_name(actor)})"
@@ -602,7 +343,7 @@ def unblock_account(*, actor, account: Account, reason: str, until: datetime | N
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput.field("blocked_reason", "A reason is required to unblock an account.")
-    account = _lock(account)
+    account = lock_account(account)
     if not account.blocked:
         raise InvalidInput.field("blocked", "The account is not blocked.")
     if account.blocked_by != BlockedBy.MANUAL:

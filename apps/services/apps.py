@@ -6,7 +6,7 @@ class ServicesConfig(AppConfig):
     label = "services"
 
     def ready(self):
-        from apps.accounts.signals import account_created
+        from apps.accounts.signals import account_created, account_overrides_changed, opening_payment
         from apps.core import seeds
 
         from . import receivers
@@ -14,3 +14,6 @@ class ServicesConfig(AppConfig):
 
         seeds.register(ensure_catalogue)
         account_created.connect(receivers.count_new_child_account, dispatch_uid="services.account_created")
+        opening_payment.connect(receivers.record_opening_payment, dispatch_uid="services.opening_payment")
+        account_overrides_changed.connect(receivers.evaluate_blocking_of_account,
+                                          dispatch_uid="services.account_overrides_changed")

@@ -28,7 +28,7 @@ holds account totals, not units), read once per service and name for every due a
 
 Set-based: per service a fixed number of queries to resolve every account, then per chunk a fixed
 number of statements whatever its size; the ledger rows, balances and blocking are those of the
-accounts app's ``post_ledger_entries``. On PostgreSQL the charges are written by ``_copy_charges``:
+ledger's ``post_ledger_entries``. On PostgreSQL the charges are written by ``_copy_charges``:
 the rows of a chunk share a handful of (service, count, window, table) combinations, so each
 combination's text for ``COPY`` is built once and a row is its account id plus that text (issue 16:
 the value-by-value text of 300,000 rows was a fifth of the run).
@@ -45,7 +45,6 @@ from django.db.models import BigIntegerField, CharField, DateTimeField, Value
 
 from apps.accounts.audit import record_job_run
 from apps.accounts.models import Account, BillingMethod, LedgerEntry, LedgerKind
-from apps.accounts.operations import LedgerRow, evaluate_blocking_many, move_cached_totals, post_ledger_entries
 from apps.core.bulk import array_literal, many_ids
 from apps.core import clock, periods
 from apps.core.money import as_money
@@ -54,6 +53,8 @@ from apps.plans.models import ServiceType
 from apps.plans.history import Versions
 
 from . import counters
+from .blocking import evaluate_blocking_many
+from .ledger import LedgerRow, move_cached_totals, post_ledger_entries
 from .models import ChargeWatermark, JobRun, ObjectChange, ObjectCounter
 from .operations import PER_UNIT_SERVICES  # priced per unit (SPEC §8.2), not from the account's counter
 from .queries import unit_feature_counts

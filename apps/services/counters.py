@@ -23,11 +23,11 @@ from decimal import Decimal
 from django.db import connection
 
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
-from apps.accounts.operations import move_cached_totals
 from apps.core.bulk import array_literal, insert_values, many_ids, values_cte
 from apps.core.money import as_money, money_text
 from apps.core.prepared import prepared_cursor
 
+from .ledger import move_cached_totals
 from .models import ChargeWatermark, ObjectCounter, UsageCounter
 
 
@@ -94,7 +94,7 @@ def add_objects(*, service: str, account_id: int, ancestor_ids: list[int], delta
 def debit_balances(amounts: dict[int, Decimal]) -> dict[int, Decimal]:
     """Take ``amounts`` off the accounts' cached balances; return the new balances.
 
-    The accounts app's ``move_cached_totals`` (one joined UPDATE, ascending ids); the matching
+    The ledger's ``move_cached_totals`` (one joined UPDATE, ascending ids); the matching
     ledger rows are written by the caller in the same transaction.
     """
     moved = move_cached_totals({pk: (-amount, 0) for pk, amount in amounts.items()})

@@ -23,12 +23,13 @@ from django.db.models import Max
 
 from apps.accounts.audit import record_job_run
 from apps.accounts.models import Account, IdempotencyKey, LedgerKind
-from apps.accounts.operations import LedgerRow, evaluate_blocking_many, post_ledger_entries
 from apps.core import clock, periods
 from apps.core.bulk import insert_rows, many_ids
 from apps.plans.inheritance import combined_settings
 from apps.plans.models import Plan
 
+from .blocking import evaluate_blocking_many
+from .ledger import LedgerRow, post_ledger_entries
 from .models import DayCount, JobRun
 
 log = logging.getLogger(__name__)

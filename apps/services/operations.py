@@ -25,12 +25,7 @@ from django.db import IntegrityError, transaction
 
 from apps.accounts import audit
 from apps.accounts.models import Account, IdempotencyKey, LedgerKind
-from apps.accounts.operations import (
-    actor_name,
-    evaluate_blocking,
-    require_manage,
-    require_not_blocked,
-)
+from apps.accounts.operations import actor_name, require_manage, require_not_blocked
 from apps.core import clock, periods
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from apps.core.money import ZERO, as_money, money_text
@@ -40,6 +35,7 @@ from apps.plans.cost_table import CostTableError, parse
 from apps.plans.models import AccountServiceOverride, ResetInterval, ServiceType
 
 from . import counters
+from .blocking import evaluate_blocking
 from apps.plans.models import CatalogueService
 from .models import ObjectChange, UsageCounter
 from .resolution import Chain, ChainLink, catalogue_q, load_chain, preloaded_settings

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import operations
 from apps.accounts.models import Account, LedgerEntry, Operator
+from apps.services import ledger
 from tests import factories
 
 
@@ -166,7 +167,7 @@ def test_revoking_dealer_rights_deactivates_operators(world):
 
 
 def test_money_is_a_four_place_string(as_user, world):
-    operations.record_payment(actor=world.top, account=world.north, amount=Decimal("1.5"), description="x")
+    ledger.record_payment(actor=world.top, account=world.north, amount=Decimal("1.5"), description="x")
     body = as_user(world.top).get(f"/api/v1/accounts/{world.north.pk}/").json()
     assert body["balance"] == "1.5000"
 

@@ -13,6 +13,7 @@ from apps.accounts import audit
 from apps.accounts import operations as ops
 from apps.accounts.models import Account, AuditEvent
 from apps.core import guards
+from apps.services import ledger
 from tests.helpers import requires_postgres
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -144,7 +145,7 @@ def test_concurrent_writers_in_one_service_keep_one_chain(world):
         try:
             barrier.wait()
             for n in range(10):
-                ops.record_payment(actor=world.top, account=accounts[i % 4], amount=Decimal("1"),
+                ledger.record_payment(actor=world.top, account=accounts[i % 4], amount=Decimal("1"),
                                    description=f"thread {i} payment {n}")
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -211,9 +212,10 @@ def test_every_public_operation_that_writes_records_an_event():
         "services.consume_service": "SPEC §9.8: a consume is not audited (its ledger rows are its record)",
         "services.move_objects": "the kernel's object counters, like consume",
         "services.reevaluate_blocking": "records through evaluate_blocking",
-        "accounts.post_ledger_entry": "a ledger row, recorded by the payment or job that posts it",
-        "accounts.post_ledger_entries": "the charging job's ledger rows: the job records job_run",
-        "accounts.move_cached_totals": "cached sums of the ledger",
+        "services.post_ledger_entry": "a ledger row, recorded by the payment or job that posts it",
+        "services.post_ledger_entries": "the charging job's ledger rows: the job records job_run",
+        "services.move_cached_totals": "cached sums of the ledger",
+        "accounts.lock_account": "locks the row (select_for_update) and writes nothing",
         "codes.dismiss_delivery": "an operator hides a notice for itself",
         "codes.send_expiry_notices": "job; records job_run in its task",
         "codes.send_notice_email": "sends an e-mail already recorded",
@@ -226,11 +228,15 @@ def test_every_public_operation_that_writes_records_an_event():
     writers = ("create(", "update(", "delete(", ".save(", "insert_rows(", "insert_select(", "bulk_create(",
                "_write_events(", "_record(", "_audit(", "audit.record")
     missing = []
+    # Each app's modules of operations: ``operations`` (a package, as in codes: every module in it) and the
+    # kernel's ledger and blocking rule.
+    operation_modules = {"services": ("operations", "ledger", "blocking")}
     for app in ("accounts", "plans", "services", "units", "codes", "discounts"):
-        module = import_module(f"apps.{app}.operations")
-        modules = [module]  # a package of operations (codes): every module in it
-        if hasattr(module, "__path__"):
-            modules += [import_module(f"{module.__name__}.{info.name}") for info in pkgutil.iter_modules(module.__path__)]
+        modules = [import_module(f"apps.{app}.{name}") for name in operation_modules.get(app, ("operations",))]
+        for module in list(modules):
+            if hasattr(module, "__path__"):
+                modules += [import_module(f"{module.__name__}.{info.name}")
+                            for info in pkgutil.iter_modules(module.__path__)]
         bodies = {}
         for part in modules:
             source = inspect.getsource(part)

@@ -12,10 +12,11 @@ from apps.accounts import operations
 from apps.accounts.models import Account, LedgerEntry
 from apps.accounts.queries import ledger_mismatches
 from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.services import ledger
 
 
 def pay(world, account, amount="0", days=0, description="test", **kw):
-    return operations.record_payment(actor=world.top, account=account, amount=Decimal(amount), days=days,
+    return ledger.record_payment(actor=world.top, account=account, amount=Decimal(amount), days=days,
                                      description=description, **kw)
 
 
@@ -60,10 +61,10 @@ def test_payment_needs_a_description(world):
 
 def test_nobody_pays_into_its_own_account_or_a_sibling(world):
     with pytest.raises(Forbidden):
-        operations.record_payment(actor=world.north_op, account=world.north, amount=5, description="self")
+        ledger.record_payment(actor=world.north_op, account=world.north, amount=5, description="self")
     with pytest.raises(Forbidden):
-        operations.record_payment(actor=world.north_op, account=world.south_client, amount=5, description="x")
-    operations.record_payment(actor=world.north_op, account=world.north_client, amount=5, description="ok")
+        ledger.record_payment(actor=world.north_op, account=world.south_client, amount=5, description="x")
+    ledger.record_payment(actor=world.north_op, account=world.north_client, amount=5, description="ok")
 
 
 def test_payment_idempotency_key_replays_and_refuses_other_parameters(world):
@@ -152,9 +153,9 @@ def test_block_needs_a_reason_and_a_top_user(world):
 def test_operators_of_a_blocked_account_may_not_write(world):
     operations.block_account(actor=world.top, account=world.north, reason="audit")
     with pytest.raises(Forbidden) as exc:
-        operations.record_payment(actor=world.north_op, account=world.north_client, amount=1, description="x")
+        ledger.record_payment(actor=world.north_op, account=world.north_client, amount=1, description="x")
     assert exc.value.code == "account_blocked"
     # a sub-dealer's operator is blocked through its ancestor
     with pytest.raises(Forbidden):
-        operations.record_payment(actor=world.north_east_op, account=world.north_east_client, amount=1,
+        ledger.record_payment(actor=world.north_east_op, account=world.north_east_client, amount=1,
                                   description="x")

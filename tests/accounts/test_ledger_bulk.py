@@ -6,13 +6,15 @@ from decimal import Decimal
 from apps.accounts import operations as ops
 from apps.accounts.models import Account, LedgerEntry, LedgerKind
 from apps.accounts.queries import ledger_mismatches
+from apps.services import blocking
+from apps.services import ledger
 from tests import factories
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 
 
 def charge(account, amount, *, days=0, service="periodic"):
-    return ops.LedgerRow(account_id=account.pk, kind=LedgerKind.CHARGE, description=f"{service} charge",
+    return ledger.LedgerRow(account_id=account.pk, kind=LedgerKind.CHARGE, description=f"{service} charge",
                          amount=Decimal(amount), days=days, service=service, quantity=1,
                          window_start=NOW - timedelta(days=1), window_end=NOW)
 
@@ -20,7 +22,7 @@ def charge(account, amount, *, days=0, service="periodic"):
 def test_rows_are_written_in_order_and_balances_and_days_move_with_them(world):
     rows = [charge(world.north_client, "-2.5"), charge(world.south_client, "-1"),
             charge(world.north_client, "-0.1234", days=-2)]
-    ids = ops.post_ledger_entries(rows, now=NOW)
+    ids = ledger.post_ledger_entries(rows, now=NOW)
     entries = LedgerEntry.objects.in_bulk(ids)
     assert [(entries[pk].account_id, entries[pk].amount, entries[pk].days) for pk in ids] == [
         (world.north_client.pk, Decimal("-2.5000"), 0), (world.south_client.pk, Decimal("-1.0000"), 0),
@@ -41,14 +43,14 @@ def test_blocking_follows_the_rule_of_evaluate_blocking(world):
         ops.update_account(actor=world.platform, account=account,
                            changes={"block_by_balance": True, "block_balance": Decimal("-5")}, now=NOW)
     ops.block_account(actor=world.top, account=world.south_client, reason="fraud check", now=NOW)
-    ops.post_ledger_entries([charge(world.north_east_client, "-6")], now=NOW)  # blocked by balance
+    ledger.post_ledger_entries([charge(world.north_east_client, "-6")], now=NOW)  # blocked by balance
     ops.unblock_account(actor=world.top, account=world.north_east_client, reason="promised to pay",
                         until=NOW + timedelta(days=3), now=NOW)
     Account.objects.filter(pk=world.north.pk).update(blocked=True, blocked_by="balance", blocked_at=NOW,
                                                      blocked_reason="old")
 
     later = NOW + timedelta(hours=1)
-    ops.post_ledger_entries([charge(world.north_client, "-6"), charge(world.south_client, "-6"),
+    ledger.post_ledger_entries([charge(world.north_client, "-6"), charge(world.south_client, "-6"),
                              charge(world.north_east_client, "-1"), charge(world.north, "1")], now=later)
 
     def state(account):
@@ -66,9 +68,9 @@ def test_blocking_follows_the_rule_of_evaluate_blocking(world):
 def test_an_account_blocked_by_days_that_falls_below_the_balance_keeps_its_block_date(world):
     ops.update_account(actor=world.platform, account=world.north_client, now=NOW, changes={
         "block_by_days": True, "min_days": 0, "block_by_balance": True, "block_balance": Decimal("0")})
-    ops.post_ledger_entries([ops.LedgerRow(account_id=world.north_client.pk, kind=LedgerKind.DAYS_DECREMENTED,
+    ledger.post_ledger_entries([ledger.LedgerRow(account_id=world.north_client.pk, kind=LedgerKind.DAYS_DECREMENTED,
                                            days=-1, description="Days counter")], now=NOW)
-    ops.post_ledger_entries([charge(world.north_client, "-1")], now=NOW + timedelta(hours=1))
+    ledger.post_ledger_entries([charge(world.north_client, "-1")], now=NOW + timedelta(hours=1))
     client = Account.objects.get(pk=world.north_client.pk)
     # Balance comes first in the rule: the reason changes, the block's date stays.
     assert (client.blocked, client.blocked_by, client.blocked_at) == (True, "balance", NOW)
@@ -83,7 +85,7 @@ def test_statements_do_not_grow_with_the_number_of_rows_or_accounts(world, djang
     # Savepoint pair, ledger rows, totals, accounts, plans, blocks set, and the blocks' audit events
     # (the chain's head locked, the events, the head moved: three, however many accounts).
     with django_assert_max_num_queries(11):
-        ids = ops.post_ledger_entries(rows, now=NOW)
+        ids = ledger.post_ledger_entries(rows, now=NOW)
     assert len(ids) == len(set(ids)) == 90
     assert Account.objects.filter(pk__in=[a.pk for a in accounts], blocked=True).count() == 10
     assert set(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("balance", flat=True)) == \
@@ -106,11 +108,11 @@ def test_evaluate_blocking_many_agrees_with_evaluate_blocking(world):
     Account.objects.filter(pk__in=[a.pk for a in accounts]).update(blocked=False, blocked_by="", blocked_at=None)
     one_by_one = {}
     for account in accounts:
-        evaluated = ops.evaluate_blocking(Account.objects.get(pk=account.pk), now=NOW)
+        evaluated = blocking.evaluate_blocking(Account.objects.get(pk=account.pk), now=NOW)
         one_by_one[account.pk] = (evaluated.blocked, evaluated.blocked_by, evaluated.blocked_reason)
     Account.objects.filter(pk__in=[a.pk for a in accounts]).update(blocked=False, blocked_by="", blocked_at=None,
                                                                    blocked_reason="")
-    assert ops.evaluate_blocking_many([a.pk for a in accounts], now=NOW) == 2
+    assert blocking.evaluate_blocking_many([a.pk for a in accounts], now=NOW) == 2
     at_once = {a.pk: (a.blocked, a.blocked_by, a.blocked_reason)
                for a in Account.objects.filter(pk__in=[a.pk for a in accounts])}
     assert at_once == one_by_one

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from apps.accounts.models import Account, LedgerEntry
 from apps.plans.models import Plan
+from apps.services import ledger
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +58,8 @@ def test_an_account_override_counts(world, client, thresholds):
 
 
 def test_a_blocked_account_that_stays_blocked_is_told_so(world, client, thresholds):
-    from apps.accounts import operations
 
-    operations.record_payment(actor=world.top, account=world.north, amount=Decimal("-1200"), days=0,
+    ledger.record_payment(actor=world.top, account=world.north, amount=Decimal("-1200"), days=0,
                               description="usage")
     north = Account.objects.get(pk=world.north.pk)
     assert north.blocked

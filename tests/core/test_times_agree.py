@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from apps.accounts import operations as account_ops
 from apps.codes import operations as code_ops
 from apps.units.models import Unit
+from apps.services import ledger
 from tests.codes.helpers import make_unit
 
 # 23:43 UTC on 15 January is 00:43 on the 16th in Berlin (Acme's zone): the day differs too.
@@ -25,7 +25,7 @@ def same_instant(world):
         code_ops.switch_billing_method(actor=world.platform, service=world.acme, method="activation_codes",
                                        confirm=True, now=T - timedelta(days=1))
         world.acme.refresh_from_db()
-        account_ops.record_payment(actor=world.top, account=world.north, amount=5, description="tz check")
+        ledger.record_payment(actor=world.top, account=world.north, amount=5, description="tz check")
         unit = make_unit(world.north_client, "Clock truck")
         code = code_ops.generate_codes(actor=world.top, service=world.acme, quantity=1, validity_days=30,
                                        shared_with=world.north)[0]  # North's distributor sees it too

@@ -7,6 +7,7 @@ from apps.accounts import operations as account_ops
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode
 from apps.units.models import Unit
+from apps.services import ledger
 from tests import factories
 from tests.codes.helpers import make_unit
 
@@ -70,9 +71,9 @@ def build_dash_world(world, T0) -> DashWorld:
     account_ops.block_account(actor=world.top, account=world.north_client, reason="unpaid", now=T0)
     account_ops.update_account(actor=world.platform, account=world.north_east_client,
                                changes={"block_by_days": True, "min_days": 0})
-    account_ops.record_payment(actor=world.top, account=world.north_east_client, days=2, description="2 days")
+    ledger.record_payment(actor=world.top, account=world.north_east_client, days=2, description="2 days")
     for account, amount in ((world.north, 50), (world.south, 20), (world.south_client, 5), (direct_client, 70)):
-        account_ops.record_payment(actor=world.platform, account=account, amount=amount, description="opening")
+        ledger.record_payment(actor=world.platform, account=account, amount=amount, description="opening")
     for unit in units.values():
         unit.refresh_from_db()
     return DashWorld(w=world, units=units, codes=c, direct_client=direct_client, other_unit=other_unit)

@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from apps.accounts import operations as ops
 from apps.units import operations as unit_ops
+from apps.services import ledger
 
 
 def _activity(world):
@@ -16,7 +17,7 @@ def _activity(world):
                                   values={"name": name, "type": "periodic", "interval": "monthly"})
     ops.block_account(actor=world.top, account=world.north_client, reason="Invoice 2026-11 unpaid")
     ops.unblock_account(actor=world.top, account=world.north_client, reason="Paid by bank transfer")
-    ops.record_payment(actor=world.top, account=world.south_client, amount=40, description="South invoice 7")
+    ledger.record_payment(actor=world.top, account=world.south_client, amount=40, description="South invoice 7")
     ops.update_account(actor=world.top, account=world.north_client, changes={"min_days": 3})
     ops.rotate_token(actor=world.top, operator=world.north_op)
     return unit_ops.create_unit(actor=world.top, account=world.north_client, name="Truck 7",

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import time_machine  # noqa: F401  (kept for symmetry with the other browser tests)
 
-from apps.accounts import operations as account_ops
 from apps.codes import operations as ops
 from apps.codes.models import ActivationCode, CodeEvent
 from apps.core import clock
+from apps.services import ledger
 from tests.codes.conftest import cw  # noqa: F401  (the codes world fixture)
 from tests.e2e.helpers import pick
 
@@ -110,7 +110,7 @@ def test_a_big_batch_runs_in_the_background_with_a_progress_page(cw, login, shot
 
 
 def test_jobs_exports_home_refusals_docs_and_layout(cw, login, shot, live_server, page):  # noqa: F811
-    account_ops.record_payment(actor=cw.top, account=cw.north_client, amount=12, days=3,
+    ledger.record_payment(actor=cw.top, account=cw.north_client, amount=12, days=3,
                                description="A long payment description to fill the column " * 2)
     page.goto(f"{live_server.url}/api/docs/")
     page.set_viewport_size(WIDE)

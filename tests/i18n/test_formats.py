@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from apps.accounts.models import Account, LedgerEntry, Operator
+from apps.services import ledger
 from apps.core.money import (MoneyError, currency_example, format_money, format_money_input, parse_localized_money,
                              parse_money)
 
@@ -160,9 +161,8 @@ def test_the_account_form_shows_a_threshold_as_the_language_writes_it_and_takes_
 
 @pytest.mark.django_db
 def test_the_accounts_list_shows_balances_in_the_operator_s_language(world, client):
-    from apps.accounts import operations
 
-    operations.record_payment(actor=world.top, account=world.north, amount="1234.5", description="x")
+    ledger.record_payment(actor=world.top, account=world.north, amount="1234.5", description="x")
     Operator.objects.filter(pk=world.top.pk).update(language="fr")
     client.force_login(world.top)
     html = client.get(reverse("admin:accounts_account_changelist")).content.decode()

@@ -5,6 +5,7 @@ from decimal import Decimal
 from apps.accounts import operations as account_ops
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
 from apps.services.models import ObjectCounter, UsageCounter
+from apps.services import ledger
 from tests.services.helpers import row
 
 
@@ -101,7 +102,7 @@ def test_services_list_and_override_put_delete(billed, as_user):
 
 def test_payment_in_the_api_and_balance_after_consume(billed, as_user):
     row(billed.base_plan, "sms", "0.25", interval="none")
-    account_ops.record_payment(actor=billed.north_op, account=billed.north_client, amount="1", description="x")
+    ledger.record_payment(actor=billed.north_op, account=billed.north_client, amount="1", description="x")
     response = as_user(billed.north_op).post(url(billed.north_client, "consume"),
                                              {"service": "sms", "quantity": 2, "idempotency_key": "a"}, format="json")
     assert response.json() == {"allowed": True, "cost": "0.5000", "usage": 2, "balance": "0.5000"}

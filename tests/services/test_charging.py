@@ -17,6 +17,7 @@ from apps.services.charging import charge_periodic_services
 from apps.services.models import ChargeWatermark, JobRun
 from apps.services.operations import move_objects
 from apps.units import operations as unit_ops
+from apps.services import ledger
 from tests import factories
 from tests.helpers import requires_postgres
 from tests.services.helpers import row
@@ -111,7 +112,7 @@ def test_a_charge_below_the_block_balance_blocks_and_a_payment_unblocks_at_once(
     client = Account.objects.get(pk=billed.north_client.pk)
     assert (client.balance, client.blocked, client.blocked_by) == (Decimal("-10.0000"), True, "balance")
     with time_machine.travel(DAY0 + timedelta(days=1, hours=2), tick=False):
-        account_ops.record_payment(actor=billed.north_op, account=client, amount="20", description="bank transfer")
+        ledger.record_payment(actor=billed.north_op, account=client, amount="20", description="bank transfer")
     client.refresh_from_db()
     assert (client.balance, client.blocked) == (Decimal("10.0000"), False)
 

@@ -13,6 +13,7 @@ from apps.plans.models import Plan
 from apps.services.days import count_days
 from apps.services.models import DayCount, JobRun
 from apps.services.queries import block_warnings
+from apps.services import ledger
 
 DAY0 = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)  # after the fixtures' real creation time
 
@@ -23,7 +24,7 @@ def counting(billed):
     JobRun.objects.create(job="count_days", last_started_at=DAY0 - timedelta(hours=1))
     account_ops.update_account(actor=billed.platform, account=billed.north_client,
                                changes={"block_by_days": True, "min_days": 0})
-    account_ops.record_payment(actor=billed.north_op, account=billed.north_client, days=6, description="6 days")
+    ledger.record_payment(actor=billed.north_op, account=billed.north_client, days=6, description="6 days")
     return billed
 
 
@@ -50,7 +51,7 @@ def test_missed_days_are_caught_up_and_the_account_blocked_below_the_minimum(cou
     assert DayCount.objects.filter(account=client).count() == 7
     assert not ledger_mismatches().exists()
     with time_machine.travel(DAY0 + timedelta(days=7, hours=1), tick=False):
-        account_ops.record_payment(actor=counting.north_op, account=client, days=30, description="renewal")
+        ledger.record_payment(actor=counting.north_op, account=client, days=30, description="renewal")
     client.refresh_from_db()
     assert (client.days, client.blocked) == (29, False)
 
@@ -84,7 +85,7 @@ def test_every_account_is_re_evaluated_once_its_local_day_ends(billed):
     assert not Account.objects.exclude(service=billed.acme).filter(blocked=True).exists()  # other plans
     # Paying clears the threshold at once (the ledger write re-evaluates), not at the next midnight.
     with time_machine.travel(datetime(2027, 1, 11, 8, tzinfo=UTC), tick=False):
-        account_ops.record_payment(actor=billed.platform, account=client, amount="5", description="transfer")
+        ledger.record_payment(actor=billed.platform, account=client, amount="5", description="transfer")
     client.refresh_from_db()
     assert not client.blocked
 

@@ -14,6 +14,7 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.plans.models import AccountServiceOverride
 from apps.services import counters
 from apps.services.models import ObjectChange, ObjectCounter, UsageCounter
+from apps.services import ledger
 from apps.services.operations import (
     KernelDenied,
     check_service,
@@ -113,7 +114,7 @@ def test_limit_by_balance_denies_a_paid_use_that_would_go_below_the_deny_balance
     # North and Acme pay for the same SMS (through the Base plan) without a limit; the client has one.
     account_ops.update_account(actor=billed.platform, account=billed.north_client,
                                changes={"limit_by_balance": True, "deny_balance": Decimal("-3")})
-    account_ops.record_payment(actor=billed.top, account=billed.north_client, amount="1", description="topup")
+    ledger.record_payment(actor=billed.top, account=billed.north_client, amount="1", description="topup")
     consume_service(account=billed.north_client, service="sms", quantity=2, idempotency_key=key(), now=NOW)
     assert check_service(account=billed.north_client, service="sms", quantity=1, now=NOW).reason == "balance_limit"
     with pytest.raises(KernelDenied) as denied:
@@ -206,7 +207,7 @@ def _consume_and_read_back(account, **kwargs) -> tuple:
 def test_the_one_statement_post_writes_what_the_three_statements_write(billed, monkeypatch, client_pays):
     row(billed.base_plan, "sms", "1:0;1.25" if client_pays else "", interval="daily")
     row(billed.dealer_plan, "sms", "0.5", interval="daily")
-    account_ops.record_payment(actor=billed.top, account=billed.north_east_client, amount="7.5", description="topup")
+    ledger.record_payment(actor=billed.top, account=billed.north_east_client, amount="7.5", description="topup")
     kwargs = {"quantity": 3, "idempotency_key": "same", "actor": billed.top}
     in_one = _consume_and_read_back(billed.north_east_client, **kwargs)
     monkeypatch.setattr(counters, "_post_consumption_in_one", counters._post_consumption_in_three)

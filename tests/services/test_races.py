@@ -17,6 +17,7 @@ from apps.accounts.queries import ledger_mismatches
 from apps.services.charging import charge_periodic_services
 from apps.services.models import JobRun, UsageCounter
 from apps.services.operations import KernelDenied, consume_service, move_objects
+from apps.services import ledger
 from tests.helpers import requires_postgres
 from tests.services.helpers import row
 
@@ -57,7 +58,7 @@ def test_parallel_paid_consumes_never_go_below_the_deny_balance(billed):
     client = billed.north_client
     account_ops.update_account(actor=billed.platform, account=client,
                                changes={"limit_by_balance": True, "deny_balance": Decimal("-10")})
-    account_ops.record_payment(actor=billed.north_op, account=client, amount="5", description="topup")
+    ledger.record_payment(actor=billed.north_op, account=client, amount="5", description="topup")
     results = in_threads(100, lambda i: consume_service(account=client, service="sms", idempotency_key=f"p{i}",
                                                         now=NOW))
     allowed = [r for r in results if isinstance(r, dict)]
