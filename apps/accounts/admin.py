@@ -1,6 +1,5 @@
 """The account tree, operators and the ledger in the admin."""
 
-
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.contrib.admin.options import IncorrectLookupParameters
