@@ -1,7 +1,5 @@
 """The account tree, operators and the ledger in the admin."""
 
-from types import SimpleNamespace
-
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -15,7 +13,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
-from django.utils.translation import gettext as _
 
 from .audit_views import AuditHistoryMixin
 from apps.core.admin import (CappedListMixin, OperationAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin,
@@ -27,46 +24,14 @@ from apps.core.money import format_money
 from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, asked_picker,
                                register_picker)
 from apps.core.scoping import in_scope, is_platform, service_id_of
-from apps.codes.operations import switch_billing_method
 from apps.core import clock
-from apps.dashboard.queries import blocking_soon_ids
-from apps.plans.inheritance import combined_settings, currency_of
+from apps.plans.inheritance import currency_of
 from apps.plans.models import AccountServiceOverride, PlanService
-from apps.services import ledger
-from apps.services.admin_views import combined_rows, service_rows
-from apps.services.blocking import _BLOCKING_FIELDS, _apply_blocking_rule
-from apps.services.queries import block_warnings
 
-from . import operations, rights
+from . import extensions, operations, rights
 from .forms import AccountForm, BlockForm, OperatorChangeForm, OperatorCreationForm, PaymentForm
-from .models import SERVICE_FORM_FIELDS, Account, BlockedBy, LedgerEntry, Operator
+from .models import SERVICE_FORM_FIELDS, Account, LedgerEntry, Operator
 from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
-
-
-def payment_block_warning(account: Account, amount, days) -> str | None:
-    """What the account's blocking rule will do once this payment is posted, when it blocks (or keeps
-    blocking) the account: the kernel's own rule (``_apply_blocking_rule``, with the account's combined
-    thresholds) run on a copy holding the balance and days after the payment. None when it does not block."""
-    if account.blocked_by == BlockedBy.MANUAL:
-        return None  # a manual block stays whatever the payment: the page says nothing new
-    after = SimpleNamespace(**{name: getattr(account, "pk" if name == "id" else name) for name in _BLOCKING_FIELDS})
-    after.balance, after.days = account.balance + amount, account.days + days
-    settings = combined_settings(account)
-    _apply_blocking_rule(after, settings, now=clock.now())
-    if not after.blocked:
-        return None
-    pattern = currency_of(account)
-    if after.blocked_by == BlockedBy.BALANCE:
-        reason = _("the balance after it, %(balance)s, is below the block balance %(threshold)s") % {
-            "balance": format_money(after.balance, pattern),
-            "threshold": format_money(settings["block_balance"].value, pattern)}
-    else:
-        reason = _("the days counter after it, %(days)s, is below the minimum %(minimum)s") % {
-            "days": after.days, "minimum": settings["min_days"].value}
-    if account.blocked:
-        return _("After this payment %(account)s stays blocked: %(reason)s.") % {"account": account.name,
-                                                                                 "reason": reason}
-    return _("This payment will block %(account)s: %(reason)s.") % {"account": account.name, "reason": reason}
 
 
 class ParentFilter(PickerListFilter):
@@ -93,7 +58,7 @@ class BlockingSoonFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() != "1":
             return queryset
-        return queryset.filter(pk__in=blocking_soon_ids(queryset, clock.now()))
+        return queryset.filter(pk__in=extensions.dashboard["blocking_soon_ids"](queryset, clock.now()))
 
 
 class AccountChangeList(ChangeList):
@@ -101,7 +66,7 @@ class AccountChangeList(ChangeList):
 
     def get_results(self, request):
         super().get_results(request)
-        warnings = block_warnings([a.pk for a in self.result_list], clock.now())
+        warnings = extensions.kernel["block_warnings"]([a.pk for a in self.result_list], clock.now())
         for account in self.result_list:
             account.block_warning = warnings.get(account.pk, "")
 
@@ -186,7 +151,8 @@ class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Ope
         extra = {"account_links": links}
         if account is not None and request.method == "GET":
             # Its combined settings and services with the source of each (plan chain or its own override).
-            extra.update(combined=combined_rows(account), services=service_rows(account),
+            extra.update(combined=extensions.kernel["combined_rows"](account),
+                         services=extensions.kernel["service_rows"](account),
                          overrides_url=reverse("admin-account-overrides", args=[account.pk]),
                          services_url=reverse("admin-account-services", args=[account.pk]))
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
@@ -260,8 +226,9 @@ class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Ope
             data = form.cleaned_data
             if request.POST.get("confirm") == "yes":
                 try:
-                    ledger.record_payment(actor=request.user, account=account, amount=data["amount"] or 0,
-                                          days=data["days"] or 0, description=data["description"])
+                    extensions.kernel["record_payment"](actor=request.user, account=account,
+                                                        amount=data["amount"] or 0, days=data["days"] or 0,
+                                                        description=data["description"])
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:
@@ -278,7 +245,7 @@ class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Ope
             "balance": format_money(account.balance, currency_of(account)),
             "balance_after": format_money(account.balance + amount, currency_of(account)),
             "amount": format_money(amount, currency_of(account)), "days": days, "days_after": account.days + days,
-            "block_warning": payment_block_warning(account, amount, days) if confirming else None,
+            "block_warning": extensions.kernel["payment_block_warning"](account, amount, days) if confirming else None,
         }
         return TemplateResponse(request, "admin/accounts/payment.html", context)
 
@@ -316,12 +283,13 @@ class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Ope
         counts, error = None, None
         try:
             if request.method == "POST":
-                result = switch_billing_method(actor=request.user, service=account, method=target, confirm=True)
+                result = extensions.codes["switch_billing_method"](actor=request.user, service=account, method=target, confirm=True)
                 self.message_user(request, f"{account.name} now bills by {target.replace('_', ' ')}: "
                                            f"{result.get('units_deactivated', 0)} unit(s) deactivated, "
                                            f"{result.get('units_reactivated', 0)} reactivated.", messages.SUCCESS)
                 return redirect("admin:accounts_account_change", account.pk)
-            switch_billing_method(actor=request.user, service=account, method=target, confirm=False)
+            extensions.codes["switch_billing_method"](actor=request.user, service=account, method=target,
+                                                      confirm=False)
         except Conflict as exc:
             counts = exc.extra
         except DomainError as exc:

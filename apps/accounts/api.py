@@ -9,10 +9,8 @@ from rest_framework.response import Response
 
 from apps.core.api import IdFilter, IsoDateTimeFilter, ServiceFilterMixin
 from apps.core.errors import Forbidden, InvalidInput
-from apps.codes.operations import switch_billing_method
-from apps.services.ledger import record_payment
 
-from . import operations, rights
+from . import extensions, operations, rights
 from .models import SERVICE_SETTING_FIELDS, Account, AuditEvent, LedgerEntry, Operator
 from .queries import (accounts_visible_to, audit_events_visible_to, audit_in_subtree, ledger_visible_to,
                       operators_visible_to)
@@ -64,7 +62,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         data.pop("payment", None)
         confirm = data.pop("confirm", False)
         if "billing_method" in data and data["billing_method"] != account.billing_method:
-            switch_billing_method(actor=actor, service=account, method=data.pop("billing_method"), confirm=confirm)
+            extensions.codes["switch_billing_method"](actor=actor, service=account, method=data.pop("billing_method"),
+                                                      confirm=confirm)
             account.refresh_from_db()
         data.pop("billing_method", None)
         blocked = data.pop("blocked", None)
@@ -87,7 +86,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         account = self.get_object()
         body = PaymentInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entry = record_payment(actor=request.user, account=account, **body.validated_data)
+        entry = extensions.kernel["record_payment"](actor=request.user, account=account, **body.validated_data)
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=LedgerEntrySerializer(many=True))

@@ -1,6 +1,5 @@
 """The Audit log admin page and the History pages of accounts, units, plans and codes (SPEC §9.2)."""
 
-from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin
@@ -12,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core import clock
 from apps.core.admin import CappedPaginator, stream_csv
+from apps.core.day_range import DayRangeMixin, with_today
 from apps.core.pickers import register_picker, use_picker
 from apps.core.scoping import is_platform
 
@@ -38,7 +38,7 @@ LOG_HEADER = [_("time"), _("action"), _("actor"), _("subject type"), _("subject"
 register_picker("accounts.audit.account", Account, may_use=may_read_audit)
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(DayRangeMixin, forms.Form):
     since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     service = forms.ModelChoiceField(queryset=Account.objects.none(), required=False, label=_("Service"),
@@ -62,13 +62,6 @@ class AuditFilterForm(forms.Form):
         use_picker(self.fields["account"], LedgerEntry, "account", "accounts.audit.account")
         self.fields["account"].queryset = accounts_visible_to(user).order_by("path")
         self.tz = timezone.get_current_timezone()
-
-    def window(self):
-        today = timezone.localtime(clock.now(), self.tz).date()
-        since = self.cleaned_data.get("since") or today
-        until = self.cleaned_data.get("until") or today
-        return (datetime.combine(since, time.min, self.tz),
-                datetime.combine(until + timedelta(days=1), time.min, self.tz))
 
 
 def filtered_events(request, form: AuditFilterForm):
@@ -120,11 +113,7 @@ def audit_log_view(request):
     filters, a capped count, and CSV of every row in scope (streamed)."""
     if not may_read_audit(request.user):
         raise PermissionDenied
-    params = request.GET.copy()
-    today = timezone.localdate(clock.now())
-    for name in ("since", "until"):
-        if not params.get(name):
-            params[name] = today.isoformat()
+    params = with_today(request.GET)
     form = AuditFilterForm(params, user=request.user)
     events = filtered_events(request, form)
     tz = timezone.get_current_timezone()

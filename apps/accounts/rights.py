@@ -27,6 +27,7 @@ __all__ = [
     "may_manage_service_plans", "may_read_plans_by_dealing", "may_write_units", "may_create_operators",
     "may_create_operator_in", "may_give_role", "may_change_operator", "may_rotate_token_of",
     "may_use_codes_window", "may_generate_codes", "may_open_discount_module", "sees_whole_service",
+    "may_see_jobs", "home_is_apply_code",
 ]
 
 
@@ -212,3 +213,16 @@ def may_read_audit(user) -> bool:
         return False
     return is_platform(user) or (getattr(user, "account", None) is not None
                                  and getattr(user, "role", "") in DEALING_ROLES)
+
+
+# --- the core's own pages (registered with ``apps.core.rights`` in ``AccountsConfig.ready``) ---------------
+
+def may_see_jobs(user) -> bool:
+    """The "Scheduled jobs" page and its link on the admin index: the platform operator, top users and
+    distributors."""
+    return is_platform(user) or getattr(user, "role", "") in DEALING_ROLES
+
+
+def home_is_apply_code(user) -> bool:
+    """A restricted distributor's only page is "Apply a code", so that is its admin home."""
+    return getattr(user, "role", "") == Role.RESTRICTED_DISTRIBUTOR

@@ -1,15 +1,14 @@
 """Forms of the codes admin pages: generate, apply by hand, the bulk-action confirmations, the log
 report and expiry notices. Choices are always scoped to the operator."""
 
-from datetime import datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Account, Operator
-from apps.core import clock
 from apps.core.admin import OperationForm
+from apps.core.day_range import DayRangeMixin
 from apps.core.pickers import use_picker
 from apps.core.scoping import in_scope, is_platform
 from apps.units.queries import scoped_units
@@ -133,7 +132,7 @@ class QueueUnitsForm(AssignUnitsForm):
             "until": f"{timezone.localtime(u.live_until, tz):%Y-%m-%d %H:%M}" if u.live_until else "—"}
 
 
-class LogFilterForm(forms.Form):
+class LogFilterForm(DayRangeMixin, forms.Form):
     """The code log report's filters; the range defaults to today in the operator's time zone."""
 
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -161,14 +160,6 @@ class LogFilterForm(forms.Form):
         # The page's zone (``accounts.middleware``): the operator's service's, the platform operator's chosen
         # service's, else UTC; the same zone the page shows its times in.
         self.tz = timezone.get_current_timezone()
-
-    def window(self) -> tuple[datetime, datetime]:
-        """[start of ``since``, end of ``until``) in the page's time zone; today by default."""
-        today = timezone.localtime(clock.now(), self.tz).date()
-        since = self.cleaned_data.get("since") or today
-        until = self.cleaned_data.get("until") or today
-        return (datetime.combine(since, time.min, self.tz),
-                datetime.combine(until + timedelta(days=1), time.min, self.tz))
 
 
 class ExpiryNoticeForm(OperationForm):

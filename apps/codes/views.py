@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts import rights
 from apps.core import clock
 from apps.core.admin import CappedPaginator, add_domain_error, stream_csv
+from apps.core.day_range import with_today
 from apps.core.errors import DomainError
 from apps.core.scoping import is_platform
 
@@ -212,11 +213,7 @@ def log_view(request):
         raise PermissionDenied
     # Bound even when empty: every action, and the range (today by default, in the page's time zone) is
     # written into the date boxes, so the page says which days it searched.
-    params = request.GET.copy()
-    today = timezone.localdate(clock.now())
-    for name in ("since", "until"):
-        if not params.get(name):
-            params[name] = today.isoformat()
+    params = with_today(request.GET)
     form = LogFilterForm(params, user=request.user)
     events = queries.code_events_visible_to(request.user)
     if not form.is_valid():

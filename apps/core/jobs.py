@@ -12,14 +12,15 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import clock
+from . import clock, rights
 from .scoping import is_platform
 
 BEAT_MODELS = ("periodictask", "intervalschedule", "crontabschedule", "solarschedule", "clockedschedule")
 
 
 def may_see_jobs(user) -> bool:
-    return is_platform(user) or getattr(user, "role", "") in ("top_user", "distributor")
+    """Who sees the page: a named check the accounts app registers (``core.rights``)."""
+    return rights.allows(rights.SEE_JOBS, user)
 
 
 def record_outcome(sender=None, task_id=None, task=None, retval=None, state=None, **kwargs):

@@ -6,13 +6,15 @@ from django.template.response import TemplateResponse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from . import rights
+
 
 def admin_home(index):
     """The admin home: a restricted distributor's only page is "Apply a code", so that is its home; everyone
     else gets the admin's ``index`` (the dashboard)."""
 
     def home(request, extra_context=None):
-        if getattr(request.user, "role", "") == "restricted_distributor":
+        if rights.allows(rights.HOME_IS_APPLY_CODE, request.user):
             return redirect("codes-apply")
         return index(request, extra_context)
 

@@ -15,7 +15,6 @@ The module page and the API lists read the rows a page at a time (``page_of_acco
 ``page_of_units``): their cost follows the page, not the service.
 """
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 
 from apps.accounts.models import Account
 from apps.core import clock
+from apps.core.bulk import copy_rows
 
 from .inputs import gather
 from .models import DiscountAccountRow, DiscountCalculation, DiscountUnitRow
@@ -88,21 +88,14 @@ def compute_table(service: Account, progress=None) -> ComputedTable:
     return ComputedTable(report=report, after_top=after_top, account_rows=account_rows, unit_rows=unit_rows)
 
 
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def write_rows(model, columns: tuple[str, ...], calculation_id: int, rows: list[tuple], progress=None):
     """Store ``rows`` (values without the calculation) in batches of ``BATCH``: one ``COPY`` each on
-    PostgreSQL, one ``bulk_create`` each elsewhere. ``progress(done)`` after each batch."""
-    json_at = {columns.index("reasons") - 1, columns.index("advice") - 1}
+    PostgreSQL (the project's one writer, ``core.bulk.copy_rows``), one ``bulk_create`` each elsewhere.
+    ``progress(done)`` after each batch."""
     for start in range(0, len(rows), BATCH):
         batch = rows[start:start + BATCH]
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor, cursor.cursor.copy(
-                    f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in batch:
-                    copy.write_row((calculation_id, *(_json(v) if k in json_at else v for k, v in enumerate(row))))
+            copy_rows(model, columns, ((calculation_id, *row) for row in batch))
         else:
             model.objects.bulk_create([model(**dict(zip(columns, (calculation_id, *row), strict=True)))
                                        for row in batch])

@@ -11,13 +11,15 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from apps.accounts import audit
 from apps.accounts.models import Account, BlockedBy
 from apps.accounts.operations import OVERRIDE_FIELDS
 from apps.core import clock
 from apps.core.bulk import many_ids, values_cte
-from apps.plans.inheritance import combined_settings
+from apps.core.money import format_money
+from apps.plans.inheritance import combined_settings, currency_of
 from apps.plans.models import Plan
 
 
@@ -130,3 +132,29 @@ def _block_event(account, was: tuple[bool, str], *, actor=None, job: str = "", n
         subject_type="account", subject_id=account.pk, subject_name=account.name,
         account_fields=(account.pk, account.name, account.path, account.service_id), before=before, after=after,
         reason=account.blocked_reason, at=now)
+
+
+def payment_block_warning(account: Account, amount, days) -> str | None:
+    """What the account's blocking rule will do once this payment is posted, when it blocks (or keeps
+    blocking) the account: the kernel's own rule (``_apply_blocking_rule``, with the account's combined
+    thresholds) run on a copy holding the balance and days after the payment. None when it does not block."""
+    if account.blocked_by == BlockedBy.MANUAL:
+        return None  # a manual block stays whatever the payment: the page says nothing new
+    after = SimpleNamespace(**{name: getattr(account, "pk" if name == "id" else name) for name in _BLOCKING_FIELDS})
+    after.balance, after.days = account.balance + amount, account.days + days
+    settings = combined_settings(account)
+    _apply_blocking_rule(after, settings, now=clock.now())
+    if not after.blocked:
+        return None
+    pattern = currency_of(account)
+    if after.blocked_by == BlockedBy.BALANCE:
+        reason = _("the balance after it, %(balance)s, is below the block balance %(threshold)s") % {
+            "balance": format_money(after.balance, pattern),
+            "threshold": format_money(settings["block_balance"].value, pattern)}
+    else:
+        reason = _("the days counter after it, %(days)s, is below the minimum %(minimum)s") % {
+            "days": after.days, "minimum": settings["min_days"].value}
+    if account.blocked:
+        return _("After this payment %(account)s stays blocked: %(reason)s.") % {"account": account.name,
+                                                                                 "reason": reason}
+    return _("This payment will block %(account)s: %(reason)s.") % {"account": account.name, "reason": reason}
