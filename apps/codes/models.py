@@ -136,6 +136,10 @@ class ActivationCode(models.Model):
             # this index, read from the index alone, that stops at the cap.
             models.Index(fields=["holder_branch", "status", "expires_at"], name="code_branch_status_expiry",
                          condition=models.Q(holder_branch__isnull=False, expires_at__isnull=False)),
+            # The window's expired codes (state "expired"), newest first: the swept ones of a service (a
+            # distributor's come from ``code_branch_status_created``); the due ones from ``code_live_knn``.
+            models.Index(fields=["service", "-created_at", "id"], name="code_service_expired",
+                         condition=models.Q(status="expired")),
             # The "activated" date range (codes that never started are not in it).
             models.Index(fields=["service", "activated_at"], name="code_service_activated",
                          condition=models.Q(activated_at__isnull=False)),
