@@ -132,7 +132,7 @@ class WindowChangeList(CappedChangeList):
                 narrowed = None if isinstance(spec, RestatedByStreams) else spec.queryset(request, base)
                 base = base if narrowed is None else narrowed
             base = base.filter(build_q_object_from_lookup_parameters(self.remaining_lookup_params))
-            setattr(request, STREAM_BASE, base.order_by(*qs.query.order_by))
+            setattr(request, STREAM_BASE, self.apply_select_related(base).order_by(*qs.query.order_by))
         return qs
 
 
@@ -185,4 +185,6 @@ class WindowPaginator(CappedPaginator):
             keys += rows
         keys.sort(key=lambda row: row[1])
         keys.sort(key=lambda row: row[0], reverse=True)
-        return self.object_list.filter(pk__in=[pk for _, pk in keys[bottom:top]])
+        # The page's rows by id from the list the parts came from: the restated filters again would only make
+        # PostgreSQL weigh their indexes against the primary key's.
+        return self.base.filter(pk__in=[pk for _, pk in keys[bottom:top]])

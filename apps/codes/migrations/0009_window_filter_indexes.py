@@ -11,13 +11,17 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0005_ledger_first_position'),
         ('codes', '0008_codes_figures_covering_index'),
-        ('units', '0006_unit_search_trigram'),
+        ('units', '0007_window_filter_indexes'),
     ]
 
     operations = [
         migrations.AddIndex(
             model_name='activationcode',
             index=models.Index(condition=models.Q(('status', 'expired')), fields=['service', '-created_at', 'id'], name='code_service_expired'),
+        ),
+        migrations.AddIndex(
+            model_name='activationcode',
+            index=models.Index(condition=models.Q(('status', 'active'), ('unit__isnull', True)), fields=['service', 'expires_at'], name='code_service_free_expiry'),
         ),
         # Queued codes, newest first, by planned start: "queued" (start ahead) and the queued codes whose start
         # has passed before the sweep started them ("active on a unit") are each a range of activated_at, so
