@@ -23,6 +23,7 @@ module. Figures go to ``docs/performance.md`` by hand.
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -298,6 +299,59 @@ def explain(db: str, role: str, url: str, top: int) -> None:
             print("\n".join(row[0] for row in cursor.fetchall()))
 
 
+WINDOW_TABLES = ("codes_activationcode", "units_unit")
+
+
+def _window_statements(captured) -> list[str]:
+    """The statements of a codes window page that read codes or units (the page's rows, its capped count,
+    the search's units): the window's own SQL, without the session, the rights and the banner."""
+    return [q["sql"] for q in captured if any(f'"{t}"' in q["sql"] for t in WINDOW_TABLES)
+            and "notice" not in q["sql"]]
+
+
+def window(db: str, repeat: int, only: str | None) -> None:
+    """Each codes window filter's first page, as the top user and the distributor: the request's time (median
+    of ``repeat`` after a warm-up), the summed execution time of the page's codes and units statements
+    (EXPLAIN ANALYZE, median of ``repeat``), the most rows any of them removed by a filter, and the queries."""
+    plain_static = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    switch(db)
+    base = "/admin/codes/activationcode/"
+    queries = ["", *CODE_FILTERS, "q=unit+0001234", "q=35000000"]
+    print(f"load before {open('/proc/loadavg').read().split()[0]}", flush=True)
+    print("| filter | role | request ms | SQL ms | slowest statement ms | most rows removed | queries |")
+    print("|---|---|---|---|---|---|---|")
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"], STORAGES=plain_static):
+        for role, username in (("top user", "bench-top"), ("distributor", "bench-dist")):
+            client = Client()
+            client.force_login(Operator.objects.get(username=username))
+            for query in queries:
+                if only and only not in query:
+                    continue
+                url = f"{base}?{query}" if query else base
+                request_ms, _, status = timed(client, url, repeat)
+                with CaptureQueriesContext(connection) as ctx:
+                    client.get(url)
+                statements = _window_statements(ctx.captured_queries)
+                totals, slowest, removed = [], [], 0
+                with connection.cursor() as cursor:
+                    for _ in range(repeat):
+                        total, worst = 0.0, 0.0
+                        for sql in statements:
+                            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                            plan = "\n".join(row[0] for row in cursor.fetchall())
+                            ms = float(re.search(r"Execution Time: ([0-9.]+)", plan).group(1))
+                            total += ms
+                            worst = max(worst, ms)
+                            removed = max([removed, *(int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)",
+                                                                                   plan))])
+                        totals.append(total)
+                        slowest.append(worst)
+                print(f"| {query or '(default)'} | {role} | {request_ms:.0f} | {statistics.median(totals):.1f} | "
+                      f"{statistics.median(slowest):.1f} | {removed:,} | {len(ctx.captured_queries)} |", flush=True)
+    print(f"load after {open('/proc/loadavg').read().split()[0]}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -313,8 +367,14 @@ def main():
     e.add_argument("role", choices=["top", "dist"])
     e.add_argument("url")
     e.add_argument("--top", type=int, default=2)
+    w = sub.add_parser("window")
+    w.add_argument("db")
+    w.add_argument("--repeat", type=int, default=5)
+    w.add_argument("--only", help="Only the filters containing this text.")
     args = parser.parse_args()
-    if args.command == "explain":
+    if args.command == "window":
+        window(args.db, args.repeat, args.only)
+    elif args.command == "explain":
         explain(args.db, args.role, args.url, args.top)
     elif args.command == "build":
         assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL=postgres://…)"

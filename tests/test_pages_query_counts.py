@@ -40,6 +40,9 @@ def _urls(world, root) -> dict[str, str]:
         "codes, default": "/admin/codes/activationcode/", "codes, on a unit": "/admin/codes/activationcode/?assigned=yes",
         "codes, active": "/admin/codes/activationcode/?state=active",
         "codes, validity": "/admin/codes/activationcode/?validity_days=30",
+        "codes, not on a unit": "/admin/codes/activationcode/?assigned=no",
+        "codes, expired": "/admin/codes/activationcode/?state=expired",
+        "codes, active on a unit": "/admin/codes/activationcode/?state=active_assigned",
     })
     return urls
 
@@ -79,9 +82,12 @@ def codes_world(world):
     account_ops.update_account(actor=world.platform, account=world.acme, changes={"discount_enabled": True})
     world.acme.refresh_from_db()
     unit = make_unit(world.north_client, "First unit")
-    code = code_ops.generate_codes(actor=world.top, service=world.acme, quantity=2, validity_days=30,
-                                   shared_with=world.north, now=T0)[0]
+    code, _, expired = code_ops.generate_codes(actor=world.top, service=world.acme, quantity=3, validity_days=30,
+                                               shared_with=world.north, now=T0)
     code_ops.assign_code(actor=world.top, code=code, unit=unit, now=T0)
+    # An expired code from the start: a filter's page with rows at both sizes (an empty page reads no rows).
+    ActivationCode.objects.filter(pk=expired.pk).update(status=CodeStatus.EXPIRED, activated_at=T0 - timedelta(days=40),
+                                                        expires_at=T0 - timedelta(days=10))
     for account in (world.north_client, world.south_client):  # the ledger has rows from the start
         LedgerEntry.objects.create(account=account, kind="charge", amount=-1, service="sms", description="first", at=T0)
     return world

@@ -39,6 +39,7 @@ from apps.units.queries import units_visible_to
 from . import operations, queries
 from .forms import AssignUnitsForm, ExpiryNoticeForm, QueueUnitsForm, ShareForm, share_targets_for
 from .models import VALIDITY_PRESETS, ActivationCode, CodeStatus, ExpiryNotice
+from .window import STREAM_BASE, RestatedByStreams, WindowChangeList, WindowPaginator, streams_for
 
 CSV_HEADER = ["code", "state", "validity_days", "created_at", "activated_at", "expires_at", "days_left",
               "unit", "unique_id", "account", "shared_with"]
@@ -138,7 +139,7 @@ def unit_code_panel(unit) -> str:
 
 # --- list filters -----------------------------------------------------------------------------------------
 
-class StateFilter(admin.SimpleListFilter):
+class StateFilter(RestatedByStreams, admin.SimpleListFilter):
     """Derived state; expired codes are hidden unless asked for (SPEC §4)."""
 
     title = "state"
@@ -160,10 +161,10 @@ class StateFilter(admin.SimpleListFilter):
             return queryset
         if self.value():
             return queries.filter_state(queryset, self.value(), now)
-        return queryset.exclude(queries.expired_q(now))
+        return queryset.filter(queries.not_expired_q(now))
 
 
-class AssignedFilter(admin.SimpleListFilter):
+class AssignedFilter(RestatedByStreams, admin.SimpleListFilter):
     title = "assigned"
     parameter_name = "assigned"
 
@@ -357,12 +358,14 @@ class ActivationCodeAdmin(AuditHistoryMixin, PickerFiltersMixin, CappedListMixin
         return queries.codes_visible_to(request.user)
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        """The default view and the live states read new and live codes from two indexes (``window``)."""
-        from .window import WindowPaginator, streams_for
-
+        """The default view and each filter read their kinds of codes from one index each (``window``)."""
         whole = is_platform(request.user) or rights.sees_whole_service(request.user)
         return WindowPaginator(queryset, per_page, orphans, allow_empty_first_page,
-                               streams=streams_for(request.GET, clock.now(), whole_service=whole))
+                               streams=streams_for(request.GET, clock.now(), whole_service=whole),
+                               base=getattr(request, STREAM_BASE, None))
+
+    def get_changelist(self, request, **kwargs):
+        return WindowChangeList
 
     def _window_user(self, request) -> bool:
         return queries.may_use_codes_window(request.user)

@@ -136,6 +136,15 @@ class ActivationCode(models.Model):
             # this index, read from the index alone, that stops at the cap.
             models.Index(fields=["holder_branch", "status", "expires_at"], name="code_branch_status_expiry",
                          condition=models.Q(holder_branch__isnull=False, expires_at__isnull=False)),
+            # The window's expired codes (state "expired"), newest first: the swept ones of a service (a
+            # distributor's come from ``code_branch_status_created``); the due ones from ``code_live_knn``.
+            models.Index(fields=["service", "-created_at", "id"], name="code_service_expired",
+                         condition=models.Q(status="expired")),
+            # The capped count of a service's codes running on no unit ("active, unassigned", "not on a unit"):
+            # a range of expiries, read from the index alone, that holds no code on a unit (a distributor's
+            # is counted from ``code_free_knn``, which starts with the branch).
+            models.Index(fields=["service", "expires_at"], name="code_service_free_expiry",
+                         condition=models.Q(status="active", unit__isnull=True)),
             # The "activated" date range (codes that never started are not in it).
             models.Index(fields=["service", "activated_at"], name="code_service_activated",
                          condition=models.Q(activated_at__isnull=False)),

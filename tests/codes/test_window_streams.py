@@ -8,12 +8,16 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection, transaction
 
 from apps.codes import operations as ops
 from apps.codes import window
+from apps.codes.queries import codes_visible_to
 from apps.codes.admin import ActivationCodeAdmin
 from apps.codes.models import ActivationCode, CodeStatus
 from apps.core.admin import CappedPaginator
+
+from tests.helpers import requires_postgres
 
 from .helpers import T0, make_unit
 
@@ -21,7 +25,8 @@ CHANGELIST = "/admin/codes/activationcode/"
 NOW = T0 + timedelta(days=2)
 FILTERS = ["", "state=active", "state=active_assigned", "state=active_unassigned", "state=queued", "assigned=yes",
            "assigned=no", "validity_days=30", "validity_days=90", "shared_with=none", "expiring_within=30",
-           "state=new", "state=expired", "state=all"]
+           "state=new", "state=expired", "state=all", "assigned=no&expiring_within=30", "state=expired&assigned=yes",
+           "state=active_assigned&validity_days=30"]
 
 
 @pytest.fixture
@@ -50,6 +55,15 @@ def mixed(cw):
     queued = ActivationCode.objects.filter(status=CodeStatus.NEW, service=cw.acme).order_by("pk").last()
     ActivationCode.objects.filter(pk=live_unit.pk).update(expires_at=NOW + timedelta(days=3))
     ops.queue_code(actor=cw.top, code=queued, unit=units[0], now=T0)
+    # A queued code whose planned start has passed before the sweep started it (active on its unit), and one
+    # whose whole time has passed too (expired): the sweep is late for both.
+    for unit, start, end in ((units[1], NOW - timedelta(hours=2), NOW + timedelta(days=20)),
+                             (units[2], NOW - timedelta(days=40), NOW - timedelta(days=10))):
+        live = ActivationCode.objects.filter(unit=unit, status=CodeStatus.ACTIVE).get()
+        late = ActivationCode.objects.filter(status=CodeStatus.NEW, service=cw.acme).order_by("pk").last()
+        ActivationCode.objects.filter(pk=live.pk).update(expires_at=T0 + timedelta(days=1))
+        ops.queue_code(actor=cw.top, code=late, unit=unit, now=T0)
+        ActivationCode.objects.filter(pk=late.pk).update(activated_at=start, expires_at=end)
     return cw
 
 
@@ -84,10 +98,17 @@ def test_merged_pages_equal_the_plain_list(mixed, client, monkeypatch, who):
         default = _all_pages(client, "")[1]
     due = set(ActivationCode.objects.filter(status=CodeStatus.ACTIVE, expires_at__lte=NOW).values_list("pk", flat=True))
     assert due and not (due & set(default))
+    states = {code.state(at=NOW) for code in ActivationCode.objects.filter(status=CodeStatus.QUEUED)}
+    assert states == {CodeStatus.QUEUED, CodeStatus.ACTIVE, CodeStatus.EXPIRED}
 
 
 def test_the_streams_follow_the_filters():
-    assert window.streams_for({"state": "expired"}, T0, whole_service=True) is None
+    # Expired codes: the swept ones (a b-tree) and the due ones the sweep has not reached (nearest first).
+    assert [nearest for _, nearest in window.streams_for({"state": "expired"}, T0, whole_service=True)] == [False, True]
+    assert window.streams_for({"state": "bogus"}, T0, whole_service=True) is None
+    # Not on a unit: new, active on no unit, queued; on a unit and not expired: active on a unit, one part.
+    assert len(window.streams_for({"assigned": "no"}, T0, whole_service=True)) == 3
+    assert len(window.streams_for({"state": "active_assigned"}, T0, whole_service=False)) == 2
     assert len(window.streams_for({"state": "new"}, T0, whole_service=True)) == 1
     assert window.streams_for({"q": "truck"}, T0, whole_service=True) is None
     assert window.streams_for({"o": "3"}, T0, whole_service=True) is None
@@ -96,3 +117,21 @@ def test_the_streams_follow_the_filters():
     # No new code can match a filter on the clock or on the unit: the new codes' index is not read.
     assert len(window.streams_for({"assigned": "yes"}, T0, whole_service=True)) == 1
     assert len(window.streams_for({"expiring_within": "7"}, T0, whole_service=True)) == 1
+
+
+@requires_postgres
+def test_a_branch_is_a_condition_of_the_gist_indexes(mixed):
+    """The GiST indexes of ``btree_gist`` compare ``bigint`` with ``bigint`` only: the scope's service and branch
+    are bound as ``bigint`` so that a distributor's nearest-first read is narrowed to its branch inside the index
+    (bound as ``integer`` they were a filter on every live code of the service)."""
+    part = codes_visible_to(mixed.north_op).filter(window.streams_for({}, NOW, whole_service=False)[1][0])
+    sql, params = window.WindowPaginator._ordered(part, True).values_list("pk")[:10].query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "code_live_knn" in plan, plan
+    condition = next(line for line in plan.splitlines() if "Index Cond" in line)
+    assert "holder_branch" in condition and "service_id" in condition, plan
