@@ -106,11 +106,13 @@ def generate(client, top, dealer, quantity):
 
 
 def live_code_with_history(top_user, dealer, job, now):
-    """A code of the batch (shared with the distributor's account, so both viewers see it) assigned to a
-    spare unit of the distributor's branch and moved to another: a live code with two events."""
+    """A code of the batch (shared with the distributor's account, so both viewers see it) assigned to a new
+    unit of the distributor's branch and moved to another: a live code with two events."""
     code = ActivationCode.objects.filter(service=dealer.service_id, created_at=job.created_at).order_by("-pk").first()
-    spares = list(Unit.objects.filter(account__path__startswith=dealer.path, active=False, archived_at__isnull=True)
-                  .exclude(codes__status=CodeStatus.ACTIVE).order_by("pk")[:2])
+    client = Account.objects.filter(path__startswith=dealer.path, depth=2, blocked=False).order_by("pk").first()
+    stamp = int(time.time())
+    spares = [Unit.objects.create(service_id=dealer.service_id, account=client, name=f"spare {stamp}-{i}",
+                                  unique_id=f"S{stamp}-{i}", active=False) for i in range(2)]
     ops.assign_code(actor=top_user, code=code.pk, unit=spares[0].pk, now=now)
     ops.reassign_code(actor=top_user, code=code.pk, unit=spares[1].pk, now=now)
     return ActivationCode.objects.get(pk=code.pk)
@@ -141,16 +143,19 @@ def main():
         print(f"vouchers CSV ({args.quantity:,} rows): {csv_ms:.0f} ms, {len(csv) / 1e6:.1f} MB")
         new_code = ActivationCode.objects.filter(service=top, created_at=job.created_at).order_by("pk").first()
         live = live_code_with_history(top_user, dealer, job, clock.now())
-        client_account = Account.objects.filter(path__startswith=dealer.path, depth=2).order_by("pk").first()
+        client_account = Account.objects.filter(path__startswith=dealer.path, depth=2, blocked=False).order_by("pk").first()
         pages = [
             ("vouchers page (500 cards)", f"/admin/codes/batch/?{batch}"),
             ("vouchers page, last page", f"/admin/codes/batch/?{batch}&p=last"),
             ("a new code's page", f"/admin/codes/activationcode/{new_code.pk}/change/"),
             ("a live code's page (history)", f"/admin/codes/activationcode/{live.pk}/change/"),
             ("reassign page", f"/admin/codes/activationcode/{live.pk}/reassign/"),
-            ("reassign: unit picker search", "/admin/autocomplete/?" + urlencode(
+            ("reassign: unit picker, first page", "/admin/autocomplete/?" + urlencode(
                 {"picker": "codes.assign", "app_label": "codes", "model_name": "activationcode",
-                 "field_name": "unit", "term": "unit 00"})),
+                 "field_name": "unit", "term": ""})),
+            ("reassign: unit picker, a search", "/admin/autocomplete/?" + urlencode(
+                {"picker": "codes.assign", "app_label": "codes", "model_name": "activationcode",
+                 "field_name": "unit", "term": "01234"})),
             ("codes window, account filter", f"/admin/codes/activationcode/?account={client_account.pk}"),
             ("codes window, distributor's branch", f"/admin/codes/activationcode/?account={dealer.pk}"),
             ("account filter: picker search", "/admin/autocomplete/?" + urlencode(

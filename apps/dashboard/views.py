@@ -20,10 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.accounts.models import Account
 from apps.plans.inheritance import currency_of
 from apps.core import clock
 from apps.core.admin import CappedPaginator
 from apps.core.errors import DomainError
+from apps.core.labels import labels_for
 from apps.core.money import format_money
 from apps.core.scoping import is_platform
 
@@ -82,7 +84,10 @@ def panel_context(request) -> dict:
     figures = queries.dashboard(scope, now, cap=CappedPaginator.CAP)
     currency = _currency(scope)
     links = figure_links(scope)
-    lowest = [{**row, "balance_text": format_money(row["balance"], currency),
+    # Each account on its real path from the viewer's level (North › North-East): two queries for the ten.
+    accounts = Account.objects.only("pk", "name", "path").in_bulk([row["account"] for row in figures["lowest_balances"]])
+    labels = labels_for(request).add(accounts.values())
+    lowest = [{**row, "balance_text": format_money(row["balance"], currency), "label": labels(accounts[row["account"]]),
                "url": reverse("admin:accounts_account_change", args=[row["account"]])}
               for row in figures["lowest_balances"]]
     result = queries.forecast(scope, now)
