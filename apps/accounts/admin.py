@@ -21,7 +21,7 @@ from apps.core.admin import (CappedListMixin, OperationAdminMixin, ReadOnlyAdmin
                              invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import Conflict, DomainError
 from apps.core.exports import export_list, path_label, path_names
-from apps.core.labels import PathLabelsMixin, labels_for
+from apps.core.labels import PathLabelsMixin, labels_for, labels_for_row
 from apps.core.money import format_money
 from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, asked_picker,
                                register_picker)
@@ -160,10 +160,11 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
     def tree_name(self, obj):
         """The tree (indented, in path order) and the account's real path from the viewer's level, its
         ancestors quiet: a filtered or searched list still says where each account is (North › North-East)."""
-        label = self.path_of(obj, obj)
+        label = labels_for_row(obj, obj)
         ancestors = label[:-len(obj.name)] if label.endswith(obj.name) else ""
-        return format_html('<span style="padding-left:{}em;white-space:nowrap">{}<span class="quiet">{}</span>{}'
-                           '</span>', obj.depth * 1.2, "↳ " if obj.depth else "", ancestors, obj.name)
+        return format_html('<span style="display:inline-block;padding-left:{}em">{}<span class="quiet">{}</span>'
+                           '<span style="white-space:nowrap">{}</span></span>', obj.depth * 1.2,
+                           "↳ " if obj.depth else "", ancestors, obj.name)
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, obj):

@@ -6,6 +6,8 @@ query whatever the number of rows (and none again for an account met before).
 
 from types import SimpleNamespace
 
+from django.utils.html import format_html_join
+
 from .exports import path_label, path_names
 
 
@@ -56,6 +58,12 @@ def labels_for(request) -> PathLabels:
     return labels
 
 
+def labels_for_row(obj, account) -> str:
+    """The plain label of an account on a list's row (``PathLabelsMixin`` primed it), its name otherwise."""
+    labels = getattr(obj, "_path_labels", None)
+    return labels(account) if labels is not None else account.name
+
+
 class PathLabelsMixin:
     """For a ModelAdmin whose list shows accounts. ``label_accounts(obj)`` names a row's accounts; the list's
     page reads the names on all their paths in one query, and ``path_of(obj, account)`` labels them in a
@@ -74,11 +82,12 @@ class PathLabelsMixin:
         return cl
 
     @staticmethod
-    def path_of(obj, account) -> str:
+    def path_of(obj, account):
+        """The account's label for a list cell (HTML: the path wraps only between names)."""
         labels = getattr(obj, "_path_labels", None)
         if account is None:
             return ""
-        return labels(account) if labels is not None else account.name
+        return label_html(labels(account) if labels is not None else account.name)
 
     def prime_picker_labels(self, request, objects) -> None:
         """Called by the autocomplete view with the page of rows it answers, before labelling them."""
@@ -94,3 +103,10 @@ def label_kept(request, rows, *, path="account_path", name="account_name", into=
     for row, account in zip(rows, kept):
         setattr(row, into, labels(account) if account is not None else getattr(row, name))
     return rows
+
+
+def label_html(label: str):
+    """A label for a list's cell: each account's name kept on one line, the path wrapping only between them
+    (a narrow column reads "North ›" / "North-East ›" / "NE Farms", never "North-" / "East")."""
+    return format_html_join(" › ", '<span style="white-space:nowrap">{}</span>', ((part,) for part in
+                                                                                  label.split(" › ")))
