@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.utils.formats import date_format
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import ngettext
 
 from .queries import Forecast
 
@@ -34,6 +37,15 @@ class Chart:
     baseline: float
     left: int
     right: float
+
+    @property
+    def bars_svg(self) -> SafeString:
+        """The bars' markup, each with its day and count as a tooltip: built here in one pass (a template loop
+        with a plural per bar was most of the 366-day page's time)."""
+        return format_html_join("", '<rect x="{}" y="{}" width="{}" height="{}" class="bar"><title>{}: {}</title></rect>',
+                                ((bar.x, bar.y, bar.width, bar.height, date_format(bar.day, "D j M Y"),
+                                  ngettext("%(units)s unit", "%(units)s units", bar.units) % {"units": bar.units})
+                                 for bar in self.bars))
 
 
 def nice_ceiling(value: int) -> int:

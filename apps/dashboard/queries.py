@@ -317,7 +317,7 @@ def _deactivations(scope: Scope, now: datetime, end: datetime, distributor: Acco
         if accounts is not None:
             rows = rows.filter(**{f"{unit}__account_id__in": accounts})
         halves.append(rows.annotate(day=day, segment=_segment(f"{unit}__account__path", cut))
-                      .order_by().values("day", "segment").annotate(n=Count("pk")).values_list("day", "segment", "n"))
+                      .order_by().values("day", "segment").annotate(n=Count("*")).values_list("day", "segment", "n"))
     counts: dict[tuple[date, str], int] = defaultdict(int)
     for day_, segment, n in halves[0].union(halves[1], all=True):
         counts[(day_, segment)] += n

@@ -17,6 +17,9 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -150,6 +153,16 @@ def _page_columns(result: queries.Forecast) -> list[tuple[str, list[str]]]:
     return columns
 
 
+def _table_rows(result: queries.Forecast, columns) -> SafeString:
+    """The table's rows (a day, its total, each column's count), built in one pass: 366 rows of ten cells
+    through the template's loops were most of the page's time."""
+    groups = [[result.groups[k] for k in keys] for _, keys in columns]
+    return format_html_join("", "<tr{}><td>{}</td><td class=\"num\">{}</td>{}</tr>", (
+        (mark_safe("" if total else ' class="zero"'), date_format(day, "D j M Y"), total,
+         format_html_join("", '<td class="num">{}</td>', ((sum(g.get(day, 0) for g in column),) for column in groups)))
+        for day, total in result.rows))
+
+
 def forecast_view(request):
     scope, form, error = _forecast_request(request)
     context = {**admin.site.each_context(request), "title": _("Expiry forecast"), "is_platform": is_platform(request.user),
@@ -163,8 +176,7 @@ def forecast_view(request):
         context.update({
             "forecast": result, "chart": forecast_chart(result), "tz_name": scope.service.timezone,
             "columns": [name for name, _ in columns],
-            "table": [(day, total, [sum(result.groups[k].get(day, 0) for k in keys) for _, keys in columns])
-                      for day, total in result.rows],
+            "table_rows": _table_rows(result, columns),
             "column_totals": [sum(sum(result.groups[k].values()) for k in keys) for _, keys in columns],
             "csv_query": urlencode({k: v for k, v in request.GET.items() if k in ("service", "days", "distributor")}),
             "chosen": scope.service.pk,
