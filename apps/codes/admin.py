@@ -219,7 +219,9 @@ class AccountFilter(PickerListFilter):
         account = in_scope(Account.objects.filter(pk=value), request.user).first()
         if account is None:
             raise IncorrectLookupParameters(gettext("No such account here."))
-        if account.parent_id is None:  # a service's top account: every unit of the service is below it
+        if account.parent_id is None or account.pk == request.user.account_id:
+            # The top account, or the viewer's own: every code the viewer sees on a unit is on a unit below it
+            # (a code held in a branch goes only to that branch's units), so no list of units is needed.
             return queryset.filter(Q(unit__isnull=False) | Q(queued_on__isnull=False))
         # The subtree's units read once (one query); the codes on them found from the units by the unit indexes
         # (``queued_on`` is set exactly when the code is queued: its partial unique index answers), as one set
