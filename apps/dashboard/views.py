@@ -17,8 +17,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import format_html_join
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,7 +32,7 @@ from apps.core.money import format_money
 from apps.core.scoping import is_platform
 
 from . import queries
-from .chart import forecast_chart
+from .chart import day_label, forecast_chart
 
 BALANCE_COLUMN = 4  # the accounts list's "balance" column, for ``?o=`` (ascending)
 
@@ -155,12 +154,14 @@ def _page_columns(result: queries.Forecast) -> list[tuple[str, list[str]]]:
 
 def _table_rows(result: queries.Forecast, columns) -> SafeString:
     """The table's rows (a day, its total, each column's count), built in one pass: 366 rows of ten cells
-    through the template's loops were most of the page's time."""
+    through the template's loops were most of the page's time. Counts are integers; the day is escaped."""
     groups = [[result.groups[k] for k in keys] for _, keys in columns]
-    return format_html_join("", "<tr{}><td>{}</td><td class=\"num\">{}</td>{}</tr>", (
-        (mark_safe("" if total else ' class="zero"'), date_format(day, "D j M Y"), total,
-         format_html_join("", '<td class="num">{}</td>', ((sum(g.get(day, 0) for g in column),) for column in groups)))
-        for day, total in result.rows))
+    rows = []
+    for day, total in result.rows:
+        cells = "".join(f'<td class="num">{sum(g.get(day, 0) for g in column)}</td>' for column in groups)
+        zero = "" if total else ' class="zero"'
+        rows.append(f'<tr{zero}><td>{escape(day_label(day))}</td><td class="num">{int(total)}</td>{cells}</tr>')
+    return mark_safe("".join(rows))  # integers and escaped text only
 
 
 def forecast_view(request):
