@@ -20,6 +20,7 @@ from apps.core.admin import (CappedListMixin, OperationAdminMixin, ReadOnlyAdmin
                              invalid_filter_response, service_filter, stream_csv)
 from apps.core.errors import Conflict, DomainError
 from apps.core.exports import export_list, path_label, path_names
+from apps.core.labels import PathLabelsMixin, labels_for, labels_for_row
 from apps.core.money import format_money
 from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, asked_picker,
                                register_picker)
@@ -72,7 +73,7 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(Account)
-class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     audit_subject_type = "account"  # History: the audit trail's events of this account
     form = AccountForm
     scope_field = ""
@@ -110,22 +111,24 @@ class AccountAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Ope
             queryset = queryset.select_related("service")  # ``picker_label`` names the service
         return super().get_search_results(request, queryset, search_term)
 
+    def label_accounts(self, obj) -> list:
+        return [obj]
+
     def picker_label(self, request, obj) -> str:
         """A picker's row: the account's real path as the viewer may see it (North › North-East; the
-        platform operator's start with the service, which tells namesakes apart). The names of the
-        page's paths are read once a request, for the rows not met yet."""
-        names = getattr(request, "_path_names", None)
-        if names is None:
-            names = request._path_names = {}
-        missing = [p for p in obj.path.strip("/").split("/") if p and int(p) not in names]
-        if missing:
-            names.update(path_names([obj.path]))
-        return path_label(request.user, obj, names)
+        platform operator's start with the service, which tells namesakes apart). The names on the page's
+        paths are read once (``prime_picker_labels``), not a query per row."""
+        return labels_for(request)(obj)
 
     @admin.display(description="name", ordering="path")
     def tree_name(self, obj):
-        return format_html('<span style="padding-left:{}em;white-space:nowrap">{}{}</span>', obj.depth * 1.2,
-                           "↳ " if obj.depth else "", obj.name)
+        """The tree (indented, in path order) and the account's real path from the viewer's level, its
+        ancestors quiet: a filtered or searched list still says where each account is (North › North-East)."""
+        label = labels_for_row(obj, obj)
+        ancestors = label[:-len(obj.name)] if label.endswith(obj.name) else ""
+        return format_html('<span style="display:inline-block;padding-left:{}em">{}<span class="quiet">{}</span>'
+                           '<span style="white-space:nowrap">{}</span></span>', obj.depth * 1.2,
+                           "↳ " if obj.depth else "", ancestors, obj.name)
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, obj):
@@ -325,12 +328,12 @@ class LedgerServiceFilter(admin.SimpleListFilter):
 
 
 @admin.register(LedgerEntry)
-class LedgerAdmin(ReadOnlyAdminMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+class LedgerAdmin(PathLabelsMixin, ReadOnlyAdminMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Capped count (``CappedListMixin``: ``COUNT`` of at most 10,001 rows, however many the scope holds)."""
 
     # Eight columns that fit beside the navigation and the filters at 1366 px (issue 15): the time as date over
     # time, the service with its quantity and window in one cell.
-    list_display = ("at_display", "account", "kind", "amount", "days", "service_display", "description",
+    list_display = ("at_display", "account_label", "kind", "amount", "days", "service_display", "description",
                     "actor_display")
     list_select_related = ("account",)
     list_filter = (service_filter("account__service"), "kind", "periodic", LedgerServiceFilter, "at")
@@ -343,6 +346,13 @@ class LedgerAdmin(ReadOnlyAdminMixin, CappedListMixin, ScopedAdminMixin, admin.M
 
     def get_queryset(self, request):
         return ledger_visible_to(request.user)
+
+    def label_accounts(self, obj) -> list:
+        return [obj.account]
+
+    @admin.display(description=gettext_lazy("account"), ordering="account__name")
+    def account_label(self, obj):
+        return self.path_of(obj, obj.account)
 
     @admin.display(description=gettext_lazy("at"), ordering="at")
     def at_display(self, obj):
@@ -390,10 +400,10 @@ class LedgerAdmin(ReadOnlyAdminMixin, CappedListMixin, ScopedAdminMixin, admin.M
 
 
 @admin.register(Operator)
-class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
+class OperatorAdmin(PathLabelsMixin, OperationAdminMixin, ScopedAdminMixin, UserAdmin):
     add_form = OperatorCreationForm
     form = OperatorChangeForm
-    list_display = ("username", "account", "role", "email", "is_active", "last_login")
+    list_display = ("username", "account_label", "role", "email", "is_active", "last_login")
     list_select_related = ("account",)
     list_filter = (service_filter("account__service"), "role", "is_active")
     search_fields = ("username", "email", "account__name")
@@ -408,6 +418,13 @@ class OperatorAdmin(OperationAdminMixin, ScopedAdminMixin, UserAdmin):
 
     def get_queryset(self, request):
         return operators_visible_to(request.user)
+
+    def label_accounts(self, obj) -> list:
+        return [obj.account]
+
+    @admin.display(description=gettext_lazy("account"), ordering="account__name")
+    def account_label(self, obj):
+        return self.path_of(obj, obj.account) if obj.account_id else "—"
 
     def get_readonly_fields(self, request, obj=None):
         """The add page sets username, account and role (``add_fieldsets``); only the change page shows them

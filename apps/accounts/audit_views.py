@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core import clock
 from apps.core.admin import CappedPaginator, stream_csv
 from apps.core.day_range import DayRangeMixin, with_today
+from apps.core.labels import label_kept
 from apps.core.pickers import register_picker, use_picker
 from apps.core.scoping import is_platform
 
@@ -126,7 +127,7 @@ def audit_log_view(request):
     query.pop("p", None)
     return TemplateResponse(request, "admin/accounts/audit_log.html", {
         **admin.site.each_context(request), "title": gettext("Audit log"), "form": form, "page": page,
-        "rows": [(e, change_text(e)) for e in page], "tz": tz, "tz_name": timezone.get_current_timezone_name(),
+        "rows": [(e, change_text(e)) for e in label_kept(request, list(page))], "tz": tz, "tz_name": timezone.get_current_timezone_name(),
         "query": query.urlencode(), "capped": page.paginator.count > CappedPaginator.CAP,
     })
 
@@ -145,7 +146,7 @@ def object_history(model_admin, request, object_id, subject_type: str, extra_con
     return TemplateResponse(request, "admin/audit_history.html", {
         **model_admin.admin_site.each_context(request), "title": gettext("History: %(name)s") % {"name": obj},
         "subject_title": str(obj), "opts": model_admin.opts, "object": obj, "module_name": model_admin.opts.verbose_name_plural,
-        "rows": [(e, change_text(e)) for e in events], "tz": timezone.get_current_timezone(),
+        "rows": [(e, change_text(e)) for e in label_kept(request, events)], "tz": timezone.get_current_timezone(),
         "tz_name": timezone.get_current_timezone_name(), **(extra_context or {}),
     })
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.models import Account, Operator
 from apps.core.admin import OperationForm
 from apps.core.day_range import DayRangeMixin
+from apps.core.labels import PathLabels, unit_label
 from apps.core.pickers import use_picker
 from apps.core.scoping import in_scope, is_platform
 from apps.units.queries import scoped_units
@@ -27,8 +28,13 @@ def share_targets_for(user):
 
 
 class AccountChoiceField(forms.ModelChoiceField):
+    """An account choice labelled with its real path from the viewer's level (North › North-East; the
+    platform operator's start with the service): ``labels`` is the viewer's ``PathLabels``."""
+
+    labels: PathLabels | None = None
+
     def label_from_instance(self, obj):
-        return f"{obj.service.name} › {obj.name}" if obj.service_id != obj.pk and obj.depth > 1 else obj.name
+        return self.labels(obj) if self.labels is not None else obj.name
 
 
 class GenerateForm(forms.Form):
@@ -52,6 +58,7 @@ class GenerateForm(forms.Form):
         else:
             del self.fields["service"]
         self.fields["shared_with"].queryset = share_targets_for(user)
+        self.fields["shared_with"].labels = PathLabels(user)
 
     def clean(self):
         data = super().clean()
@@ -86,7 +93,8 @@ class ApplyForm(forms.Form):
         super().__init__(*args, **kwargs)
         use_picker(self.fields["unit"], ActivationCode, "unit", "codes.apply")  # searchable, not every unit
         self.fields["unit"].queryset = scoped_units(user).select_related("account").order_by("name", "id")
-        self.fields["unit"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
+        labels = PathLabels(user)
+        self.fields["unit"].label_from_instance = lambda u: unit_label(labels, u)
 
     def clean_code(self):
         text = normalize_code(self.cleaned_data["code"])
@@ -102,18 +110,20 @@ class ShareForm(forms.Form):
         super().__init__(*args, **kwargs)
         use_picker(self.fields["account"], ActivationCode, "shared_with", "codes.share", attrs={"style": "width: 24em"})
         self.fields["account"].queryset = share_targets_for(user)
+        self.fields["account"].labels = PathLabels(user)
 
 
 class AssignUnitsForm(forms.Form):
     units = forms.ModelMultipleChoiceField(queryset=None, help_text="One code per unit, units in name order.")
     picker = "codes.assign"  # apps.core.pickers: searchable, the same units as ``units_qs``
 
-    def __init__(self, *args, units_qs, **kwargs):
+    def __init__(self, *args, units_qs, user, **kwargs):
         super().__init__(*args, **kwargs)
         use_picker(self.fields["units"], ActivationCode, "unit", self.picker, multiple=True,
                    attrs={"style": "width: 32em"})
         self.fields["units"].queryset = units_qs
-        self.fields["units"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
+        self.labels = PathLabels(user)
+        self.fields["units"].label_from_instance = lambda u: unit_label(self.labels, u)
 
 
 class QueueUnitsForm(AssignUnitsForm):
@@ -121,14 +131,14 @@ class QueueUnitsForm(AssignUnitsForm):
 
     picker = "codes.queue"
 
-    def __init__(self, *args, units_qs, **kwargs):
-        super().__init__(*args, units_qs=units_qs, **kwargs)
+    def __init__(self, *args, units_qs, user, **kwargs):
+        super().__init__(*args, units_qs=units_qs, user=user, **kwargs)
         self.fields["units"].help_text = _("Units with a live code and none queued; one code per unit, units in "
                                            "name order. Each code starts when the unit's live code ends.")
         tz = timezone.get_current_timezone()
         self.fields["units"].label_from_instance = lambda u: _("%(unit)s (%(imei)s, %(account)s) — live code until "
                                                                "%(until)s") % {
-            "unit": u.name, "imei": u.unique_id, "account": u.account.name,
+            "unit": u.name, "imei": u.unique_id, "account": self.labels(u.account),
             "until": f"{timezone.localtime(u.live_until, tz):%Y-%m-%d %H:%M}" if u.live_until else "—"}
 
 
@@ -197,8 +207,9 @@ class ReassignForm(forms.Form):
                                   help_text=_("A unit of your branch without a live code. The code's clock keeps "
                                               "running; the old unit is deactivated."))
 
-    def __init__(self, *args, units_qs, **kwargs):
+    def __init__(self, *args, units_qs, user, **kwargs):
         super().__init__(*args, **kwargs)
         use_picker(self.fields["unit"], ActivationCode, "unit", "codes.assign", attrs={"style": "width: 32em"})
         self.fields["unit"].queryset = units_qs
-        self.fields["unit"].label_from_instance = lambda u: f"{u.name} ({u.unique_id}, {u.account.name})"
+        labels = PathLabels(user)
+        self.fields["unit"].label_from_instance = lambda u: unit_label(labels, u)

@@ -24,6 +24,7 @@ from apps.core import clock
 from apps.core.admin import CappedPaginator, add_domain_error, stream_csv
 from apps.core.day_range import with_today
 from apps.core.errors import DomainError
+from apps.core.labels import label_kept
 from apps.core.scoping import is_platform
 
 from . import operations, queries
@@ -232,6 +233,8 @@ def log_view(request):
                  e.account_name, e.before, e.after] for e in events.iterator(chunk_size=2000))
         return stream_csv(f"code-log-{clock.now():%Y%m%d-%H%M}.csv", LOG_HEADER, rows)
     page = CappedPaginator(events, 100).get_page(request.GET.get("p"))
+    page.object_list = list(page.object_list)
+    label_kept(request, page.object_list)  # North › North-East, the page's names read at once
     query = params.copy()
     query.pop("p", None)
     since, until = (form.cleaned_data["since"], form.cleaned_data["until"]) if form.is_valid() else (None, None)

@@ -86,7 +86,15 @@ class ScopedPickerMixin:
 
 class PickerJsonView(AutocompleteJsonView):
     """The admin's autocomplete endpoint, each row labelled by the target admin's ``picker_label(request,
-    obj)`` when it has one (the platform operator's accounts name their service)."""
+    obj)`` when it has one (the platform operator's accounts name their service). A target admin with
+    ``prime_picker_labels(request, rows)`` reads what the page's labels need at once, not a query per row."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        prime = getattr(self.model_admin, "prime_picker_labels", None)
+        if prime is not None:
+            prime(self.request, list(context["object_list"]))  # the page's rows, read once
+        return context
 
     def serialize_result(self, obj, to_field_name):
         label = getattr(self.model_admin, "picker_label", None)

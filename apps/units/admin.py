@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy
 
 from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
@@ -24,7 +25,8 @@ from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ReadOnlyAdminMixi
                              service_filter)
 from apps.core.errors import DomainError
 from apps.core.exports import export_list, path_label, path_names
-from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, autocomplete_widget,
+from apps.core.labels import PathLabelsMixin, kept_account, labels_for, unit_label
+from apps.core.pickers import (PickerFiltersMixin, PickerListFilter, ScopedPickerMixin, asked_picker, autocomplete_widget,
                                register_picker)
 
 from . import extensions, operations, queries
@@ -152,12 +154,12 @@ def feature_lists(formsets) -> dict:
 
 
 @admin.register(Unit)
-class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     audit_subject_type = "unit"  # History: the audit trail's events of this unit
     form = UnitAdminForm
     autocomplete_fields = ("account",)
     inlines = [SensorInline, CommandInline, ServiceIntervalInline]
-    list_display = ("name", "unique_id", "account", "device_type", "active", "deactivated", "reason")
+    list_display = ("name", "unique_id", "account_label", "device_type", "active", "deactivated", "reason")
     list_select_related = ("account", "device_type")
     list_filter = (service_filter("service"), ScopedAccountFilter, "active", "device_type", DeactivationReasonFilter)
     search_fields = ("name", "^unique_id")
@@ -221,9 +223,21 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def label_accounts(self, obj) -> list:
+        return [obj.account]
+
+    @admin.display(description=gettext_lazy("account"), ordering="account__name")
+    def account_label(self, obj):
+        return self.path_of(obj, obj.account)
+
+    def get_search_results(self, request, queryset, search_term):
+        if asked_picker(request):
+            queryset = queryset.select_related("account")  # each row's label names its account's path
+        return super().get_search_results(request, queryset, search_term)
+
     def picker_label(self, request, obj) -> str:
-        """A picker's row: the name, the IMEI and the account tell namesakes apart."""
-        return f"{obj.name} ({obj.unique_id}, {obj.account.name})"
+        """A picker's row: the name, the IMEI and the account's path tell namesakes apart."""
+        return unit_label(labels_for(request), obj)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -378,11 +392,11 @@ class MonitoringUserForm(forms.ModelForm):
 
 
 @admin.register(MonitoringUser)
-class MonitoringUserAdmin(PickerFiltersMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class MonitoringUserAdmin(PathLabelsMixin, PickerFiltersMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = MonitoringUserForm
     autocomplete_fields = ("account",)
     inlines = [GrantInline]
-    list_display = ("name", "account", "grant_count", "created_at")
+    list_display = ("name", "account_label", "grant_count", "created_at")
     list_select_related = ("account",)
     list_filter = (service_filter("service"), ScopedAccountFilter)
     search_fields = ("name",)
@@ -390,6 +404,13 @@ class MonitoringUserAdmin(PickerFiltersMixin, OperationErrorMixin, ScopedAdminMi
 
     def get_queryset(self, request):
         return queries.monitoring_users_visible_to(request.user).annotate(grants_total=Count("grants"))
+
+    def label_accounts(self, obj) -> list:
+        return [obj.account]
+
+    @admin.display(description=gettext_lazy("account"), ordering="account__name")
+    def account_label(self, obj):
+        return self.path_of(obj, obj.account)
 
     def get_readonly_fields(self, request, obj=None):
         return ("name", "account", "created_at") if obj is not None else ()
@@ -445,10 +466,10 @@ class EventServiceFilter(ServiceListFilter):
 
 
 @admin.register(UnitEvent)
-class UnitEventAdmin(ReadOnlyAdminMixin, CappedListMixin, OutOfScopeIs404, admin.ModelAdmin):
+class UnitEventAdmin(PathLabelsMixin, ReadOnlyAdminMixin, CappedListMixin, OutOfScopeIs404, admin.ModelAdmin):
     """The audit trail of units, monitoring users and grants: read-only, scoped by the account path."""
 
-    list_display = ("at", "action", "unit_name", "account_name", "actor_name", "summary")
+    list_display = ("at", "action", "unit_name", "account_label", "actor_name", "summary")
     list_filter = (EventServiceFilter, "action")
     search_fields = ("unit_name", "=unit_id_snapshot")
     ordering = ("-at", "-id")
@@ -458,6 +479,14 @@ class UnitEventAdmin(ReadOnlyAdminMixin, CappedListMixin, OutOfScopeIs404, admin
 
     def get_queryset(self, request):
         return queries.unit_events_visible_to(request.user)
+
+    def label_accounts(self, obj) -> list:
+        return [kept_account(obj.account_path, obj.account_name)]
+
+    @admin.display(description=gettext_lazy("account"), ordering="account_name")
+    def account_label(self, obj):
+        """The account as the event kept it (its name then), on today's path from the viewer's level."""
+        return self.path_of(obj, kept_account(obj.account_path, obj.account_name)) or obj.account_name
 
     @admin.display(description="details")
     def summary(self, obj):
@@ -471,3 +500,4 @@ class UnitEventAdmin(ReadOnlyAdminMixin, CappedListMixin, OutOfScopeIs404, admin
             else:
                 parts.append(f"{key}: {value}")
         return "; ".join(parts)
+

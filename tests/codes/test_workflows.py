@@ -89,11 +89,18 @@ def test_the_codes_page_shows_its_facts_and_history_with_names_and_zone(cw, new_
 
 def test_the_account_filter_keeps_the_codes_on_units_of_the_account_and_below(cw, new_code, logged):
     on_north = ops.assign_code(actor=cw.top, code=new_code(), unit=cw.north_unit, now=T0)
-    on_ne = ops.assign_code(actor=cw.top, code=new_code(), unit=cw.north_east_unit, now=T0)
-    ops.assign_code(actor=cw.top, code=new_code(), unit=cw.south_unit, now=T0)
+    on_ne = ops.assign_code(actor=cw.top, code=new_code(shared_with=cw.north), unit=cw.north_east_unit, now=T0)
+    on_south = ops.assign_code(actor=cw.top, code=new_code(), unit=cw.south_unit, now=T0)
+    queued = ops.queue_code(actor=cw.top, code=new_code(), unit=cw.north_unit, now=T0)  # counts on its unit
+    new_code()  # a new code is on no unit: in no account's filter
     client = logged(cw.top)
     shown = {c.code for c in client.get(CHANGELIST, {"account": cw.north.pk}).context["cl"].result_list}
-    assert shown == {on_north.code, on_ne.code}
+    assert shown == {on_north.code, on_ne.code, queued.code}
+    shown = {c.code for c in client.get(CHANGELIST, {"account": cw.acme.pk}).context["cl"].result_list}
+    assert shown == {on_north.code, on_ne.code, on_south.code, queued.code}  # the top account: every unit
+    north = logged(cw.north_op)  # a distributor's own account: every code it sees on a unit (the shared one)
+    shown = {c.code for c in north.get(CHANGELIST, {"account": cw.north.pk}).context["cl"].result_list}
+    assert shown == {on_ne.code}
     shown = {c.code for c in client.get(CHANGELIST, {"account": cw.north_east.pk}).context["cl"].result_list}
     assert shown == {on_ne.code}
     # Malformed or out of scope: the admin's invalid-filter answer, never a 500.

@@ -113,10 +113,10 @@ def test_unit_pickers_offer_the_units_each_page_may_take(as_user, world, codes_w
     assert picker(restricted, "codes.activationcode.unit", picker_name="codes.assign")[0] == 403
     other = as_user(world.other_top)
     assert unit_names(picker(other, "codes.activationcode.unit", picker_name="codes.apply")[1]) == {"Other van"}
-    # The label tells namesakes apart: IMEI and account.
+    # The label tells namesakes apart: IMEI and the account's path from the viewer's level (issue 15).
     top = as_user(world.top)
     labels = picker(top, "codes.activationcode.unit", picker_name="codes.apply")[1]
-    assert any(name.startswith("Free truck (IMEI") and name.endswith(", North Client)")
+    assert any(name.startswith("Free truck (IMEI") and name.endswith(", North › North Client)")
                for name in labels), labels
 
 

@@ -146,12 +146,16 @@ def test_query_counts_do_not_grow_with_the_data(dw, who):
 
 def test_dashboard_queries_alone_are_few(dw):
     """The figures and the forecast themselves: units 1, codes 2, accounts 1 + the candidates' rules 2 + ids 1
-    + the kernel's warning reads, balances 1, the service 1; the forecast 4 (live, queued, paths, the dealers'
-    names)."""
+    + the kernel's warning reads, balances 1, the service 1; the forecast 2 (one aggregate for every day and
+    distributor, the dealers' names), at every allowed N, for a top user and a distributor, narrowed or not."""
     from apps.dashboard import queries
 
     scope = queries.scope_for(dw.top)
-    assert _count(lambda: queries.forecast(scope, NOW)) == 4
+    north, north_scope = queries.distributor_in_scope(scope, str(dw.north.pk)), queries.scope_for(dw.north_op)
+    for days in (1, queries.DEFAULT_DAYS, queries.MAX_DAYS):
+        assert _count(lambda days=days: queries.forecast(scope, NOW, days=days)) == 2
+        assert _count(lambda days=days: queries.forecast(scope, NOW, days=days, distributor=north)) == 2
+        assert _count(lambda days=days: queries.forecast(north_scope, NOW, days=days)) == 2
     n = _count(lambda: queries.dashboard(scope, NOW))
     assert n <= 16, n
 
