@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from apps.accounts import operations as account_ops
+from apps.services import ledger
 from apps.codes import operations as code_ops
 from apps.core.labels import label_html
 from apps.units.models import Unit
@@ -30,7 +30,7 @@ def labelled(world):
     code = code_ops.generate_codes(actor=world.top, service=world.acme, quantity=1, validity_days=30,
                                    shared_with=world.north_east)[0]
     code_ops.assign_code(actor=world.top, code=code, unit=unit)
-    account_ops.record_payment(actor=world.top, account=world.north_east_client, amount=10, description="top-up")
+    ledger.record_payment(actor=world.top, account=world.north_east_client, amount=10, description="top-up")
     return world, unit, code
 
 
