@@ -8,6 +8,7 @@ import logging
 import re
 
 import django_filters
+from django.utils.translation import gettext_lazy
 from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -118,7 +119,7 @@ class ServiceFilterMixin(django_filters.FilterSet):
     ``service_field`` names the path from the row to its service id."""
 
     service_field = "service_id"
-    service = IdFilter(method="filter_service", help_text="Top account id (the platform operator's service filter).")
+    service = IdFilter(method="filter_service", help_text=gettext_lazy("Top account id (the platform operator's service filter)."))
 
     def filter_service(self, queryset, name, value):
         return queryset.filter(**{self.service_field: value}) if value is not None else queryset

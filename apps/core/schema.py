@@ -14,6 +14,7 @@ that shape to each operation for the statuses it can answer and it does not docu
   applications of codes).
 """
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -34,11 +35,11 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API (SPEC §8.7); some errors add members of their own."""
 
-    detail = serializers.CharField(help_text="What went wrong, in the reader's language.")
-    code = serializers.CharField(help_text="A stable machine code (snake_case English), e.g. `invalid`, "
-                                           "`does_not_exist`, `not_found`, `permission_denied`, `throttled`.")
+    detail = serializers.CharField(help_text=gettext_lazy("What went wrong, in the reader's language."))
+    code = serializers.CharField(help_text=gettext_lazy("A stable machine code (snake_case English), e.g. `invalid`, "
+                                           "`does_not_exist`, `not_found`, `permission_denied`, `throttled`."))
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
-                                   help_text="Field name → the reasons it was refused (400).")
+                                   help_text=gettext_lazy("Field name → the reasons it was refused (400)."))
 
 
 def error_responses(**statuses: str) -> dict:

@@ -2,6 +2,7 @@
 catalogues (API.md "Plans"). Views parse input and call ``operations``; reads come from ``queries``."""
 
 import django_filters
+from django.utils.translation import gettext_lazy
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, viewsets
@@ -31,7 +32,7 @@ PLAN_READERS = rights.DEALING_ROLES
 
 class PlanFilter(ServiceFilterMixin):
     parent = IdFilter(field_name="parent_id")
-    root = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull", label="Plans without a parent")
+    root = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull", label=gettext_lazy("Plans without a parent"))
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:
@@ -74,8 +75,8 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     def perform_destroy(self, instance):
         operations.delete_plan(actor=self.request.user, plan=instance)
 
-    @extend_schema(responses={200: dict}, description="Every setting with the plan it comes from, the device-type "
-                                                      "limit, the plan's modems and its effective services.")
+    @extend_schema(responses={200: dict}, description=gettext_lazy("Every setting with the plan it comes from, the device-type "
+                                                      "limit, the plan's modems and its effective services."))
     @action(detail=True, methods=["get"])
     def effective(self, request, pk=None):
         view = effective_plan(self.get_object())
@@ -209,7 +210,7 @@ class CatalogueFilterSet(ServiceFilterMixin):
 
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     apps = django_filters.BooleanFilter(field_name="service", lookup_expr="isnull", exclude=True,
-                                        label="Only application services")
+                                        label=gettext_lazy("Only application services"))
 
     class Meta:
         model = CatalogueService
