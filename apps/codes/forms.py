@@ -3,6 +3,7 @@ report and expiry notices. Choices are always scoped to the operator."""
 
 from datetime import datetime, time, timedelta
 
+from django.utils.translation import gettext
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -58,7 +59,7 @@ class GenerateForm(forms.Form):
         data = super().clean()
         days = data.get("validity_days") or data.get("validity_preset")
         if not days:
-            self.add_error("validity_days", "Choose a preset or type a number of days.")
+            self.add_error("validity_days", gettext("Choose a preset or type a number of days."))
         data["days"] = days
         return data
 
@@ -92,7 +93,7 @@ class ApplyForm(forms.Form):
     def clean_code(self):
         text = normalize_code(self.cleaned_data["code"])
         if text is None:
-            raise forms.ValidationError("A code is 32 hexadecimal characters (spaces and dashes are ignored).")
+            raise forms.ValidationError(gettext("A code is 32 hexadecimal characters (spaces and dashes are ignored)."))
         return text
 
 

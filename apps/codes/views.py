@@ -81,8 +81,7 @@ def apply_view(request):
                     "active until %(expires)s.") % {"unit": unit.name, "starts": f"{starts:%Y-%m-%d %H:%M}",
                                                      "expires": f"{expires:%Y-%m-%d %H:%M}"})
             else:
-                messages.success(request, f"Code applied to {unit.name}: the unit is active "
-                                          f"until {expires:%Y-%m-%d %H:%M}.")
+                messages.success(request, gettext("Code applied to %(name)s: the unit is active until %(expires)s.") % {"name": unit.name, "expires": format(expires, '%Y-%m-%d %H:%M')})
             return redirect("codes-apply")
     return _page(request, "admin/codes/apply.html", "Apply an activation code", form=form,
                  **banner_context(request))

@@ -282,11 +282,11 @@ def get_discount_service(user, service_param=None) -> Account:
         raise Http404
     if is_platform(user):
         if service_param in (None, ""):
-            raise InvalidInput.field("service", "Pick a service (the id of its top account).")
+            raise InvalidInput.field("service", gettext("Pick a service (the id of its top account)."))
         try:
             service_id = int(service_param)
         except (TypeError, ValueError):
-            raise InvalidInput.field("service", "A service is the id of its top account.") from None
+            raise InvalidInput.field("service", gettext("A service is the id of its top account.")) from None
     else:
         service_id = user.account.service_id
     try:
@@ -325,5 +325,5 @@ def parse_month(text) -> tuple[int, int]:
         year, month = (int(part) for part in str(text).split("-"))
         date(year, month, 1)
     except (TypeError, ValueError):
-        raise InvalidInput.field("month", "Use YYYY-MM, e.g. 2026-03.") from None
+        raise InvalidInput.field("month", gettext("Use YYYY-MM, e.g. 2026-03.")) from None
     return year, month

@@ -1,6 +1,7 @@
 """REST API for plans, their services, import/export between plans, the cost-table calculator and the
 catalogues (API.md "Plans"). Views parse input and call ``operations``; reads come from ``queries``."""
 
+from django.utils.translation import gettext
 import django_filters
 from django.utils.translation import gettext_lazy
 from django.db.models import Q
@@ -57,7 +58,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         if is_platform(user):
             service = data.pop("service", None)
             if service is None:
-                raise InvalidInput.field("service", "The platform operator names the service (a top account id).")
+                raise InvalidInput.field("service", gettext("The platform operator names the service (a top account id)."))
             return service
         data.pop("service", None)
         return user.account.service
@@ -236,7 +237,7 @@ class CatalogueView(generics.ListCreateAPIView):
         user = self.request.user
         service = data.get("service") if is_platform(user) else user.account.service
         if service is None:
-            raise InvalidInput.field("service", "The platform operator names the service (a top account id).")
+            raise InvalidInput.field("service", gettext("The platform operator names the service (a top account id)."))
         serializer.instance = operations.add_app_service(actor=user, service=service, name=data["name"],
                                                          description=data.get("description", ""))
 

@@ -6,6 +6,7 @@ admin's request transaction is rolled back and the form is shown again with the 
 field it names (``OperationErrorMixin``). Deleting a unit archives it.
 """
 
+from django.utils.translation import gettext
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -281,7 +282,7 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
         response = super().response_delete(request, obj_display, obj_id)
         storage = messages.get_messages(request)
         list(storage)  # drop Django's "deleted successfully": the unit was archived
-        self.message_user(request, f"The unit “{obj_display}” was archived.", messages.SUCCESS)
+        self.message_user(request, gettext("The unit “%(obj_display)s” was archived.") % {"obj_display": obj_display}, messages.SUCCESS)
         return response
 
     # --- bulk (de)activation with a confirmation page ---
@@ -308,7 +309,7 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
                 except DomainError:
                     skipped += 1
             verb = "Activated" if active else "Deactivated"
-            self.message_user(request, f"{verb} {done} unit(s); skipped {skipped}.",
+            self.message_user(request, gettext("%(verb)s %(done)s unit(s); skipped %(skipped)s.") % {"verb": verb, "done": done, "skipped": skipped},
                               messages.SUCCESS if done else messages.WARNING)
             return None
         context = {
