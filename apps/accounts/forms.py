@@ -109,7 +109,7 @@ class BlockForm(forms.Form):
 
 
 class OperatorCreationForm(OperationForm):
-    password = forms.CharField(widget=forms.PasswordInput, strip=False,
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False,
                                help_text=lazy(password_validation.password_validators_help_text_html, str)())
 
     class Meta:

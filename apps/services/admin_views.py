@@ -58,9 +58,9 @@ def account_services_view(request, pk):
 
 
 class CheckForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=None)
-    service = forms.ChoiceField()
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1)
+    account = forms.ModelChoiceField(label=_("Account"), queryset=None)
+    service = forms.ChoiceField(label=_("Service"))
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=MAX_QUANTITY, initial=1)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,7 +6,7 @@ admin's request transaction is rolled back and the form is shown again with the 
 field it names (``OperationErrorMixin``). Deleting a unit archives it.
 """
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -67,7 +67,7 @@ class OperationErrorMixin:
 class ScopedAccountFilter(PickerListFilter):
     """Accounts of the operator's subtree that may hold units (never a top account): a searchable picker."""
 
-    title = "account"
+    title = gettext_lazy("account")
     parameter_name = "account"
     picker = "units.unit.account"
     source = (Unit, "account")
@@ -79,7 +79,7 @@ class ScopedAccountFilter(PickerListFilter):
 class DeactivationReasonFilter(admin.SimpleListFilter):
     """Why listed units are deactivated (archived units are never listed, so that reason is left out)."""
 
-    title = "deactivation reason"
+    title = gettext_lazy("deactivation reason")
     parameter_name = "deactivation_reason"
 
     def lookups(self, request, model_admin):
@@ -91,9 +91,9 @@ class DeactivationReasonFilter(admin.SimpleListFilter):
 
 
 class UnitAdminForm(forms.ModelForm):
-    eco_criteria = forms.MultipleChoiceField(choices=EcoCriterion.choices, required=False,
+    eco_criteria = forms.MultipleChoiceField(label=gettext_lazy("Eco criteria"), choices=EcoCriterion.choices, required=False,
                                              widget=forms.CheckboxSelectMultiple,
-                                             help_text="Only the highest-scoring criterion counts for the discount.")
+                                             help_text=gettext_lazy("Only the highest-scoring criterion counts for the discount."))
 
     class Meta:
         model = Unit
@@ -122,7 +122,7 @@ class SensorInline(FeatureInline):
 class CommandInline(FeatureInline):
     model = UnitCommand
     fields = ("name",)
-    verbose_name = "command"
+    verbose_name = gettext_lazy("command")
 
 
 class ServiceIntervalInline(FeatureInline):
@@ -200,10 +200,10 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
             (None, {"fields": ("name", "account", "unique_id", "device_type", "modem")}),
-            ("Eco driving", {"fields": ("eco_driving", "road_limits_speeding", "eco_criteria")}),
+            (gettext("Eco driving"), {"fields": ("eco_driving", "road_limits_speeding", "eco_criteria")}),
         ]
         if obj is not None:
-            fieldsets.insert(1, ("State", {"fields": ("active", "deactivated_at", "deactivation_reason",
+            fieldsets.insert(1, (gettext("State"), {"fields": ("active", "deactivated_at", "deactivation_reason",
                                                       "code_panel")}))
         return fieldsets
 
@@ -231,15 +231,15 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
         actions.pop("delete_selected", None)  # a unit is archived one at a time, never bulk-deleted
         return actions
 
-    @admin.display(description="deactivated at", ordering="deactivated_at")
+    @admin.display(description=gettext_lazy("deactivated at"), ordering="deactivated_at")
     def deactivated(self, obj):
         return date_format(localtime(obj.deactivated_at), "Y-m-d H:i") if obj.deactivated_at else ""
 
-    @admin.display(description="reason", ordering="deactivation_reason")
+    @admin.display(description=gettext_lazy("reason"), ordering="deactivation_reason")
     def reason(self, obj):
         return obj.get_deactivation_reason_display() if obj.deactivation_reason else ""
 
-    @admin.display(description="activation code")
+    @admin.display(description=gettext_lazy("activation code"))
     def code_panel(self, obj):
         """The codes app's panel for this unit (its code, days left, actions), when that app provides one."""
         panel = extensions.codes.get("panel")
@@ -273,7 +273,7 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
         return [str(obj) for obj in objs], {"units": len(objs)}, set(), []
 
     def delete_view(self, request, object_id, extra_context=None):
-        return super().delete_view(request, object_id, {"title": "Archive unit", **(extra_context or {})})
+        return super().delete_view(request, object_id, {"title": gettext("Archive unit"), **(extra_context or {})})
 
     def delete_model(self, request, obj):
         operations.archive_unit(actor=request.user, unit=obj)
@@ -282,7 +282,7 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
         response = super().response_delete(request, obj_display, obj_id)
         storage = messages.get_messages(request)
         list(storage)  # drop Django's "deleted successfully": the unit was archived
-        self.message_user(request, gettext("The unit “%(obj_display)s” was archived.") % {"obj_display": obj_display}, messages.SUCCESS)
+        self.message_user(request, gettext("The unit “%(unit)s” was archived.") % {"unit": obj_display}, messages.SUCCESS)
         return response
 
     # --- bulk (de)activation with a confirmation page ---
@@ -308,14 +308,15 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
                     done += 1
                 except DomainError:
                     skipped += 1
-            verb = "Activated" if active else "Deactivated"
-            self.message_user(request, gettext("%(verb)s %(done)s unit(s); skipped %(skipped)s.") % {"verb": verb, "done": done, "skipped": skipped},
+            text = (gettext("Activated %(done)s unit(s); skipped %(skipped)s.") if active
+                    else gettext("Deactivated %(done)s unit(s); skipped %(skipped)s."))
+            self.message_user(request, text % {"done": done, "skipped": skipped},
                               messages.SUCCESS if done else messages.WARNING)
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Activate units" if active else "Deactivate units",
-            "opts": self.model._meta, "verb": "activate" if active else "deactivate",
+            "title": gettext("Activate units") if active else gettext("Deactivate units"),
+            "opts": self.model._meta, "activating": active,
             "action": request.POST.get("action"), "select_across": request.POST.get("select_across", "0"),
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -324,11 +325,11 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
         }
         return TemplateResponse(request, "admin/units/unit/activation_confirmation.html", context)
 
-    @admin.action(description="Activate selected units", permissions=["change"])
+    @admin.action(description=gettext_lazy("Activate selected units"), permissions=["change"])
     def activate_selected(self, request, queryset):
         return self._activation_action(request, queryset, active=True)
 
-    @admin.action(description="Deactivate selected units", permissions=["change"])
+    @admin.action(description=gettext_lazy("Deactivate selected units"), permissions=["change"])
     def deactivate_selected(self, request, queryset):
         return self._activation_action(request, queryset, active=False)
 
@@ -398,7 +399,7 @@ class MonitoringUserAdmin(PickerFiltersMixin, OperationErrorMixin, ScopedAdminMi
     def has_delete_permission(self, request, obj=None):
         return False  # the discount's history reads monitoring users; nothing removes them here
 
-    @admin.display(description="grants", ordering="grants_total")
+    @admin.display(description=gettext_lazy("grants"), ordering="grants_total")
     def grant_count(self, obj):
         return obj.grants_total
 
@@ -460,7 +461,7 @@ class UnitEventAdmin(ReadOnlyAdminMixin, CappedListMixin, OutOfScopeIs404, admin
     def get_queryset(self, request):
         return queries.unit_events_visible_to(request.user)
 
-    @admin.display(description="details")
+    @admin.display(description=gettext_lazy("details"))
     def summary(self, obj):
         """``name: Old → New; sensors: 2`` rather than raw JSON."""
         parts = []
