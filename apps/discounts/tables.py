@@ -20,10 +20,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils import translation
 from django.db import IntegrityError, connection, transaction
 
 from apps.accounts.models import Account
 from apps.core import clock
+from apps.core.languages import language_of
 
 from .inputs import gather
 from .models import DiscountAccountRow, DiscountCalculation, DiscountUnitRow
@@ -180,10 +182,13 @@ def run_recalculation(calculation_id: int) -> str:
     if not DiscountCalculation.objects.filter(pk=calculation_id, state=State.QUEUED).update(
             state=State.CALCULATING, percent=5):
         return "claimed"
-    calculation = DiscountCalculation.objects.select_related("service").get(pk=calculation_id)
+    calculation = DiscountCalculation.objects.select_related("service", "actor").get(pk=calculation_id)
     service = calculation.service
     try:
-        table = compute_table(service, progress=lambda percent: _set(calculation_id, percent=percent))
+        # The stored table holds worded reasons and advice: worded in the language of the operator who asked
+        # (a worker has no request; docs/decisions.md, "Languages: stored words").
+        with translation.override(language_of(calculation.actor)):
+            table = compute_table(service, progress=lambda percent: _set(calculation_id, percent=percent))
         _set(calculation_id, state=State.WRITING, **_summary_fields(table, service))
         total = max(len(table.account_rows) + len(table.unit_rows), 1)
         write_rows(DiscountAccountRow, ACCOUNT_COLUMNS, calculation_id, table.account_rows)

@@ -10,7 +10,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -38,7 +38,9 @@ from .queries import (catalogue_visible_to, plan_events_visible_to, plan_service
                       plans_visible_to)
 from .resources import PlanServiceResource
 
-CALCULATOR_MEDIA = {"js": ("plans/cost_table_preview.js",), "css": {"all": ("plans/plans.css",)}}
+# The site catalogue first: the calculator writes its sentences with gettext() in the page's language.
+CALCULATOR_MEDIA = {"js": (reverse_lazy("site-jsi18n"), "plans/cost_table_preview.js"),
+                    "css": {"all": ("plans/plans.css",)}}
 
 
 def _blocked(request) -> bool:

@@ -19,12 +19,12 @@ unique_id_validator = RegexValidator(UNIQUE_ID_PATTERN, "1–64 characters: lett
 
 
 class EcoCriterion(models.TextChoices):
-    ACCELERATION = "acceleration"
-    BRAKING = "braking"
-    TURN = "turn"
-    RECKLESS_DRIVING = "reckless_driving"
-    CUSTOM = "custom"
-    SPEEDING = "speeding"
+    ACCELERATION = "acceleration", _("Acceleration")
+    BRAKING = "braking", _("Braking")
+    TURN = "turn", _("Turn")
+    RECKLESS_DRIVING = "reckless_driving", _("Reckless driving")
+    CUSTOM = "custom", _("Custom")
+    SPEEDING = "speeding", _("Speeding")
 
 
 class Unit(models.Model):
@@ -68,19 +68,19 @@ class Unit(models.Model):
 
 
 class SensorType(models.TextChoices):
-    IGNITION = "ignition"
-    ENGINE_HOURS = "engine_hours"
-    MILEAGE = "mileage"
-    TEMPERATURE = "temperature"
-    VOLTAGE = "voltage"
-    DIGITAL = "digital"
-    COUNTER = "counter"
-    CUSTOM = "custom"
-    FUEL_LEVEL = "fuel_level"
-    FUEL_LEVEL_IMPULSE = "fuel_level_impulse"
-    FUEL_CONSUMPTION_ABSOLUTE = "fuel_consumption_absolute"
-    FUEL_CONSUMPTION_IMPULSE = "fuel_consumption_impulse"
-    FUEL_CONSUMPTION_INSTANT = "fuel_consumption_instant"
+    IGNITION = "ignition", _("Ignition")
+    ENGINE_HOURS = "engine_hours", _("Engine hours")
+    MILEAGE = "mileage", _("Mileage")
+    TEMPERATURE = "temperature", _("Temperature")
+    VOLTAGE = "voltage", _("Voltage")
+    DIGITAL = "digital", _("Digital")
+    COUNTER = "counter", _("Counter")
+    CUSTOM = "custom", _("Custom")
+    FUEL_LEVEL = "fuel_level", _("Fuel level")
+    FUEL_LEVEL_IMPULSE = "fuel_level_impulse", _("Fuel level impulse")
+    FUEL_CONSUMPTION_ABSOLUTE = "fuel_consumption_absolute", _("Fuel consumption absolute")
+    FUEL_CONSUMPTION_IMPULSE = "fuel_consumption_impulse", _("Fuel consumption impulse")
+    FUEL_CONSUMPTION_INSTANT = "fuel_consumption_instant", _("Fuel consumption instant")
 
 
 FUEL_SENSOR_TYPES = frozenset(t for t in SensorType.values if t.startswith("fuel_"))
@@ -172,15 +172,15 @@ class AccessGrant(models.Model):
 
 
 class UnitAction(models.TextChoices):
-    CREATED = "created"
-    UPDATED = "updated"
-    MOVED = "moved"
-    ACTIVATED = "activated"
-    DEACTIVATED = "deactivated"
-    ARCHIVED = "archived"
-    USER_CREATED = "user_created"
-    ACCESS_GRANTED = "access_granted"
-    ACCESS_REVOKED = "access_revoked"
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    MOVED = "moved", _("Moved")
+    ACTIVATED = "activated", _("Activated")
+    DEACTIVATED = "deactivated", _("Deactivated")
+    ARCHIVED = "archived", _("Archived")
+    USER_CREATED = "user_created", _("User created")
+    ACCESS_GRANTED = "access_granted", _("Access granted")
+    ACCESS_REVOKED = "access_revoked", _("Access revoked")
 
 
 class UnitEvent(models.Model):

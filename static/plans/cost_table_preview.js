@@ -8,6 +8,13 @@
 (function () {
   "use strict";
 
+  // The site's JavaScript catalogue (``site-jsi18n``) gives gettext() and interpolate() in the page's language.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
+  function say(text, values) { return interpolate(gettext(text), values, true); }
+
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     if (match) return decodeURIComponent(match[1]);
@@ -48,13 +55,13 @@
     var next = body.prices[count];
     var total = units(body.total) - (next === null ? 0n : units(next));
     var parts = [];
-    parts.push(next === null ? "object " + (count + 1) + ": <strong>denied</strong>"
-                             : "object " + (count + 1) + ": <strong>" + money(units(next)) + "</strong>");
-    parts.push("total for " + count + ": <strong>" + money(total) + "</strong>");
-    if (units(body.flat_fee) !== 0n) parts.push("incl. flat fee " + money(units(body.flat_fee)));
-    if (body.denied_from !== null) parts.push("limit: " + (body.denied_from - 1));
-    if (body.canonical !== undefined) parts.push("canonical: <code>" + (body.canonical || "(empty: free, unlimited)")
-                                                 .replace(/</g, "&lt;") + "</code>");
+    parts.push(next === null ? say("object %(n)s: <strong>denied</strong>", {n: count + 1})
+                             : say("object %(n)s: <strong>%(price)s</strong>", {n: count + 1, price: money(units(next))}));
+    parts.push(say("total for %(count)s: <strong>%(total)s</strong>", {count: count, total: money(total)}));
+    if (units(body.flat_fee) !== 0n) parts.push(say("incl. flat fee %(fee)s", {fee: money(units(body.flat_fee))}));
+    if (body.denied_from !== null) parts.push(say("limit: %(limit)s", {limit: body.denied_from - 1}));
+    if (body.canonical !== undefined) parts.push(say("canonical: %(table)s", {
+      table: "<code>" + (body.canonical || gettext("(empty: free, unlimited)")).replace(/</g, "&lt;") + "</code>"}));
     var text = parts.join(" · ");
     (body.warnings || []).forEach(function (warning) {  // a negative item that denies from some position
       text += '<span class="calc-warning" role="note">⚠ ' + warning.replace(/&/g, "&amp;").replace(/</g, "&lt;")
@@ -66,7 +73,7 @@
   function evaluate(url, table, count, output) {
     if (!(count >= 0 && count < 10000)) {
       output.className = "calc-result error";
-      output.textContent = "Count: 0 to 9999.";
+      output.textContent = gettext("Count: 0 to 9999.");
       return;
     }
     fetch(url, {
@@ -86,7 +93,7 @@
       }
     }).catch(function () {
       output.className = "calc-result error";
-      output.textContent = "The calculator is unavailable.";
+      output.textContent = gettext("The calculator is unavailable.");
     });
   }
 
@@ -113,7 +120,7 @@
     input.dataset.previewReady = "1";
     var box = document.createElement("span");
     box.className = "cost-preview";
-    box.innerHTML = '<label>count <input type="number" class="calc-count" min="0" max="9999" value="10"></label>' +
+    box.innerHTML = '<label>' + gettext("count") + ' <input type="number" class="calc-count" min="0" max="9999" value="10"></label>' +
                     '<output class="calc-result" aria-live="polite"></output>';
     input.parentNode.insertBefore(box, input.nextSibling);
     wire(input, box.querySelector(".calc-count"), box.querySelector("output"), evaluateUrl());
