@@ -35,10 +35,10 @@ def _account_or_none(pk) -> Account | None:
 
 
 QUEUE_ERRORS = error_responses(
-    s400="`unit_has_no_code` (the unit holds no live code), `code_not_new` (only a new code is queued), "
-         "`unit_has_queued_code` (the unit holds one already), `code_expired`, `does_not_exist` (`unit`)",
-    s403="`billing_by_codes_off` (the service bills monthly), `account_blocked`, `outside_branch`",
-    s404="The code is not in your scope", s409="`code_busy`: another request holds the code or the unit's code")
+    s400=gettext_lazy("`unit_has_no_code` (the unit holds no live code), `code_not_new` (only a new code is queued), "
+         "`unit_has_queued_code` (the unit holds one already), `code_expired`, `does_not_exist` (`unit`)"),
+    s403=gettext_lazy("`billing_by_codes_off` (the service bills monthly), `account_blocked`, `outside_branch`"),
+    s404=gettext_lazy("The code is not in your scope"), s409=gettext_lazy("`code_busy`: another request holds the code or the unit's code"))
 
 
 class CodeFilter(ServiceFilterMixin):
@@ -126,9 +126,9 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ApplySerializer, responses={200: CodeSerializer, **error_responses(
-        s400="`unit_has_code` (the unit holds a live code: send `queue: true` to queue this one), `code_in_use`, "
-             "`code_expired`, `code_queued`, `code_not_new` (with `queue`), `does_not_exist`",
-        s403="`billing_by_codes_off`, `account_blocked`, `outside_branch`", s409="`code_busy`")})
+        s400=gettext_lazy("`unit_has_code` (the unit holds a live code: send `queue: true` to queue this one), `code_in_use`, "
+             "`code_expired`, `code_queued`, `code_not_new` (with `queue`), `does_not_exist`"),
+        s403=gettext_lazy("`billing_by_codes_off`, `account_blocked`, `outside_branch`"), s409=gettext_lazy("`code_busy`"))})
     @action(detail=False, methods=["post"], throttle_scope="apply_code",
             allowed_roles=rights.CODE_APPLYING_ROLES)
     def apply(self, request):
@@ -155,9 +155,9 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return self._answer(operations.queue_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=None, responses={200: CodeSerializer, **error_responses(
-        s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`",
-        s404="The code is not in your scope",
-        s409="`code_busy`")}, summary=gettext_lazy("Take a queued code off its unit's queue: it is new again"))
+        s400=gettext_lazy("`code_not_queued`"), s403=gettext_lazy("`billing_by_codes_off`, `account_blocked`"),
+        s404=gettext_lazy("The code is not in your scope"),
+        s409=gettext_lazy("`code_busy`"))}, summary=gettext_lazy("Take a queued code off its unit's queue: it is new again"))
     @action(detail=True, methods=["post"])
     def unqueue(self, request, code=None):
         return self._answer(operations.unqueue_code(actor=request.user, code=self.get_object()))

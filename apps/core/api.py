@@ -265,7 +265,7 @@ def _error_paths(detail, prefix: str = "") -> dict[str, list[str]]:
 
 def _fields_body(fields: dict) -> dict:
     first = next(iter(fields.items()), None)
-    summary = "Invalid input."
+    summary = str(_("Invalid input."))
     if first:
         name, reasons = first
         reason = reasons[0] if isinstance(reasons, list) and reasons else reasons
@@ -292,7 +292,7 @@ def exception_handler(exc, context):
         return Response({"detail": str(_("The request is malformed.")), "code": "invalid"},
                         status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
-        return Response({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+        return Response({"detail": str(_("Not found.")), "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     from rest_framework.views import exception_handler as drf_exception_handler  # avoids an import cycle

@@ -4,6 +4,8 @@ Every error has a machine ``code`` (API.md vocabulary), a human ``detail`` and o
 ``fields`` (field name → list of reasons).
 """
 
+from django.utils.translation import gettext
+
 
 class DomainError(Exception):
     status = 400
@@ -42,7 +44,8 @@ class DoesNotExist(DomainError):
 
     @classmethod
     def field(cls, name: str) -> "DoesNotExist":
-        return cls(f"{name}: no such object.", fields={name: ["No such object."]})
+        reason = gettext("No such object.")
+        return cls(f"{name}: {reason}", fields={name: [reason]})
 
 
 class Forbidden(DomainError):

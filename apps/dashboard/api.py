@@ -25,8 +25,8 @@ SERVICE_PARAM = OpenApiParameter(
 
 
 
-COMMON_ERRORS = {"s401": "No or bad credentials.",
-                 "s403": "`permission_denied`: a restricted distributor has no dashboard."}
+COMMON_ERRORS = {"s401": gettext_lazy("No or bad credentials."),
+                 "s403": gettext_lazy("`permission_denied`: a restricted distributor has no dashboard.")}
 
 
 class UnitFiguresSerializer(serializers.Serializer):
@@ -91,7 +91,7 @@ class DashboardView(GenericAPIView):
     # the browsable API's renderer does not re-check permissions outside the error handler.
 
     @extend_schema(parameters=[SERVICE_PARAM], responses={200: DashboardSerializer, **error_responses(
-        s400="`invalid` (`service` missing or not an id), `does_not_exist` (`service`)", **COMMON_ERRORS)})
+        s400=gettext_lazy("`invalid` (`service` missing or not an id), `does_not_exist` (`service`)"), **COMMON_ERRORS)})
     def get(self, request):
         scope = queries.scope_for(request.user, request.query_params.get("service"))
         figures = queries.dashboard(scope, clock.now())
@@ -118,7 +118,7 @@ class ForecastView(GenericAPIView):
                                                                           "in its subtree.")),
             SERVICE_PARAM],
         responses={200: ForecastDaySerializer(many=True), **error_responses(
-            s400="`invalid` (`days` out of 1–366, `service` missing), `does_not_exist` (`distributor`, `service`)",
+            s400=gettext_lazy("`invalid` (`days` out of 1–366, `service` missing), `does_not_exist` (`distributor`, `service`)"),
             **COMMON_ERRORS)})
     def get(self, request):
         scope = queries.scope_for(request.user, request.query_params.get("service"))

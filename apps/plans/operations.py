@@ -156,13 +156,13 @@ def retranslator_mask_error(mask: str) -> str | None:
     """Why a retranslator mask is malformed: comma-separated ``host:port`` globs using ``*`` and ``?``."""
     for entry in (part.strip() for part in mask.split(",")):
         if not entry:
-            return "An empty entry: write host:port items separated by commas."
+            return gettext("An empty entry: write host:port items separated by commas.")
         if not _RETRANSLATOR_RE.match(entry):
-            return f"'{entry}' is not host:port (letters, digits, '.', '-', '*' and '?' in the host; digits, " \
-                   f"'*' and '?' in the port)."
+            return gettext("'%(entry)s' is not host:port (letters, digits, '.', '-', '*' and '?' in the host; digits, "
+                           "'*' and '?' in the port).") % {"entry": entry}
         port = entry.rsplit(":", 1)[1]
         if port.isdigit() and not 1 <= int(port) <= 65535:
-            return f"'{entry}': the port must be between 1 and 65535."
+            return gettext("'%(entry)s': the port must be between 1 and 65535.") % {"entry": entry}
     return None
 
 
@@ -170,7 +170,8 @@ def sender_error(sender: str) -> str | None:
     """An SMS sender is a number (3–15 digits, optional leading +) or a name of at most 11 characters."""
     if _SENDER_NUMBER_RE.match(sender) or _SENDER_NAME_RE.match(sender):
         return None
-    return "A phone number (3–15 digits, optional +) or a name of at most 11 letters, digits, spaces, '.', '_' or '-'."
+    return gettext("A phone number (3–15 digits, optional +) or a name of at most 11 letters, digits, spaces, '.', "
+                   "'_' or '-'.")
 
 
 def _clean_plan_values(values: dict) -> dict:
@@ -550,7 +551,7 @@ def _chosen_source_rows(*, target: Plan, source_plans, names) -> list[dict]:
     if clashes:
         listing = "; ".join(f"{name} ({', '.join(plans)})" for name, plans in sorted(clashes.items()))
         raise InvalidInput(gettext("These services are in several chosen plans: %(listing)s.") % {"listing": listing},
-                           fields={"names": [f"In several chosen plans: {listing}."]}, extra={"clashes": clashes})
+                           fields={"names": [gettext("In several chosen plans: %(listing)s.") % {"listing": listing}]}, extra={"clashes": clashes})
     return [_row_values(group[0]) for _, group in sorted(found.items())]
 
 

@@ -3,6 +3,7 @@ check, consume, objects. Views are thin: validate the body, find the account in 
 operation. Kernel denials are ``KernelDenied`` (403 ``{allowed: false, reason, detail, code}``).
 """
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -81,7 +82,7 @@ class ObjectsInSerializer(serializers.Serializer):
 DENIAL = OpenApiResponse(
     inline_serializer("KernelDenial", {"allowed": serializers.BooleanField(), "reason": serializers.CharField(),
                                         "detail": serializers.CharField(), "code": serializers.CharField()}),
-    description="Denied: reason is one of " + ", ".join(operations.DENIAL_REASONS),
+    description=format_lazy(gettext_lazy("Denied: reason is one of {}"), ", ".join(operations.DENIAL_REASONS)),
 )
 
 

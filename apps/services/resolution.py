@@ -19,6 +19,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.db import connection
+from django.utils.translation import gettext
 from django.db.models import Aggregate, Case, F, FilteredRelation, OuterRef, Q, Subquery, TextField, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
@@ -114,22 +115,24 @@ def _resolve(account: Account, name: str, *, catalogue_type: str | None, overrid
         return Resolution(
             name, override.type, override.interval, table.canonical, table, OVERRIDE, None, chain,
             allowed=allowed, reason=None if allowed else "service_denied",
-            explanation=f"account override (table '{table.canonical or 'free, unlimited'}'); "
-                        f"the plan would give: {plan_text}",
+            explanation=gettext("account override (table '%(table)s'); the plan would give: %(plan)s") % {
+                "table": table.canonical or gettext("free, unlimited"), "plan": plan_text},
         )
     if found is not None:
         table = parsed_table(found.cost_table)
         allowed = table.allows(1)
         return Resolution(name, found.type, found.interval, table.canonical, table, PLAN, found_plan, chain,
                           allowed=allowed, reason=None if allowed else "service_denied",
-                          explanation=f"{plan_text}; account override: none")
+                          explanation=gettext("%(plan)s; account override: none") % {"plan": plan_text})
     setting = _allow_unknown_setting(account)
     allowed = bool(setting.value)
     return Resolution(
         name, fallback_type, ResetInterval.NONE, "", parsed_table(""), UNKNOWN, None, chain,
         allowed=allowed, reason=None if allowed else "service_unknown",
-        explanation=(f"{plan_text}; account override: none; unknown services are "
-                     f"{'allowed free' if allowed else 'denied'} (setting from {setting.source_name})"),
+        explanation=((gettext("%(plan)s; account override: none; unknown services are allowed free (setting from "
+                              "%(source)s)") if allowed
+                      else gettext("%(plan)s; account override: none; unknown services are denied (setting from "
+                                   "%(source)s)")) % {"plan": plan_text, "source": setting.source_name}),
     )
 
 
@@ -158,11 +161,11 @@ def _allow_unknown_setting(account: Account) -> Setting:
 
 def _plan_text(chain: list[str], found_plan: Plan | None) -> str:
     if found_plan is None:
-        walked = ", ".join(chain) if chain else "no plan"
-        return f"not in any plan of the chain ({walked})"
+        walked = ", ".join(chain) if chain else gettext("no plan")
+        return gettext("not in any plan of the chain (%(chain)s)") % {"chain": walked}
     if chain and chain[0] != found_plan.name:
-        return f"from plan {chain[0]}, inherited from {found_plan.name}"
-    return f"from plan {found_plan.name}"
+        return gettext("from plan %(plan)s, inherited from %(source)s") % {"plan": chain[0], "source": found_plan.name}
+    return gettext("from plan %(plan)s") % {"plan": found_plan.name}
 
 
 def _link_plans(plans: dict[int, Plan]):
