@@ -13,7 +13,6 @@
   var interpolate = window.interpolate || function (text, values) {
     return text.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
   };
-  function say(text, values) { return interpolate(gettext(text), values, true); }
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -55,13 +54,17 @@
     var next = body.prices[count];
     var total = units(body.total) - (next === null ? 0n : units(next));
     var parts = [];
-    parts.push(next === null ? say("object %(n)s: <strong>denied</strong>", {n: count + 1})
-                             : say("object %(n)s: <strong>%(price)s</strong>", {n: count + 1, price: money(units(next))}));
-    parts.push(say("total for %(count)s: <strong>%(total)s</strong>", {count: count, total: money(total)}));
-    if (units(body.flat_fee) !== 0n) parts.push(say("incl. flat fee %(fee)s", {fee: money(units(body.flat_fee))}));
-    if (body.denied_from !== null) parts.push(say("limit: %(limit)s", {limit: body.denied_from - 1}));
-    if (body.canonical !== undefined) parts.push(say("canonical: %(table)s", {
-      table: "<code>" + (body.canonical || gettext("(empty: free, unlimited)")).replace(/</g, "&lt;") + "</code>"}));
+    parts.push(next === null
+      ? interpolate(gettext("object %(n)s: <strong>denied</strong>"), {n: count + 1}, true)
+      : interpolate(gettext("object %(n)s: <strong>%(price)s</strong>"), {n: count + 1, price: money(units(next))}, true));
+    parts.push(interpolate(gettext("total for %(count)s: <strong>%(total)s</strong>"),
+                           {count: count, total: money(total)}, true));
+    if (units(body.flat_fee) !== 0n) {
+      parts.push(interpolate(gettext("incl. flat fee %(fee)s"), {fee: money(units(body.flat_fee))}, true));
+    }
+    if (body.denied_from !== null) parts.push(interpolate(gettext("limit: %(limit)s"), {limit: body.denied_from - 1}, true));
+    if (body.canonical !== undefined) parts.push(interpolate(gettext("canonical: %(table)s"), {
+      table: "<code>" + (body.canonical || gettext("(empty: free, unlimited)")).replace(/</g, "&lt;") + "</code>"}, true));
     var text = parts.join(" · ");
     (body.warnings || []).forEach(function (warning) {  // a negative item that denies from some position
       text += '<span class="calc-warning" role="note">⚠ ' + warning.replace(/&/g, "&amp;").replace(/</g, "&lt;")
