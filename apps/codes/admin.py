@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 
 from apps.accounts import rights
 from apps.accounts.audit_views import AuditHistoryMixin
@@ -120,7 +120,7 @@ def unit_code_panel(unit) -> str:
         summary = format_html(
             "<p>{} <code>{}</code> — {} · {} {} · {} {} · <strong>{}</strong> {}</p>",
             gettext("Code"), code.display,
-            {"active": gettext("Active"), "expired": gettext("Expired")}.get(state, state),
+            {"active": pgettext("a code's state", "Active"), "expired": gettext("Expired")}.get(state, state),
             gettext("activated"), _local(code.activated_at, tz), gettext("expires"), _local(code.expires_at, tz),
             code.days_left(at=now) or 0, gettext("days left"))
     if queued is not None:
@@ -454,7 +454,7 @@ class ActivationCodeAdmin(AuditHistoryMixin, PickerFiltersMixin, CappedListMixin
     def state_display(self, obj):
         state = obj.state(at=clock.now())
         label = ({"new": gettext("New"), "expired": gettext("Expired"), "queued": gettext("Queued")}.get(state)
-                 or (gettext("Active") if obj.unit_id_at(clock.now()) else gettext("Active, unassigned")))
+                 or (pgettext("a code's state", "Active") if obj.unit_id_at(clock.now()) else gettext("Active, unassigned")))
         return format_html('<span class="code-state code-state-{}">{}</span>', state, label)
 
     @admin.display(description=gettext_lazy("days left"))

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -61,8 +61,8 @@ class PlanServiceInline(admin.TabularInline):
     formset = PlanServiceFormSet
     extra = 1
     fields = ("name", "type", "interval", "cost_table", "description")
-    verbose_name = _lazy("service")
-    verbose_name_plural = _lazy("This plan's own service rows (the others are inherited, see above)")
+    verbose_name = gettext_lazy("service")
+    verbose_name_plural = gettext_lazy("This plan's own service rows (the others are inherited, see above)")
 
     def has_add_permission(self, request, obj=None):
         return obj is None or self._manage(request, obj)
@@ -182,7 +182,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         context["readonly_reason"] = self.readonly_reason(request, obj)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
-    @admin.display(description=_lazy("empty settings"))
+    @admin.display(description=gettext_lazy("empty settings"))
     def inherited_settings(self, obj):
         """For a reader: what each setting this plan leaves empty gets, and from where (one query)."""
         from .forms import inherited_notes
@@ -195,7 +195,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         return format_html('<table class="inherited-settings"><tbody>{}</tbody></table>',
                            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
-    @admin.display(description=_lazy("modems"))
+    @admin.display(description=gettext_lazy("modems"))
     def modems_display(self, obj):
         """The modems limited to this plan (``modems`` is a reverse relation the read-only view cannot show)."""
         return ", ".join(obj.modems.order_by("name").values_list("name", flat=True)) or "—"
@@ -268,20 +268,20 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
 
     # --- display ---
 
-    @admin.display(description=_lazy("currency"))
+    @admin.display(description=gettext_lazy("currency"))
     def currency(self, obj):
         """The pattern as an example amount (``€1,234.50``), not its raw ``%.02f`` text."""
         return currency_example(obj.currency_format) if obj.currency_format else "—"
 
-    @admin.display(description=_lazy("history (days)"))
+    @admin.display(description=gettext_lazy("history (days)"))
     def history(self, obj):
         return _("inherited") if obj.history_period_days is None else obj.history_period_days
 
-    @admin.display(description=_lazy("own services"))
+    @admin.display(description=gettext_lazy("own services"))
     def own_services(self, obj):
         return obj.services.count()
 
-    @admin.display(description=_lazy("import / export"))
+    @admin.display(description=gettext_lazy("import / export"))
     def plan_links(self, obj):
         base = reverse("admin:plans_planservice_changelist")
         return format_html(
@@ -291,7 +291,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
             base, obj.pk, _("Export this plan’s services…"), base, _("Import services from other plans…"),
             reverse("admin:plans_plan_effective", args=[obj.pk]), _("Effective plan"))
 
-    @admin.display(description=_lazy("effective services"))
+    @admin.display(description=gettext_lazy("effective services"))
     def effective_services_list(self, obj):
         rows = effective_services(obj)
         if not rows:
@@ -305,7 +305,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
                            '<th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody>'
                            '</table>', _("service"), _("type"), _("interval"), _("cost table"), _("comes"), body)
 
-    @admin.display(description=_lazy("calculator"))
+    @admin.display(description=gettext_lazy("calculator"))
     def calculator(self, obj):
         from apps.core.money import separators
 
@@ -345,7 +345,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
                    "opts": self.opts, "view": effective_plan(plan), "original": plan}
         return TemplateResponse(request, "admin/plans/plan/effective.html", context)
 
-    @admin.action(description=_lazy("Import all services of the selected plans into a plan…"))
+    @admin.action(description=gettext_lazy("Import all services of the selected plans into a plan…"))
     def import_into_plan(self, request, queryset):
         return _transfer_view(self, request, queryset, direction="import", sources=list(queryset), names=None)
 
@@ -414,14 +414,14 @@ class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
             actions.pop("import_into_plan", None)
         return actions
 
-    @admin.display(description=_lazy("cost table"), ordering="cost_table")
+    @admin.display(description=gettext_lazy("cost table"), ordering="cost_table")
     def cost_table_code(self, obj):
         return format_html("<code>{}</code>", obj.cost_table) if obj.cost_table else _("(free, unlimited)")
 
     def calculator(self, obj):
         return PlanAdmin.calculator(self, obj)
 
-    calculator.short_description = "calculator"
+    calculator.short_description = gettext_lazy("calculator")
 
     # --- import-export wiring ---
 
@@ -552,7 +552,7 @@ class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
 
     # --- transfers between plans ---
 
-    @admin.action(description=_lazy("Export the selected services to other plans…"))
+    @admin.action(description=gettext_lazy("Export the selected services to other plans…"))
     def export_to_plans(self, request, queryset):
         plans = {row.plan_id for row in queryset}
         if len(plans) != 1:
@@ -563,7 +563,7 @@ class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
         return _transfer_view(self, request, queryset, direction="export", sources=[source],
                               names=sorted(queryset.values_list("name", flat=True)))
 
-    @admin.action(description=_lazy("Import the selected services into a plan…"))
+    @admin.action(description=gettext_lazy("Import the selected services into a plan…"))
     def import_into_plan(self, request, queryset):
         return _transfer_view(self, request, queryset, direction="import",
                               sources=list(Plan.objects.filter(pk__in=queryset.values("plan_id")).order_by("name")),

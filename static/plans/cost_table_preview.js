@@ -81,7 +81,9 @@
     }
     fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json"},
+      // The page's language: the API answers an explicit Accept-Language, which the browser's own may not be.
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json",
+                "Accept-Language": document.documentElement.lang || "en"},
       body: JSON.stringify({cost_table: table, count: count + 1})
     }).then(function (response) {
       return response.json().then(function (body) { return {ok: response.ok, body: body}; });
