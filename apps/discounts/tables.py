@@ -20,12 +20,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import translation
 from django.db import IntegrityError, connection, transaction
 
-from apps.accounts.models import Account
+from apps.accounts.models import Account, Operator, Role
 from apps.core import clock
-from apps.core.languages import language_of
+from apps.core.languages import language_of, supported
 
 from .inputs import gather
 from .models import DiscountAccountRow, DiscountCalculation, DiscountUnitRow
@@ -61,6 +62,15 @@ def _worded(advice: ServiceAdvice, answer, cache: dict) -> list[dict]:
                                        "after": whole_percent(s["discount_after"]), "note": advice.note(s)}
                                       for s in answer.suggestions])
     return cache[id(answer)][1]
+
+
+def service_language(service: Account) -> str:
+    """The language a service's stored discount table is worded in when no one asked for it (the daily
+    snapshot): its top users' language when they share one, else English (docs/decisions.md, "Languages:
+    stored words")."""
+    languages = set(Operator.objects.filter(account_id=service.pk, role=Role.TOP_USER, is_active=True)
+                    .values_list("language", flat=True))
+    return supported(languages.pop()) or settings.LANGUAGE_CODE if len(languages) == 1 else settings.LANGUAGE_CODE
 
 
 def compute_table(service: Account, progress=None) -> ComputedTable:

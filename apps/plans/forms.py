@@ -101,7 +101,7 @@ class PlanForm(forms.ModelForm):
     modems = forms.ModelMultipleChoiceField(
         queryset=Modem.objects.filter(limit_by_plans=True), required=False,
         widget=forms.CheckboxSelectMultiple,
-        label=gettext_lazy("modems"),
+        label=gettext_lazy("Modems"),
         help_text=gettext_lazy("Modems flagged “limit by billing plans” that this plan may use. Unflagged modems "
                                "are usable by every plan and are not listed."))
 
