@@ -44,8 +44,8 @@ class DoesNotExist(DomainError):
 
     @classmethod
     def field(cls, name: str) -> "DoesNotExist":
-        reason = gettext("No such object.")
-        return cls(f"{name}: {reason}", fields={name: [reason]})
+        detail = gettext("no such object.")  # the detail's lower-case reason after the field's name
+        return cls(f"{name}: {detail}", fields={name: [gettext("No such object.")]})
 
 
 class Forbidden(DomainError):
