@@ -97,7 +97,7 @@ def _resolve(account: Account, name: str, *, catalogue_type: str | None, overrid
     if no_plan:
         return Resolution(name, fallback_type, ResetInterval.NONE, "-1", DENIED_TABLE, UNKNOWN, None, [],
                           allowed=False, reason="no_plan",
-                          explanation="The service has no plan on its top account yet: everything is denied.")
+                          explanation=gettext("The service has no plan on its top account yet: everything is denied."))
     chain, found, found_plan = [], None, None
     plan = account.plan
     seen = set()
@@ -326,7 +326,7 @@ def load_chain(account_id: int, name: str) -> Chain:
         cursor.execute(*_chain_statement(account_id, name))
         accounts = instances(Account, cursor)
     if not accounts or accounts[-1].pk != account_id:
-        raise NotFound("Not found.")
+        raise NotFound(gettext("Not found."))
     top = accounts[0]
     plans = _decode_plans(top.plans_json)
     _link_plans(plans)
@@ -420,7 +420,8 @@ def resolve_services(account: Account) -> list[Resolution]:
 def _capped(own: Resolution, ancestor: Account, cap: Resolution) -> Resolution:
     """``own`` (allowed) denied by an ancestor's table that denies position 1 (a cap on its subtree)."""
     return replace(own, allowed=False, reason="limit_reached",
-                   explanation=f"{own.explanation}; denied above by account '{ancestor.name}': {cap.explanation}")
+                   explanation=gettext("%(own)s; denied above by account '%(account)s': %(cap)s") % {
+                       "own": own.explanation, "account": ancestor.name, "cap": cap.explanation})
 
 
 def resolutions(accounts, names=None) -> dict[tuple[int, str], Resolution]:

@@ -162,7 +162,7 @@ class UnitAdmin(AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, Capped
     list_select_related = ("account", "device_type")
     list_filter = (service_filter("service"), ScopedAccountFilter, "active", "device_type", DeactivationReasonFilter)
     search_fields = ("name", "^unique_id")
-    search_help_text = "Name contains, or IMEI starts with."
+    search_help_text = gettext_lazy("Name contains, or IMEI starts with.")
     ordering = ("name", "id")
     readonly_fields = ("active", "deactivated_at", "deactivation_reason", "code_panel")
     actions = ["activate_selected", "deactivate_selected"]

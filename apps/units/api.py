@@ -6,7 +6,7 @@ write is one call to ``apps.units.operations``.
 """
 
 import django_filters
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django_filters import rest_framework as drf_filters
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -130,7 +130,7 @@ class GrantInputSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if (attrs.get("unit") is None) == (attrs.get("account") is None):
-            raise serializers.ValidationError({"unit": ["Give either a unit or an account, not both."]})
+            raise serializers.ValidationError({"unit": [gettext("Give either a unit or an account, not both.")]})
         return attrs
 
 

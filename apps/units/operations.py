@@ -151,9 +151,11 @@ def device_type_refusal(account: Account, device_type: DeviceType | None) -> str
         listed = set(source.device_types.values_list("pk", flat=True))
         type_id = device_type.pk if device_type is not None else None
         if limit.value == DeviceTypeLimit.ONLY and type_id not in listed:
-            return f"The plan '{holder.plan.name}' of account '{holder.name}' allows only its listed device types."
+            return gettext("The plan '%(plan)s' of account '%(account)s' allows only its listed device types.") % {
+                "plan": holder.plan.name, "account": holder.name}
         if limit.value == DeviceTypeLimit.EXCEPT and type_id in listed:
-            return f"The plan '{holder.plan.name}' of account '{holder.name}' forbids this device type."
+            return gettext("The plan '%(plan)s' of account '%(account)s' forbids this device type.") % {
+                "plan": holder.plan.name, "account": holder.name}
     return None
 
 
@@ -165,7 +167,8 @@ def modem_refusal(account: Account, modem: Modem | None) -> str | None:
     chain_ids = {p.pk for p in plan_chain(account.plan)}
     if chain_ids and modem.plans.filter(pk__in=chain_ids).exists():
         return None
-    return f"The modem '{modem.name}' is not allowed to the plan of account '{account.name}'."
+    return gettext("The modem '%(modem)s' is not allowed to the plan of account '%(account)s'.") % {
+        "modem": modem.name, "account": account.name}
 
 
 def _check_hardware(account: Account, *, device_type, modem):
@@ -208,12 +211,12 @@ def activation_refusal(unit: Unit, *, active: bool, now: datetime, codes: dict |
     admin's confirmation page (which passes ``codes`` read once for all its rows). Under billing by
     activation codes a unit without a live code stays deactivated: a code, not an operator, activates it."""
     if unit.archived_at is not None:
-        return "The unit is archived."
+        return gettext("The unit is archived.")
     if active and not unit.active and _bills_by_codes(unit.account):
         codes = current_codes([unit.pk]) if codes is None else codes
         code = codes.get(unit.pk)
         if code is None or code.state(at=now) != "active":
-            return "This service bills by activation codes: assign or apply a live code to activate the unit."
+            return gettext("This service bills by activation codes: assign or apply a live code to activate the unit.")
     return None
 
 
@@ -574,7 +577,7 @@ def grant_access(*, actor, user: MonitoringUser, unit: Unit | None = None, accou
     _require_user_in_reach(actor, user)
     if (unit is None) == (account is None):
         raise InvalidInput(gettext("Give either a unit or an account."),
-                           fields={"unit": ["Give either a unit or an account, not both."]})
+                           fields={"unit": [gettext("Give either a unit or an account, not both.")]})
     user = MonitoringUser.objects.select_for_update(of=("self",)).select_related("account").get(pk=user.pk)
     if unit is not None:
         if unit.archived_at is not None or unit.service_id != user.service_id or not rights.in_reach(
