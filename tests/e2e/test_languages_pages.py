@@ -18,7 +18,7 @@ from apps.discounts.operations import save_snapshots
 from apps.discounts.queries import local_today
 from apps.plans.models import PlanService
 from apps.units import operations as unit_ops
-from tests.codes.conftest import cw  # noqa: F401  (the codes world fixture)
+from tests.codes.helpers import make_unit
 
 WIDE = {"width": 1366, "height": 900}
 
@@ -88,11 +88,13 @@ def _check(page, shot, name: str, language: str):
     assert tools is not None and tools["x"] >= 0 and tools["x"] + tools["width"] <= WIDE["width"], (name, tools)
 
 
-def _prepare(cw, language: str):  # noqa: F811
-    """Acme bills by codes (``cw``) with the discount switched on: three codes, two on units (counted by the
+def _prepare(world, language: str):
+    """Acme bills by activation codes with the discount switched on: three codes, two on units (counted by the
     discount), the top user and distributor North speaking ``language``, then the month's saved days (the
     stored table is worded in the top users' language: ``tables.service_language``)."""
-    world = cw.w
+    code_ops.switch_billing_method(actor=world.platform, service=world.acme, method="activation_codes",
+                                   confirm=True)
+    truck = make_unit(world.north_client, "North truck 1")
     Operator.objects.filter(pk__in=[world.top.pk, world.north_op.pk]).update(language=language)
     for name in ("avl_unit", "storage_user", "unit_sensors", "unit_alias"):
         PlanService.objects.get_or_create(plan=world.base_plan, name=name,
@@ -102,7 +104,7 @@ def _prepare(cw, language: str):  # noqa: F811
     van = unit_ops.create_unit(actor=world.platform, account=world.north_client, name="Van 7", unique_id="van7",
                                sensors=[{"name": "Ignition", "type": "ignition"}], eco_driving=True)
     codes = code_ops.generate_codes(actor=world.top, service=world.acme, quantity=3, validity_days=30)
-    code_ops.assign_code(actor=world.top, code=codes[0], unit=cw.north_unit)
+    code_ops.assign_code(actor=world.top, code=codes[0], unit=truck)
     code_ops.assign_code(actor=world.top, code=codes[1], unit=van)
     today = local_today(world.acme, clock.now())
     days = [today.replace(day=1) + timedelta(days=i) for i in range(today.day - 1)] or [today - timedelta(days=1)]
@@ -110,9 +112,8 @@ def _prepare(cw, language: str):  # noqa: F811
 
 
 @pytest.mark.parametrize("language", ["fr", "es"])
-def test_the_main_pages_have_no_english_left(cw, login, live_server, page, shot, language):  # noqa: F811
-    world = cw.w
-    _prepare(cw, language)
+def test_the_main_pages_have_no_english_left(world, login, live_server, page, shot, language):
+    _prepare(world, language)
     page.set_viewport_size(WIDE)
 
     login("top")
