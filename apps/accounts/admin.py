@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext as _
 
 from .audit_views import AuditHistoryMixin
 from apps.core.admin import (CappedListMixin, OperationAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin,
@@ -31,15 +32,21 @@ from apps.plans.models import AccountServiceOverride, PlanService
 
 from . import extensions, operations, rights
 from .forms import AccountForm, BlockForm, OperatorChangeForm, OperatorCreationForm, PaymentForm
-from .models import SERVICE_FORM_FIELDS, Account, LedgerEntry, Operator
+from .models import SERVICE_FORM_FIELDS, Account, BillingMethod, LedgerEntry, Operator
 from .queries import accounts_visible_to, ledger_visible_to, operators_visible_to
+
+# The ledger's CSV is a report: its headers are in the reader's language (SPEC §9.8 "Languages").
+LEDGER_CSV_HEADER = [gettext_lazy("at"), gettext_lazy("account"), gettext_lazy("kind"), gettext_lazy("amount"),
+                     gettext_lazy("days"), gettext_lazy("service"), gettext_lazy("quantity"),
+                     gettext_lazy("window start"), gettext_lazy("window end"), gettext_lazy("cost table"),
+                     gettext_lazy("description"), gettext_lazy("actor")]
 
 
 class ParentFilter(PickerListFilter):
     """Accounts with dealer rights (or top accounts) the operator can see, as parents to filter by: a
     searchable picker (``accounts.filter.parent``)."""
 
-    title = "parent"
+    title = gettext_lazy("parent")
     parameter_name = "parent"
     picker = "accounts.filter.parent"
     source = (Account, "parent")
@@ -94,16 +101,16 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
             general.remove("parent")
         fieldsets = [(None, {"fields": general})]
         if obj is not None:
-            fieldsets.insert(0, ("State", {"fields": ("balance_display", "days", "blocked_display", "blocked_at")}))
+            fieldsets.insert(0, (_("State"), {"fields": ("balance_display", "days", "blocked_display", "blocked_at")}))
         else:
-            fieldsets.append(("Opening payment", {"fields": ("payment_amount", "payment_days")}))
-        fieldsets.append(("Overrides of the plan (empty = the plan's)", {
+            fieldsets.append((_("Opening payment"), {"fields": ("payment_amount", "payment_days")}))
+        fieldsets.append((_("Overrides of the plan (empty = the plan's)"), {
             "classes": ("collapse",), "fields": operations.OVERRIDE_FIELDS}))
         if is_platform(request.user) and (obj is None or obj.is_top):
-            fieldsets.append(("Service settings (top accounts)", {
+            fieldsets.append((_("Service settings (top accounts)"), {
                 "fields": (*SERVICE_FORM_FIELDS, "currency_format")}))
         elif obj is not None and obj.is_top and rights.may_change_currency_format(request.user, obj):
-            fieldsets.append(("Service settings", {"fields": ("currency_format",)}))
+            fieldsets.append((_("Service settings"), {"fields": ("currency_format",)}))
         return fieldsets
 
     def get_search_results(self, request, queryset, search_term):
@@ -120,7 +127,7 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
         paths are read once (``prime_picker_labels``), not a query per row."""
         return labels_for(request)(obj)
 
-    @admin.display(description="name", ordering="path")
+    @admin.display(description=gettext_lazy("name"), ordering="path")
     def tree_name(self, obj):
         """The tree (indented, in path order) and the account's real path from the viewer's level, its
         ancestors quiet: a filtered or searched list still says where each account is (North › North-East)."""
@@ -130,18 +137,18 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
                            '<span style="white-space:nowrap">{}</span></span>', obj.depth * 1.2,
                            "↳ " if obj.depth else "", ancestors, obj.name)
 
-    @admin.display(description="balance", ordering="balance")
+    @admin.display(description=gettext_lazy("balance"), ordering="balance")
     def balance_display(self, obj):
         return format_money(obj.balance, currency_of(obj))
 
-    @admin.display(description="blocked", ordering="blocked")
+    @admin.display(description=gettext_lazy("blocked"), ordering="blocked")
     def blocked_display(self, obj):
         if not obj.blocked:
             return "—"
-        return format_html('<span style="color:#ba2121">Blocked ({})</span>: {}', obj.get_blocked_by_display(),
-                           obj.blocked_reason)
+        return format_html('<span style="color:#ba2121">{}</span>: {}',
+                           _("Blocked (%(by)s)") % {"by": obj.get_blocked_by_display()}, obj.blocked_reason)
 
-    @admin.display(description="warning")
+    @admin.display(description=gettext_lazy("warning"))
     def warning(self, obj):
         return getattr(obj, "block_warning", "")
 
@@ -161,17 +168,17 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def _account_links(self, request, obj) -> list[tuple[str, str]]:
-        links = [(reverse("admin:accounts_ledgerentry_changelist") + f"?account__id__exact={obj.pk}", "Ledger")]
+        links = [(reverse("admin:accounts_ledgerentry_changelist") + f"?account__id__exact={obj.pk}", _("Ledger"))]
         if operations.may_manage(request.user, obj):
-            links.append((reverse("admin:accounts_account_payment", args=[obj.pk]), "Make a payment"))
+            links.append((reverse("admin:accounts_account_payment", args=[obj.pk]), _("Make a payment")))
             links.append((reverse("admin:accounts_account_block", args=[obj.pk]),
-                           "Unblock" if obj.blocked else "Block"))
+                           _("Unblock") if obj.blocked else _("Block")))
         if obj.is_top and is_platform(request.user):
             links.append((reverse("admin:accounts_account_billing_method", args=[obj.pk]),
-                          f"Billing: {obj.get_billing_method_display()}"))
-        links.append((reverse("admin-account-services", args=[obj.pk]), "Services and usage"))
+                          _("Billing: %(method)s") % {"method": obj.get_billing_method_display()}))
+        links.append((reverse("admin-account-services", args=[obj.pk]), _("Services and usage")))
         links.append((reverse("admin-account-overrides", args=[obj.pk]), gettext("Service overrides")))
-        links.append((reverse("services-check"), "Check a service"))
+        links.append((reverse("services-check"), _("Check a service")))
         if rights.may_replay_charges(request.user):
             links.append((reverse("services-replay") + f"?service={obj.service_id}&account={obj.pk}",
                           gettext("Replay charges")))
@@ -235,7 +242,7 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:
-                    self.message_user(request, f"Payment recorded for {account.name}.", messages.SUCCESS)
+                    self.message_user(request, _("Payment recorded for %(account)s.") % {"account": account.name}, messages.SUCCESS)
                     return redirect(reverse("admin:accounts_ledgerentry_changelist")
                                     + f"?account__id__exact={account.pk}")
             else:
@@ -243,7 +250,7 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
         amount, days = (form.cleaned_data.get("amount") or 0, form.cleaned_data.get("days") or 0) if confirming \
             else (0, 0)
         context = {
-            **self.admin_site.each_context(request), "title": f"Payment for {account.name}", "account": account,
+            **self.admin_site.each_context(request), "title": _("Payment for %(account)s") % {"account": account.name}, "account": account,
             "form": form, "confirming": confirming, "opts": self.model._meta,
             "balance": format_money(account.balance, currency_of(account)),
             "balance_after": format_money(account.balance + amount, currency_of(account)),
@@ -262,17 +269,17 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
                 if account.blocked:
                     operations.unblock_account(actor=request.user, account=account, reason=form.cleaned_data["reason"],
                                                until=form.cleaned_data.get("until"))
-                    msg = f"{account.name} is unblocked."
+                    msg = _("%(account)s is unblocked.") % {"account": account.name}
                 else:
                     operations.block_account(actor=request.user, account=account, reason=form.cleaned_data["reason"])
-                    msg = f"{account.name} is blocked."
+                    msg = _("%(account)s is blocked.") % {"account": account.name}
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
                 self.message_user(request, msg, messages.SUCCESS)
                 return redirect("admin:accounts_account_change", account.pk)
         context = {**self.admin_site.each_context(request), "account": account, "form": form,
-                   "title": f"{'Unblock' if account.blocked else 'Block'} {account.name}", "opts": self.model._meta}
+                   "title": (_("Unblock %(account)s") if account.blocked else _("Block %(account)s")) % {"account": account.name}, "opts": self.model._meta}
         return TemplateResponse(request, "admin/accounts/block.html", context)
 
 
@@ -286,10 +293,13 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
         counts, error = None, None
         try:
             if request.method == "POST":
-                result = extensions.codes["switch_billing_method"](actor=request.user, service=account, method=target, confirm=True)
-                self.message_user(request, f"{account.name} now bills by {target.replace('_', ' ')}: "
-                                           f"{result.get('units_deactivated', 0)} unit(s) deactivated, "
-                                           f"{result.get('units_reactivated', 0)} reactivated.", messages.SUCCESS)
+                result = extensions.codes["switch_billing_method"](actor=request.user, service=account, method=target,
+                                                                   confirm=True)
+                self.message_user(request, _("%(account)s now bills by %(method)s: %(deactivated)s unit(s) deactivated, "
+                                             "%(reactivated)s reactivated.") % {
+                    "account": account.name, "method": BillingMethod(target).label.lower(),
+                    "deactivated": result.get("units_deactivated", 0),
+                    "reactivated": result.get("units_reactivated", 0)}, messages.SUCCESS)
                 return redirect("admin:accounts_account_change", account.pk)
             extensions.codes["switch_billing_method"](actor=request.user, service=account, method=target,
                                                       confirm=False)
@@ -298,7 +308,7 @@ class AccountAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, Scope
         except DomainError as exc:
             error = exc.detail
         context = {**self.admin_site.each_context(request), "account": account, "target": target, "counts": counts,
-                   "error": error, "opts": self.model._meta, "title": f"Switch billing method of {account.name}"}
+                   "error": error, "opts": self.model._meta, "title": _("Switch billing method of %(account)s") % {"account": account.name}}
         return TemplateResponse(request, "admin/accounts/billing_method.html", context)
 
 
@@ -395,8 +405,7 @@ class LedgerAdmin(PathLabelsMixin, ReadOnlyAdminMixin, CappedListMixin, ScopedAd
         rows = cl.get_queryset(request).values_list(
             "at", "account__name", "kind", "amount", "days", "service", "quantity", "window_start", "window_end",
             "cost_table", "description", "actor_name").iterator(chunk_size=2000)
-        return stream_csv("ledger.csv", ["at", "account", "kind", "amount", "days", "service", "quantity",
-                                         "window_start", "window_end", "cost_table", "description", "actor"], rows)
+        return stream_csv("ledger.csv", [str(h) for h in LEDGER_CSV_HEADER], rows)
 
 
 @admin.register(Operator)
@@ -439,7 +448,7 @@ class OperatorAdmin(PathLabelsMixin, OperationAdminMixin, ScopedAdminMixin, User
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate operators instead: their names stay in the ledger and code log
 
-    @admin.action(description="Create a new API token (the old one stops working)", permissions=["change"])
+    @admin.action(description=gettext_lazy("Create a new API token (the old one stops working)"), permissions=["change"])
     def rotate_tokens(self, request, queryset):
         for operator in queryset[:20]:
             try:
@@ -447,7 +456,8 @@ class OperatorAdmin(PathLabelsMixin, OperationAdminMixin, ScopedAdminMixin, User
             except DomainError as exc:
                 self.message_user(request, f"{operator.username}: {exc.detail}", messages.ERROR)
             else:
-                self.message_user(request, f"New API token for {operator.username} (shown once): {key}",
+                self.message_user(request, _("New API token for %(operator)s (shown once): %(key)s") % {
+                    "operator": operator.username, "key": key},
                                   messages.WARNING)
 
 

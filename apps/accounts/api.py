@@ -2,6 +2,8 @@
 
 import django_filters
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -76,7 +78,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         elif blocked is False and account.blocked:
             account = operations.unblock_account(actor=actor, account=account, reason=reason or "", until=until)
         elif blocked is not None and reason is not None and blocked == account.blocked and not reason:
-            raise InvalidInput.field("blocked_reason", "A reason is required.")
+            raise InvalidInput.field("blocked_reason", _("A reason is required."))
         account.refresh_from_db()
         serializer.instance = account
 
@@ -158,7 +160,7 @@ class OperatorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     def create(self, request, *args, **kwargs):
         if not rights.may_create_operators(request.user):
-            raise Forbidden("Your role may not create operators.")
+            raise Forbidden(_("Your role may not create operators."))
         return super().create(request, *args, **kwargs)
 
 
@@ -170,7 +172,7 @@ class AuditEventFilter(ServiceFilterMixin):
     until = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
     action = django_filters.CharFilter(field_name="action", max_length=40)
     actor = IdFilter(field_name="actor_id")
-    account = IdFilter(method="filter_account", help_text="Account id: its events and its subtree's.")
+    account = IdFilter(method="filter_account", help_text=gettext_lazy("Account id: its events and its subtree's."))
     subject_type = django_filters.CharFilter(field_name="subject_type", max_length=30)
     subject_id = IdFilter(field_name="subject_id")
 

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
+    verbose_name = _("Accounts")
 
     def ready(self):
         from apps.core import rights as core_rights

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import OperationForm
 from apps.core.money_fields import MoneyFormField
@@ -13,7 +14,7 @@ from . import operations, rights
 from .models import SERVICE_FORM_FIELDS, Account, Operator, Role
 
 OVERRIDE_FIELDS = operations.OVERRIDE_FIELDS
-TRI_STATE = [("", "Inherit from the plan"), ("true", "On"), ("false", "Off")]
+TRI_STATE = [("", _("Inherit from the plan")), ("true", _("On")), ("false", _("Off"))]
 
 
 class TriStateField(forms.TypedChoiceField):
@@ -33,9 +34,9 @@ class TriStateField(forms.TypedChoiceField):
 
 class AccountForm(OperationForm):
     sub_plans_choice = forms.ModelMultipleChoiceField(queryset=Plan.objects.none(), required=False,
-                                                      label="Sub-plans", help_text="Plans this dealer may hand out.")
-    payment_amount = MoneyFormField(required=False, label="Opening amount")
-    payment_days = forms.IntegerField(required=False, label="Opening days")
+                                                      label=_("Sub-plans"), help_text=_("Plans this dealer may hand out."))
+    payment_amount = MoneyFormField(required=False, label=_("Opening amount"))
+    payment_days = forms.IntegerField(required=False, label=_("Opening days"))
 
     class Meta:
         model = Account
@@ -87,27 +88,28 @@ class AccountForm(OperationForm):
 
 
 class PaymentForm(forms.Form):
-    amount = MoneyFormField(required=False, initial=0, help_text="Negative to take money off.")
+    amount = MoneyFormField(required=False, initial=0, label=_("Amount"), help_text=_("Negative to take money off."))
     days = forms.IntegerField(required=False, initial=0, min_value=-100000, max_value=100000,
-                              help_text="Negative to take days off.")
-    description = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+                              label=_("Days"), help_text=_("Negative to take days off."))
+    description = forms.CharField(label=_("Description"), max_length=500, widget=forms.TextInput(attrs={"size": 60}))
 
     def clean(self):
         data = super().clean()
         if not self.errors and not (data.get("amount") or data.get("days")):
-            raise forms.ValidationError("Give an amount or a number of days (both are 0).")
+            raise forms.ValidationError(_("Give an amount or a number of days (both are 0)."))
         return data
 
 
 class BlockForm(forms.Form):
-    reason = forms.CharField(max_length=400, widget=forms.TextInput(attrs={"size": 60}))
-    until = forms.DateTimeField(required=False, help_text="Lifting an automatic block: automatic blocking is "
-                                                         "suspended until then (at most 30 days).",
+    reason = forms.CharField(label=_("Reason"), max_length=400, widget=forms.TextInput(attrs={"size": 60}))
+    until = forms.DateTimeField(required=False, label=_("Until"),
+                                help_text=_("Lifting an automatic block: automatic blocking is suspended until then "
+                                            "(at most 30 days)."),
                                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 
 class OperatorCreationForm(OperationForm):
-    password = forms.CharField(widget=forms.PasswordInput, strip=False,
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False,
                                help_text=lazy(password_validation.password_validators_help_text_html, str)())
 
     class Meta:

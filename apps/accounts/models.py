@@ -17,15 +17,15 @@ def money_field(**kwargs):
 
 
 class BillingMethod(models.TextChoices):
-    MONTHLY = "monthly", "Monthly payment"
-    ACTIVATION_CODES = "activation_codes", "Activation codes"
+    MONTHLY = "monthly", _("Monthly payment")
+    ACTIVATION_CODES = "activation_codes", _("Activation codes")
 
 
 class BlockedBy(models.TextChoices):
     NONE = "", "—"
-    BALANCE = "balance", "Balance"
-    DAYS = "days", "Days counter"
-    MANUAL = "manual", "Manual"
+    BALANCE = "balance", _("Balance")
+    DAYS = "days", _("Days counter")
+    MANUAL = "manual", _("Manual")
 
 
 class Account(models.Model):
@@ -35,53 +35,55 @@ class Account(models.Model):
     path starts with X's path, one indexed query at any depth.
     """
 
-    name = models.CharField(max_length=200)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    parent = models.ForeignKey("self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     service = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        help_text="The top account of this tree (itself for a top account).",
+        "self", verbose_name=_("service"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text=_("The top account of this tree (itself for a top account)."),
     )
-    path = models.CharField(max_length=512, db_index=True, editable=False)
-    depth = models.PositiveSmallIntegerField(default=0, editable=False)
-    plan = models.ForeignKey("plans.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
-    sub_plans = models.ManyToManyField("plans.Plan", blank=True, related_name="dealers",
-                                       help_text="Plans this dealer may hand out to its sub-accounts.")
-    dealer_rights = models.BooleanField(default=False)
+    path = models.CharField(verbose_name=_("path"), max_length=512, db_index=True, editable=False)
+    depth = models.PositiveSmallIntegerField(verbose_name=_("depth"), default=0, editable=False)
+    plan = models.ForeignKey("plans.Plan", verbose_name=_("plan"), null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    sub_plans = models.ManyToManyField("plans.Plan", verbose_name=_("sub plans"), blank=True, related_name="dealers",
+                                       help_text=_("Plans this dealer may hand out to its sub-accounts."))
+    dealer_rights = models.BooleanField(verbose_name=_("dealer rights"), default=False)
 
-    balance = money_field(default=0, editable=False)
-    days = models.IntegerField(default=0, editable=False)
+    balance = money_field(verbose_name=_("balance"), default=0, editable=False)
+    days = models.IntegerField(verbose_name=_("days"), default=0, editable=False)
 
-    blocked = models.BooleanField(default=False, editable=False)
-    blocked_by = models.CharField(max_length=10, choices=BlockedBy.choices, blank=True, default="", editable=False)
-    blocked_reason = models.CharField(max_length=500, blank=True, default="", editable=False)
-    blocked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    auto_block_suspended_until = models.DateTimeField(
+    blocked = models.BooleanField(verbose_name=_("blocked"), default=False, editable=False)
+    blocked_by = models.CharField(verbose_name=_("blocked by"), max_length=10, choices=BlockedBy.choices, blank=True, default="", editable=False)
+    blocked_reason = models.CharField(verbose_name=_("blocked reason"), max_length=500, blank=True, default="", editable=False)
+    blocked_at = models.DateTimeField(verbose_name=_("blocked at"), null=True, blank=True, editable=False)
+    auto_block_suspended_until = models.DateTimeField(verbose_name=_("auto block suspended until"),
         null=True, blank=True, editable=False,
-        help_text="After a manual unblock of an automatic block: no automatic blocking until then.",
+        help_text=_("After a manual unblock of an automatic block: no automatic blocking until then."),
     )
 
     # Overrides of the plan's flags and thresholds: null means "the plan's".
-    block_by_balance = models.BooleanField(null=True, blank=True)
-    block_balance = money_field(null=True, blank=True)
-    limit_by_balance = models.BooleanField(null=True, blank=True)
-    deny_balance = money_field(null=True, blank=True)
-    block_by_days = models.BooleanField(null=True, blank=True)
-    min_days = models.IntegerField(null=True, blank=True)
-    allow_unknown_services = models.BooleanField(null=True, blank=True)
-    history_period_days = models.PositiveIntegerField(null=True, blank=True)
+    block_by_balance = models.BooleanField(verbose_name=_("block by balance"), null=True, blank=True)
+    block_balance = money_field(verbose_name=_("block balance"), null=True, blank=True)
+    limit_by_balance = models.BooleanField(verbose_name=_("limit by balance"), null=True, blank=True)
+    deny_balance = money_field(verbose_name=_("deny balance"), null=True, blank=True)
+    block_by_days = models.BooleanField(verbose_name=_("block by days"), null=True, blank=True)
+    min_days = models.IntegerField(verbose_name=_("min days"), null=True, blank=True)
+    allow_unknown_services = models.BooleanField(verbose_name=_("allow unknown services"), null=True, blank=True)
+    history_period_days = models.PositiveIntegerField(verbose_name=_("history period days"), null=True, blank=True)
 
     # Service settings: meaningful on top accounts only.
-    timezone = models.CharField(max_length=64, default="UTC")
-    billing_method = models.CharField(max_length=20, choices=BillingMethod.choices, default=BillingMethod.MONTHLY)
-    basic_package_units = models.PositiveIntegerField(default=0)
-    purchased_units = models.PositiveIntegerField(default=0)
-    currency_format = models.CharField(max_length=20, blank=True, default="",
-                                       help_text="Empty: the plan's format. Holds %.02f once, e.g. '€%.02f'.")
-    discount_enabled = models.BooleanField(default=False)
+    timezone = models.CharField(verbose_name=_("timezone"), max_length=64, default="UTC")
+    billing_method = models.CharField(verbose_name=_("billing method"), max_length=20, choices=BillingMethod.choices, default=BillingMethod.MONTHLY)
+    basic_package_units = models.PositiveIntegerField(verbose_name=_("basic package units"), default=0)
+    purchased_units = models.PositiveIntegerField(verbose_name=_("purchased units"), default=0)
+    currency_format = models.CharField(verbose_name=_("currency format"), max_length=20, blank=True, default="",
+                                       help_text=_("Empty: the plan's format. Holds %.02f once, e.g. '€%.02f'."))
+    discount_enabled = models.BooleanField(verbose_name=_("discount enabled"), default=False)
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         ordering = ["path"]
         constraints = [
             models.UniqueConstraint(Lower("name"), "service", name="account_name_unique_in_service"),
@@ -113,10 +115,10 @@ class Account(models.Model):
 
 
 class Role(models.TextChoices):
-    PLATFORM = "platform", "Platform operator"
-    TOP_USER = "top_user", "Top user"
-    DISTRIBUTOR = "distributor", "Distributor"
-    RESTRICTED_DISTRIBUTOR = "restricted_distributor", "Restricted distributor"
+    PLATFORM = "platform", _("Platform operator")
+    TOP_USER = "top_user", _("Top user")
+    DISTRIBUTOR = "distributor", _("Distributor")
+    RESTRICTED_DISTRIBUTOR = "restricted_distributor", _("Restricted distributor")
 
 
 # A top account's service settings (SPEC §8.1: the platform operator's to change; the currency format,
@@ -142,13 +144,14 @@ ROLE_RANK = {Role.RESTRICTED_DISTRIBUTOR: 0, Role.DISTRIBUTOR: 1, Role.TOP_USER:
 class Operator(AbstractUser):
     """A login of this site, bound to one account (none for the platform operator)."""
 
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="operators")
-    role = models.CharField(max_length=30, choices=Role.choices, default=Role.PLATFORM)
+    account = models.ForeignKey(Account, verbose_name=_("account"), null=True, blank=True, on_delete=models.PROTECT, related_name="operators")
+    role = models.CharField(verbose_name=_("role"), max_length=30, choices=Role.choices, default=Role.PLATFORM)
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True, default="",
                                 help_text=_("The language of the operator's pages and API answers; empty follows the browser."))
 
     class Meta:
-        verbose_name = "operator"
+        verbose_name_plural = _("operators")
+        verbose_name = _("operator")
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(role="platform", account__isnull=True)
@@ -165,10 +168,14 @@ class Operator(AbstractUser):
 class OperatorToken(models.Model):
     """An API token. Only a hash is stored: the key is shown once, when it is created."""
 
-    operator = models.OneToOneField(Operator, on_delete=models.CASCADE, related_name="api_token")
-    key_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=8)
-    created_at = models.DateTimeField(auto_now_add=True)
+    operator = models.OneToOneField(Operator, verbose_name=_("operator"), on_delete=models.CASCADE, related_name="api_token")
+    key_hash = models.CharField(verbose_name=_("key hash"), max_length=64, unique=True)
+    prefix = models.CharField(verbose_name=_("prefix"), max_length=8)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     @staticmethod
     def hash_key(key: str) -> str:
@@ -176,11 +183,11 @@ class OperatorToken(models.Model):
 
 
 class LedgerKind(models.TextChoices):
-    PAYMENT = "payment", "Payment"
-    CHARGE = "charge", "Charge"
-    DAYS_ADDED = "days_added", "Days added"
-    DAYS_DECREMENTED = "days_decremented", "Days decremented"
-    ADJUSTMENT = "adjustment", "Adjustment"
+    PAYMENT = "payment", _("Payment")
+    CHARGE = "charge", _("Charge")
+    DAYS_ADDED = "days_added", _("Days added")
+    DAYS_DECREMENTED = "days_decremented", _("Days decremented")
+    ADJUSTMENT = "adjustment", _("Adjustment")
 
 
 class LedgerEntry(models.Model):
@@ -192,29 +199,29 @@ class LedgerEntry(models.Model):
     """
 
     # db_index=False: the (account, at, id) index below serves every query by account.
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger", db_index=False)
-    kind = models.CharField(max_length=20, choices=LedgerKind.choices)
-    amount = money_field(default=0)
-    days = models.IntegerField(default=0)
-    service = models.CharField(max_length=100, blank=True, default="")
-    quantity = models.BigIntegerField(null=True, blank=True)
-    window_start = models.DateTimeField(null=True, blank=True)
-    window_end = models.DateTimeField(null=True, blank=True)
-    periodic = models.BooleanField(default=False, help_text="A periodic service's charge for one window.")
-    cost_table = models.CharField(max_length=2000, blank=True, default="",
-                                  help_text="The cost table in force when the charge was priced.")
-    first_position = models.BigIntegerField(null=True, blank=True,
-                                            help_text="An on-demand charge: the first position of its window it priced.")
-    description = models.CharField(max_length=500)
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="ledger", db_index=False)
+    kind = models.CharField(verbose_name=_("kind"), max_length=20, choices=LedgerKind.choices)
+    amount = money_field(verbose_name=_("amount"), default=0)
+    days = models.IntegerField(verbose_name=_("days"), default=0)
+    service = models.CharField(verbose_name=_("service"), max_length=100, blank=True, default="")
+    quantity = models.BigIntegerField(verbose_name=_("quantity"), null=True, blank=True)
+    window_start = models.DateTimeField(verbose_name=_("window start"), null=True, blank=True)
+    window_end = models.DateTimeField(verbose_name=_("window end"), null=True, blank=True)
+    periodic = models.BooleanField(verbose_name=_("periodic"), default=False, help_text=_("A periodic service's charge for one window."))
+    cost_table = models.CharField(verbose_name=_("cost table"), max_length=2000, blank=True, default="",
+                                  help_text=_("The cost table in force when the charge was priced."))
+    first_position = models.BigIntegerField(verbose_name=_("first position"), null=True, blank=True,
+                                            help_text=_("An on-demand charge: the first position of its window it priced."))
+    description = models.CharField(verbose_name=_("description"), max_length=500)
     # Indexed only where set (below): the job's rows have no actor.
-    actor = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    actor = models.ForeignKey(Operator, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                               db_index=False)
-    actor_name = models.CharField(max_length=150, default="system")
-    at = models.DateTimeField(db_index=True)
+    actor_name = models.CharField(verbose_name=_("actor name"), max_length=150, default="system")
+    at = models.DateTimeField(verbose_name=_("at"), db_index=True)
 
     class Meta:
-        verbose_name = "ledger entry"
-        verbose_name_plural = "ledger"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger")
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["account", "-at", "-id"], name="ledger_account_at"),
@@ -237,14 +244,16 @@ class IdempotencyKey(models.Model):
     """The first answer to a request carrying a key; replayed for every repeat (SPEC §8.3)."""
 
     # No index of its own: the unique key leads with the account.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
-    created_at = models.DateTimeField(db_index=True)
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(verbose_name=_("key"), max_length=255)
+    fingerprint = models.CharField(verbose_name=_("fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(verbose_name=_("status code"))
+    body = models.JSONField(verbose_name=_("body"))
+    created_at = models.DateTimeField(verbose_name=_("created at"), db_index=True)
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_unique_per_account")]
 
 
@@ -263,9 +272,13 @@ class AuditChain(models.Model):
     platform's (``chain`` = 0). Writers lock this row (``INSERT … ON CONFLICT DO UPDATE``) until they commit,
     so the events of one chain get consecutive ``seq`` numbers and each hashes over its predecessor."""
 
-    chain = models.BigIntegerField(primary_key=True)
-    seq = models.BigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, blank=True, default="")
+    chain = models.BigIntegerField(verbose_name=_("chain"), primary_key=True)
+    seq = models.BigIntegerField(verbose_name=_("seq"), default=0)
+    last_hash = models.CharField(verbose_name=_("last hash"), max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("audit chain")
+        verbose_name_plural = _("audit chains")
 
 
 class AuditEvent(models.Model):
@@ -284,7 +297,7 @@ class AuditEvent(models.Model):
     service_id = models.BigIntegerField(_("service"), null=True, blank=True)
     account_id = models.BigIntegerField(_("account id"), null=True, blank=True)
     account_name = models.CharField(_("account"), max_length=200, blank=True, default="")
-    account_path = models.CharField(max_length=512, blank=True, default="")
+    account_path = models.CharField(verbose_name=_("account path"), max_length=512, blank=True, default="")
     subject_type = models.CharField(_("subject type"), max_length=30)
     subject_id = models.BigIntegerField(_("subject id"), null=True, blank=True)
     subject_name = models.CharField(_("subject"), max_length=200, blank=True, default="")
@@ -293,7 +306,7 @@ class AuditEvent(models.Model):
     before = models.JSONField(_("before"), default=dict, blank=True)
     after = models.JSONField(_("after"), default=dict, blank=True)
     reason = models.CharField(_("reason"), max_length=500, blank=True, default="")
-    hash = models.CharField(max_length=64)
+    hash = models.CharField(verbose_name=_("hash"), max_length=64)
 
     objects = AuditQuerySet.as_manager()
 

@@ -1,5 +1,6 @@
 """OpenAPI description of the operator token authentication (drf-spectacular extension)."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -9,4 +10,4 @@ class OperatorTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>`; create or rotate a key with POST /api/v1/operators/{id}/token/."}
+                "description": _("`Token <key>`; create or rotate a key with POST /api/v1/operators/{id}/token/.")}

@@ -1,5 +1,6 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -21,7 +22,7 @@ class PaymentInSerializer(serializers.Serializer):
 class PlanRelatedField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     """A plan id; any plan outside the caller's service is refused like an unknown id."""
 
-    default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a plan id (integer)."}
+    default_error_messages = {"does_not_exist": _("No such object."), "incorrect_type": _("Must be a plan id (integer).")}
 
     def get_queryset(self):
         request = self.context["request"]
@@ -38,7 +39,8 @@ class PlanRelatedField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
 
 
 class ScopedAccountField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
-    default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be an account id (integer)."}
+    default_error_messages = {"does_not_exist": _("No such object."),
+                              "incorrect_type": _("Must be an account id (integer).")}
 
     def get_queryset(self):
         from .queries import accounts_visible_to

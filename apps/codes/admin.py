@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 
 from apps.accounts import rights
 from apps.accounts.audit_views import AuditHistoryMixin
@@ -118,13 +118,15 @@ def unit_code_panel(unit) -> str:
     queued = queries.queued_codes_for_units([unit.pk], now=now).get(unit.pk)
     tz = timezone.get_current_timezone()  # the page's zone, as the rest of the unit page
     if code is None:
-        summary = format_html("<p>{}</p>", "No activation code on this unit.")
+        summary = format_html("<p>{}</p>", gettext("No activation code on this unit."))
     else:
         state = code.state(at=now)
         summary = format_html(
-            "<p>Code <code>{}</code> — {} · activated {} · expires {} · <strong>{}</strong> days left</p>",
-            code.display, {"active": "Active", "expired": "Expired"}.get(state, state),
-            _local(code.activated_at, tz), _local(code.expires_at, tz), code.days_left(at=now) or 0)
+            "<p>{} <code>{}</code> — {} · {} {} · {} {} · <strong>{}</strong> {}</p>",
+            gettext("Code"), code.display,
+            {"active": pgettext("a code's state", "Active"), "expired": gettext("Expired")}.get(state, state),
+            gettext("activated"), _local(code.activated_at, tz), gettext("expires"), _local(code.expires_at, tz),
+            code.days_left(at=now) or 0, gettext("days left"))
     if queued is not None:
         summary = format_html(
             '{}<p class="queued-code">{} <code>{}</code> — {} {} · {} {} · {}</p>', summary,
@@ -133,11 +135,12 @@ def unit_code_panel(unit) -> str:
             gettext("%(days)d days of validity") % {"days": queued.validity_days})
     history = list(queries.unit_code_history(unit.pk, limit=20))
     if not history:
-        return format_html("{}<p>No code history.</p>", summary)
+        return format_html("{}<p>{}</p>", summary, gettext("No code history."))
     rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", (
         (_local(e.at, tz), e.get_action_display(), e.code, e.actor_name) for e in history))
-    return format_html('{}<table class="code-history"><thead><tr><th>Time</th><th>Action</th><th>Code</th>'
-                       "<th>By</th></tr></thead><tbody>{}</tbody></table>", summary, rows)
+    return format_html('{}<table class="code-history"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+                       "<th>{}</th></tr></thead><tbody>{}</tbody></table>", summary, gettext("Time"),
+                       gettext("Action"), gettext("Code"), gettext("By"), rows)
 
 
 # --- list filters -----------------------------------------------------------------------------------------
@@ -145,17 +148,20 @@ def unit_code_panel(unit) -> str:
 class StateFilter(RestatedByStreams, admin.SimpleListFilter):
     """Derived state; expired codes are hidden unless asked for (SPEC §4)."""
 
-    title = "state"
+    title = gettext_lazy("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("new", "New"), ("queued", gettext_lazy("Queued on a unit")), ("active_assigned", "Active on a unit"),
-                ("active_unassigned", "Active, unassigned"), ("expired", "Expired"), ("all", "All, with expired")]
+        return [("new", gettext("New")), ("queued", gettext("Queued on a unit")),
+                ("active_assigned", gettext("Active on a unit")),
+                ("active_unassigned", gettext("Active, unassigned")), ("expired", gettext("Expired")),
+                ("all", gettext("All, with expired"))]
 
     def choices(self, changelist):
-        for choice in super().choices(changelist):
-            if choice["display"] == "All":
-                choice["display"] = "Not expired"
+        """Django's first choice (no value: "All") is this filter's default, the codes not expired."""
+        for index, choice in enumerate(super().choices(changelist)):
+            if index == 0:
+                choice["display"] = gettext("Not expired")
             yield choice
 
     def queryset(self, request, queryset):
@@ -168,11 +174,11 @@ class StateFilter(RestatedByStreams, admin.SimpleListFilter):
 
 
 class AssignedFilter(RestatedByStreams, admin.SimpleListFilter):
-    title = "assigned"
+    title = gettext_lazy("assigned")
     parameter_name = "assigned"
 
     def lookups(self, request, model_admin):
-        return [("yes", "On a unit"), ("no", "Not on a unit")]
+        return [("yes", gettext("On a unit")), ("no", gettext("Not on a unit"))]
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
@@ -183,7 +189,7 @@ class AssignedFilter(RestatedByStreams, admin.SimpleListFilter):
 class SharedWithFilter(PickerListFilter):
     """"Not shared", a distributor's own account, or any distributor it may share with: a searchable picker."""
 
-    title = "shared with"
+    title = gettext_lazy("shared with")
     parameter_name = "shared_with"
     picker = "codes.filter.shared_with"
     source = (ActivationCode, "shared_with")
@@ -192,7 +198,7 @@ class SharedWithFilter(PickerListFilter):
     def fixed_choices(self, request):
         own = getattr(request.user, "account", None)
         mine = [(str(own.pk), own.name)] if own is not None and not own.is_top else []  # a distributor's own codes
-        return [("none", "Not shared"), *mine]
+        return [("none", gettext("Not shared")), *mine]
 
     def fixed_queryset(self, request, queryset, value):
         if value == "none":
@@ -239,22 +245,22 @@ class AccountFilter(PickerListFilter):
 
 
 class ValidityFilter(admin.SimpleListFilter):
-    title = "validity"
+    title = gettext_lazy("validity")
     parameter_name = "validity_days"
 
     def lookups(self, request, model_admin):
-        return [(str(d), f"{d} days") for d in VALIDITY_PRESETS]
+        return [(str(d), ngettext("%(days)d day", "%(days)d days", d) % {"days": d}) for d in VALIDITY_PRESETS]
 
     def queryset(self, request, queryset):
         return queryset.filter(validity_days=int(self.value())) if (self.value() or "").isdigit() else queryset
 
 
 class ExpiringWithinFilter(admin.SimpleListFilter):
-    title = "expiring within"
+    title = gettext_lazy("expiring within")
     parameter_name = "expiring_within"
 
     def lookups(self, request, model_admin):
-        return [("7", "7 days"), ("30", "30 days")]
+        return [(str(d), ngettext("%(days)d day", "%(days)d days", d) % {"days": d}) for d in (7, 30)]
 
     def queryset(self, request, queryset):
         if self.value() in ("7", "30"):
@@ -276,7 +282,8 @@ class DateRangeFilter(admin.FieldListFilter):
         # Django's FieldListFilter has already moved the expected parameters into ``used_parameters``
         # (reading ``params`` here found none, so the date filters filtered nothing).
         self.lower, self.upper = self._date(self.lower_key), self._date(self.upper_key)
-        self.title = {"activated_at": "activation date", "expires_at": "expiry date"}.get(field_path, field_path)
+        self.title = {"activated_at": gettext("activation date"), "expires_at": gettext("expiry date")}.get(field_path,
+                                                                                                     field_path)
         self.request_params = request.GET
 
     def _date(self, key):
@@ -361,7 +368,7 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
                    ValidityFilter,
                    ExpiringWithinFilter, ("activated_at", DateRangeFilter), ("expires_at", DateRangeFilter))
     search_fields = ("code",)
-    search_help_text = "A code (case, spaces and dashes ignored), a unit name or an IMEI."
+    search_help_text = gettext_lazy("A code (case, spaces and dashes ignored), a unit name or an IMEI.")
     ordering = ("-created_at", "id")  # newest first, a stable order (SPEC §8.7)
     keyset_ordering = ordering  # "Last" and its neighbours by cursor: one index range read (CappedChangeList)
     sortable_by = ("validity", "activation", "estimated_expiration")
@@ -428,17 +435,18 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
         """The row's checkbox as one string: Django renders it through the form widget templates, a
         third of the page's rendering time at 100 rows. Same markup."""
         return format_html('<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
-                           helpers.ACTION_CHECKBOX_NAME, obj.pk, f"Select this object for an action - {obj}")
+                           helpers.ACTION_CHECKBOX_NAME, obj.pk,
+                           gettext("Select this object for an action - %(obj)s") % {"obj": obj})
 
-    @admin.display(description="code", ordering="created_at")
+    @admin.display(description=gettext_lazy("code"), ordering="created_at")
     def code_display(self, obj):
         return format_html('<code class="activation-code">{}<br>{}</code>', obj.code[:16], obj.code[16:])
 
-    @admin.display(description="validity (days)", ordering="validity_days")
+    @admin.display(description=gettext_lazy("validity (days)"), ordering="validity_days")
     def validity(self, obj):
         return obj.validity_days
 
-    @admin.display(description="unit")
+    @admin.display(description=gettext_lazy("unit"))
     def unit_link(self, obj):
         if obj.unit is None and obj.queued_on is not None:  # queued there (or started there: SPEC §9.8)
             unit = obj.queued_on
@@ -464,27 +472,27 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
     def shared_with_label(self, obj):
         return self.path_of(obj, obj.shared_with) if obj.shared_with_id else "—"
 
-    @admin.display(description="activated", ordering="activated_at")
+    @admin.display(description=gettext_lazy("activated"), ordering="activated_at")
     def activation(self, obj):
         if obj.state(at=clock.now()) == CodeStatus.QUEUED:  # the planned start: when the live code ends
             return format_html("<small>{}</small><br>{}", gettext("starts"), _local_cell(obj.activated_at, _tz_of(obj)))
         return _local_cell(obj.activated_at, _tz_of(obj))
 
-    @admin.display(description="expires (estimated)", ordering="expires_at")
+    @admin.display(description=gettext_lazy("expires (estimated)"), ordering="expires_at")
     def estimated_expiration(self, obj):
         if obj.expires_at is None:
-            return format_html('<span title="{}">{} d after first use</span>', "The clock starts at the first assignment",
-                               obj.validity_days)
+            return format_html('<span title="{}">{}</span>', gettext("The clock starts at the first assignment"),
+                               gettext("%(days)d d after first use") % {"days": obj.validity_days})
         return _local_cell(obj.expires_at, _tz_of(obj))
 
-    @admin.display(description="state")
+    @admin.display(description=gettext_lazy("state"))
     def state_display(self, obj):
         state = obj.state(at=clock.now())
-        label = ({"new": "New", "expired": "Expired", "queued": gettext("Queued")}.get(state)
-                 or ("Active" if obj.unit_id_at(clock.now()) else "Active, unassigned"))
+        label = ({"new": gettext("New"), "expired": gettext("Expired"), "queued": gettext("Queued")}.get(state)
+                 or (pgettext("a code's state", "Active") if obj.unit_id_at(clock.now()) else gettext("Active, unassigned")))
         return format_html('<span class="code-state code-state-{}">{}</span>', state, label)
 
-    @admin.display(description="days left")
+    @admin.display(description=gettext_lazy("days left"))
     def days_left_display(self, obj):
         days = obj.days_left(at=clock.now())
         return "—" if days is None else days
@@ -505,7 +513,7 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
     def changelist_view(self, request, extra_context=None):
         from .views import banner_context
 
-        extra_context = {"title": "Activation codes", **(extra_context or {}), **banner_context(request),
+        extra_context = {"title": gettext("Activation codes"), **(extra_context or {}), **banner_context(request),
                          "codes_links": admin_index_links(request)}
         return super().changelist_view(request, extra_context)
 
@@ -534,10 +542,11 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
         for _, reason in skipped:
             reasons[reason] = reasons.get(reason, 0) + 1
         detail = "; ".join(f"{n} × {r}" for r, n in reasons.items())
-        self.message_user(request, f"{verb}: {done} done, {len(skipped)} skipped" + (f" ({detail})" if detail else ""),
-                          level)
+        text = gettext("%(action)s: %(done)d done, %(skipped)d skipped") % {"action": verb, "done": done,
+                                                                            "skipped": len(skipped)}
+        self.message_user(request, text + (f" ({detail})" if detail else ""), level)
 
-    @admin.action(description="Assign to selected units (one code per unit)", permissions=["assign"])
+    @admin.action(description=gettext_lazy("Assign to selected units (one code per unit)"), permissions=["assign"])
     def assign_to_units(self, request, queryset):
         now = clock.now()
         free_units = free_units_of(queries.scoped_units(request.user), now).select_related("account")
@@ -549,13 +558,15 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
             done, skipped = operations.assign_codes_bulk(actor=request.user, pairs=pairs, now=now)
             unpaired = len(form.cleaned_data["units"]) - len(pairs)
             if unpaired > 0:
-                self.message_user(request, f"{unpaired} units got no code: fewer usable codes were selected.",
+                self.message_user(request, gettext("%(count)d units got no code: fewer usable codes were selected.")
+                                  % {"count": unpaired},
                                   messages.WARNING)
-            return self._report(request, done, skipped, "Assigned")
+            return self._report(request, done, skipped, gettext("Assigned"))
         return self._confirmation(
-            request, queryset, action="assign_to_units", title="Assign codes to units",
+            request, queryset, action="assign_to_units", title=gettext("Assign codes to units"),
             refused_q=Q(unit__isnull=False) | queries.expired_q(now), form=form,
-            reason=lambda c: "expired" if c.state(at=now) == CodeStatus.EXPIRED else f"already on {c.unit}")
+            reason=lambda c: gettext("expired") if c.state(at=now) == CodeStatus.EXPIRED
+            else gettext("already on %(unit)s") % {"unit": c.unit})
 
     @admin.action(description=gettext_lazy("Queue on selected units (starts when their live code ends)"),
                   permissions=["assign"])
@@ -672,21 +683,21 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
         }
         return TemplateResponse(request, "admin/codes/activationcode/detail.html", context)
 
-    @admin.action(description="Unassign from their units", permissions=["assign"])
+    @admin.action(description=gettext_lazy("Unassign from their units"), permissions=["assign"])
     def unassign(self, request, queryset):
         now = clock.now()
         if "confirm" in request.POST:
             done, skipped = operations.run_each(
                 queryset.filter(unit__isnull=False).iterator(),
                 lambda c: operations.unassign_code(actor=request.user, code=c, now=now))
-            return self._report(request, done, skipped, "Unassigned")
+            return self._report(request, done, skipped, gettext("Unassigned"))
         return self._confirmation(
-            request, queryset, action="unassign", title="Unassign codes",
+            request, queryset, action="unassign", title=gettext("Unassign codes"),
             refused_q=Q(unit__isnull=True) | queries.expired_q(now),
-            reason=lambda c: "expired" if c.state(at=now) == CodeStatus.EXPIRED else "not on a unit",
-            extra={"note": "Their units are deactivated at once; the codes keep running."})
+            reason=lambda c: gettext("expired") if c.state(at=now) == CodeStatus.EXPIRED else gettext("not on a unit"),
+            extra={"note": gettext("Their units are deactivated at once; the codes keep running.")})
 
-    @admin.action(description="Share with a distributor", permissions=["share"])
+    @admin.action(description=gettext_lazy("Share with a distributor"), permissions=["share"])
     def share(self, request, queryset):
         now = clock.now()
         form = ShareForm(request.POST if "confirm" in request.POST else None, user=request.user)
@@ -695,27 +706,29 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
             done, skipped = operations.run_each(
                 queryset.iterator(), lambda c: operations.share_code(actor=request.user, code=c, account=target,
                                                                      now=now))
-            return self._report(request, done, skipped, f"Shared with {target}")
+            return self._report(request, done, skipped, gettext("Shared with %(account)s") % {"account": target})
         return self._confirmation(
-            request, queryset, action="share", title="Share codes", form=form,
+            request, queryset, action="share", title=gettext("Share codes"), form=form,
             refused_q=Q(unit__isnull=False) | queries.expired_q(now),
-            reason=lambda c: "expired" if c.state(at=now) == CodeStatus.EXPIRED else f"on unit {c.unit}")
+            reason=lambda c: gettext("expired") if c.state(at=now) == CodeStatus.EXPIRED
+            else gettext("on unit %(unit)s") % {"unit": c.unit})
 
-    @admin.action(description="Unshare (take back)", permissions=["share"])
+    @admin.action(description=gettext_lazy("Unshare (take back)"), permissions=["share"])
     def unshare(self, request, queryset):
         now = clock.now()
         if "confirm" in request.POST:
             done, skipped = operations.run_each(
                 queryset.iterator(), lambda c: operations.unshare_code(actor=request.user, code=c, now=now))
-            return self._report(request, done, skipped, "Unshared")
+            return self._report(request, done, skipped, gettext("Unshared"))
         own = Q(shared_with_id=request.user.account_id) if not is_platform(request.user) else Q(pk__in=[])
         return self._confirmation(
-            request, queryset, action="unshare", title="Unshare codes",
+            request, queryset, action="unshare", title=gettext("Unshare codes"),
             refused_q=Q(shared_with__isnull=True) | Q(unit__isnull=False) | own,
-            reason=lambda c: ("not shared" if c.shared_with_id is None else f"on unit {c.unit}" if c.unit_id
-                              else "shared with your own account: an operator above takes it back"))
+            reason=lambda c: (gettext("not shared") if c.shared_with_id is None
+                              else gettext("on unit %(unit)s") % {"unit": c.unit} if c.unit_id
+                              else gettext("shared with your own account: an operator above takes it back")))
 
-    @admin.action(description="Export selected as CSV")
+    @admin.action(description=gettext_lazy("Export selected as CSV"))
     def export_csv(self, request, queryset):
         now = clock.now()
         return stream_csv(f"activation-codes-{now:%Y%m%d-%H%M}.csv", CSV_HEADER, code_csv_rows(queryset, now))
@@ -745,21 +758,22 @@ class ExpiryNoticeAdmin(OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin)
         fields = ["name", "text", "days_before", "repeat", "send_email", "recipients"]
         return (["service", *fields] if is_platform(request.user) and obj is None else fields)
 
-    @admin.display(description="users", ordering="n_recipients")
+    @admin.display(description=gettext_lazy("users"), ordering="n_recipients")
     def recipient_count(self, obj):
         return obj.n_recipients
 
 
-def admin_index_links(request) -> list[tuple[str, str]]:
-    """The codes pages an operator may open, for the admin index."""
+def admin_index_links(request) -> list[tuple[str, str, str]]:
+    """The codes pages an operator may open, for the admin index: (key, label, url). The key is stable in every
+    language (the codes window leaves out its own link by key, never by its translated label)."""
     user = request.user
     links = []
     if user.has_perm("codes.apply_code"):
-        links.append(("Apply a code", reverse("codes-apply")))
+        links.append(("apply", gettext("Apply a code"), reverse("codes-apply")))
     if queries.may_use_codes_window(user):
-        links.append(("Activation codes", reverse("admin:codes_activationcode_changelist")))
-        links.append(("Code log", reverse("codes-log")))
+        links.append(("window", gettext("Activation codes"), reverse("admin:codes_activationcode_changelist")))
+        links.append(("log", gettext("Code log"), reverse("codes-log")))
     if user.has_perm("codes.generate_codes") and rights.may_generate_codes(user):
-        links.append(("Generate codes", reverse("codes-generate")))
+        links.append(("generate", gettext("Generate codes"), reverse("codes-generate")))
     return links
 

@@ -5,6 +5,7 @@ answer 404; ids in a body that are out of scope or absent answer 400 ``does_not_
 """
 
 import django_filters
+from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as drf_filters
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -34,10 +35,10 @@ def _account_or_none(pk) -> Account | None:
 
 
 QUEUE_ERRORS = error_responses(
-    s400="`unit_has_no_code` (the unit holds no live code), `code_not_new` (only a new code is queued), "
-         "`unit_has_queued_code` (the unit holds one already), `code_expired`, `does_not_exist` (`unit`)",
-    s403="`billing_by_codes_off` (the service bills monthly), `account_blocked`, `outside_branch`",
-    s404="The code is not in your scope", s409="`code_busy`: another request holds the code or the unit's code")
+    s400=gettext_lazy("`unit_has_no_code` (the unit holds no live code), `code_not_new` (only a new code is queued), "
+         "`unit_has_queued_code` (the unit holds one already), `code_expired`, `does_not_exist` (`unit`)"),
+    s403=gettext_lazy("`billing_by_codes_off` (the service bills monthly), `account_blocked`, `outside_branch`"),
+    s404=gettext_lazy("The code is not in your scope"), s409=gettext_lazy("`code_busy`: another request holds the code or the unit's code"))
 
 
 class CodeFilter(ServiceFilterMixin):
@@ -47,14 +48,14 @@ class CodeFilter(ServiceFilterMixin):
     state = django_filters.ChoiceFilter(
         choices=[("new", "new"), ("queued", "queued"), ("active", "active"), ("expired", "expired")], method="filter_state")
     include_expired = drf_filters.BooleanFilter(method="filter_nothing",
-                                                   help_text="Also list expired codes (hidden by default).")
+                                                   help_text=gettext_lazy("Also list expired codes (hidden by default)."))
     assigned = drf_filters.BooleanFilter(field_name="unit", lookup_expr="isnull", exclude=True)
     shared_with = IdFilter(field_name="shared_with_id")
     unit = IdFilter(field_name="unit_id")
-    validity_days = IdFilter(field_name="validity_days", help_text="A whole number of days.")
+    validity_days = IdFilter(field_name="validity_days", help_text=gettext_lazy("A whole number of days."))
     expires_before = IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
     expires_after = IsoDateTimeFilter(field_name="expires_at", lookup_expr="gte")
-    search = django_filters.CharFilter(method="filter_search", help_text="A code, a unit name or an IMEI.")
+    search = django_filters.CharFilter(method="filter_search", help_text=gettext_lazy("A code, a unit name or an IMEI."))
 
     def filter_state(self, queryset, name, value):
         return queries.filter_state(queryset, value, clock.now())
@@ -125,9 +126,9 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ApplySerializer, responses={200: CodeSerializer, **error_responses(
-        s400="`unit_has_code` (the unit holds a live code: send `queue: true` to queue this one), `code_in_use`, "
-             "`code_expired`, `code_queued`, `code_not_new` (with `queue`), `does_not_exist`",
-        s403="`billing_by_codes_off`, `account_blocked`, `outside_branch`", s409="`code_busy`")})
+        s400=gettext_lazy("`unit_has_code` (the unit holds a live code: send `queue: true` to queue this one), `code_in_use`, "
+             "`code_expired`, `code_queued`, `code_not_new` (with `queue`), `does_not_exist`"),
+        s403=gettext_lazy("`billing_by_codes_off`, `account_blocked`, `outside_branch`"), s409=gettext_lazy("`code_busy`"))})
     @action(detail=False, methods=["post"], throttle_scope="apply_code",
             allowed_roles=rights.CODE_APPLYING_ROLES)
     def apply(self, request):
@@ -147,16 +148,16 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return code, body.validated_data
 
     @extend_schema(request=UnitSerializer, responses={200: CodeSerializer, **QUEUE_ERRORS},
-                   summary="Queue a new code on a unit that holds a live code: it starts when that code ends")
+                   summary=gettext_lazy("Queue a new code on a unit that holds a live code: it starts when that code ends"))
     @action(detail=True, methods=["post"])
     def queue(self, request, code=None):
         code, data = self._code_and_body(request, UnitSerializer)
         return self._answer(operations.queue_code(actor=request.user, code=code, unit=data["unit"]))
 
     @extend_schema(request=None, responses={200: CodeSerializer, **error_responses(
-        s400="`code_not_queued`", s403="`billing_by_codes_off`, `account_blocked`",
-        s404="The code is not in your scope",
-        s409="`code_busy`")}, summary="Take a queued code off its unit's queue: it is new again")
+        s400=gettext_lazy("`code_not_queued`"), s403=gettext_lazy("`billing_by_codes_off`, `account_blocked`"),
+        s404=gettext_lazy("The code is not in your scope"),
+        s409=gettext_lazy("`code_busy`"))}, summary=gettext_lazy("Take a queued code off its unit's queue: it is new again"))
     @action(detail=True, methods=["post"])
     def unqueue(self, request, code=None):
         return self._answer(operations.unqueue_code(actor=request.user, code=self.get_object()))

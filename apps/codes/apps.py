@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CodesConfig(AppConfig):
     name = "apps.codes"
     label = "codes"
-    verbose_name = "Activation codes"
+    verbose_name = _("Activation codes")
 
     def ready(self):
         """Connect the codes app's part of other apps' operations (``receivers``) to their signals, and

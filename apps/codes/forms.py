@@ -2,9 +2,13 @@
 report and expiry notices. Choices are always scoped to the operator."""
 
 
+from django.utils.translation import gettext
 from django import forms
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.accounts.models import Account, Operator
 from apps.core.admin import OperationForm
@@ -27,6 +31,13 @@ def share_targets_for(user):
     return qs.select_related("service").order_by("service__name", "path")
 
 
+def _days(count: int) -> str:
+    return ngettext("%(days)d day", "%(days)d days", count) % {"days": count}
+
+
+lazy_days = lazy(_days, str)
+
+
 class AccountChoiceField(forms.ModelChoiceField):
     """An account choice labelled with its real path from the viewer's level (North › North-East; the
     platform operator's start with the service): ``labels`` is the viewer's ``PathLabels``."""
@@ -38,16 +49,17 @@ class AccountChoiceField(forms.ModelChoiceField):
 
 
 class GenerateForm(forms.Form):
-    service = forms.ModelChoiceField(queryset=Account.objects.none(), required=False,
-                                     help_text="The service the codes belong to.")
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_BATCH, initial=10)
+    service = forms.ModelChoiceField(label=_("Service"), queryset=Account.objects.none(), required=False,
+                                     help_text=_("The service the codes belong to."))
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=MAX_BATCH, initial=10)
     validity_preset = forms.TypedChoiceField(
-        label="Validity", coerce=int, required=False, initial=365,
-        choices=[(d, f"{d} days") for d in VALIDITY_PRESETS] + [("", "Other…")])
-    validity_days = forms.IntegerField(label="Other validity (days)", min_value=1, max_value=MAX_VALIDITY_DAYS,
-                                       required=False, help_text=f"1 to {MAX_VALIDITY_DAYS:,} days.")
+        label=_("Validity"), coerce=int, required=False, initial=365,
+        choices=[(d, lazy_days(d)) for d in VALIDITY_PRESETS] + [("", _("Other…"))])
+    validity_days = forms.IntegerField(label=_("Other validity (days)"), min_value=1, max_value=MAX_VALIDITY_DAYS,
+                                       required=False,
+                                       help_text=format_lazy(_("1 to {} days."), f"{MAX_VALIDITY_DAYS:,}"))
     shared_with = AccountChoiceField(queryset=Account.objects.none(), required=False,
-                                     label="Share with distributor", help_text="Optional.")
+                                     label=_("Share with distributor"), help_text=_("Optional."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,7 +76,7 @@ class GenerateForm(forms.Form):
         data = super().clean()
         days = data.get("validity_days") or data.get("validity_preset")
         if not days:
-            self.add_error("validity_days", "Choose a preset or type a number of days.")
+            self.add_error("validity_days", gettext("Choose a preset or type a number of days."))
         data["days"] = days
         return data
 
@@ -74,9 +86,9 @@ class GenerateForm(forms.Form):
 
 
 class ApplyForm(forms.Form):
-    code = forms.CharField(max_length=80, help_text="32 characters; case, spaces and dashes do not matter.",
+    code = forms.CharField(label=_("Code"), max_length=80, help_text=_("32 characters; case, spaces and dashes do not matter."),
                            widget=forms.TextInput(attrs={"size": 44, "autocomplete": "off", "autofocus": True}))
-    unit = forms.ModelChoiceField(queryset=None, help_text="A unit of your branch.")
+    unit = forms.ModelChoiceField(label=_("Unit"), queryset=None, help_text=_("A unit of your branch."))
     # Offered (shown) once the chosen unit turns out to hold a live code (SPEC §9.5).
     queue = forms.BooleanField(required=False, widget=forms.HiddenInput, label=_("Queue it after the live code"),
                                help_text=_("The code starts the instant the unit's live code ends: no day is lost."))
@@ -99,12 +111,12 @@ class ApplyForm(forms.Form):
     def clean_code(self):
         text = normalize_code(self.cleaned_data["code"])
         if text is None:
-            raise forms.ValidationError("A code is 32 hexadecimal characters (spaces and dashes are ignored).")
+            raise forms.ValidationError(gettext("A code is 32 hexadecimal characters (spaces and dashes are ignored)."))
         return text
 
 
 class ShareForm(forms.Form):
-    account = AccountChoiceField(queryset=Account.objects.none(), label="Share with")
+    account = AccountChoiceField(queryset=Account.objects.none(), label=_("Share with"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,7 +126,7 @@ class ShareForm(forms.Form):
 
 
 class AssignUnitsForm(forms.Form):
-    units = forms.ModelMultipleChoiceField(queryset=None, help_text="One code per unit, units in name order.")
+    units = forms.ModelMultipleChoiceField(label=_("Units"), queryset=None, help_text=_("One code per unit, units in name order."))
     picker = "codes.assign"  # apps.core.pickers: searchable, the same units as ``units_qs``
 
     def __init__(self, *args, units_qs, user, **kwargs):
@@ -145,15 +157,15 @@ class QueueUnitsForm(AssignUnitsForm):
 class LogFilterForm(DayRangeMixin, forms.Form):
     """The code log report's filters; the range defaults to today in the operator's time zone."""
 
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="Inclusive.")
+    since = forms.DateField(label=_("Since"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text=_("Inclusive."))
     service = forms.ModelChoiceField(queryset=Account.objects.none(), required=False,
                                      empty_label=_("Every service"), label=_("Service"))
-    action = forms.ChoiceField(required=False, choices=[("", "Any action"), *CodeAction.choices])
-    account = forms.ModelChoiceField(queryset=Account.objects.none(), required=False)
-    unit = forms.CharField(required=False, help_text="Unit name (contains) or id.")
-    code = forms.CharField(required=False)
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=[("", _("Any action")), *CodeAction.choices])
+    account = forms.ModelChoiceField(label=_("Account"), queryset=Account.objects.none(), required=False)
+    unit = forms.CharField(label=_("Unit"), required=False, help_text=_("Unit name (contains) or id."))
+    code = forms.CharField(label=_("Code"), required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -175,8 +187,8 @@ class LogFilterForm(DayRangeMixin, forms.Form):
 class ExpiryNoticeForm(OperationForm):
     """Create or change a notice through ``create_notice`` / ``update_notice``."""
 
-    service = forms.ModelChoiceField(queryset=Account.objects.filter(parent__isnull=True), required=False,
-                                     help_text="Platform operator: the service this notice belongs to.")
+    service = forms.ModelChoiceField(label=_("Service"), queryset=Account.objects.filter(parent__isnull=True), required=False,
+                                     help_text=_("Platform operator: the service this notice belongs to."))
 
     class Meta:
         model = ExpiryNotice

@@ -29,9 +29,9 @@ def branch_of(path: str) -> int | None:
 
 
 class CodeStatus(models.TextChoices):
-    NEW = "new", "New"
-    ACTIVE = "active", "Active"
-    EXPIRED = "expired", "Expired"
+    NEW = "new", _("New")
+    ACTIVE = "active", _("Active")
+    EXPIRED = "expired", _("Expired")
     # Waiting on ``queued_on`` for its live code to end (SPEC §9.5); its clock is planned, not running.
     QUEUED = "queued", _("Queued")
 
@@ -45,36 +45,37 @@ class ActivationCode(models.Model):
     the branch (plus a prefix match below the first level) that an index returns newest first.
     """
 
-    code = models.CharField(max_length=32)
+    code = models.CharField(verbose_name=_("code"), max_length=32)
     # No index of its own: ``code_service_created`` starts with the service.
-    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+", db_index=False,
-                                help_text="The top account the code belongs to (denormalised).")
-    validity_days = models.PositiveIntegerField(
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.PROTECT, related_name="+", db_index=False,
+                                help_text=_("The top account the code belongs to (denormalised)."))
+    validity_days = models.PositiveIntegerField(verbose_name=_("validity days"),
         validators=[MinValueValidator(1), MaxValueValidator(MAX_VALIDITY_DAYS)])
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("created at"))
     # Indexed by ``code_shared_created`` (which starts with it).
-    shared_with = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.PROTECT,
+    shared_with = models.ForeignKey("accounts.Account", verbose_name=_("shared with"), null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="shared_codes", db_index=False)
-    holder_path = models.CharField(max_length=512, editable=False)
-    holder_branch = models.BigIntegerField(null=True, blank=True, editable=False,
-                                           help_text="The holder's dealer branch (its account one level below "
-                                                     "the top); empty while the top holds the code.")
-    status = models.CharField(max_length=10, choices=CodeStatus.choices, default=CodeStatus.NEW)
-    activated_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    unit = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="codes")
-    cleared_at = models.DateTimeField(null=True, blank=True,
-                                      help_text="When the daily job took the expired code off its unit.")
+    holder_path = models.CharField(verbose_name=_("holder path"), max_length=512, editable=False)
+    holder_branch = models.BigIntegerField(verbose_name=_("holder branch"), null=True, blank=True, editable=False,
+                                           help_text=_("The holder's dealer branch (its account one level below "
+                                                     "the top); empty while the top holds the code."))
+    status = models.CharField(verbose_name=_("status"), max_length=10, choices=CodeStatus.choices, default=CodeStatus.NEW)
+    activated_at = models.DateTimeField(verbose_name=_("activated at"), null=True, blank=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
+    unit = models.ForeignKey("units.Unit", verbose_name=_("unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="codes")
+    cleared_at = models.DateTimeField(verbose_name=_("cleared at"), null=True, blank=True,
+                                      help_text=_("When the daily job took the expired code off its unit."))
     # The renewal queue (SPEC §9.5): the unit this code waits on while its status is ``queued``. The
     # planned clock (``activated_at`` = the live code's ``expires_at``) is written when it is queued, so
     # reads derive the start without a join; the sweep starts it at that instant.
-    queued_on = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT,
+    queued_on = models.ForeignKey("units.Unit", verbose_name=_("queued on"), null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="queued_codes", db_index=False,
                                   help_text=_("The unit this code waits on, to start when its live code ends."))
 
     class Meta:
+        verbose_name_plural = _("activation codes")
         ordering = ["-created_at", "id"]
-        verbose_name = "activation code"
+        verbose_name = _("activation code")
         constraints = [
             # A constraint rather than ``unique=True``: PostgreSQL then gets no second, pattern-ops index
             # on the code (codes are only ever looked up whole), one index fewer to write per row.
@@ -195,17 +196,17 @@ class ActivationCode(models.Model):
 
 
 class CodeAction(models.TextChoices):
-    GENERATED = "generated", "Generated"
-    SHARED = "shared", "Shared"
-    UNSHARED = "unshared", "Unshared"
-    ASSIGNED = "assigned", "Assigned"
-    UNASSIGNED = "unassigned", "Unassigned"
-    REASSIGNED = "reassigned", "Reassigned"
-    APPLIED = "applied", "Applied by hand"
-    EXPIRED = "expired", "Expired"
-    CLEARED = "cleared", "Cleared"
-    UNIT_DEACTIVATED = "unit_deactivated", "Unit deactivated"
-    UNIT_ACTIVATED = "unit_activated", "Unit activated"
+    GENERATED = "generated", _("Generated")
+    SHARED = "shared", _("Shared")
+    UNSHARED = "unshared", _("Unshared")
+    ASSIGNED = "assigned", _("Assigned")
+    UNASSIGNED = "unassigned", _("Unassigned")
+    REASSIGNED = "reassigned", _("Reassigned")
+    APPLIED = "applied", _("Applied by hand")
+    EXPIRED = "expired", _("Expired")
+    CLEARED = "cleared", _("Cleared")
+    UNIT_DEACTIVATED = "unit_deactivated", _("Unit deactivated")
+    UNIT_ACTIVATED = "unit_activated", _("Unit activated")
     QUEUED = "queued", _("Queued")
     UNQUEUED = "unqueued", _("Unqueued")
     RENEWED = "renewed", _("Renewed (queued code started)")
@@ -229,29 +230,29 @@ class CodeEvent(models.Model):
     the unit's account at that time and the code's holder before and after the action.
     """
 
-    at = models.DateTimeField()
-    action = models.CharField(max_length=20, choices=CodeAction.choices)
-    service_id = models.BigIntegerField()
-    actor_id = models.BigIntegerField(null=True, blank=True)
-    actor_name = models.CharField(max_length=150, default="system")
-    code = models.CharField(max_length=32, blank=True, default="")
-    code_id = models.BigIntegerField(null=True, blank=True)
-    unit_id = models.BigIntegerField(null=True, blank=True)
-    unit_name = models.CharField(max_length=200, blank=True, default="")
-    account_id = models.BigIntegerField(null=True, blank=True)
-    account_name = models.CharField(max_length=200, blank=True, default="")
-    account_path = models.CharField(max_length=512, blank=True, default="")
-    holder_path_before = models.CharField(max_length=512, blank=True, default="")
-    holder_path_after = models.CharField(max_length=512, blank=True, default="")
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(verbose_name=_("at"))
+    action = models.CharField(verbose_name=_("action"), max_length=20, choices=CodeAction.choices)
+    service_id = models.BigIntegerField(verbose_name=_("service id"))
+    actor_id = models.BigIntegerField(verbose_name=_("actor id"), null=True, blank=True)
+    actor_name = models.CharField(verbose_name=_("actor name"), max_length=150, default="system")
+    code = models.CharField(verbose_name=_("code"), max_length=32, blank=True, default="")
+    code_id = models.BigIntegerField(verbose_name=_("code id"), null=True, blank=True)
+    unit_id = models.BigIntegerField(verbose_name=_("unit id"), null=True, blank=True)
+    unit_name = models.CharField(verbose_name=_("unit name"), max_length=200, blank=True, default="")
+    account_id = models.BigIntegerField(verbose_name=_("account id"), null=True, blank=True)
+    account_name = models.CharField(verbose_name=_("account name"), max_length=200, blank=True, default="")
+    account_path = models.CharField(verbose_name=_("account path"), max_length=512, blank=True, default="")
+    holder_path_before = models.CharField(verbose_name=_("holder path before"), max_length=512, blank=True, default="")
+    holder_path_after = models.CharField(verbose_name=_("holder path after"), max_length=512, blank=True, default="")
+    before = models.JSONField(verbose_name=_("before"), default=dict, blank=True)
+    after = models.JSONField(verbose_name=_("after"), default=dict, blank=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = "code event"
-        verbose_name_plural = "code log"
+        verbose_name = _("code event")
+        verbose_name_plural = _("code log")
         default_permissions = ("view",)
         indexes = [
             models.Index(fields=["service_id", "-at"], name="codeevent_service_at"),
@@ -290,24 +291,26 @@ class CodeEvent(models.Model):
 class ExpiryNotice(models.Model):
     """A warning shown to (and optionally e-mailed to) operators before their units' codes expire."""
 
-    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
-    author_account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="expiry_notices",
-                                       help_text="The account of the operator who set the notice up.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.PROTECT, related_name="+")
+    author_account = models.ForeignKey("accounts.Account", verbose_name=_("author account"), on_delete=models.PROTECT, related_name="expiry_notices",
+                                       help_text=_("The account of the operator who set the notice up."))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    name = models.CharField(max_length=50)
-    text = models.TextField(max_length=500)
-    days_before = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(99)])
-    repeat = models.BooleanField(default=False, help_text="Show at every page while the condition holds; "
-                                                          "otherwise once, until dismissed.")
-    send_email = models.BooleanField(default=True)
-    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="expiry_notices")
-    created_at = models.DateTimeField()
-    last_run_at = models.DateTimeField(
+    name = models.CharField(verbose_name=_("name"), max_length=50)
+    text = models.TextField(verbose_name=_("text"), max_length=500)
+    days_before = models.PositiveSmallIntegerField(verbose_name=_("days before"), validators=[MinValueValidator(1), MaxValueValidator(99)])
+    repeat = models.BooleanField(verbose_name=_("repeat"), default=False, help_text=_("Show at every page while the condition holds; "
+                                                          "otherwise once, until dismissed."))
+    send_email = models.BooleanField(verbose_name=_("send email"), default=True)
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("recipients"), related_name="expiry_notices")
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    last_run_at = models.DateTimeField(verbose_name=_("last run at"),
         null=True, blank=True, editable=False,
         help_text=_("When the job last recorded this notice's concerned codes; the next run reaches back to here."))
 
     class Meta:
+        verbose_name = _("expiry notice")
+        verbose_name_plural = _("expiry notices")
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(days_before__gte=1, days_before__lte=99),
@@ -327,17 +330,19 @@ class NoticeEmail(models.Model):
     next job run); a claim older than ``CLAIM_TIMEOUT`` (a worker that died mid-send) is taken again.
     """
 
-    notice = models.ForeignKey(ExpiryNotice, on_delete=models.CASCADE, related_name="emails")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True, default="")
+    notice = models.ForeignKey(ExpiryNotice, verbose_name=_("notice"), on_delete=models.CASCADE, related_name="emails")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    claimed_at = models.DateTimeField(verbose_name=_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(verbose_name=_("sent at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(verbose_name=_("attempts"), default=0)
+    last_error = models.CharField(verbose_name=_("last error"), max_length=500, blank=True, default="")
 
     CLAIM_TIMEOUT = timedelta(hours=1)
 
     class Meta:
+        verbose_name = _("notice email")
+        verbose_name_plural = _("notice emails")
         indexes = [
             # The job's catch-up: e-mails not sent yet (a handful; the index holds only those).
             models.Index(fields=["created_at"], name="notice_email_unsent", condition=models.Q(sent_at__isnull=True)),
@@ -356,17 +361,19 @@ class NoticeDelivery(models.Model):
     entitled to see when the delivery was recorded.
     """
 
-    notice = models.ForeignKey(ExpiryNotice, on_delete=models.CASCADE, related_name="deliveries")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    code = models.ForeignKey(ActivationCode, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField()
-    unit_name = models.CharField(max_length=200, blank=True, default="")
-    holder_name = models.CharField(max_length=200, blank=True, default="")
-    email = models.ForeignKey(NoticeEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries",
+    notice = models.ForeignKey(ExpiryNotice, verbose_name=_("notice"), on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="+")
+    code = models.ForeignKey(ActivationCode, verbose_name=_("code"), on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    unit_name = models.CharField(verbose_name=_("unit name"), max_length=200, blank=True, default="")
+    holder_name = models.CharField(verbose_name=_("holder name"), max_length=200, blank=True, default="")
+    email = models.ForeignKey(NoticeEmail, verbose_name=_("email"), null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries",
                               help_text=_("The e-mail that lists this code (none when the notice is not e-mailed)."))
-    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(verbose_name=_("dismissed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("notice delivery")
+        verbose_name_plural = _("notice deliveries")
         constraints = [
             models.UniqueConstraint(fields=["notice", "recipient", "code"], name="notice_delivery_once"),
         ]
@@ -386,19 +393,20 @@ class CodeGenerationJob(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    service = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
-    quantity = models.PositiveIntegerField()
-    validity_days = models.PositiveIntegerField()
-    shared_with = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.SET_NULL,
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"))
+    validity_days = models.PositiveIntegerField(verbose_name=_("validity days"))
+    shared_with = models.ForeignKey("accounts.Account", verbose_name=_("shared with"), null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    done = models.PositiveIntegerField(default=0)
-    message = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(help_text=_("The batch's instant: every code of the job is created at it."))
-    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(verbose_name=_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    done = models.PositiveIntegerField(verbose_name=_("done"), default=0)
+    message = models.CharField(verbose_name=_("message"), max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(verbose_name=_("created at"), help_text=_("The batch's instant: every code of the job is created at it."))
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = _("code generation jobs")
         ordering = ["-created_at", "-id"]
         verbose_name = _("code generation job")
 

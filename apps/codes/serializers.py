@@ -1,5 +1,6 @@
 """API shapes of codes, code events and expiry notices (API.md "Activation codes")."""
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -38,7 +39,7 @@ class CodeSerializer(serializers.ModelSerializer):
     def get_unit(self, obj) -> int | None:
         return obj.unit_id_at(self._now())
 
-    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="The unit this code is queued on."))
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text=gettext_lazy("The unit this code is queued on.")))
     def get_queued_on(self, obj) -> int | None:
         return obj.queued_on_id_at(self._now())
 
@@ -51,7 +52,7 @@ class GenerateSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_BATCH)
     validity_days = serializers.IntegerField(min_value=1, max_value=MAX_VALIDITY_DAYS)
     shared_with = IdInputField(required=False, allow_null=True)
-    service = IdInputField(required=False, help_text="Platform operator: the service (top account id).")
+    service = IdInputField(required=False, help_text=gettext_lazy("Platform operator: the service (top account id)."))
 
 
 class UnitSerializer(serializers.Serializer):
@@ -69,10 +70,10 @@ class OptionalAccountRefSerializer(serializers.Serializer):
 class ApplySerializer(serializers.Serializer):
     code = serializers.CharField(max_length=80)
     unit = IdInputField()
-    service = IdInputField(required=False, help_text="Platform operator: the unit's service.")
+    service = IdInputField(required=False, help_text=gettext_lazy("Platform operator: the unit's service."))
     queue = serializers.BooleanField(required=False, default=False,
-                                     help_text="Queue the code on a unit that holds a live code (without it: "
-                                               "400 unit_has_code).")
+                                     help_text=gettext_lazy("Queue the code on a unit that holds a live code (without it: "
+                                               "400 unit_has_code)."))
 
 
 # The project's error shape (apps/core/errors.py), for the schema's error answers.
@@ -109,7 +110,7 @@ class RecipientsField(serializers.ListField):
 class ExpiryNoticeSerializer(serializers.ModelSerializer):
     recipients = RecipientsField(allow_empty=False, max_length=1000)
     service = IdInputField(required=False, write_only=True,
-                                       help_text="Platform operator: the service the notice belongs to.")
+                                       help_text=gettext_lazy("Platform operator: the service the notice belongs to."))
 
     class Meta:
         model = ExpiryNotice

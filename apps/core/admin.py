@@ -6,6 +6,7 @@ import csv
 import json
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -102,7 +103,7 @@ class OutOfScopeIs404:
     """Another scope's object by id is a 404 (as in the API), not Django's redirect with a message."""
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(f"No {opts.verbose_name} with id {object_id} here.")
+        raise Http404(gettext("No %(object)s with id %(object_id)s here.") % {"object": opts.verbose_name, "object_id": object_id})
 
 
 class ScopedAdminMixin(OutOfScopeIs404):

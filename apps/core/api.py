@@ -8,6 +8,7 @@ import logging
 import re
 
 import django_filters
+from django.utils.translation import gettext_lazy
 from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -118,7 +119,7 @@ class ServiceFilterMixin(django_filters.FilterSet):
     ``service_field`` names the path from the row to its service id."""
 
     service_field = "service_id"
-    service = IdFilter(method="filter_service", help_text="Top account id (the platform operator's service filter).")
+    service = IdFilter(method="filter_service", help_text=gettext_lazy("Top account id (the platform operator's service filter)."))
 
     def filter_service(self, queryset, name, value):
         return queryset.filter(**{self.service_field: value}) if value is not None else queryset
@@ -264,7 +265,7 @@ def _error_paths(detail, prefix: str = "") -> dict[str, list[str]]:
 
 def _fields_body(fields: dict) -> dict:
     first = next(iter(fields.items()), None)
-    summary = "Invalid input."
+    summary = str(_("Invalid input."))
     if first:
         name, reasons = first
         reason = reasons[0] if isinstance(reasons, list) and reasons else reasons
@@ -291,7 +292,7 @@ def exception_handler(exc, context):
         return Response({"detail": str(_("The request is malformed.")), "code": "invalid"},
                         status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
-        return Response({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+        return Response({"detail": str(_("Not found.")), "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     from rest_framework.views import exception_handler as drf_exception_handler  # avoids an import cycle

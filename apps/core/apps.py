@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 from django.db.models.signals import post_migrate
 
 
@@ -11,6 +12,7 @@ def _seed_after_migrate(sender, **kwargs):
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
+    verbose_name = _("Core")
 
     def ready(self):
         # Role groups need the permissions, which Django creates in post_migrate.

@@ -4,6 +4,8 @@ Every error has a machine ``code`` (API.md vocabulary), a human ``detail`` and o
 ``fields`` (field name → list of reasons).
 """
 
+from django.utils.translation import gettext
+
 
 class DomainError(Exception):
     status = 400
@@ -42,7 +44,8 @@ class DoesNotExist(DomainError):
 
     @classmethod
     def field(cls, name: str) -> "DoesNotExist":
-        return cls(f"{name}: no such object.", fields={name: ["No such object."]})
+        detail = gettext("no such object.")  # the detail's lower-case reason after the field's name
+        return cls(f"{name}: {detail}", fields={name: [gettext("No such object.")]})
 
 
 class Forbidden(DomainError):

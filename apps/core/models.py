@@ -8,12 +8,13 @@ class JobOutcome(models.Model):
     """The last run of one Celery task that beat schedules: when it ended, whether it succeeded and what it
     answered (``apps.core.jobs`` writes it from Celery's ``task_postrun`` signal, in the worker)."""
 
-    task = models.CharField(max_length=200, unique=True)
-    finished_at = models.DateTimeField()
-    state = models.CharField(max_length=20)  # Celery's: SUCCESS, FAILURE, RETRY…
-    summary = models.CharField(max_length=300, blank=True, default="")
+    task = models.CharField(verbose_name=_("task"), max_length=200, unique=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"))
+    state = models.CharField(verbose_name=_("state"), max_length=20)  # Celery's: SUCCESS, FAILURE, RETRY…
+    summary = models.CharField(verbose_name=_("summary"), max_length=300, blank=True, default="")
 
     class Meta:
+        verbose_name_plural = _("job outcomes")
         verbose_name = _("job outcome")
 
     def __str__(self):

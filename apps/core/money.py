@@ -37,11 +37,12 @@ def money_text(value) -> str:
 def currency_format_error(pattern: str) -> str | None:
     """Why ``pattern`` is not a valid currency format, or None when it is."""
     if len(pattern) > 20:
-        return "At most 20 characters."
+        return gettext("At most 20 characters.")
     if pattern.count(_PLACEHOLDER) != 1:
-        return "Must contain %.02f exactly once, e.g. '%.02f $' or '€%.02f'."
+        return gettext("Must contain %(placeholder)s exactly once, e.g. %(first)s or %(second)s.") % {
+            "placeholder": _PLACEHOLDER, "first": f"'{_PLACEHOLDER} $'", "second": f"'€{_PLACEHOLDER}'"}
     if "%" in pattern.replace(_PLACEHOLDER, ""):
-        return "No '%' other than the one in %.02f."
+        return gettext("No %(sign)s other than the one in %(placeholder)s.") % {"sign": "'%'", "placeholder": _PLACEHOLDER}
     return None
 
 

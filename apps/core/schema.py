@@ -14,19 +14,20 @@ that shape to each operation for the statuses it can answer and it does not docu
   applications of codes).
 """
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 ERROR_DESCRIPTIONS = {
-    "400": "Malformed input, or an id in the body out of scope or absent (`fields` names each field).",
-    "401": "No credentials, or a bad or revoked token.",
-    "403": "A role that may never use this endpoint, or a refusal of rights (the `code` says which).",
-    "404": "The object in the path is out of scope or absent (or the page is past the end).",
-    "409": "Conflict: a row locked by another request, a plan in use, a confirmation required, a key reused.",
-    "413": "The request body is too large.",
-    "415": "The request body's media type is not one the endpoint reads (JSON, a form or multipart).",
-    "429": "Too many requests (failed token authentications from this address, or code applications).",
+    "400": gettext_lazy("Malformed input, or an id in the body out of scope or absent (`fields` names each field)."),
+    "401": gettext_lazy("No credentials, or a bad or revoked token."),
+    "403": gettext_lazy("A role that may never use this endpoint, or a refusal of rights (the `code` says which)."),
+    "404": gettext_lazy("The object in the path is out of scope or absent (or the page is past the end)."),
+    "409": gettext_lazy("Conflict: a row locked by another request, a plan in use, a confirmation required, a key reused."),
+    "413": gettext_lazy("The request body is too large."),
+    "415": gettext_lazy("The request body's media type is not one the endpoint reads (JSON, a form or multipart)."),
+    "429": gettext_lazy("Too many requests (failed token authentications from this address, or code applications)."),
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -34,11 +35,11 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API (SPEC §8.7); some errors add members of their own."""
 
-    detail = serializers.CharField(help_text="What went wrong, in the reader's language.")
-    code = serializers.CharField(help_text="A stable machine code (snake_case English), e.g. `invalid`, "
-                                           "`does_not_exist`, `not_found`, `permission_denied`, `throttled`.")
+    detail = serializers.CharField(help_text=gettext_lazy("What went wrong, in the reader's language."))
+    code = serializers.CharField(help_text=gettext_lazy("A stable machine code (snake_case English), e.g. `invalid`, "
+                                           "`does_not_exist`, `not_found`, `permission_denied`, `throttled`."))
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
-                                   help_text="Field name → the reasons it was refused (400).")
+                                   help_text=gettext_lazy("Field name → the reasons it was refused (400)."))
 
 
 def error_responses(**statuses: str) -> dict:

@@ -5,6 +5,7 @@ distributor gets 403. Both answers are computed, not paged: the dashboard an obj
 array of one row per local day (SPEC §9.8 "Lists").
 """
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -19,13 +20,13 @@ from . import queries
 
 PERCENT = {"max_digits": 5, "decimal_places": 2}
 SERVICE_PARAM = OpenApiParameter(
-    "service", OpenApiTypes.INT, description="The service's top account id: required for the platform operator, "
-                                             "ignored for everyone else.")
+    "service", OpenApiTypes.INT, description=gettext_lazy("The service's top account id: required for the platform operator, "
+                                             "ignored for everyone else."))
 
 
 
-COMMON_ERRORS = {"s401": "No or bad credentials.",
-                 "s403": "`permission_denied`: a restricted distributor has no dashboard."}
+COMMON_ERRORS = {"s401": gettext_lazy("No or bad credentials."),
+                 "s403": gettext_lazy("`permission_denied`: a restricted distributor has no dashboard.")}
 
 
 class UnitFiguresSerializer(serializers.Serializer):
@@ -34,17 +35,17 @@ class UnitFiguresSerializer(serializers.Serializer):
 
 
 class CodeFiguresSerializer(serializers.Serializer):
-    new = serializers.IntegerField(help_text="Never assigned (queued codes excluded).")
-    on_unit = serializers.IntegerField(help_text="Live on a unit.")
-    running_unassigned = serializers.IntegerField(help_text="Clock running, on no unit.")
-    queued = serializers.IntegerField(help_text="Waiting on a unit for its live code to end.")
-    expiring_7 = serializers.IntegerField(help_text="now < expires_at ≤ now + 7 days.")
-    expiring_30 = serializers.IntegerField(help_text="now < expires_at ≤ now + 30 days (includes the 7).")
+    new = serializers.IntegerField(help_text=gettext_lazy("Never assigned (queued codes excluded)."))
+    on_unit = serializers.IntegerField(help_text=gettext_lazy("Live on a unit."))
+    running_unassigned = serializers.IntegerField(help_text=gettext_lazy("Clock running, on no unit."))
+    queued = serializers.IntegerField(help_text=gettext_lazy("Waiting on a unit for its live code to end."))
+    expiring_7 = serializers.IntegerField(help_text=gettext_lazy("now < expires_at ≤ now + 7 days."))
+    expiring_30 = serializers.IntegerField(help_text=gettext_lazy("now < expires_at ≤ now + 30 days (includes the 7)."))
 
 
 class AccountFiguresSerializer(serializers.Serializer):
-    blocked = serializers.IntegerField(help_text="Blocked themselves (not through an ancestor).")
-    blocking_soon = serializers.IntegerField(help_text="Not blocked; the kernel predicts a block within 5 days.")
+    blocked = serializers.IntegerField(help_text=gettext_lazy("Blocked themselves (not through an ancestor)."))
+    blocking_soon = serializers.IntegerField(help_text=gettext_lazy("Not blocked; the kernel predicts a block within 5 days."))
 
 
 class BalanceSerializer(serializers.Serializer):
@@ -54,9 +55,9 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class DiscountFiguresSerializer(serializers.Serializer):
-    applied = serializers.DecimalField(allow_null=True, help_text="The last saved day's applied discount.",
+    applied = serializers.DecimalField(allow_null=True, help_text=gettext_lazy("The last saved day's applied discount."),
                                        **PERCENT)
-    month_average = serializers.DecimalField(allow_null=True, help_text="The mean of this month's saved days.",
+    month_average = serializers.DecimalField(allow_null=True, help_text=gettext_lazy("The mean of this month's saved days."),
                                              **PERCENT)
 
 
@@ -64,16 +65,16 @@ class DashboardSerializer(serializers.Serializer):
     units = UnitFiguresSerializer()
     codes = CodeFiguresSerializer()
     accounts = AccountFiguresSerializer()
-    lowest_balances = BalanceSerializer(many=True, help_text="The ten lowest, your own account left out.")
+    lowest_balances = BalanceSerializer(many=True, help_text=gettext_lazy("The ten lowest, your own account left out."))
     discount = DiscountFiguresSerializer(
         required=False, allow_null=True,
-        help_text="Top users and the platform operator only (absent for distributors); null where the service "
-                  "has the discount off.")
+        help_text=gettext_lazy("Top users and the platform operator only (absent for distributors); null where the service "
+                  "has the discount off."))
 
 
 class ForecastDaySerializer(serializers.Serializer):
-    day = serializers.DateField(help_text="A local day of the service's time zone.")
-    units = serializers.IntegerField(help_text="Units deactivated that day unless a code is added.")
+    day = serializers.DateField(help_text=gettext_lazy("A local day of the service's time zone."))
+    units = serializers.IntegerField(help_text=gettext_lazy("Units deactivated that day unless a code is added."))
 
 
 class ForecastQuerySerializer(serializers.Serializer):
@@ -90,7 +91,7 @@ class DashboardView(GenericAPIView):
     # the browsable API's renderer does not re-check permissions outside the error handler.
 
     @extend_schema(parameters=[SERVICE_PARAM], responses={200: DashboardSerializer, **error_responses(
-        s400="`invalid` (`service` missing or not an id), `does_not_exist` (`service`)", **COMMON_ERRORS)})
+        s400=gettext_lazy("`invalid` (`service` missing or not an id), `does_not_exist` (`service`)"), **COMMON_ERRORS)})
     def get(self, request):
         scope = queries.scope_for(request.user, request.query_params.get("service"))
         figures = queries.dashboard(scope, clock.now())
@@ -111,13 +112,13 @@ class ForecastView(GenericAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("days", OpenApiTypes.INT, description="1–366 (default 90): rows from today, the "
-                                                                   "service's local day."),
-            OpenApiParameter("distributor", OpenApiTypes.INT, description="An account id of your scope: only units "
-                                                                          "in its subtree."),
+            OpenApiParameter("days", OpenApiTypes.INT, description=gettext_lazy("1–366 (default 90): rows from today, the "
+                                                                   "service's local day.")),
+            OpenApiParameter("distributor", OpenApiTypes.INT, description=gettext_lazy("An account id of your scope: only units "
+                                                                          "in its subtree.")),
             SERVICE_PARAM],
         responses={200: ForecastDaySerializer(many=True), **error_responses(
-            s400="`invalid` (`days` out of 1–366, `service` missing), `does_not_exist` (`distributor`, `service`)",
+            s400=gettext_lazy("`invalid` (`days` out of 1–366, `service` missing), `does_not_exist` (`distributor`, `service`)"),
             **COMMON_ERRORS)})
     def get(self, request):
         scope = queries.scope_for(request.user, request.query_params.get("service"))

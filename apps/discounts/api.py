@@ -8,6 +8,7 @@ table the daily job stored with it (``tables``; calculated now before the first 
 
 import re
 
+from django.utils.translation import gettext_lazy
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -26,8 +27,8 @@ from .models import DiscountAccountRow, DiscountUnitRow
 
 MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 PERCENT = {"max_digits": 5, "decimal_places": 2}
-SERVICE_PARAM = OpenApiParameter("service", OpenApiTypes.INT, description="Top account id (platform operator).")
-PREVIEW_PARAM = OpenApiParameter("preview", OpenApiTypes.BOOL, description="1: recalculate now, save nothing.")
+SERVICE_PARAM = OpenApiParameter("service", OpenApiTypes.INT, description=gettext_lazy("Top account id (platform operator)."))
+PREVIEW_PARAM = OpenApiParameter("preview", OpenApiTypes.BOOL, description=gettext_lazy("1: recalculate now, save nothing."))
 
 
 class UnitCountsSerializer(serializers.Serializer):
@@ -38,7 +39,7 @@ class UnitCountsSerializer(serializers.Serializer):
 
 
 class MonthSummarySerializer(serializers.Serializer):
-    days = serializers.IntegerField(help_text="Days saved so far this month.")
+    days = serializers.IntegerField(help_text=gettext_lazy("Days saved so far this month."))
     average = serializers.DecimalField(allow_null=True, **PERCENT)
 
 
@@ -48,7 +49,7 @@ class DiscountSerializer(serializers.Serializer):
     applied = serializers.DecimalField(**PERCENT)
     units = UnitCountsSerializer()
     month = MonthSummarySerializer()
-    day = serializers.DateField(allow_null=True, help_text="The saved day shown; null when calculated now.")
+    day = serializers.DateField(allow_null=True, help_text=gettext_lazy("The saved day shown; null when calculated now."))
     estimated = serializers.BooleanField()
     preview = serializers.BooleanField()
 
@@ -145,7 +146,7 @@ class DiscountUnitsView(DiscountServiceMixin, GenericAPIView):
     serializer_class = UnitDiscountSerializer
 
     @extend_schema(parameters=[PREVIEW_PARAM, SERVICE_PARAM,
-                               OpenApiParameter("account", OpenApiTypes.INT, description="Only this account's units.")],
+                               OpenApiParameter("account", OpenApiTypes.INT, description=gettext_lazy("Only this account's units."))],
                    responses=UnitDiscountSerializer(many=True))
     def get(self, request):
         service = self.service()
@@ -169,7 +170,7 @@ class DiscountHistoryView(DiscountServiceMixin, GenericAPIView):
     pagination_class = None
 
     @extend_schema(
-        parameters=[SERVICE_PARAM, OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM; default: now.")],
+        parameters=[SERVICE_PARAM, OpenApiParameter("month", OpenApiTypes.STR, description=gettext_lazy("YYYY-MM; default: now."))],
         responses=inline_serializer("DiscountHistory", {
             "month": serializers.CharField(), "days": HistoryDaySerializer(many=True),
             "average": serializers.DecimalField(allow_null=True, **PERCENT)}))
@@ -192,21 +193,21 @@ class DiscountHistoryView(DiscountServiceMixin, GenericAPIView):
 
 
 class SuggestionSerializer(serializers.Serializer):
-    feature = serializers.CharField(help_text="The line of the points tables (sensors, fuel_sensors, commands, "
+    feature = serializers.CharField(help_text=gettext_lazy("The line of the points tables (sensors, fuel_sensors, commands, "
                                               "service_intervals, eco_driving, road_limits_speeding, eco_criterion, "
                                               "storage, app, cms_manager, messages, an object counter name) or "
-                                              "unit_grant / account_grant for an eligibility change.")
-    change = serializers.CharField(help_text="The change, in the reader's language.")
-    points = serializers.IntegerField(help_text="Points the change takes off (0 for a grant removal).")
+                                              "unit_grant / account_grant for an eligibility change."))
+    change = serializers.CharField(help_text=gettext_lazy("The change, in the reader's language."))
+    points = serializers.IntegerField(help_text=gettext_lazy("Points the change takes off (0 for a grant removal)."))
     discount_after = serializers.DecimalField(
-        help_text="The unit's discount after the change; for an account, its average discount.", **PERCENT)
-    units = serializers.IntegerField(help_text="How many units' discount rises.")
+        help_text=gettext_lazy("The unit's discount after the change; for an account, its average discount."), **PERCENT)
+    units = serializers.IntegerField(help_text=gettext_lazy("How many units' discount rises."))
 
 
 class AdviceSerializer(serializers.Serializer):
-    discount = serializers.DecimalField(allow_null=True, help_text="The discount now (null: a unit the discount "
-                                                                   "does not count).", **PERCENT)
-    suggestions = SuggestionSerializer(many=True, help_text="Best first: by discount after, then points.")
+    discount = serializers.DecimalField(allow_null=True, help_text=gettext_lazy("The discount now (null: a unit the discount "
+                                                                   "does not count)."), **PERCENT)
+    suggestions = SuggestionSerializer(many=True, help_text=gettext_lazy("Best first: by discount after, then points."))
 
 
 _ERROR = inline_serializer("AdviceError", {"detail": serializers.CharField(), "code": serializers.CharField(),
@@ -221,16 +222,16 @@ class DiscountAdviceView(DiscountServiceMixin, GenericAPIView):
     pagination_class = None
 
     @extend_schema(
-        parameters=[OpenApiParameter("unit", OpenApiTypes.INT, description="A unit of the service."),
-                    OpenApiParameter("account", OpenApiTypes.INT, description="An account of the service."),
+        parameters=[OpenApiParameter("unit", OpenApiTypes.INT, description=gettext_lazy("A unit of the service.")),
+                    OpenApiParameter("account", OpenApiTypes.INT, description=gettext_lazy("An account of the service.")),
                     SERVICE_PARAM],
         responses={200: AdviceSerializer,
-                   400: OpenApiResponse(_ERROR, description="Neither or both of unit and account (invalid), an id "
+                   400: OpenApiResponse(_ERROR, description=gettext_lazy("Neither or both of unit and account (invalid), an id "
                                                             "not of the service (does_not_exist), no service given "
-                                                            "by the platform operator."),
-                   401: OpenApiResponse(_ERROR, description="No or bad credentials."),
-                   404: OpenApiResponse(_ERROR, description="Not a top user or the platform operator, or the "
-                                                            "service's discount is off.")})
+                                                            "by the platform operator.")),
+                   401: OpenApiResponse(_ERROR, description=gettext_lazy("No or bad credentials.")),
+                   404: OpenApiResponse(_ERROR, description=gettext_lazy("Not a top user or the platform operator, or the "
+                                                            "service's discount is off."))})
     def get(self, request):
         service = self.service()
         kind, pk, account_id = queries.advice_subject(service, unit=request.query_params.get("unit"),

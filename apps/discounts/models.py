@@ -15,23 +15,24 @@ PERCENT = {"max_digits": 5, "decimal_places": 2}
 
 
 class DiscountSnapshot(models.Model):
-    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="discount_snapshots",
-                                help_text="The top account (service).")
-    day = models.DateField(help_text="The local day (service time zone) the values stand for.")
-    current = models.DecimalField(**PERCENT)
-    maximum = models.DecimalField(**PERCENT)
-    applied = models.DecimalField(**PERCENT)
-    purchased = models.PositiveIntegerField()
-    in_use = models.PositiveIntegerField()
-    unused = models.PositiveIntegerField()
-    full_cost = models.PositiveIntegerField()
-    estimated = models.BooleanField(
-        default=False, help_text="Taken on a later day, after the job missed this one: today's values stand in.")
-    taken_at = models.DateTimeField()
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.PROTECT, related_name="discount_snapshots",
+                                help_text=_("The top account (service)."))
+    day = models.DateField(verbose_name=_("day"), help_text=_("The local day (service time zone) the values stand for."))
+    current = models.DecimalField(verbose_name=_("current"), **PERCENT)
+    maximum = models.DecimalField(verbose_name=_("maximum"), **PERCENT)
+    applied = models.DecimalField(verbose_name=_("applied"), **PERCENT)
+    purchased = models.PositiveIntegerField(verbose_name=_("purchased"))
+    in_use = models.PositiveIntegerField(verbose_name=_("in use"))
+    unused = models.PositiveIntegerField(verbose_name=_("unused"))
+    full_cost = models.PositiveIntegerField(verbose_name=_("full cost"))
+    estimated = models.BooleanField(verbose_name=_("estimated"),
+        default=False, help_text=_("Taken on a later day, after the job missed this one: today's values stand in."))
+    taken_at = models.DateTimeField(verbose_name=_("taken at"))
 
     class Meta:
+        verbose_name_plural = _("discount snapshots")
         ordering = ["service", "-day"]
-        verbose_name = "discount snapshot"
+        verbose_name = _("discount snapshot")
         constraints = [
             models.UniqueConstraint(fields=["service", "day"], name="discount_snapshot_unique_service_day"),
             models.CheckConstraint(
@@ -54,8 +55,8 @@ class DiscountModule(DiscountSnapshot):
 
     class Meta:
         proxy = True
-        verbose_name = "discount module"
-        verbose_name_plural = "discount module"
+        verbose_name = _("discount module")
+        verbose_name_plural = _("discount module")
 
 
 class DiscountCalculation(models.Model):
@@ -73,29 +74,31 @@ class DiscountCalculation(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    service = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=14, choices=Kind.choices)
-    day = models.DateField(null=True, blank=True, help_text="The local day saved (daily tables only).")
-    actor = models.ForeignKey("accounts.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
-    percent = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    message = models.TextField(blank=True, default="")
-    current = models.DecimalField(null=True, blank=True, **PERCENT)
-    maximum = models.DecimalField(null=True, blank=True, **PERCENT)
-    applied = models.DecimalField(null=True, blank=True, **PERCENT)
-    purchased = models.PositiveIntegerField(default=0)
-    in_use = models.PositiveIntegerField(default=0)
-    unused = models.PositiveIntegerField(default=0)
-    full_cost = models.PositiveIntegerField(default=0)
-    basic_package_units = models.PositiveIntegerField(default=0)
-    after_top_current = models.DecimalField(null=True, blank=True, **PERCENT)
-    after_top_applied = models.DecimalField(null=True, blank=True, **PERCENT)
-    accounts = models.PositiveIntegerField(default=0, help_text="Account rows stored.")
-    units = models.PositiveIntegerField(default=0, help_text="Unit rows stored.")
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(verbose_name=_("kind"), max_length=14, choices=Kind.choices)
+    day = models.DateField(verbose_name=_("day"), null=True, blank=True, help_text=_("The local day saved (daily tables only)."))
+    actor = models.ForeignKey("accounts.Operator", verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    state = models.CharField(verbose_name=_("state"), max_length=12, choices=State.choices, default=State.QUEUED)
+    percent = models.PositiveSmallIntegerField(verbose_name=_("percent"), default=0)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
+    message = models.TextField(verbose_name=_("message"), blank=True, default="")
+    current = models.DecimalField(verbose_name=_("current"), null=True, blank=True, **PERCENT)
+    maximum = models.DecimalField(verbose_name=_("maximum"), null=True, blank=True, **PERCENT)
+    applied = models.DecimalField(verbose_name=_("applied"), null=True, blank=True, **PERCENT)
+    purchased = models.PositiveIntegerField(verbose_name=_("purchased"), default=0)
+    in_use = models.PositiveIntegerField(verbose_name=_("in use"), default=0)
+    unused = models.PositiveIntegerField(verbose_name=_("unused"), default=0)
+    full_cost = models.PositiveIntegerField(verbose_name=_("full cost"), default=0)
+    basic_package_units = models.PositiveIntegerField(verbose_name=_("basic package units"), default=0)
+    after_top_current = models.DecimalField(verbose_name=_("after top current"), null=True, blank=True, **PERCENT)
+    after_top_applied = models.DecimalField(verbose_name=_("after top applied"), null=True, blank=True, **PERCENT)
+    accounts = models.PositiveIntegerField(verbose_name=_("accounts"), default=0, help_text=_("Account rows stored."))
+    units = models.PositiveIntegerField(verbose_name=_("units"), default=0, help_text=_("Unit rows stored."))
 
     class Meta:
+        verbose_name = _("discount calculation")
+        verbose_name_plural = _("discount calculations")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["service", "day"], condition=models.Q(kind="daily"),
@@ -123,18 +126,20 @@ class DiscountCalculation(models.Model):
 class DiscountAccountRow(models.Model):
     """One account's line of a stored table (``position``: its place, by name)."""
 
-    calculation = models.ForeignKey(DiscountCalculation, on_delete=models.CASCADE, related_name="+", db_index=False)
-    position = models.PositiveIntegerField()
-    account_id = models.BigIntegerField()
-    name = models.CharField(max_length=200)
-    rank = models.IntegerField()
-    discount = models.DecimalField(**PERCENT)
-    units = models.PositiveIntegerField()
-    first_unit = models.PositiveIntegerField(help_text="The position of its first unit row (its units are consecutive).")
-    reasons = models.JSONField(default=list)
-    advice = models.JSONField(default=list, help_text="The top suggestions, worded: [{feature, change, after, note}].")
+    calculation = models.ForeignKey(DiscountCalculation, verbose_name=_("calculation"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    position = models.PositiveIntegerField(verbose_name=_("position"))
+    account_id = models.BigIntegerField(verbose_name=_("account id"))
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    rank = models.IntegerField(verbose_name=_("rank"))
+    discount = models.DecimalField(verbose_name=_("discount"), **PERCENT)
+    units = models.PositiveIntegerField(verbose_name=_("units"))
+    first_unit = models.PositiveIntegerField(verbose_name=_("first unit"), help_text=_("The position of its first unit row (its units are consecutive)."))
+    reasons = models.JSONField(verbose_name=_("reasons"), default=list)
+    advice = models.JSONField(verbose_name=_("advice"), default=list, help_text=_("The top suggestions, worded: [{feature, change, after, note}]."))
 
     class Meta:
+        verbose_name = _("discount account row")
+        verbose_name_plural = _("discount account rows")
         ordering = ["calculation", "position"]
         constraints = [models.UniqueConstraint(fields=["calculation", "position"],
                                                name="discount_account_row_position")]
@@ -145,19 +150,21 @@ class DiscountUnitRow(models.Model):
     """One counted unit's line of a stored table (``position``: its place in the whole table: accounts
     by name, then their units by name, as the API lists them)."""
 
-    calculation = models.ForeignKey(DiscountCalculation, on_delete=models.CASCADE, related_name="+", db_index=False)
-    account_id = models.BigIntegerField()
-    position = models.PositiveIntegerField()
-    unit_id = models.BigIntegerField()
-    name = models.CharField(max_length=200)
-    unit_points = models.IntegerField()
-    account_points = models.IntegerField()
-    discount = models.SmallIntegerField()
-    eligible = models.BooleanField()
-    reasons = models.JSONField(default=list)
-    advice = models.JSONField(default=list)
+    calculation = models.ForeignKey(DiscountCalculation, verbose_name=_("calculation"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    account_id = models.BigIntegerField(verbose_name=_("account id"))
+    position = models.PositiveIntegerField(verbose_name=_("position"))
+    unit_id = models.BigIntegerField(verbose_name=_("unit id"))
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    unit_points = models.IntegerField(verbose_name=_("unit points"))
+    account_points = models.IntegerField(verbose_name=_("account points"))
+    discount = models.SmallIntegerField(verbose_name=_("discount"))
+    eligible = models.BooleanField(verbose_name=_("eligible"))
+    reasons = models.JSONField(verbose_name=_("reasons"), default=list)
+    advice = models.JSONField(verbose_name=_("advice"), default=list)
 
     class Meta:
+        verbose_name = _("discount unit row")
+        verbose_name_plural = _("discount unit rows")
         ordering = ["calculation", "position"]
         constraints = [models.UniqueConstraint(fields=["calculation", "position"], name="discount_unit_row_position")]
         indexes = [models.Index(fields=["calculation", "account_id", "position"], name="discount_unit_row_account")]

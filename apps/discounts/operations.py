@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import translation
 
 from apps.accounts.models import Account
 from apps.core import clock
@@ -54,11 +55,12 @@ def save_snapshots(*, service: Account, days: list[date], now: datetime) -> list
     """Calculate the service's discount now and save it for ``days`` (every day but the last is
     estimated), with its account and unit table as the table of the last day (``tables``). Days
     already saved are left as they are."""
-    from .tables import compute_table, store_daily_table
+    from .tables import compute_table, service_language, store_daily_table
 
     if not days:
         return []
-    table = compute_table(service)
+    with translation.override(service_language(service)):  # the stored table's words (``service_language``)
+        table = compute_table(service)
     summary = table.report.summary
     rows = [DiscountSnapshot(service=service, day=day, current=summary.current, maximum=summary.maximum,
                              applied=summary.applied, purchased=summary.purchased, in_use=summary.in_use,

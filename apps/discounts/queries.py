@@ -12,7 +12,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from apps.accounts.models import Account
 from apps.accounts.rights import may_open_discount_module
@@ -26,13 +26,18 @@ from .inputs import ServiceInputs, gather
 from .models import DiscountSnapshot
 
 _INELIGIBLE_TEXT = {
-    "support_account": "The account may be a technical support account: its user {user} has access to "
-                       "{share} of the {scope}.",
-    "user_accesses_other_account": "User {user} of this account has access to resources of account {account}.",
-    "unit_granted_to_other_user": "User {user} of account {account} has access to this unit.",
-    "account_granted_to_other_user": "User {user} of account {account} has access to this account's resources.",
+    "support_account": {
+        "a": gettext_lazy("The account may be a technical support account: its user %(user)s has access to at "
+                          "least 80 %% of the service's units."),
+        "b": gettext_lazy("The account may be a technical support account: its user %(user)s has access to at "
+                          "least 80 %% of the account's own units (dealer with 50 or more units)."),
+    },
+    "user_accesses_other_account": gettext_lazy("User %(user)s of this account has access to resources of account "
+                                                "%(account)s."),
+    "unit_granted_to_other_user": gettext_lazy("User %(user)s of account %(account)s has access to this unit."),
+    "account_granted_to_other_user": gettext_lazy("User %(user)s of account %(account)s has access to this "
+                                                  "account's resources."),
 }
-_SUPPORT_SCOPE = {"a": "service's units", "b": "account's own units (dealer with 50 or more units)"}
 
 
 class UnitResult(NamedTuple):
@@ -76,8 +81,10 @@ class DiscountReport:
 def _reduction_texts(points: rules.Points, whose: str) -> list[str]:
     """``"<label>: −<points> p.p. (<whose>[; <explanation>])"``, e.g. "Messages available: −5 p.p.
     (account; from plan Base; account override: none)"."""
-    return [f"{item.label}: −{item.points} p.p. ({whose}{'; ' + item.explanation if item.explanation else ''})"
-            for item in points.items]
+    whose = gettext("unit") if whose == "unit" else gettext("account")
+    return [gettext("%(label)s: −%(points)s p.p. (%(whose)s)") % {
+        "label": item.label, "points": item.points,
+        "whose": whose + ("; " + item.explanation if item.explanation else "")} for item in points.items]
 
 
 def calculate_discount(service: Account, data: ServiceInputs | None = None) -> DiscountReport:
@@ -94,10 +101,10 @@ def calculate_discount(service: Account, data: ServiceInputs | None = None) -> D
         if reason not in texts:
             user = data.user_names.get(reason.user, "?")
             if reason.code == "support_account":
-                texts[reason] = _INELIGIBLE_TEXT[reason.code].format(
-                    user=user, share="at least 80 %", scope=_SUPPORT_SCOPE[reason.definition])
+                texts[reason] = str(_INELIGIBLE_TEXT[reason.code][reason.definition]) % {"user": user}
             else:
-                texts[reason] = _INELIGIBLE_TEXT[reason.code].format(user=user, account=names.get(reason.account, "?"))
+                texts[reason] = str(_INELIGIBLE_TEXT[reason.code]) % {"user": user,
+                                                                      "account": names.get(reason.account, "?")}
         return texts[reason]
 
     account_points = {pk: rules.account_points(f) for pk, f in data.account_features.items()}
@@ -116,10 +123,11 @@ def calculate_discount(service: Account, data: ServiceInputs | None = None) -> D
         reasons = [explain(r) for r in blockers] + own_texts + account_texts[unit.account_id]
         raw = 100 - own_points.total - acc_points.total
         if not blockers and raw > rules.UNIT_DISCOUNT_CAP:
-            reasons.append(f"100 − {own_points.total} − {acc_points.total} = {raw} %, "
-                           f"capped at {rules.UNIT_DISCOUNT_CAP} %.")
+            reasons.append(gettext("100 − %(unit)s − %(account)s = %(raw)s %%, capped at %(cap)s %%.") % {
+                "unit": own_points.total, "account": acc_points.total, "raw": raw, "cap": rules.UNIT_DISCOUNT_CAP})
         elif not blockers and raw < 0:
-            reasons.append(f"100 − {own_points.total} − {acc_points.total} = {raw} %: no discount.")
+            reasons.append(gettext("100 − %(unit)s − %(account)s = %(raw)s %%: no discount.") % {
+                "unit": own_points.total, "account": acc_points.total, "raw": raw})
         units_by_account.setdefault(unit.account_id, []).append(UnitResult(
             unit_id=unit.id, name=unit.name, account_id=unit.account_id, unit_points=own_points.total,
             account_points=acc_points.total, discount=discount, eligible=not blockers, reasons=tuple(reasons)))
@@ -282,11 +290,11 @@ def get_discount_service(user, service_param=None) -> Account:
         raise Http404
     if is_platform(user):
         if service_param in (None, ""):
-            raise InvalidInput.field("service", "Pick a service (the id of its top account).")
+            raise InvalidInput.field("service", gettext("Pick a service (the id of its top account)."))
         try:
             service_id = int(service_param)
         except (TypeError, ValueError):
-            raise InvalidInput.field("service", "A service is the id of its top account.") from None
+            raise InvalidInput.field("service", gettext("A service is the id of its top account.")) from None
     else:
         service_id = user.account.service_id
     try:
@@ -325,5 +333,5 @@ def parse_month(text) -> tuple[int, int]:
         year, month = (int(part) for part in str(text).split("-"))
         date(year, month, 1)
     except (TypeError, ValueError):
-        raise InvalidInput.field("month", "Use YYYY-MM, e.g. 2026-03.") from None
+        raise InvalidInput.field("month", gettext("Use YYYY-MM, e.g. 2026-03.")) from None
     return year, month

@@ -10,6 +10,8 @@ Percentages are exact until they are stored or shown: service values are ``Decim
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from decimal import Decimal
 from functools import cached_property
 from typing import NamedTuple
@@ -28,7 +30,8 @@ CMS_MANAGER_SERVICE = "cms_manager"
 MESSAGES_SERVICE = "messages"
 
 # Objects counted in packages of five: 2 points a started package, at most 20 per type.
-PACKAGE_SERVICES = {"drivers": "Drivers", "trailers": "Trailers", "zones_library": "Geofences"}
+PACKAGE_SERVICES = {"drivers": gettext_lazy("Drivers"), "trailers": gettext_lazy("Trailers"),
+                    "zones_library": gettext_lazy("Geofences")}
 PACKAGE_SIZE = 5
 PACKAGE_POINTS = 2
 PACKAGE_CAP = 20
@@ -36,8 +39,8 @@ PACKAGE_CAP = 20
 RETRANSLATOR_SERVICE = "retranslator_units"
 RETRANSLATOR_GROUP = 5
 # The ladder: the first object 10 points, the 2nd to 5th 5 points each, from the 6th nothing (cap 30).
-LADDER_SERVICES = {"notifications": "Notifications", "jobs": "Jobs", "routes": "Routes",
-                   "reporttemplates": "Report templates"}
+LADDER_SERVICES = {"notifications": gettext_lazy("Notifications"), "jobs": gettext_lazy("Jobs"),
+                   "routes": gettext_lazy("Routes"), "reporttemplates": gettext_lazy("Report templates")}
 LADDER_FIRST = 10
 LADDER_NEXT = 5
 LADDER_NEXT_COUNT = 4
@@ -51,6 +54,9 @@ ECO_DRIVING_POINTS = 20
 ROAD_LIMITS_POINTS = 10
 ECO_CRITERION_POINTS = {"acceleration": 20, "braking": 20, "turn": 20, "reckless_driving": 20, "custom": 20,
                         "speeding": 30}
+ECO_CRITERION_LABELS = {"acceleration": gettext_lazy("Acceleration"), "braking": gettext_lazy("Braking"),
+                        "turn": gettext_lazy("Turn"), "reckless_driving": gettext_lazy("Reckless driving"),
+                        "custom": gettext_lazy("Custom"), "speeding": gettext_lazy("Speeding")}
 
 SUPPORT_SHARE = (4, 5)  # "at least 80 %": granted × 5 ≥ total × 4, in integers
 SUPPORT_DEALER_MIN_UNITS = 50
@@ -141,17 +147,20 @@ def account_points(features: AccountFeatures) -> Points:
     storage = storage_points(features.history_period_days)
     if storage:
         days = features.history_period_days
-        shown = f"{days} days" if days else f"kept forever (counts as {FOREVER_HISTORY_DAYS} days)"
-        items.append(PointItem("storage", f"Data storage period {shown}", storage))
+        shown = (ngettext("%(days)d day", "%(days)d days", days) % {"days": days} if days
+                 else gettext("kept forever (counts as %(days)d days)") % {"days": FOREVER_HISTORY_DAYS})
+        items.append(PointItem("storage", gettext("Data storage period %(period)s") % {"period": shown}, storage))
     available = features.available_services
     explained = available if isinstance(available, Mapping) else {}
     for app in features.apps:
-        items.append(PointItem("app", f"Application available: {app}", APP_POINTS, explained.get(app, "")))
+        items.append(PointItem("app", gettext("Application available: %(app)s") % {"app": app}, APP_POINTS,
+                               explained.get(app, "")))
     if CMS_MANAGER_SERVICE in available:
-        items.append(PointItem("cms_manager", "Management system (CMS Manager) available", CMS_MANAGER_POINTS,
+        items.append(PointItem("cms_manager", gettext("Management system (CMS Manager) available"), CMS_MANAGER_POINTS,
                                explained.get(CMS_MANAGER_SERVICE, "")))
     if MESSAGES_SERVICE in available:
-        items.append(PointItem("messages", "Messages available", MESSAGES_POINTS, explained.get(MESSAGES_SERVICE, "")))
+        items.append(PointItem("messages", gettext("Messages available"), MESSAGES_POINTS,
+                               explained.get(MESSAGES_SERVICE, "")))
     counts = features.object_counts
     for service, label in PACKAGE_SERVICES.items():
         n = counts.get(service, 0)
@@ -159,7 +168,7 @@ def account_points(features: AccountFeatures) -> Points:
             items.append(PointItem(service, f"{label}: {n}", points))
     n = counts.get(RETRANSLATOR_SERVICE, 0)
     if points := retranslator_points(n):
-        items.append(PointItem(RETRANSLATOR_SERVICE, f"Retranslated units: {n}", points))
+        items.append(PointItem(RETRANSLATOR_SERVICE, gettext("Retranslated units: %(count)d") % {"count": n}, points))
     for service, label in LADDER_SERVICES.items():
         n = counts.get(service, 0)
         if points := ladder_points(n):
@@ -184,22 +193,25 @@ def unit_points(features: UnitFeatures) -> Points:
     """The unit's own points; every feature adds up, but only the highest eco criterion counts."""
     items = []
     if features.sensors:
-        items.append(PointItem("sensors", f"Sensors: {features.sensors}", SENSOR_POINTS * features.sensors))
+        items.append(PointItem("sensors", gettext("Sensors: %(count)d") % {"count": features.sensors},
+                               SENSOR_POINTS * features.sensors))
     if features.fuel_sensors:
-        items.append(PointItem("fuel_sensors", "Fuel-group sensors in use", FUEL_GROUP_POINTS))
+        items.append(PointItem("fuel_sensors", gettext("Fuel-group sensors in use"), FUEL_GROUP_POINTS))
     if features.commands:
-        items.append(PointItem("commands", f"Commands: {features.commands}", COMMAND_POINTS * features.commands))
+        items.append(PointItem("commands", gettext("Commands: %(count)d") % {"count": features.commands},
+                               COMMAND_POINTS * features.commands))
     if features.service_intervals:
-        items.append(PointItem("service_intervals", f"Service intervals: {features.service_intervals}",
+        items.append(PointItem("service_intervals", gettext("Service intervals: %(count)d") % {"count": features.service_intervals},
                                SERVICE_INTERVAL_POINTS * features.service_intervals))
     if features.eco_driving:
-        items.append(PointItem("eco_driving", "Eco driving enabled", ECO_DRIVING_POINTS))
+        items.append(PointItem("eco_driving", gettext("Eco driving enabled"), ECO_DRIVING_POINTS))
     if features.road_limits_speeding:
-        items.append(PointItem("road_limits_speeding", "Speeding by road limits", ROAD_LIMITS_POINTS))
+        items.append(PointItem("road_limits_speeding", gettext("Speeding by road limits"), ROAD_LIMITS_POINTS))
     known = [c for c in features.eco_criteria if c in ECO_CRITERION_POINTS]
     if known:
         top = max(sorted(known), key=ECO_CRITERION_POINTS.__getitem__)
-        items.append(PointItem("eco_criterion", f"Eco-driving criterion: {top.replace('_', ' ')}",
+        items.append(PointItem("eco_criterion", gettext("Eco-driving criterion: %(criterion)s") % {
+            "criterion": str(ECO_CRITERION_LABELS.get(top, top.replace('_', ' '))).lower()},
                                ECO_CRITERION_POINTS[top]))
     return Points(tuple(items))
 

@@ -19,11 +19,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.utils import translation
 from django.db import IntegrityError, connection, transaction
 
-from apps.accounts.models import Account
+from apps.accounts.models import Account, Operator, Role
 from apps.core import clock
 from apps.core.bulk import copy_rows
+from apps.core.languages import language_of, supported
 
 from .inputs import gather
 from .models import DiscountAccountRow, DiscountCalculation, DiscountUnitRow
@@ -59,6 +62,15 @@ def _worded(advice: ServiceAdvice, answer, cache: dict) -> list[dict]:
                                        "after": whole_percent(s["discount_after"]), "note": advice.note(s)}
                                       for s in answer.suggestions])
     return cache[id(answer)][1]
+
+
+def service_language(service: Account) -> str:
+    """The language a service's stored discount table is worded in when no one asked for it (the daily
+    snapshot): its top users' language when they share one, else English (docs/decisions.md, "Languages:
+    stored words")."""
+    languages = set(Operator.objects.filter(account_id=service.pk, role=Role.TOP_USER, is_active=True)
+                    .values_list("language", flat=True))
+    return supported(languages.pop()) or settings.LANGUAGE_CODE if len(languages) == 1 else settings.LANGUAGE_CODE
 
 
 def compute_table(service: Account, progress=None) -> ComputedTable:
@@ -173,10 +185,13 @@ def run_recalculation(calculation_id: int) -> str:
     if not DiscountCalculation.objects.filter(pk=calculation_id, state=State.QUEUED).update(
             state=State.CALCULATING, percent=5):
         return "claimed"
-    calculation = DiscountCalculation.objects.select_related("service").get(pk=calculation_id)
+    calculation = DiscountCalculation.objects.select_related("service", "actor").get(pk=calculation_id)
     service = calculation.service
     try:
-        table = compute_table(service, progress=lambda percent: _set(calculation_id, percent=percent))
+        # The stored table holds worded reasons and advice: worded in the language of the operator who asked
+        # (a worker has no request; docs/decisions.md, "Languages: stored words").
+        with translation.override(language_of(calculation.actor)):
+            table = compute_table(service, progress=lambda percent: _set(calculation_id, percent=percent))
         _set(calculation_id, state=State.WRITING, **_summary_fields(table, service))
         total = max(len(table.account_rows) + len(table.unit_rows), 1)
         write_rows(DiscountAccountRow, ACCOUNT_COLUMNS, calculation_id, table.account_rows)

@@ -10,10 +10,10 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -33,12 +33,14 @@ from .forms import (PlanForm, PlanServiceConfirmImportForm, PlanServiceForm, Pla
                     PlanServiceImportForm, TransferForm)
 from .inheritance import effective_services
 from .catalogue import APP_PREFIX
-from .models import CatalogueService, DeviceType, Modem, Plan, PlanEvent, PlanService
+from .models import CatalogueService, DeviceType, Modem, Plan, PlanEvent, PlanService, ResetInterval, ServiceType
 from .queries import (catalogue_visible_to, plan_events_visible_to, plan_services_visible_to, plans_manageable_by,
                       plans_visible_to)
 from .resources import PlanServiceResource
 
-CALCULATOR_MEDIA = {"js": ("plans/cost_table_preview.js",), "css": {"all": ("plans/plans.css",)}}
+# The site catalogue first: the calculator writes its sentences with gettext() in the page's language.
+CALCULATOR_MEDIA = {"js": (reverse_lazy("site-jsi18n"), "plans/cost_table_preview.js"),
+                    "css": {"all": ("plans/plans.css",)}}
 
 
 def _blocked(request) -> bool:
@@ -59,8 +61,8 @@ class PlanServiceInline(admin.TabularInline):
     formset = PlanServiceFormSet
     extra = 1
     fields = ("name", "type", "interval", "cost_table", "description")
-    verbose_name = "service"
-    verbose_name_plural = "This plan's own service rows (the others are inherited, see above)"
+    verbose_name = gettext_lazy("service")
+    verbose_name_plural = gettext_lazy("This plan's own service rows (the others are inherited, see above)")
 
     def has_add_permission(self, request, obj=None):
         return obj is None or self._manage(request, obj)
@@ -140,17 +142,17 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         if obj is not None and not self._editable(request, obj):
             general.insert(2, "inherited_settings")  # a reader sees "-" in each empty field: say what it gets
         fieldsets = [
-            ("General", {"fields": general,
-                         "description": "Empty settings are inherited from the parent plan."}),
-            ("Device types", {"fields": ("device_type_limit", "device_types")}),
-            ("Modems", {"fields": ("modems" if self._editable(request, obj) else "modems_display",)}),
-            ("E-mail", {"fields": ("email",),
-                        "description": "Sender of the service's outgoing e-mail (e.g. code expiry notices)."}),
-            ("Report style", {"fields": ("report_logo_url", "report_color")}),
+            (_("General"), {"fields": general,
+                            "description": _("Empty settings are inherited from the parent plan.")}),
+            (_("Device types"), {"fields": ("device_type_limit", "device_types")}),
+            (_("Modems"), {"fields": ("modems" if self._editable(request, obj) else "modems_display",)}),
+            (_("E-mail"), {"fields": ("email",),
+                           "description": _("Sender of the service's outgoing e-mail (e.g. code expiry notices).")}),
+            (_("Report style"), {"fields": ("report_logo_url", "report_color")}),
         ]
         # Last, so that it sits right above the inline service rows.
         services = ("plan_links", "effective_services_list", "calculator") if obj is not None else ("calculator",)
-        fieldsets.append(("Services", {"fields": services}))
+        fieldsets.append((_("Services"), {"fields": services}))
         return fieldsets
 
     def _editable(self, request, obj) -> bool:
@@ -180,7 +182,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         context["readonly_reason"] = self.readonly_reason(request, obj)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
-    @admin.display(description=_lazy("empty settings"))
+    @admin.display(description=gettext_lazy("empty settings"))
     def inherited_settings(self, obj):
         """For a reader: what each setting this plan leaves empty gets, and from where (one query)."""
         from .forms import inherited_notes
@@ -193,7 +195,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         return format_html('<table class="inherited-settings"><tbody>{}</tbody></table>',
                            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
-    @admin.display(description="modems")
+    @admin.display(description=gettext_lazy("modems"))
     def modems_display(self, obj):
         """The modems limited to this plan (``modems`` is a reverse relation the read-only view cannot show)."""
         return ", ".join(obj.modems.order_by("name").values_list("name", flat=True)) or "—"
@@ -247,8 +249,11 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         if plan is not None and request.method == "POST":
             uses = operations.plan_uses(plan)
             if any(uses.values()):
-                parts = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in uses.items() if names)
-                self.message_user(request, f"“{plan}” is in use and cannot be deleted ({parts}).", messages.ERROR)
+                kinds = {"accounts": _("accounts"), "dealers": _("dealers"), "children": _("child plans")}
+                parts = "; ".join(f"{kinds.get(kind, kind)}: {', '.join(names)}" for kind, names in uses.items()
+                                  if names)
+                self.message_user(request, _("“%(plan)s” is in use and cannot be deleted (%(uses)s).") % {
+                    "plan": plan, "uses": parts}, messages.ERROR)
                 from django.shortcuts import redirect
 
                 return redirect(reverse("admin:plans_plan_change", args=[plan.pk]))
@@ -263,41 +268,44 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
 
     # --- display ---
 
-    @admin.display(description=_lazy("currency"))
+    @admin.display(description=gettext_lazy("currency"))
     def currency(self, obj):
         """The pattern as an example amount (``€1,234.50``), not its raw ``%.02f`` text."""
         return currency_example(obj.currency_format) if obj.currency_format else "—"
 
-    @admin.display(description="history (days)")
+    @admin.display(description=gettext_lazy("history (days)"))
     def history(self, obj):
-        return "inherited" if obj.history_period_days is None else obj.history_period_days
+        return _("inherited") if obj.history_period_days is None else obj.history_period_days
 
-    @admin.display(description="own services")
+    @admin.display(description=gettext_lazy("own services"))
     def own_services(self, obj):
         return obj.services.count()
 
-    @admin.display(description="import / export")
+    @admin.display(description=gettext_lazy("import / export"))
     def plan_links(self, obj):
         base = reverse("admin:plans_planservice_changelist")
         return format_html(
-            '<a class="button" href="{}?plan__id__exact={}">Export this plan’s services…</a> '
-            '<a class="button" href="{}">Import services from other plans…</a> '
-            '<a class="button" href="{}">Effective plan</a>',
-            base, obj.pk, base, reverse("admin:plans_plan_effective", args=[obj.pk]))
+            '<a class="button" href="{}?plan__id__exact={}">{}</a> '
+            '<a class="button" href="{}">{}</a> '
+            '<a class="button" href="{}">{}</a>',
+            base, obj.pk, _("Export this plan’s services…"), base, _("Import services from other plans…"),
+            reverse("admin:plans_plan_effective", args=[obj.pk]), _("Effective plan"))
 
-    @admin.display(description="effective services")
+    @admin.display(description=gettext_lazy("effective services"))
     def effective_services_list(self, obj):
         rows = effective_services(obj)
         if not rows:
-            return "No services in this plan or its parents."
+            return _("No services in this plan or its parents.")
+        types, intervals = dict(ServiceType.choices), dict(ResetInterval.choices)
         body = format_html_join("", "<tr{}><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", (
-            (' class="inherited"' if r.inherited else "", r.name, r.type.replace("_", " "), r.interval,
-             r.cost_table or "(free, unlimited)", r.explanation) for r in rows))
-        return format_html('<table class="effective-services"><thead><tr><th>service</th><th>type</th>'
-                           '<th>interval</th><th>cost table</th><th>comes</th></tr></thead><tbody>{}</tbody>'
-                           '</table>', body)
+            (' class="inherited"' if r.inherited else "", r.name, str(types.get(r.type, r.type)).lower(),
+             str(intervals.get(r.interval, r.interval)).lower(), r.cost_table or _("(free, unlimited)"),
+             r.explanation) for r in rows))
+        return format_html('<table class="effective-services"><thead><tr><th>{}</th><th>{}</th>'
+                           '<th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody>'
+                           '</table>', _("service"), _("type"), _("interval"), _("cost table"), _("comes"), body)
 
-    @admin.display(description="calculator")
+    @admin.display(description=gettext_lazy("calculator"))
     def calculator(self, obj):
         from apps.core.money import separators
 
@@ -308,12 +316,14 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         return format_html(
             '<div class="cost-calculator" data-evaluate-url="{}" data-currency="{}" data-decimal="{}" '
             'data-thousands="{}">'
-            '<label>Cost table <input type="text" class="calc-table" size="30" placeholder="e.g. 1:0;10:1.5;-1">'
-            '</label> <label>count <input type="number" class="calc-count" min="0" max="9999" value="10"></label>'
+            '<label>{} <input type="text" class="calc-table" size="30" placeholder="{}">'
+            '</label> <label>{} <input type="number" class="calc-count" min="0" max="9999" value="10"></label>'
             '<output class="calc-result" aria-live="polite"></output>'
-            '<p class="help">Type a table and a count: the price of the next object and the period’s total. '
-            'Each service row above shows the same for its own table.</p></div>',
-            reverse("cost-table-evaluate"), currency_pattern(plan), decimal_separator, thousand_separator)
+            '<p class="help">{}</p></div>',
+            reverse("cost-table-evaluate"), currency_pattern(plan), decimal_separator, thousand_separator,
+            _("Cost table"), _("e.g. 1:0;10:1.5;-1"), _("count"),
+            _("Type a table and a count: the price of the next object and the period’s total. "
+              "Each service row above shows the same for its own table."))
 
     # --- extra pages ---
 
@@ -331,11 +341,11 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
         plan = plans_visible_to(request.user).filter(pk=pk).first()
         if plan is None:
             raise Http404
-        context = {**self.admin_site.each_context(request), "title": f"Effective plan: {plan.name}",
+        context = {**self.admin_site.each_context(request), "title": _("Effective plan: %(plan)s") % {"plan": plan.name},
                    "opts": self.opts, "view": effective_plan(plan), "original": plan}
         return TemplateResponse(request, "admin/plans/plan/effective.html", context)
 
-    @admin.action(description="Import all services of the selected plans into a plan…")
+    @admin.action(description=gettext_lazy("Import all services of the selected plans into a plan…"))
     def import_into_plan(self, request, queryset):
         return _transfer_view(self, request, queryset, direction="import", sources=list(queryset), names=None)
 
@@ -404,14 +414,14 @@ class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
             actions.pop("import_into_plan", None)
         return actions
 
-    @admin.display(description="cost table", ordering="cost_table")
+    @admin.display(description=gettext_lazy("cost table"), ordering="cost_table")
     def cost_table_code(self, obj):
-        return format_html("<code>{}</code>", obj.cost_table) if obj.cost_table else "(free, unlimited)"
+        return format_html("<code>{}</code>", obj.cost_table) if obj.cost_table else _("(free, unlimited)")
 
     def calculator(self, obj):
         return PlanAdmin.calculator(self, obj)
 
-    calculator.short_description = "calculator"
+    calculator.short_description = gettext_lazy("calculator")
 
     # --- import-export wiring ---
 
@@ -542,18 +552,18 @@ class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
 
     # --- transfers between plans ---
 
-    @admin.action(description="Export the selected services to other plans…")
+    @admin.action(description=gettext_lazy("Export the selected services to other plans…"))
     def export_to_plans(self, request, queryset):
         plans = {row.plan_id for row in queryset}
         if len(plans) != 1:
-            self.message_user(request, "Choose services of one plan to export (filter the list by plan).",
+            self.message_user(request, _("Choose services of one plan to export (filter the list by plan)."),
                               messages.ERROR)
             return None
         source = queryset.first().plan
         return _transfer_view(self, request, queryset, direction="export", sources=[source],
                               names=sorted(queryset.values_list("name", flat=True)))
 
-    @admin.action(description="Import the selected services into a plan…")
+    @admin.action(description=gettext_lazy("Import the selected services into a plan…"))
     def import_into_plan(self, request, queryset):
         return _transfer_view(self, request, queryset, direction="import",
                               sources=list(Plan.objects.filter(pk__in=queryset.values("plan_id")).order_by("name")),
@@ -566,7 +576,7 @@ def _transfer_view(model_admin, request, queryset, *, direction: str, sources: l
     actor = request.user
     service_ids = {p.service_id for p in sources}
     if len(service_ids) != 1:
-        model_admin.message_user(request, "Choose plans of one service.", messages.ERROR)
+        model_admin.message_user(request, _("Choose plans of one service."), messages.ERROR)
         return None
     plans = plans_manageable_by(actor).filter(service_id=next(iter(service_ids)))
     if direction == "export":
@@ -584,8 +594,8 @@ def _transfer_view(model_admin, request, queryset, *, direction: str, sources: l
                 if request.POST.get("transfer_step") == "confirm":
                     counts = operations.import_plan_services(actor=actor, plan=target, source_plans=sources,
                                                              names=names, delete_existing=data["delete_existing"])
-                    model_admin.message_user(request, f"Imported into “{target}”: {counts['added']} added, "
-                                                      f"{counts['kept']} kept, {counts['removed']} removed.",
+                    model_admin.message_user(request, _("Imported into “%(plan)s”: %(added)d added, %(kept)d kept, "
+                                                        "%(removed)d removed.") % {"plan": target, **counts},
                                              messages.SUCCESS)
                     return None
                 previews = [operations.preview_import(actor=actor, plan=target, source_plans=sources, names=names,
@@ -596,9 +606,11 @@ def _transfer_view(model_admin, request, queryset, *, direction: str, sources: l
                     result = operations.export_plan_services(actor=actor, plan=sources[0], target_plans=targets,
                                                              names=names, mode=data["mode"])
                     by_id = {t.pk: t.name for t in targets}
-                    summary = "; ".join(f"{by_id[pk]}: {c['added']} added, {c['replaced']} replaced, "
-                                        f"{c['kept']} kept, {c['removed']} removed" for pk, c in result.items())
-                    model_admin.message_user(request, f"Exported ({data['mode']}) — {summary}.", messages.SUCCESS)
+                    summary = "; ".join(_("%(plan)s: %(added)d added, %(replaced)d replaced, %(kept)d kept, "
+                                          "%(removed)d removed") % {"plan": by_id[pk], **c} for pk, c in result.items())
+                    model_admin.message_user(request, _("Exported (%(mode)s) — %(summary)s.") % {
+                        "mode": dict(form.fields["mode"].choices).get(data["mode"], data["mode"]), "summary": summary},
+                        messages.SUCCESS)
                     return None
                 previews = operations.preview_export(actor=actor, plan=sources[0], target_plans=targets,
                                                      names=names, mode=data["mode"])
@@ -607,7 +619,7 @@ def _transfer_view(model_admin, request, queryset, *, direction: str, sources: l
             previews = None
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": "Import services into a plan" if direction == "import" else "Export services to other plans",
+        "title": _("Import services into a plan") if direction == "import" else _("Export services to other plans"),
         "opts": model_admin.opts, "form": form, "direction": direction, "sources": sources, "names": names,
         "previews": previews, "queryset": queryset, "action": request.POST.get("action"),
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
@@ -658,7 +670,8 @@ class CatalogueServiceAdmin(OutOfScopeIs404, admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         if "name" in form.base_fields:
-            form.base_fields["name"].help_text = f"The application's name; it is listed as “{APP_PREFIX}<name>”."
+            form.base_fields["name"].help_text = _("The application's name; it is listed as “%(prefix)s<name>”.") % {
+                "prefix": APP_PREFIX}
         if "service" in form.base_fields:
             form.base_fields["service"].queryset = form.base_fields["service"].queryset.filter(
                 parent__isnull=True)

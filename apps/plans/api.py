@@ -1,7 +1,9 @@
 """REST API for plans, their services, import/export between plans, the cost-table calculator and the
 catalogues (API.md "Plans"). Views parse input and call ``operations``; reads come from ``queries``."""
 
+from django.utils.translation import gettext
 import django_filters
+from django.utils.translation import gettext_lazy
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, viewsets
@@ -31,7 +33,7 @@ PLAN_READERS = rights.DEALING_ROLES
 
 class PlanFilter(ServiceFilterMixin):
     parent = IdFilter(field_name="parent_id")
-    root = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull", label="Plans without a parent")
+    root = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull", label=gettext_lazy("Plans without a parent"))
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:
@@ -56,7 +58,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         if is_platform(user):
             service = data.pop("service", None)
             if service is None:
-                raise InvalidInput.field("service", "The platform operator names the service (a top account id).")
+                raise InvalidInput.field("service", gettext("The platform operator names the service (a top account id)."))
             return service
         data.pop("service", None)
         return user.account.service
@@ -74,8 +76,8 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     def perform_destroy(self, instance):
         operations.delete_plan(actor=self.request.user, plan=instance)
 
-    @extend_schema(responses={200: dict}, description="Every setting with the plan it comes from, the device-type "
-                                                      "limit, the plan's modems and its effective services.")
+    @extend_schema(responses={200: dict}, description=gettext_lazy("Every setting with the plan it comes from, the device-type "
+                                                      "limit, the plan's modems and its effective services."))
     @action(detail=True, methods=["get"])
     def effective(self, request, pk=None):
         view = effective_plan(self.get_object())
@@ -209,7 +211,7 @@ class CatalogueFilterSet(ServiceFilterMixin):
 
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     apps = django_filters.BooleanFilter(field_name="service", lookup_expr="isnull", exclude=True,
-                                        label="Only application services")
+                                        label=gettext_lazy("Only application services"))
 
     class Meta:
         model = CatalogueService
@@ -235,7 +237,7 @@ class CatalogueView(generics.ListCreateAPIView):
         user = self.request.user
         service = data.get("service") if is_platform(user) else user.account.service
         if service is None:
-            raise InvalidInput.field("service", "The platform operator names the service (a top account id).")
+            raise InvalidInput.field("service", gettext("The platform operator names the service (a top account id)."))
         serializer.instance = operations.add_app_service(actor=user, service=service, name=data["name"],
                                                          description=data.get("description", ""))
 

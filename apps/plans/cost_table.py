@@ -63,7 +63,8 @@ class CostTableError(ValueError):
         if item is None:
             message = reason
         else:
-            message = f"item {item} ({_shown(text)!r}): {reason}"
+            message = gettext("item %(item)d (%(text)s): %(reason)s") % {"item": item, "text": repr(_shown(text)),
+                                                                             "reason": reason}
         super().__init__(message)
 
 
@@ -203,26 +204,29 @@ FREE_UNLIMITED = CostTable()
 
 def _parse_counter(token: str, number: int, raw: str) -> int:
     if not _COUNTER_RE.fullmatch(token):
-        raise CostTableError(f"counter {_shown(token)!r} is not a whole number", item=number, text=raw)
+        raise CostTableError(gettext("counter %(token)s is not a whole number") % {"token": repr(_shown(token))},
+                             item=number, text=raw)
     if len(token.lstrip("0")) > _COUNTER_DIGITS:  # no int() of thousands of digits
-        raise CostTableError(f"counter {_shown(token)} is above the maximum {MAX_COUNTER}", item=number,
-                             text=raw)
+        raise CostTableError(gettext("counter %(counter)s is above the maximum %(maximum)s") % {
+            "counter": _shown(token), "maximum": MAX_COUNTER}, item=number, text=raw)
     counter = int(token)
     if counter > MAX_COUNTER:
-        raise CostTableError(f"counter {counter} is above the maximum {MAX_COUNTER}", item=number, text=raw)
+        raise CostTableError(gettext("counter %(counter)s is above the maximum %(maximum)s") % {
+            "counter": counter, "maximum": MAX_COUNTER}, item=number, text=raw)
     return counter
 
 
 def _parse_value(token: str, number: int, raw: str) -> Decimal:
     if not _VALUE_RE.fullmatch(token):
         if _TOO_PRECISE_RE.fullmatch(token):
-            reason = f"value {_shown(token)!r} has more than 4 decimal places"
+            reason = gettext("value %(token)s has more than 4 decimal places") % {"token": repr(_shown(token))}
         else:
-            reason = f"value {_shown(token)!r} is not a number"
+            reason = gettext("value %(token)s is not a number") % {"token": repr(_shown(token))}
         raise CostTableError(reason, item=number, text=raw)
     value = Decimal(token)
     if abs(value) > MAX_VALUE:
-        raise CostTableError(f"value {_shown(token)} is above the maximum {MAX_VALUE}", item=number, text=raw)
+        raise CostTableError(gettext("value %(value)s is above the maximum %(maximum)s") % {
+            "value": _shown(token), "maximum": MAX_VALUE}, item=number, text=raw)
     return value + 0  # turns -0 into 0
 
 
@@ -236,9 +240,9 @@ def parse(text: str) -> CostTable:
     if text is None:
         text = ""
     if not isinstance(text, str):
-        raise CostTableError("a cost table is text")
+        raise CostTableError(gettext("a cost table is text"))
     if len(text) > MAX_TEXT_LENGTH:
-        raise CostTableError(f"the table is longer than {MAX_TEXT_LENGTH} characters")
+        raise CostTableError(gettext("the table is longer than %(limit)d characters") % {"limit": MAX_TEXT_LENGTH})
     if not text.strip(_SPACE):
         return FREE_UNLIMITED
 
@@ -248,11 +252,11 @@ def parse(text: str) -> CostTable:
     for number, raw in enumerate(text.split(";"), start=1):
         token = raw.strip(_SPACE)
         if not token:
-            raise CostTableError("empty item (two ';' in a row, or a ';' at the start or the end)",
+            raise CostTableError(gettext("empty item (two ';' in a row, or a ';' at the start or the end)"),
                                  item=number, text=raw)
         parts = token.split(":")
         if len(parts) > 2:
-            raise CostTableError("more than one ':' (write COUNTER:VALUE)", item=number, text=token)
+            raise CostTableError(gettext("more than one ':' (write COUNTER:VALUE)"), item=number, text=token)
         if len(parts) == 2:
             counter = _parse_counter(parts[0].strip(_SPACE), number, token)
             value = _parse_value(parts[1].strip(_SPACE), number, token)
@@ -263,16 +267,18 @@ def parse(text: str) -> CostTable:
         if counter is None:
             counter = 1 if previous is None else previous + 1
             if counter > MAX_COUNTER and value >= 0:  # a denial's own counter carries no meaning
-                raise CostTableError(f"the implicit counter {counter} is above the maximum {MAX_COUNTER}",
+                raise CostTableError(gettext("the implicit counter %(counter)s is above the maximum %(maximum)s") % {
+                    "counter": counter, "maximum": MAX_COUNTER},
                                      item=number, text=token)
         elif counter == 0 and previous is not None:
-            raise CostTableError("counter 0 (the flat fee) is allowed only on the first item",
+            raise CostTableError(gettext("counter 0 (the flat fee) is allowed only on the first item"),
                                  item=number, text=token)
         elif previous is not None and counter <= previous:
-            raise CostTableError(f"counter {counter} is not greater than the previous counter {previous}",
+            raise CostTableError(gettext("counter %(counter)s is not greater than the previous counter %(previous)s") % {
+                "counter": counter, "previous": previous},
                                  item=number, text=token)
         if counter == 0 and value < 0:
-            raise CostTableError("the flat fee (counter 0) cannot be negative", item=number, text=token)
+            raise CostTableError(gettext("the flat fee (counter 0) cannot be negative"), item=number, text=token)
 
         if denied_from is None:
             if value < 0:

@@ -7,6 +7,7 @@ page (plan and inline rows) is valid, so a bad row leaves the plan untouched too
 
 from django import forms
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from apps.accounts.forms import TriStateField
@@ -21,7 +22,7 @@ from . import cost_table, operations
 from .models import DeviceTypeLimit, Modem, Plan, PlanService
 from .operations import EXPORT_MODES
 
-INHERIT = "Inherit from the parent plan"
+INHERIT = gettext_lazy("Inherit from the parent plan")
 BOOLEAN_SETTINGS = ("block_by_balance", "limit_by_balance", "block_by_days", "allow_unknown_services")
 MONEY_SETTINGS = ("block_balance", "deny_balance")
 
@@ -87,7 +88,7 @@ class PlanTriStateField(TriStateField):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.choices = [("", INHERIT), ("true", "On"), ("false", "Off")]
+        self.choices = [("", INHERIT), ("true", _("On")), ("false", _("Off"))]
 
     def prepare_value(self, value):
         # A re-displayed form holds the submitted text: "" must stay "inherit", not turn into "off".
@@ -100,10 +101,11 @@ class PlanForm(forms.ModelForm):
     modems = forms.ModelMultipleChoiceField(
         queryset=Modem.objects.filter(limit_by_plans=True), required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Modems flagged “limit by billing plans” that this plan may use. Unflagged modems are "
-                  "usable by every plan and are not listed.")
+        label=gettext_lazy("Modems"),
+        help_text=gettext_lazy("Modems flagged “limit by billing plans” that this plan may use. Unflagged modems "
+                               "are usable by every plan and are not listed."))
 
-    report_logo_url = forms.URLField(required=False, assume_scheme="https", label="Report logo URL")
+    report_logo_url = forms.URLField(required=False, assume_scheme="https", label=gettext_lazy("Report logo URL"))
 
     actor = None  # set by PlanAdmin.get_form
 
@@ -137,8 +139,8 @@ class PlanForm(forms.ModelForm):
             self.fields["device_type_limit"].choices = [("", INHERIT), *DeviceTypeLimit.choices]
         if "history_period_days" in self.fields and not self.instance.pk:
             self.fields["history_period_days"].initial = 400
-            self.fields["history_period_days"].help_text = "Days of unit history kept; 0 = forever. A plan " \
-                                                           "with a parent may leave it empty to inherit."
+            self.fields["history_period_days"].help_text = _("Days of unit history kept; 0 = forever. A plan "
+                                                             "with a parent may leave it empty to inherit.")
         if self.instance.pk:
             for name, note in inherited_notes(self.instance).items():
                 if name in self.fields:
@@ -203,7 +205,7 @@ class PlanServiceForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "type" in self.fields:  # absent when the row is read-only for this viewer (a distributor)
             self.fields["type"].required = False
-            self.fields["type"].help_text = "Empty: the catalogue's type."
+            self.fields["type"].help_text = _("Empty: the catalogue's type.")
 
     def clean(self):
         data = super().clean()
@@ -243,7 +245,7 @@ class PlanServiceFormSet(forms.BaseInlineFormSet):
                 continue
             name = form.cleaned_data.get("name")
             if name in seen:
-                form.add_error("name", f"'{name}' is listed twice.")
+                form.add_error("name", _("'%(name)s' is listed twice.") % {"name": name})
             seen.add(name)
 
 
@@ -252,14 +254,15 @@ class PlanServiceFormSet(forms.BaseInlineFormSet):
 class TransferForm(forms.Form):
     """Step 1 of the admin actions: where to, and how."""
 
-    target = forms.ModelChoiceField(queryset=Plan.objects.none(), required=False, label="Into plan")
-    targets = forms.ModelMultipleChoiceField(queryset=Plan.objects.none(), required=False, label="To plans",
+    target = forms.ModelChoiceField(queryset=Plan.objects.none(), required=False, label=gettext_lazy("Into plan"))
+    targets = forms.ModelMultipleChoiceField(queryset=Plan.objects.none(), required=False, label=gettext_lazy("To plans"),
                                              widget=forms.CheckboxSelectMultiple)
-    delete_existing = forms.BooleanField(required=False, label="Delete all existing services of the target first")
-    mode = forms.ChoiceField(choices=[("add", "Add only (skip names the target has)"),
-                                      ("replace", "Replace services with the same names"),
-                                      ("sync", "Synchronise (the target's table becomes exactly these rows)")],
-                             initial="add", widget=forms.RadioSelect, required=False)
+    delete_existing = forms.BooleanField(required=False, label=gettext_lazy("Delete all existing services of the target first"))
+    mode = forms.ChoiceField(choices=[("add", gettext_lazy("Add only (skip names the target has)")),
+                                      ("replace", gettext_lazy("Replace services with the same names")),
+                                      ("sync", gettext_lazy("Synchronise (the target's table becomes exactly these "
+                                                            "rows)"))],
+                             label=gettext_lazy("Mode"), initial="add", widget=forms.RadioSelect, required=False)
 
     def __init__(self, *args, plans=None, direction="import", **kwargs):
         super().__init__(*args, **kwargs)
@@ -277,22 +280,23 @@ class TransferForm(forms.Form):
     def clean_mode(self):
         mode = self.cleaned_data.get("mode")
         if mode not in EXPORT_MODES:
-            raise forms.ValidationError("Choose a mode.")
+            raise forms.ValidationError(_("Choose a mode."))
         return mode
 
 
-FILE_MODES = [("add", "Add only: keep rows whose names the plan already has"),
-              ("replace", "Replace rows with the same names"),
-              ("sync", "Synchronise: each plan named in the file gets exactly its rows")]
+FILE_MODES = [("add", gettext_lazy("Add only: keep rows whose names the plan already has")),
+              ("replace", gettext_lazy("Replace rows with the same names")),
+              ("sync", gettext_lazy("Synchronise: each plan named in the file gets exactly its rows"))]
 
 
 class PlanServiceImportForm(ImportForm):
     """The CSV/XLSX upload form, with the mode and (for the platform operator) the service."""
 
-    mode = forms.ChoiceField(choices=FILE_MODES, initial="add", widget=forms.RadioSelect)
+    mode = forms.ChoiceField(choices=FILE_MODES, label=gettext_lazy("Mode"), initial="add", widget=forms.RadioSelect)
     service = forms.ModelChoiceField(queryset=Account.objects.filter(parent__isnull=True).order_by("name"),
                                      required=False,
-                                     help_text="The service whose plans the file's “plan” column names.")
+                                     label=gettext_lazy("service"),
+                                     help_text=gettext_lazy("The service whose plans the file's “plan” column names."))
 
     def __init__(self, formats, resources, actor=None, **kwargs):
         super().__init__(formats, resources, **kwargs)

@@ -9,6 +9,8 @@ At the root of a chain, null means the defaults of SPEC §8.2.
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from apps.core.money import DEFAULT_CURRENCY_FORMAT
 
 INHERITED_SETTINGS = (
@@ -106,8 +108,9 @@ class EffectiveService:
     @property
     def explanation(self) -> str:
         if not self.inherited:
-            return f"from plan {self.plan_name}"
-        return f"from plan {self.plan_name}, inherited by {' → '.join(reversed(self.via[:-1]))}"
+            return _("from plan %(plan)s") % {"plan": self.plan_name}
+        return _("from plan %(plan)s, inherited by %(chain)s") % {"plan": self.plan_name,
+                                                                 "chain": " → ".join(reversed(self.via[:-1]))}
 
 
 def effective_services(plan) -> list[EffectiveService]:

@@ -10,31 +10,32 @@ from apps.accounts.models import money_field
 
 
 class ServiceType(models.TextChoices):
-    PERIODIC = "periodic", "Periodic"
-    ON_DEMAND = "on_demand", "On demand"
+    PERIODIC = "periodic", _("Periodic")
+    ON_DEMAND = "on_demand", _("On demand")
 
 
 class ResetInterval(models.TextChoices):
-    NONE = "none", "None"
-    HOURLY = "hourly", "Hourly"
-    DAILY = "daily", "Daily"
-    WEEKLY = "weekly", "Weekly"
-    MONTHLY = "monthly", "Monthly"
+    NONE = "none", _("None")
+    HOURLY = "hourly", _("Hourly")
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
 
 
 class CatalogueService(models.Model):
     """A service name with its type: what plan rows price (here, below the kernel that counts it). ``Apps: <name>`` entries belong to one service (top account)."""
 
-    name = models.CharField(max_length=100)
-    type = models.CharField(max_length=10, choices=ServiceType.choices)
-    description = models.CharField(max_length=500, blank=True, default="")
-    service = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="app_services", help_text="Set only for 'Apps: …' entries.")
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    type = models.CharField(verbose_name=_("type"), max_length=10, choices=ServiceType.choices)
+    description = models.CharField(verbose_name=_("description"), max_length=500, blank=True, default="")
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="app_services", help_text=_("Set only for 'Apps: …' entries."))
 
     class Meta:
+        verbose_name_plural = _("catalogue services")
         app_label = "services"  # its table, content type, permissions and admin pages stay the services app's
         ordering = ["name"]
-        verbose_name = "catalogue service"
+        verbose_name = _("catalogue service")
         constraints = [
             models.UniqueConstraint(fields=["name"], condition=models.Q(service__isnull=True),
                                     name="catalogue_global_name_unique"),
@@ -53,9 +54,11 @@ class CatalogueService(models.Model):
 class DeviceType(models.Model):
     """A kind of tracker. Plans limit which a service's units may use (``Plan.device_types``)."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(verbose_name=_("name"), max_length=100, unique=True)
 
     class Meta:
+        verbose_name = _("device type")
+        verbose_name_plural = _("device types")
         app_label = "units"  # its table, content type, permissions and admin pages stay the units app's
         ordering = ["name"]
 
@@ -66,11 +69,13 @@ class DeviceType(models.Model):
 class Modem(models.Model):
     """A modem a unit may carry; ``limit_by_plans``: only the plans listed may use it."""
 
-    name = models.CharField(max_length=100, unique=True)
-    limit_by_plans = models.BooleanField(default=False, help_text="Usable only by the plans listed.")
-    plans = models.ManyToManyField("plans.Plan", blank=True, related_name="modems")
+    name = models.CharField(verbose_name=_("name"), max_length=100, unique=True)
+    limit_by_plans = models.BooleanField(verbose_name=_("limit by plans"), default=False, help_text=_("Usable only by the plans listed."))
+    plans = models.ManyToManyField("plans.Plan", verbose_name=_("plans"), blank=True, related_name="modems")
 
     class Meta:
+        verbose_name = _("modem")
+        verbose_name_plural = _("modems")
         app_label = "units"  # its table, content type, permissions and admin pages stay the units app's
         ordering = ["name"]
 
@@ -79,39 +84,41 @@ class Modem(models.Model):
 
 
 class DeviceTypeLimit(models.TextChoices):
-    NONE = "none", "No limit"
-    ONLY = "only", "Only the listed types"
-    EXCEPT = "except", "All but the listed types"
+    NONE = "none", _("No limit")
+    ONLY = "only", _("Only the listed types")
+    EXCEPT = "except", _("All but the listed types")
 
 
 class Plan(models.Model):
-    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="service_plans",
-                                help_text="The top account (service) this plan belongs to.")
-    name = models.CharField(max_length=100)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    description = models.TextField(blank=True, default="")
-    email = models.EmailField(blank=True, null=True, help_text="Sender of the service's outgoing e-mail.")
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.PROTECT, related_name="service_plans",
+                                help_text=_("The top account (service) this plan belongs to."))
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    parent = models.ForeignKey("self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    description = models.TextField(verbose_name=_("description"), blank=True, default="")
+    email = models.EmailField(verbose_name=_("email"), blank=True, null=True, help_text=_("Sender of the service's outgoing e-mail."))
 
-    block_by_balance = models.BooleanField(null=True, blank=True)
-    block_balance = money_field(null=True, blank=True)
-    limit_by_balance = models.BooleanField(null=True, blank=True)
-    deny_balance = money_field(null=True, blank=True)
-    block_by_days = models.BooleanField(null=True, blank=True)
-    min_days = models.IntegerField(null=True, blank=True)
-    allow_unknown_services = models.BooleanField(null=True, blank=True)
-    currency_format = models.CharField(max_length=20, null=True, blank=True)
-    history_period_days = models.PositiveIntegerField(null=True, blank=True, help_text="0 = keep forever.")
-    retranslator_mask = models.CharField(max_length=500, null=True, blank=True)
-    sms_sender = models.CharField(max_length=32, null=True, blank=True)
-    command_sender = models.CharField(max_length=32, null=True, blank=True)
-    device_type_limit = models.CharField(max_length=10, choices=DeviceTypeLimit.choices, null=True, blank=True)
-    device_types = models.ManyToManyField("units.DeviceType", blank=True, related_name="plans")
-    report_logo_url = models.URLField(null=True, blank=True)
-    report_color = models.CharField(max_length=7, null=True, blank=True, help_text="e.g. #1f6feb")
+    block_by_balance = models.BooleanField(verbose_name=_("block by balance"), null=True, blank=True)
+    block_balance = money_field(verbose_name=_("block balance"), null=True, blank=True)
+    limit_by_balance = models.BooleanField(verbose_name=_("limit by balance"), null=True, blank=True)
+    deny_balance = money_field(verbose_name=_("deny balance"), null=True, blank=True)
+    block_by_days = models.BooleanField(verbose_name=_("block by days"), null=True, blank=True)
+    min_days = models.IntegerField(verbose_name=_("min days"), null=True, blank=True)
+    allow_unknown_services = models.BooleanField(verbose_name=_("allow unknown services"), null=True, blank=True)
+    currency_format = models.CharField(verbose_name=_("currency format"), max_length=20, null=True, blank=True)
+    history_period_days = models.PositiveIntegerField(verbose_name=_("history period days"), null=True, blank=True, help_text=_("0 = keep forever."))
+    retranslator_mask = models.CharField(verbose_name=_("retranslator mask"), max_length=500, null=True, blank=True)
+    sms_sender = models.CharField(verbose_name=_("sms sender"), max_length=32, null=True, blank=True)
+    command_sender = models.CharField(verbose_name=_("command sender"), max_length=32, null=True, blank=True)
+    device_type_limit = models.CharField(verbose_name=_("device type limit"), max_length=10, choices=DeviceTypeLimit.choices, null=True, blank=True)
+    device_types = models.ManyToManyField("units.DeviceType", verbose_name=_("device types"), blank=True, related_name="plans")
+    report_logo_url = models.URLField(verbose_name=_("report logo url"), null=True, blank=True)
+    report_color = models.CharField(verbose_name=_("report color"), max_length=7, null=True, blank=True, help_text=_("e.g. #1f6feb"))
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["service", "name"], name="plan_name_unique_in_service")]
 
@@ -120,14 +127,16 @@ class Plan(models.Model):
 
 
 class PlanService(models.Model):
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="services")
-    name = models.CharField(max_length=100)
-    type = models.CharField(max_length=10, choices=ServiceType.choices)
-    interval = models.CharField(max_length=10, choices=ResetInterval.choices, default=ResetInterval.NONE)
-    cost_table = models.CharField(max_length=2000, blank=True, default="")
-    description = models.CharField(max_length=500, blank=True, default="")
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    type = models.CharField(verbose_name=_("type"), max_length=10, choices=ServiceType.choices)
+    interval = models.CharField(verbose_name=_("interval"), max_length=10, choices=ResetInterval.choices, default=ResetInterval.NONE)
+    cost_table = models.CharField(verbose_name=_("cost table"), max_length=2000, blank=True, default="")
+    description = models.CharField(verbose_name=_("description"), max_length=500, blank=True, default="")
 
     class Meta:
+        verbose_name = _("plan service")
+        verbose_name_plural = _("plan services")
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["plan", "name"], name="plan_service_unique_name")]
 
@@ -138,42 +147,46 @@ class PlanService(models.Model):
 class AccountServiceOverride(models.Model):
     """An account's own row for a service, winning over its plan chain."""
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="service_overrides")
-    name = models.CharField(max_length=100)
-    type = models.CharField(max_length=10, choices=ServiceType.choices)
-    interval = models.CharField(max_length=10, choices=ResetInterval.choices, default=ResetInterval.NONE)
-    cost_table = models.CharField(max_length=2000, blank=True, default="")
+    account = models.ForeignKey("accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="service_overrides")
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    type = models.CharField(verbose_name=_("type"), max_length=10, choices=ServiceType.choices)
+    interval = models.CharField(verbose_name=_("interval"), max_length=10, choices=ResetInterval.choices, default=ResetInterval.NONE)
+    cost_table = models.CharField(verbose_name=_("cost table"), max_length=2000, blank=True, default="")
 
     class Meta:
+        verbose_name = _("account service override")
+        verbose_name_plural = _("account service overrides")
         constraints = [models.UniqueConstraint(fields=["account", "name"], name="account_override_unique_name")]
 
 
 class PlanEventAction(models.TextChoices):
-    CREATED = "created", "Plan created"
-    CHANGED = "changed", "Plan changed"
-    DELETED = "deleted", "Plan deleted"
-    SERVICE_ADDED = "service_added", "Service added"
-    SERVICE_CHANGED = "service_changed", "Service changed"
-    SERVICE_REMOVED = "service_removed", "Service removed"
-    SERVICES_IMPORTED = "services_imported", "Services imported"
-    SERVICES_EXPORTED = "services_exported", "Services exported"
-    APP_SERVICE_ADDED = "app_service_added", "Application service added to the catalogue"
+    CREATED = "created", _("Plan created")
+    CHANGED = "changed", _("Plan changed")
+    DELETED = "deleted", _("Plan deleted")
+    SERVICE_ADDED = "service_added", _("Service added")
+    SERVICE_CHANGED = "service_changed", _("Service changed")
+    SERVICE_REMOVED = "service_removed", _("Service removed")
+    SERVICES_IMPORTED = "services_imported", _("Services imported")
+    SERVICES_EXPORTED = "services_exported", _("Services exported")
+    APP_SERVICE_ADDED = "app_service_added", _("Application service added to the catalogue")
 
 
 class PlanEvent(models.Model):
     """An append-only record of every change to plans and their services, written by the operation
     that made it. Plan id and name are snapshots (no foreign key), so deleting a plan keeps its history."""
 
-    service = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
-    plan_id_snapshot = models.BigIntegerField(null=True, blank=True, db_index=True)
-    plan_name = models.CharField(max_length=100, blank=True, default="")
-    action = models.CharField(max_length=20, choices=PlanEventAction.choices)
-    actor = models.ForeignKey("accounts.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor_name = models.CharField(max_length=150, default="system")
-    at = models.DateTimeField(db_index=True)
-    details = models.JSONField(default=dict, blank=True)
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.PROTECT, related_name="+")
+    plan_id_snapshot = models.BigIntegerField(verbose_name=_("plan id snapshot"), null=True, blank=True, db_index=True)
+    plan_name = models.CharField(verbose_name=_("plan name"), max_length=100, blank=True, default="")
+    action = models.CharField(verbose_name=_("action"), max_length=20, choices=PlanEventAction.choices)
+    actor = models.ForeignKey("accounts.Operator", verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(verbose_name=_("actor name"), max_length=150, default="system")
+    at = models.DateTimeField(verbose_name=_("at"), db_index=True)
+    details = models.JSONField(verbose_name=_("details"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("plan event")
+        verbose_name_plural = _("plan events")
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["service", "-at"], name="plan_event_service_at")]
 
@@ -192,20 +205,22 @@ class PlanImportJob(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    actor = models.ForeignKey("accounts.Operator", on_delete=models.CASCADE, related_name="+")
-    service = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
-    mode = models.CharField(max_length=10)
-    file_name = models.CharField(max_length=255, blank=True, default="")
-    file_format = models.PositiveSmallIntegerField()  # the index in the admin's import formats
-    tmp_name = models.CharField(max_length=255)  # import-export's temporary storage name
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    total_rows = models.PositiveIntegerField(default=0)
-    checked_rows = models.PositiveIntegerField(default=0)
-    result = models.JSONField(default=dict, blank=True)  # counts, removed names, bad rows, message
-    created_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey("accounts.Operator", verbose_name=_("actor"), on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey("accounts.Account", verbose_name=_("service"), on_delete=models.CASCADE, related_name="+")
+    mode = models.CharField(verbose_name=_("mode"), max_length=10)
+    file_name = models.CharField(verbose_name=_("file name"), max_length=255, blank=True, default="")
+    file_format = models.PositiveSmallIntegerField(verbose_name=_("file format"))  # the index in the admin's import formats
+    tmp_name = models.CharField(verbose_name=_("tmp name"), max_length=255)  # import-export's temporary storage name
+    state = models.CharField(verbose_name=_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    total_rows = models.PositiveIntegerField(verbose_name=_("total rows"), default=0)
+    checked_rows = models.PositiveIntegerField(verbose_name=_("checked rows"), default=0)
+    result = models.JSONField(verbose_name=_("result"), default=dict, blank=True)  # counts, removed names, bad rows, message
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("plan import job")
+        verbose_name_plural = _("plan import jobs")
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
@@ -240,8 +255,8 @@ class PlanImportJob(models.Model):
 class VersionedRow(models.Model):
     """In force on [valid_from, valid_until); the open version has no end."""
 
-    valid_from = models.DateTimeField()
-    valid_until = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(verbose_name=_("valid from"))
+    valid_until = models.DateTimeField(verbose_name=_("valid until"), null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -73,8 +73,8 @@ def may_manage_plan(actor, plan: Plan) -> bool:
 
 def require_manage_plan(actor, plan: Plan):
     if not may_manage_plan(actor, plan):
-        raise Forbidden("Only the platform operator changes the top account's plan and its parents; "
-                        "only top users and the platform operator manage plans.", code="permission_denied")
+        raise Forbidden(gettext("Only the platform operator changes the top account's plan and its parents; "
+                        "only top users and the platform operator manage plans."), code="permission_denied")
 
 
 def _require_not_blocked(actor):
@@ -127,13 +127,13 @@ def _clean_text(values: dict, name: str, max_length: int, *, nullable: bool = Tr
         return
     value = str(value).strip()
     if len(value) > max_length:
-        raise InvalidInput.field(name, f"At most {max_length} characters.")
+        raise InvalidInput.field(name, gettext("At most %(max_length)s characters.") % {"max_length": max_length})
     values[name] = value
 
 
 def _clean_bool(values: dict, name: str):
     if name in values and values[name] is not None and not isinstance(values[name], bool):
-        raise InvalidInput.field(name, "Must be true, false or null (inherited).")
+        raise InvalidInput.field(name, gettext("Must be true, false or null (inherited)."))
 
 
 def _clean_int(values: dict, name: str, low: int, high: int):
@@ -141,9 +141,9 @@ def _clean_int(values: dict, name: str, low: int, high: int):
         return
     value = values[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput.field(name, "Must be a whole number.")
+        raise InvalidInput.field(name, gettext("Must be a whole number."))
     if not low <= value <= high:
-        raise InvalidInput.field(name, f"Must be between {low} and {high}.")
+        raise InvalidInput.field(name, gettext("Must be between %(low)s and %(high)s.") % {"low": low, "high": high})
 
 
 def _clean_money(values: dict, name: str):
@@ -156,13 +156,13 @@ def retranslator_mask_error(mask: str) -> str | None:
     """Why a retranslator mask is malformed: comma-separated ``host:port`` globs using ``*`` and ``?``."""
     for entry in (part.strip() for part in mask.split(",")):
         if not entry:
-            return "An empty entry: write host:port items separated by commas."
+            return gettext("An empty entry: write host:port items separated by commas.")
         if not _RETRANSLATOR_RE.match(entry):
-            return f"'{entry}' is not host:port (letters, digits, '.', '-', '*' and '?' in the host; digits, " \
-                   f"'*' and '?' in the port)."
+            return gettext("'%(entry)s' is not host:port (letters, digits, '.', '-', '*' and '?' in the host; digits, "
+                           "'*' and '?' in the port).") % {"entry": entry}
         port = entry.rsplit(":", 1)[1]
         if port.isdigit() and not 1 <= int(port) <= 65535:
-            return f"'{entry}': the port must be between 1 and 65535."
+            return gettext("'%(entry)s': the port must be between 1 and 65535.") % {"entry": entry}
     return None
 
 
@@ -170,7 +170,8 @@ def sender_error(sender: str) -> str | None:
     """An SMS sender is a number (3–15 digits, optional leading +) or a name of at most 11 characters."""
     if _SENDER_NUMBER_RE.match(sender) or _SENDER_NAME_RE.match(sender):
         return None
-    return "A phone number (3–15 digits, optional +) or a name of at most 11 letters, digits, spaces, '.', '_' or '-'."
+    return gettext("A phone number (3–15 digits, optional +) or a name of at most 11 letters, digits, spaces, '.', "
+                   "'_' or '-'.")
 
 
 def _clean_plan_values(values: dict) -> dict:
@@ -178,13 +179,13 @@ def _clean_plan_values(values: dict) -> dict:
     values = dict(values)
     unknown = set(values) - set(PLAN_FIELDS)
     if unknown:
-        raise InvalidInput.field(sorted(unknown)[0], "Unknown field.")
+        raise InvalidInput.field(sorted(unknown)[0], gettext("Unknown field."))
     if "name" in values:
         name = (values["name"] or "").strip()
         if not name:
-            raise InvalidInput.field("name", "A plan needs a name.")
+            raise InvalidInput.field("name", gettext("A plan needs a name."))
         if len(name) > 100:
-            raise InvalidInput.field("name", "At most 100 characters.")
+            raise InvalidInput.field("name", gettext("At most 100 characters."))
         values["name"] = name
     if "description" in values:
         values["description"] = (values["description"] or "").strip()
@@ -203,7 +204,7 @@ def _clean_plan_values(values: dict) -> dict:
         try:
             EmailValidator()(values["email"])
         except ValidationError:
-            raise InvalidInput.field("email", "Enter a valid e-mail address.") from None
+            raise InvalidInput.field("email", gettext("Enter a valid e-mail address.")) from None
     if values.get("currency_format"):
         reason = currency_format_error(values["currency_format"])
         if reason:
@@ -221,13 +222,13 @@ def _clean_plan_values(values: dict) -> dict:
         try:
             URLValidator(schemes=["https", "http"])(values["report_logo_url"])
         except ValidationError:
-            raise InvalidInput.field("report_logo_url", "Enter a valid http(s) address.") from None
+            raise InvalidInput.field("report_logo_url", gettext("Enter a valid http(s) address.")) from None
     if values.get("report_color") and not _COLOR_RE.match(values["report_color"]):
-        raise InvalidInput.field("report_color", "A colour like #1f6feb.")
+        raise InvalidInput.field("report_color", gettext("A colour like #1f6feb."))
     if "device_type_limit" in values:
         mode = values["device_type_limit"] or None
         if mode is not None and mode not in DeviceTypeLimit.values:
-            raise InvalidInput.field("device_type_limit", f"One of {', '.join(DeviceTypeLimit.values)} or null.")
+            raise InvalidInput.field("device_type_limit", gettext("One of %(choices)s or null.") % {"choices": ', '.join(DeviceTypeLimit.values)})
         values["device_type_limit"] = mode
     return values
 
@@ -240,11 +241,11 @@ def _check_relations(plan: Plan, service: Account, values: dict):
         if parent.service_id != service.pk:
             raise DoesNotExist.field("parent")
         if plan.pk is not None and plan.pk in {p.pk for p in plan_chain(parent)}:
-            raise InvalidInput.field("parent", "A plan cannot descend from itself (that would make a cycle).")
+            raise InvalidInput.field("parent", gettext("A plan cannot descend from itself (that would make a cycle)."))
     if "name" in values:
         clash = Plan.objects.filter(service=service, name__iexact=values["name"]).exclude(pk=plan.pk)
         if clash.exists():
-            raise InvalidInput.field("name", "Another plan of this service has this name.")
+            raise InvalidInput.field("name", gettext("Another plan of this service has this name."))
     if "device_types" in values:
         ids = [getattr(d, "pk", d) for d in values["device_types"]]
         found = list(DeviceType.objects.filter(pk__in=ids))
@@ -258,8 +259,7 @@ def _check_relations(plan: Plan, service: Account, values: dict):
             raise DoesNotExist.field("modems")
         unflagged = [m.name for m in found if not m.limit_by_plans]
         if unflagged:
-            raise InvalidInput.field("modems", f"Not limited by plans (usable by every plan already): "
-                                               f"{', '.join(sorted(unflagged))}.")
+            raise InvalidInput.field("modems", gettext("Not limited by plans (usable by every plan already): %(choices)s.") % {"choices": ', '.join(sorted(unflagged))})
         values["modems"] = found
 
 
@@ -268,10 +268,10 @@ def _check_whole_plan(plan: Plan, device_type_ids: list[int]):
     list goes with an ``only``/``except`` mode."""
     if plan.parent_id is None and plan.history_period_days is None:
         raise InvalidInput.field("history_period_days",
-                                 "A plan without a parent must set the history period (e.g. 400 days; 0 = forever).")
+                                 gettext("A plan without a parent must set the history period (e.g. 400 days; 0 = forever)."))
     if device_type_ids and plan.device_type_limit in (None, DeviceTypeLimit.NONE):
-        raise InvalidInput.field("device_types", "Choose 'only the listed types' or 'all but the listed types' "
-                                                 "to use a list of device types.")
+        raise InvalidInput.field("device_types", gettext("Choose 'only the listed types' or 'all but the listed types' "
+                                                 "to use a list of device types."))
 
 
 def _snapshot(values: dict) -> dict:
@@ -310,7 +310,7 @@ def validate_plan(*, actor, service: Account, plan: Plan | None, values: dict) -
     it before any row is saved). Answers the cleaned values."""
     if plan is None:
         if not may_manage_service_plans(actor, service):
-            raise Forbidden("Only top users and the platform operator manage plans.")
+            raise Forbidden(gettext("Only top users and the platform operator manage plans."))
         draft = Plan(service=service)
     else:
         require_manage_plan(actor, plan)
@@ -322,12 +322,12 @@ def validate_plan(*, actor, service: Account, plan: Plan | None, values: dict) -
 def create_plan(*, actor, service: Account, values: dict, now: datetime | None = None) -> Plan:
     now = now or clock.now()
     if service is None or service.parent_id is not None:
-        raise InvalidInput.field("service", "Plans belong to a service (a top account).")
+        raise InvalidInput.field("service", gettext("Plans belong to a service (a top account)."))
     if not may_manage_service_plans(actor, service):
-        raise Forbidden("Only top users and the platform operator manage plans.")
+        raise Forbidden(gettext("Only top users and the platform operator manage plans."))
     _require_not_blocked(actor)
     if not (values.get("name") or "").strip():
-        raise InvalidInput.field("name", "A plan needs a name.")
+        raise InvalidInput.field("name", gettext("A plan needs a name."))
     with transaction.atomic():
         Account.objects.select_for_update().filter(pk=service.pk).get()  # serialises name checks per service
         plan = Plan(service=service)
@@ -383,7 +383,7 @@ def delete_plan(*, actor, plan: Plan, now: datetime | None = None):
         uses = plan_uses(plan)
         if any(uses.values()):
             parts = [f"{kind}: {', '.join(names)}" for kind, names in uses.items() if names]
-            raise Conflict(f"The plan is in use ({'; '.join(parts)}).", code="plan_in_use", extra={"uses": uses})
+            raise Conflict(gettext("The plan is in use (%(choices)s).") % {"choices": '; '.join(parts)}, code="plan_in_use", extra={"uses": uses})
         plan_id, name, service = plan.pk, plan.name, plan.service
         audit_before = _present(_plan_values(plan))
         plan.delete()
@@ -411,27 +411,27 @@ def clean_service_row(*, service_id: int, values: dict, catalogue: dict[str, str
     catalogue = catalogue if catalogue is not None else catalogue_types(service_id)
     name = str(values.get("name") or "").strip()
     if not name:
-        raise InvalidInput.field("name", "A service name is required.")
+        raise InvalidInput.field("name", gettext("A service name is required."))
     if name not in catalogue:
-        raise InvalidInput.field("name", f"'{name}' is not in the service catalogue.")
+        raise InvalidInput.field("name", gettext("'%(name)s' is not in the service catalogue.") % {"name": name})
     kind = values.get("type") or catalogue[name]
     if kind not in ServiceType.values:
-        raise InvalidInput.field("type", f"One of {', '.join(ServiceType.values)}.")
+        raise InvalidInput.field("type", gettext("One of %(choices)s.") % {"choices": ', '.join(ServiceType.values)})
     if kind != catalogue[name]:
-        raise InvalidInput.field("type", f"'{name}' is a {catalogue[name].replace('_', ' ')} service in the catalogue.")
+        raise InvalidInput.field("type", gettext("'%(name)s' is a %(kind)s service in the catalogue.") % {"name": name, "kind": catalogue[name].replace('_', ' ')})
     interval = values.get("interval") or ResetInterval.NONE
     if interval not in ResetInterval.values:
-        raise InvalidInput.field("interval", f"One of {', '.join(ResetInterval.values)}.")
+        raise InvalidInput.field("interval", gettext("One of %(choices)s.") % {"choices": ', '.join(ResetInterval.values)})
     try:
         table = cost_table.parse(values.get("cost_table") or "")
     except cost_table.CostTableError as error:
         raise InvalidInput.field("cost_table", str(error)) from None
     if table.items and table.items[0].is_flat_fee and not (kind == ServiceType.PERIODIC
                                                             and interval != ResetInterval.NONE):
-        raise InvalidInput.field("cost_table", "A flat fee (counter 0) needs a periodic service with an interval.")
+        raise InvalidInput.field("cost_table", gettext("A flat fee (counter 0) needs a periodic service with an interval."))
     description = str(values.get("description") or "").strip()
     if len(description) > 500:
-        raise InvalidInput.field("description", "At most 500 characters.")
+        raise InvalidInput.field("description", gettext("At most 500 characters."))
     return {"name": name, "type": kind, "interval": interval, "cost_table": table.canonical,
             "description": description}
 
@@ -448,7 +448,7 @@ def add_plan_service(*, actor, plan: Plan, values: dict, now: datetime | None = 
         require_manage_plan(actor, plan)
         clean = clean_service_row(service_id=plan.service_id, values=values)
         if plan.services.filter(name=clean["name"]).exists():
-            raise InvalidInput.field("name", f"This plan already lists '{clean['name']}'.")
+            raise InvalidInput.field("name", gettext("This plan already lists '%(name)s'.") % {"name": clean['name']})
         history.record_plan_rows([plan.pk], now=now, seed=True)
         row = PlanService.objects.create(plan=plan, **clean)
         history.record_plan_rows([plan.pk], now=now)
@@ -472,7 +472,7 @@ def update_plan_service(*, actor, row: PlanService, changes: dict, now: datetime
             merged["type"] = None  # a renamed row takes the new name's catalogue type
         clean = clean_service_row(service_id=plan.service_id, values=merged)
         if clean["name"] != row.name and plan.services.filter(name=clean["name"]).exists():
-            raise InvalidInput.field("name", f"This plan already lists '{clean['name']}'.")
+            raise InvalidInput.field("name", gettext("This plan already lists '%(name)s'.") % {"name": clean['name']})
         if clean != before:
             history.record_plan_rows([plan.pk], now=now, seed=True)
             for key, value in clean.items():
@@ -534,9 +534,9 @@ def _chosen_source_rows(*, target: Plan, source_plans, names) -> list[dict]:
     several sources is refused with the list, since there is no telling which one is meant."""
     sources = _same_service_plans(source_plans, target.service_id, "source_plans")
     if not sources:
-        raise InvalidInput.field("source_plans", "Choose at least one plan to import from.")
+        raise InvalidInput.field("source_plans", gettext("Choose at least one plan to import from."))
     if any(s.pk == target.pk for s in sources):
-        raise InvalidInput.field("source_plans", "A plan cannot import from itself.")
+        raise InvalidInput.field("source_plans", gettext("A plan cannot import from itself."))
     rows = PlanService.objects.filter(plan__in=sources).select_related("plan").order_by("name", "plan__name")
     if names:
         rows = rows.filter(name__in=list(names))
@@ -546,12 +546,12 @@ def _chosen_source_rows(*, target: Plan, source_plans, names) -> list[dict]:
     if names:
         missing = sorted(set(names) - set(found))
         if missing:
-            raise InvalidInput.field("names", f"Not in the chosen plans: {', '.join(missing)}.")
+            raise InvalidInput.field("names", gettext("Not in the chosen plans: %(choices)s.") % {"choices": ', '.join(missing)})
     clashes = {name: [r.plan.name for r in group] for name, group in found.items() if len(group) > 1}
     if clashes:
         listing = "; ".join(f"{name} ({', '.join(plans)})" for name, plans in sorted(clashes.items()))
-        raise InvalidInput(f"These services are in several chosen plans: {listing}.",
-                           fields={"names": [f"In several chosen plans: {listing}."]}, extra={"clashes": clashes})
+        raise InvalidInput(gettext("These services are in several chosen plans: %(listing)s.") % {"listing": listing},
+                           fields={"names": [gettext("In several chosen plans: %(listing)s.") % {"listing": listing}]}, extra={"clashes": clashes})
     return [_row_values(group[0]) for _, group in sorted(found.items())]
 
 
@@ -647,21 +647,21 @@ def _export_rows(plan: Plan, names) -> list[dict]:
         rows = rows.filter(name__in=list(names))
         missing = sorted(set(names) - set(rows.values_list("name", flat=True)))
         if missing:
-            raise InvalidInput.field("names", f"Not in this plan: {', '.join(missing)}.")
+            raise InvalidInput.field("names", gettext("Not in this plan: %(choices)s.") % {"choices": ', '.join(missing)})
     return [_row_values(r) for r in rows.order_by("name")]
 
 
 def _export_targets(actor, plan: Plan, target_plans, mode: str) -> list[Plan]:
     if mode not in EXPORT_MODES:
-        raise InvalidInput.field("mode", f"One of {', '.join(EXPORT_MODES)}.")
+        raise InvalidInput.field("mode", gettext("One of %(choices)s.") % {"choices": ', '.join(EXPORT_MODES)})
     targets = _same_service_plans(target_plans, plan.service_id, "target_plans")
     if not targets:
-        raise InvalidInput.field("target_plans", "Choose at least one plan to export to.")
+        raise InvalidInput.field("target_plans", gettext("Choose at least one plan to export to."))
     if any(t.pk == plan.pk for t in targets):
-        raise InvalidInput.field("target_plans", "A plan cannot export to itself.")
+        raise InvalidInput.field("target_plans", gettext("A plan cannot export to itself."))
     for target in targets:
         if not may_manage_plan(actor, target):
-            raise Forbidden(f"You may not change the plan '{target.name}'.")
+            raise Forbidden(gettext("You may not change the plan '%(name)s'.") % {"name": target.name})
     return targets
 
 
@@ -908,27 +908,27 @@ def add_app_service(*, actor, service: Account, name: str, description: str = ""
     """
     now = now or clock.now()
     if service is None or service.parent_id is not None:
-        raise InvalidInput.field("service", "Application services belong to a service (a top account).")
+        raise InvalidInput.field("service", gettext("Application services belong to a service (a top account)."))
     if not may_manage_service_plans(actor, service):
-        raise Forbidden("Only the service's top users and the platform operator add application services.")
+        raise Forbidden(gettext("Only the service's top users and the platform operator add application services."))
     _require_not_blocked(actor)
     bare = (name or "").strip()
     if bare.lower().startswith(APP_PREFIX.lower()):
         bare = bare[len(APP_PREFIX):].strip()
     if not bare:
-        raise InvalidInput.field("name", "Give the application's name.")
+        raise InvalidInput.field("name", gettext("Give the application's name."))
     full = f"{APP_PREFIX}{bare}"
     if len(full) > 100:
-        raise InvalidInput.field("name", "At most 100 characters.")
+        raise InvalidInput.field("name", gettext("At most 100 characters."))
     description = (description or "").strip()
     if len(description) > 500:
-        raise InvalidInput.field("description", "At most 500 characters.")
+        raise InvalidInput.field("description", gettext("At most 500 characters."))
     with transaction.atomic():
         Account.objects.select_for_update().filter(pk=service.pk).get()
         taken = CatalogueService.objects.filter(name__iexact=full).filter(
             service__isnull=True) | CatalogueService.objects.filter(name__iexact=full, service=service)
         if taken.exists():
-            raise InvalidInput.field("name", f"'{full}' is already in the catalogue.")
+            raise InvalidInput.field("name", gettext("'%(full)s' is already in the catalogue.") % {"full": full})
         entry = CatalogueService.objects.create(name=full, type=ServiceType.ON_DEMAND, description=description,
                                                 service=service)
         _record(plan=None, service=service, action=PlanEventAction.APP_SERVICE_ADDED, actor=actor, now=now,

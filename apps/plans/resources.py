@@ -37,11 +37,11 @@ class PlanByNameWidget(widgets.ForeignKeyWidget):
     def clean(self, value, row=None, **kwargs):
         name = (value or "").strip()
         if not name:
-            raise ValueError("A plan name is required.")
+            raise ValueError(_("A plan name is required."))
         try:
             return self.get_queryset(value, row).get(name=name)
         except Plan.DoesNotExist:
-            raise ValueError(f"No plan named '{name}' in this service.") from None
+            raise ValueError(_("No plan named '%(name)s' in this service.") % {"name": name}) from None
 
     def render(self, value, obj=None, **kwargs):
         return escape_cell(value.name if value else "")

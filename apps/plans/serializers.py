@@ -1,5 +1,6 @@
 """API shapes for plans, plan services, the calculator and the catalogues (API.md "Plans")."""
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -21,7 +22,7 @@ MONEY = {"max_digits": 16, "decimal_places": 4}
 class VisiblePlanField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     """A plan id the caller can see; anything else is refused like an unknown id."""
 
-    default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a plan id (integer)."}
+    default_error_messages = {"does_not_exist": gettext_lazy("No such object."), "incorrect_type": gettext_lazy("Must be a plan id (integer).")}
 
     def get_queryset(self):
         from .queries import plans_visible_to
@@ -32,14 +33,14 @@ class VisiblePlanField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
 class ServiceAccountField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     """A top account (service) the caller can see."""
 
-    default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be a service id (integer)."}
+    default_error_messages = {"does_not_exist": gettext_lazy("No such object."), "incorrect_type": gettext_lazy("Must be a service id (integer).")}
 
     def get_queryset(self):
         return in_scope(Account.objects.filter(parent__isnull=True), self.context["request"].user)
 
 
 class CatalogueIdField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
-    default_error_messages = {"does_not_exist": "No such object.", "incorrect_type": "Must be an id (integer)."}
+    default_error_messages = {"does_not_exist": gettext_lazy("No such object."), "incorrect_type": gettext_lazy("Must be an id (integer).")}
 
 
 class PlanSerializer(serializers.ModelSerializer):
@@ -67,7 +68,7 @@ class PlanSerializer(serializers.ModelSerializer):
 
 class SettingSerializer(serializers.Serializer):
     value = serializers.JSONField()
-    source = serializers.CharField(help_text="'plan:<id>' or 'default'")
+    source = serializers.CharField(help_text=gettext_lazy("'plan:<id>' or 'default'"))
     source_name = serializers.CharField()
 
 
@@ -77,7 +78,7 @@ class EffectiveServiceSerializer(serializers.Serializer):
     interval = serializers.CharField()
     cost_table = serializers.CharField()
     description = serializers.CharField()
-    plan = serializers.IntegerField(source="plan_id", help_text="The plan the row comes from.")
+    plan = serializers.IntegerField(source="plan_id", help_text=gettext_lazy("The plan the row comes from."))
     plan_name = serializers.CharField()
     inherited = serializers.BooleanField()
     explanation = serializers.CharField()
@@ -85,7 +86,7 @@ class EffectiveServiceSerializer(serializers.Serializer):
 
 class PlanServiceSerializer(serializers.ModelSerializer):
     type = serializers.ChoiceField(choices=ServiceType.choices, required=False,
-                                   help_text="Defaults to the catalogue's type; any other type is refused.")
+                                   help_text=gettext_lazy("Defaults to the catalogue's type; any other type is refused."))
     interval = serializers.ChoiceField(choices=ResetInterval.choices, required=False)
     cost_table = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH,
                                        trim_whitespace=False)
@@ -102,7 +103,7 @@ class PlanServiceSerializer(serializers.ModelSerializer):
 class ImportInSerializer(serializers.Serializer):
     source_plans = VisiblePlanField(many=True, allow_empty=False)
     names = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list,
-                                  help_text="Empty: every service of the chosen plans.")
+                                  help_text=gettext_lazy("Empty: every service of the chosen plans."))
     delete_existing = serializers.BooleanField(required=False, default=False)
 
 
@@ -115,7 +116,7 @@ class ImportOutSerializer(serializers.Serializer):
 class ExportInSerializer(serializers.Serializer):
     target_plans = VisiblePlanField(many=True, allow_empty=False)
     names = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list,
-                                  help_text="Empty: every service of this plan.")
+                                  help_text=gettext_lazy("Empty: every service of this plan."))
     mode = serializers.ChoiceField(choices=[(m, m) for m in EXPORT_MODES])
 
 
@@ -145,13 +146,13 @@ class EvaluateOutSerializer(serializers.Serializer):
     denied_from = serializers.IntegerField(allow_null=True)
     warnings = serializers.ListField(
         child=serializers.CharField(),
-        help_text="Sentences (in the operator's language) about what the table's negative item does when it is not "
-                  "a plain closing -1: e.g. '1:-0.5' denies every use and is saved as '-1'. Empty otherwise.")
+        help_text=gettext_lazy("Sentences (in the operator's language) about what the table's negative item does when it is not "
+                  "a plain closing -1: e.g. '1:-0.5' denies every use and is saved as '-1'. Empty otherwise."))
 
 
 class CatalogueSerializer(serializers.ModelSerializer):
     service = ServiceAccountField(required=False, allow_null=True,
-                                  help_text="Set for 'Apps: …' entries; the platform operator names it on create.")
+                                  help_text=gettext_lazy("Set for 'Apps: …' entries; the platform operator names it on create."))
     type = serializers.CharField(read_only=True)
 
     class Meta:

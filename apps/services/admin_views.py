@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import rights
@@ -49,7 +50,7 @@ def account_services_view(request, pk):
             for r in resolutions if r.resolves or r.reason == "no_plan"]
     unknown = [r for r in resolutions if not r.resolves and r.reason != "no_plan"]
     context = {
-        **admin.site.each_context(request), "title": f"Services of {account.name}", "account": account,
+        **admin.site.each_context(request), "title": gettext("Services of %(account)s") % {"account": account.name}, "account": account,
         "rows": rows, "unknown": unknown, "unknown_explanation": unknown[0].explanation if unknown else "",
         "warning": block_warnings([account.pk], now).get(account.pk),
         "opts": account._meta,
@@ -58,9 +59,9 @@ def account_services_view(request, pk):
 
 
 class CheckForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=None)
-    service = forms.ChoiceField()
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1)
+    account = forms.ModelChoiceField(label=_("Account"), queryset=None)
+    service = forms.ChoiceField(label=_("Service"))
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=MAX_QUANTITY, initial=1)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,7 +97,7 @@ def check_tool_view(request):
                 index = ServiceIndex(account.service_id, [account.pk])
                 pattern = preloaded_settings(index.attach_plan(account))["currency_format"].value
             result = {"check": result, "cost": format_money(result.cost, pattern), "account": account}
-    context = {**admin.site.each_context(request), "title": "Check a service", "form": form, "result": result}
+    context = {**admin.site.each_context(request), "title": gettext("Check a service"), "form": form, "result": result}
     return TemplateResponse(request, "admin/services/check.html", context)
 
 

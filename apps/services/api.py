@@ -3,6 +3,8 @@ check, consume, objects. Views are thin: validate the body, find the account in 
 operation. Kernel denials are ``KernelDenied`` (403 ``{allowed: false, reason, detail, code}``).
 """
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -33,11 +35,11 @@ class ResolvedServiceSerializer(serializers.Serializer):
     type = serializers.CharField()
     interval = serializers.CharField()
     cost_table = serializers.CharField(allow_blank=True)
-    source = serializers.CharField(help_text="override, plan or unknown")
-    plan = serializers.CharField(allow_null=True, help_text="The plan whose row applies.")
-    chain = serializers.ListField(child=serializers.CharField(), help_text="Plans walked, from the account's up.")
+    source = serializers.CharField(help_text=gettext_lazy("override, plan or unknown"))
+    plan = serializers.CharField(allow_null=True, help_text=gettext_lazy("The plan whose row applies."))
+    chain = serializers.ListField(child=serializers.CharField(), help_text=gettext_lazy("Plans walked, from the account's up."))
     explanation = serializers.CharField()
-    allowed = serializers.BooleanField(help_text="Position 1 is allowed (balance and blocking aside).")
+    allowed = serializers.BooleanField(help_text=gettext_lazy("Position 1 is allowed (balance and blocking aside)."))
     reason = serializers.CharField(allow_null=True)
     usage = UsageSerializer()
 
@@ -80,7 +82,7 @@ class ObjectsInSerializer(serializers.Serializer):
 DENIAL = OpenApiResponse(
     inline_serializer("KernelDenial", {"allowed": serializers.BooleanField(), "reason": serializers.CharField(),
                                         "detail": serializers.CharField(), "code": serializers.CharField()}),
-    description="Denied: reason is one of " + ", ".join(operations.DENIAL_REASONS),
+    description=format_lazy(gettext_lazy("Denied: reason is one of {}"), ", ".join(operations.DENIAL_REASONS)),
 )
 
 
@@ -102,7 +104,7 @@ class KernelView(APIView):
 
 
 class AccountServicesView(KernelView):
-    @extend_schema(responses=ResolvedServiceSerializer(many=True), summary="Resolved services of an account")
+    @extend_schema(responses=ResolvedServiceSerializer(many=True), summary=gettext_lazy("Resolved services of an account"))
     def get(self, request, pk):
         account = self.account(pk)
         resolutions = resolve_services(account)
@@ -112,7 +114,7 @@ class AccountServicesView(KernelView):
 
 
 class AccountServiceOverrideView(KernelView):
-    @extend_schema(request=OverrideSerializer, responses=OverrideSerializer, summary="Set the account's own row")
+    @extend_schema(request=OverrideSerializer, responses=OverrideSerializer, summary=gettext_lazy("Set the account's own row"))
     def put(self, request, pk, name):
         account = self.account(pk)
         data = _valid(OverrideSerializer, request)
@@ -120,7 +122,7 @@ class AccountServiceOverrideView(KernelView):
         return Response({"name": override.name, "type": override.type, "interval": override.interval,
                          "cost_table": override.cost_table})
 
-    @extend_schema(responses={204: None}, summary="Remove the account's own row")
+    @extend_schema(responses={204: None}, summary=gettext_lazy("Remove the account's own row"))
     def delete(self, request, pk, name):
         operations.delete_service_override(actor=request.user, account=self.account(pk), name=name)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -129,7 +131,7 @@ class AccountServiceOverrideView(KernelView):
 class CheckView(KernelView):
     allow_when_blocked = True  # a question, not a change: answered (with the denial) while blocked
 
-    @extend_schema(request=CheckInSerializer, responses=CheckOutSerializer, summary="May the account use N of S?")
+    @extend_schema(request=CheckInSerializer, responses=CheckOutSerializer, summary=gettext_lazy("May the account use N of S?"))
     def post(self, request, pk):
         account = self.account(pk)
         data = _valid(CheckInSerializer, request)
@@ -143,7 +145,7 @@ class ConsumeView(KernelView):
     allow_when_blocked = True
 
     @extend_schema(request=ConsumeInSerializer, responses={200: ConsumeOutSerializer, 403: DENIAL},
-                   summary="Use an on-demand service (idempotent)")
+                   summary=gettext_lazy("Use an on-demand service (idempotent)"))
     def post(self, request, pk):
         data = _valid(ConsumeInSerializer, request)
         # No ``self.account(pk)``: the operation reads the account with its chain and answers 404
@@ -156,7 +158,7 @@ class ObjectsView(KernelView):
                    responses={200: inline_serializer("ObjectsOut", {"service": serializers.CharField(),
                                                                     "usage": serializers.IntegerField()}),
                               403: DENIAL},
-                   summary="Create (+N) or delete (−N) objects of a periodic service")
+                   summary=gettext_lazy("Create (+N) or delete (−N) objects of a periodic service"))
     def post(self, request, pk):
         account = self.account(pk)
         data = _valid(ObjectsInSerializer, request)
@@ -172,13 +174,13 @@ def _valid(serializer_class, request) -> dict:
 
 class ReplayDifferenceSerializer(serializers.Serializer):
     service = serializers.CharField()
-    window_start = serializers.DateTimeField(help_text="The window's start (UTC); for a call of a service "
-                                                       "without a reset window, the time of the charge.")
+    window_start = serializers.DateTimeField(help_text=gettext_lazy("The window's start (UTC); for a call of a service "
+                                                       "without a reset window, the time of the charge."))
     ledger = serializers.DecimalField(max_digits=16, decimal_places=4, allow_null=True,
-                                      help_text="The amount charged (positive); null: no row.")
+                                      help_text=gettext_lazy("The amount charged (positive); null: no row."))
     recomputed = serializers.DecimalField(max_digits=16, decimal_places=4, allow_null=True,
-                                          help_text="The amount the plans in force then give; null: no window "
-                                                    "the plans explain.")
+                                          help_text=gettext_lazy("The amount the plans in force then give; null: no window "
+                                                    "the plans explain."))
 
 
 class ReplaySerializer(serializers.Serializer):
@@ -199,15 +201,15 @@ class ReplayView(KernelView):
 
     @extend_schema(
         parameters=[OpenApiParameter("since", OpenApiTypes.DATE, required=True,
-                                     description="First local day (the service's time zone)."),
-                    OpenApiParameter("until", OpenApiTypes.DATE, required=True, description="Last local day, included.")],
+                                     description=gettext_lazy("First local day (the service's time zone).")),
+                    OpenApiParameter("until", OpenApiTypes.DATE, required=True, description=gettext_lazy("Last local day, included."))],
         responses={200: ReplaySerializer,
-                   400: OpenApiResponse(_REPLAY_ERROR, description="since/until missing, not a date, or until "
-                                                                   "before since (invalid)."),
-                   401: OpenApiResponse(_REPLAY_ERROR, description="No or bad credentials."),
-                   403: OpenApiResponse(_REPLAY_ERROR, description="Not a top user or the platform operator."),
-                   404: OpenApiResponse(_REPLAY_ERROR, description="The account is not in the caller's scope.")},
-        summary="Replay the account's charges against its ledger")
+                   400: OpenApiResponse(_REPLAY_ERROR, description=gettext_lazy("since/until missing, not a date, or until "
+                                                                   "before since (invalid).")),
+                   401: OpenApiResponse(_REPLAY_ERROR, description=gettext_lazy("No or bad credentials.")),
+                   403: OpenApiResponse(_REPLAY_ERROR, description=gettext_lazy("Not a top user or the platform operator.")),
+                   404: OpenApiResponse(_REPLAY_ERROR, description=gettext_lazy("The account is not in the caller's scope."))},
+        summary=gettext_lazy("Replay the account's charges against its ledger"))
     def get(self, request, pk):
         account = self.account(pk)
         since, until = replay_range(request.query_params.get("since"), request.query_params.get("until"))

@@ -6,6 +6,7 @@ even when two workers run at once.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 
@@ -18,14 +19,16 @@ class UsageCounter(models.Model):
     """
 
     # No index of its own: the unique window key leads with the account.
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
-    service = models.CharField(max_length=100)
-    window_start = models.DateTimeField()
-    window_end = models.DateTimeField()
-    own = models.BigIntegerField(default=0)
-    total = models.BigIntegerField(default=0)
+    account = models.ForeignKey("accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    service = models.CharField(verbose_name=_("service"), max_length=100)
+    window_start = models.DateTimeField(verbose_name=_("window start"))
+    window_end = models.DateTimeField(verbose_name=_("window end"))
+    own = models.BigIntegerField(verbose_name=_("own"), default=0)
+    total = models.BigIntegerField(verbose_name=_("total"), default=0)
 
     class Meta:
+        verbose_name = _("usage counter")
+        verbose_name_plural = _("usage counters")
         constraints = [
             models.UniqueConstraint(fields=["account", "service", "window_start"], name="usage_counter_unique_window"),
         ]
@@ -39,12 +42,14 @@ class ObjectCounter(models.Model):
     statement, so a dealer's limit is checked without counting its subtree.
     """
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
-    service = models.CharField(max_length=100)
-    own = models.BigIntegerField(default=0)
-    subtree = models.BigIntegerField(default=0)
+    account = models.ForeignKey("accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="+")
+    service = models.CharField(verbose_name=_("service"), max_length=100)
+    own = models.BigIntegerField(verbose_name=_("own"), default=0)
+    subtree = models.BigIntegerField(verbose_name=_("subtree"), default=0)
 
     class Meta:
+        verbose_name = _("object counter")
+        verbose_name_plural = _("object counters")
         constraints = [
             models.UniqueConstraint(fields=["account", "service"], name="object_counter_unique"),
             models.CheckConstraint(condition=models.Q(own__gte=0, subtree__gte=models.F("own")),
@@ -59,14 +64,16 @@ class ObjectChange(models.Model):
     change to every ancestor without joining the account tree.
     """
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
-    path = models.CharField(max_length=512)
-    service = models.CharField(max_length=100)
-    delta = models.IntegerField()
-    at = models.DateTimeField()
-    actor_name = models.CharField(max_length=150, default="system")
+    account = models.ForeignKey("accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(verbose_name=_("path"), max_length=512)
+    service = models.CharField(verbose_name=_("service"), max_length=100)
+    delta = models.IntegerField(verbose_name=_("delta"))
+    at = models.DateTimeField(verbose_name=_("at"))
+    actor_name = models.CharField(verbose_name=_("actor name"), max_length=150, default="system")
 
     class Meta:
+        verbose_name = _("object change")
+        verbose_name_plural = _("object changes")
         indexes = [models.Index(fields=["at"], name="object_change_at")]
 
 
@@ -77,28 +84,36 @@ class ChargeWatermark(models.Model):
     """
 
     # db_index=False: the unique key (account, service) serves queries by account.
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
-    service = models.CharField(max_length=100)
-    charged_until = models.DateTimeField()
+    account = models.ForeignKey("accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    service = models.CharField(verbose_name=_("service"), max_length=100)
+    charged_until = models.DateTimeField(verbose_name=_("charged until"))
 
     class Meta:
+        verbose_name = _("charge watermark")
+        verbose_name_plural = _("charge watermarks")
         constraints = [models.UniqueConstraint(fields=["account", "service"], name="charge_watermark_unique")]
 
 
 class DayCount(models.Model):
     """One local day taken off an account's days counter (block by days)."""
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
-    day = models.DateField()
-    ledger_entry = models.OneToOneField("accounts.LedgerEntry", on_delete=models.PROTECT, related_name="+")
-    counted_at = models.DateTimeField()
+    account = models.ForeignKey("accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="+")
+    day = models.DateField(verbose_name=_("day"))
+    ledger_entry = models.OneToOneField("accounts.LedgerEntry", verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="+")
+    counted_at = models.DateTimeField(verbose_name=_("counted at"))
 
     class Meta:
+        verbose_name = _("day count")
+        verbose_name_plural = _("day counts")
         constraints = [models.UniqueConstraint(fields=["account", "day"], name="day_count_unique_day")]
 
 
 class JobRun(models.Model):
     """When a kernel job last started: where a newly seen (account, service) pair begins."""
 
-    job = models.CharField(max_length=50, unique=True)
-    last_started_at = models.DateTimeField()
+    job = models.CharField(verbose_name=_("job"), max_length=50, unique=True)
+    last_started_at = models.DateTimeField(verbose_name=_("last started at"))
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")

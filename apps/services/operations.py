@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext
 from django.db import IntegrityError, transaction
 
 from apps.accounts import audit
@@ -92,15 +93,15 @@ class CheckResult:
 
 def _require_catalogue_service(chain: Chain, name: str, expected_type: str | None):
     if chain.catalogue_type is None:
-        raise InvalidInput.field("service", f"'{name}' is not a service of the catalogue.")
+        raise InvalidInput.field("service", gettext("'%(name)s' is not a service of the catalogue.") % {"name": name})
     if expected_type is not None and chain.catalogue_type != expected_type:
         label = ServiceType(expected_type).label.lower()
-        raise InvalidInput.field("service", f"'{name}' is not a service of type '{label}'.")
+        raise InvalidInput.field("service", gettext("'%(name)s' is not a service of type '%(label)s'.") % {"name": name, "label": label})
 
 
 def _require_whole(value, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput.field(field, f"A whole number from {low} to {high}.")
+        raise InvalidInput.field(field, gettext("A whole number from %(low)s to %(high)s.") % {"low": low, "high": high})
     return value
 
 
@@ -110,13 +111,13 @@ def _entry_denial(chain: Chain) -> KernelDenied | None:
     """Denials that do not depend on counts: blocking, no plan, the account's own resolution."""
     account = chain.account
     if account.blocked:
-        return KernelDenied("account_blocked", f"Account '{account.name}' is blocked.")
+        return KernelDenied("account_blocked", gettext("Account '%(name)s' is blocked.") % {"name": account.name})
     for link in chain.links[:-1]:
         if link.account.blocked:
-            return KernelDenied("ancestor_blocked", f"Account '{link.account.name}' above this one is blocked.")
+            return KernelDenied("ancestor_blocked", gettext("Account '%(name)s' above this one is blocked.") % {"name": link.account.name})
     resolution = chain.resolution
     if not resolution.allowed:
-        return KernelDenied(resolution.reason, f"'{resolution.name}': {resolution.explanation}.")
+        return KernelDenied(resolution.reason, gettext("'%(name)s': %(explanation)s.") % {"name": resolution.name, "explanation": resolution.explanation})
     return None
 
 
@@ -139,8 +140,7 @@ def _price(links: list[ChainLink], used_before: dict[int, int], quantity: int) -
             allowed = link.resolution.table.max_allowed
             raise KernelDenied(
                 "limit_reached",
-                f"'{link.resolution.name}': the limit of account '{link.account.name}' is {allowed}, "
-                f"{used_before[link.account.pk]} used, {quantity} more asked.",
+                gettext("'%(name)s': the limit of account '%(account_name)s' is %(allowed)s, %(used_before)s used, %(quantity)s more asked.") % {"name": link.resolution.name, "account_name": link.account.name, "allowed": allowed, "used_before": used_before[link.account.pk], "quantity": quantity},
                 limiting_account=link.account,
             )
         costs[link.account.pk] = cost
@@ -154,8 +154,7 @@ def _check_unit_positions(links: list[ChainLink], unit_count: int):
         if link.resolution.table.range_total(0, unit_count) is None:
             raise KernelDenied(
                 "limit_reached",
-                f"'{link.resolution.name}': the limit of account '{link.account.name}' is "
-                f"{link.resolution.table.max_allowed} per unit, {unit_count} asked for this unit.",
+                gettext("'%(name)s': the limit of account '%(account_name)s' is %(max_allowed)s per unit, %(count)s asked for this unit.") % {"name": link.resolution.name, "account_name": link.account.name, "max_allowed": link.resolution.table.max_allowed, "count": unit_count},
                 limiting_account=link.account,
             )
 
@@ -168,8 +167,7 @@ def _balance_denial(link: ChainLink, balance_after: Decimal) -> KernelDenied | N
     if balance_after < deny:
         return KernelDenied(
             "balance_limit",
-            f"The balance of account '{link.account.name}' would fall to {balance_after:.2f}, "
-            f"below its deny balance {deny:.2f}.",
+            gettext("The balance of account '%(name)s' would fall to %(balance_after)s, below its deny balance %(deny)s.") % {"name": link.account.name, "balance_after": format(balance_after, '.2f'), "deny": format(deny, '.2f')},
             limiting_account=link.account,
         )
     return None
@@ -252,7 +250,7 @@ def _fingerprint(service: str, quantity: int) -> str:
 def _replay(account_id: int, key: str, fingerprint: str) -> dict:
     stored = IdempotencyKey.objects.get(account_id=account_id, key=key)
     if stored.fingerprint != fingerprint:
-        raise Conflict("This idempotency key was used with other parameters.", code="idempotency_key_reused")
+        raise Conflict(gettext("This idempotency key was used with other parameters."), code="idempotency_key_reused")
     if stored.status_code != 200:
         raise KernelDenied.from_dict(stored.body)
     return stored.body
@@ -275,7 +273,7 @@ def consume_service(*, account: Account | int, service: str, quantity: int = 1, 
     quantity = _require_whole(quantity, "quantity", 1, MAX_QUANTITY)
     key = (idempotency_key or "").strip() if isinstance(idempotency_key, str) else ""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput.field("idempotency_key", f"Required, at most {MAX_KEY_LENGTH} characters.")
+        raise InvalidInput.field("idempotency_key", gettext("Required, at most %(limit)s characters.") % {"limit": MAX_KEY_LENGTH})
     fingerprint = _fingerprint(service, quantity)
     try:
         with transaction.atomic():
@@ -300,7 +298,7 @@ def _consume(account_id: int, service: str, quantity: int, actor, now: datetime,
     chain = load_chain(account_id, service)
     own = chain.account
     if actor is not None and not sees(actor, own):
-        raise NotFound("Not found.")
+        raise NotFound(gettext("Not found."))
     _require_catalogue_service(chain, service, ServiceType.ON_DEMAND)
     denial = _entry_denial(chain)
     if denial:
@@ -368,14 +366,14 @@ def move_objects(*, account: Account, service: str, delta: int, actor=None, now:
     now = now or clock.now()
     delta = _require_whole(delta, "delta", -MAX_DELTA, MAX_DELTA)
     if delta == 0:
-        raise InvalidInput.field("delta", "Must not be 0.")
+        raise InvalidInput.field("delta", gettext("Must not be 0."))
     if not internal and service in INTERNAL_SERVICES:
-        raise InvalidInput.field("service", f"'{service}' is counted by the objects it stands for, not here.")
+        raise InvalidInput.field("service", gettext("'%(service)s' is counted by the objects it stands for, not here.") % {"service": service})
     per_unit = service in PER_UNIT_SERVICES
     if per_unit and delta > 0:
         unit_count = _require_whole(unit_count, "unit_count", delta, MAX_DELTA)
     elif unit_count is not None:
-        raise InvalidInput.field("unit_count", "Only an increase of a per-unit service is counted on a unit.")
+        raise InvalidInput.field("unit_count", gettext("Only an increase of a per-unit service is counted on a unit."))
     with transaction.atomic():
         chain = load_chain(account.pk, service)
         _require_catalogue_service(chain, service, ServiceType.PERIODIC)
@@ -389,7 +387,7 @@ def move_objects(*, account: Account, service: str, delta: int, actor=None, now:
         except IntegrityError:
             counts = {}
         if account.pk not in counts:
-            raise InvalidInput.field("delta", "The count cannot go below 0.")
+            raise InvalidInput.field("delta", gettext("The count cannot go below 0."))
         if delta > 0:
             links = _charged(chain)
             if per_unit:
@@ -407,7 +405,7 @@ def _catalogue_type(account: Account, name: str) -> str:
     kind = CatalogueService.objects.filter(catalogue_q(account.service_id), name=name) \
         .values_list("type", flat=True).first()
     if kind is None:
-        raise InvalidInput.field("name", f"'{name}' is not a service of the catalogue.")
+        raise InvalidInput.field("name", gettext("'%(name)s' is not a service of the catalogue.") % {"name": name})
     return kind
 
 
@@ -424,15 +422,15 @@ def set_service_override(*, actor, account: Account, name: str, interval: str = 
     require_manage(actor, account)
     kind = _catalogue_type(account, name)
     if type is not None and type != kind:
-        raise InvalidInput.field("type", f"'{name}' is a {kind} service in the catalogue.")
+        raise InvalidInput.field("type", gettext("'%(name)s' is a %(kind)s service in the catalogue.") % {"name": name, "kind": kind})
     if interval not in ResetInterval.values:
-        raise InvalidInput.field("interval", f"One of {', '.join(ResetInterval.values)}.")
+        raise InvalidInput.field("interval", gettext("One of %(choices)s.") % {"choices": ', '.join(ResetInterval.values)})
     try:
         table = parse(cost_table or "")
     except CostTableError as exc:
         raise InvalidInput.field("cost_table", str(exc)) from None
     if table.flat_fee and (kind != ServiceType.PERIODIC or interval == ResetInterval.NONE):
-        raise InvalidInput.field("cost_table", "A flat fee (counter 0) needs a periodic service with an interval.")
+        raise InvalidInput.field("cost_table", gettext("A flat fee (counter 0) needs a periodic service with an interval."))
     now = now or clock.now()
     old = AccountServiceOverride.objects.filter(account=account, name=name).values("interval", "cost_table").first()
     history.record_overrides([account.pk], now=now, seed=True)
@@ -459,7 +457,7 @@ def delete_service_override(*, actor, account: Account, name: str, now: datetime
     deleted, _ = AccountServiceOverride.objects.filter(account=account, name=name).delete()
     history.record_overrides([account.pk], now=now)
     if not deleted:
-        raise InvalidInput.field("name", f"Account '{account.name}' has no override for '{name}'.")
+        raise InvalidInput.field("name", gettext("Account '%(name)s' has no override for '%(name2)s'.") % {"name": account.name, "name2": name})
     audit.record("account_service_deleted", actor=actor, subject_type="account_service", subject_id=old["pk"],
                  subject_name=f"{account.name}: {name}", account=account,
                  before={k: v for k, v in old.items() if k != "pk" and v}, now=now)

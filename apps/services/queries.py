@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count
+from django.utils.translation import gettext
 
 from apps.accounts.models import Account
 from apps.core import periods
@@ -138,8 +139,9 @@ def block_warnings(account_ids, now: datetime) -> dict[int, str]:
             if settings["block_by_days"].value:
                 margin = acc.days - int(settings["min_days"].value)
                 if margin <= DAYS_WARNING_MARGIN:
-                    warnings[acc.pk] = (f"Days counter {acc.days}: blocked by days in {max(margin + 1, 0)} "
-                                        f"day(s) (minimum {settings['min_days'].value}).")
+                    warnings[acc.pk] = gettext("Days counter %(days)s: blocked by days in %(left)s day(s) (minimum "
+                                               "%(minimum)s).") % {"days": acc.days, "left": max(margin + 1, 0),
+                                                                   "minimum": settings["min_days"].value}
                     continue
             if settings["block_by_balance"].value and tops[service_id] is not None:
                 due = Decimal(0)
@@ -154,6 +156,7 @@ def block_warnings(account_ids, now: datetime) -> dict[int, str]:
                         due += ends_cache[key] * r.table.total(subtree.get((acc.pk, name), 0))
                 block = as_money(settings["block_balance"].value)
                 if due and acc.balance - due < block:
-                    warnings[acc.pk] = (f"Periodic charges of {due:.2f} due in the next 5 days would take the "
-                                        f"balance {acc.balance:.2f} below the block balance {block:.2f}.")
+                    warnings[acc.pk] = gettext("Periodic charges of %(due)s due in the next 5 days would take the "
+                                               "balance %(balance)s below the block balance %(block)s.") % {
+                        "due": f"{due:.2f}", "balance": f"{acc.balance:.2f}", "block": f"{block:.2f}"}
     return warnings

@@ -19,6 +19,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.db import connection
+from django.utils.translation import gettext
 from django.db.models import Aggregate, Case, F, FilteredRelation, OuterRef, Q, Subquery, TextField, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
@@ -96,7 +97,7 @@ def _resolve(account: Account, name: str, *, catalogue_type: str | None, overrid
     if no_plan:
         return Resolution(name, fallback_type, ResetInterval.NONE, "-1", DENIED_TABLE, UNKNOWN, None, [],
                           allowed=False, reason="no_plan",
-                          explanation="The service has no plan on its top account yet: everything is denied.")
+                          explanation=gettext("The service has no plan on its top account yet: everything is denied."))
     chain, found, found_plan = [], None, None
     plan = account.plan
     seen = set()
@@ -114,22 +115,24 @@ def _resolve(account: Account, name: str, *, catalogue_type: str | None, overrid
         return Resolution(
             name, override.type, override.interval, table.canonical, table, OVERRIDE, None, chain,
             allowed=allowed, reason=None if allowed else "service_denied",
-            explanation=f"account override (table '{table.canonical or 'free, unlimited'}'); "
-                        f"the plan would give: {plan_text}",
+            explanation=gettext("account override (table '%(table)s'); the plan would give: %(plan)s") % {
+                "table": table.canonical or gettext("free, unlimited"), "plan": plan_text},
         )
     if found is not None:
         table = parsed_table(found.cost_table)
         allowed = table.allows(1)
         return Resolution(name, found.type, found.interval, table.canonical, table, PLAN, found_plan, chain,
                           allowed=allowed, reason=None if allowed else "service_denied",
-                          explanation=f"{plan_text}; account override: none")
+                          explanation=gettext("%(plan)s; account override: none") % {"plan": plan_text})
     setting = _allow_unknown_setting(account)
     allowed = bool(setting.value)
     return Resolution(
         name, fallback_type, ResetInterval.NONE, "", parsed_table(""), UNKNOWN, None, chain,
         allowed=allowed, reason=None if allowed else "service_unknown",
-        explanation=(f"{plan_text}; account override: none; unknown services are "
-                     f"{'allowed free' if allowed else 'denied'} (setting from {setting.source_name})"),
+        explanation=((gettext("%(plan)s; account override: none; unknown services are allowed free (setting from "
+                              "%(source)s)") if allowed
+                      else gettext("%(plan)s; account override: none; unknown services are denied (setting from "
+                                   "%(source)s)")) % {"plan": plan_text, "source": setting.source_name}),
     )
 
 
@@ -158,11 +161,11 @@ def _allow_unknown_setting(account: Account) -> Setting:
 
 def _plan_text(chain: list[str], found_plan: Plan | None) -> str:
     if found_plan is None:
-        walked = ", ".join(chain) if chain else "no plan"
-        return f"not in any plan of the chain ({walked})"
+        walked = ", ".join(chain) if chain else gettext("no plan")
+        return gettext("not in any plan of the chain (%(chain)s)") % {"chain": walked}
     if chain and chain[0] != found_plan.name:
-        return f"from plan {chain[0]}, inherited from {found_plan.name}"
-    return f"from plan {found_plan.name}"
+        return gettext("from plan %(plan)s, inherited from %(source)s") % {"plan": chain[0], "source": found_plan.name}
+    return gettext("from plan %(plan)s") % {"plan": found_plan.name}
 
 
 def _link_plans(plans: dict[int, Plan]):
@@ -323,7 +326,7 @@ def load_chain(account_id: int, name: str) -> Chain:
         cursor.execute(*_chain_statement(account_id, name))
         accounts = instances(Account, cursor)
     if not accounts or accounts[-1].pk != account_id:
-        raise NotFound("Not found.")
+        raise NotFound(gettext("Not found."))
     top = accounts[0]
     plans = _decode_plans(top.plans_json)
     _link_plans(plans)
@@ -417,7 +420,8 @@ def resolve_services(account: Account) -> list[Resolution]:
 def _capped(own: Resolution, ancestor: Account, cap: Resolution) -> Resolution:
     """``own`` (allowed) denied by an ancestor's table that denies position 1 (a cap on its subtree)."""
     return replace(own, allowed=False, reason="limit_reached",
-                   explanation=f"{own.explanation}; denied above by account '{ancestor.name}': {cap.explanation}")
+                   explanation=gettext("%(own)s; denied above by account '%(account)s': %(cap)s") % {
+                       "own": own.explanation, "account": ancestor.name, "cap": cap.explanation})
 
 
 def resolutions(accounts, names=None) -> dict[tuple[int, str], Resolution]:

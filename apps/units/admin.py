@@ -6,6 +6,7 @@ admin's request transaction is rolled back and the form is shown again with the 
 field it names (``OperationErrorMixin``). Deleting a unit archives it.
 """
 
+from django.utils.translation import gettext, gettext_lazy
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -14,7 +15,6 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timezone import localtime
-from django.utils.translation import gettext_lazy
 
 from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
@@ -68,7 +68,7 @@ class OperationErrorMixin:
 class ScopedAccountFilter(PickerListFilter):
     """Accounts of the operator's subtree that may hold units (never a top account): a searchable picker."""
 
-    title = "account"
+    title = gettext_lazy("account")
     parameter_name = "account"
     picker = "units.unit.account"
     source = (Unit, "account")
@@ -80,7 +80,7 @@ class ScopedAccountFilter(PickerListFilter):
 class DeactivationReasonFilter(admin.SimpleListFilter):
     """Why listed units are deactivated (archived units are never listed, so that reason is left out)."""
 
-    title = "deactivation reason"
+    title = gettext_lazy("deactivation reason")
     parameter_name = "deactivation_reason"
 
     def lookups(self, request, model_admin):
@@ -92,9 +92,9 @@ class DeactivationReasonFilter(admin.SimpleListFilter):
 
 
 class UnitAdminForm(forms.ModelForm):
-    eco_criteria = forms.MultipleChoiceField(choices=EcoCriterion.choices, required=False,
+    eco_criteria = forms.MultipleChoiceField(label=gettext_lazy("Eco criteria"), choices=EcoCriterion.choices, required=False,
                                              widget=forms.CheckboxSelectMultiple,
-                                             help_text="Only the highest-scoring criterion counts for the discount.")
+                                             help_text=gettext_lazy("Only the highest-scoring criterion counts for the discount."))
 
     class Meta:
         model = Unit
@@ -123,7 +123,7 @@ class SensorInline(FeatureInline):
 class CommandInline(FeatureInline):
     model = UnitCommand
     fields = ("name",)
-    verbose_name = "command"
+    verbose_name = gettext_lazy("command")
 
 
 class ServiceIntervalInline(FeatureInline):
@@ -163,7 +163,7 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
     list_select_related = ("account", "device_type")
     list_filter = (service_filter("service"), ScopedAccountFilter, "active", "device_type", DeactivationReasonFilter)
     search_fields = ("name", "^unique_id")
-    search_help_text = "Name contains, or IMEI starts with."
+    search_help_text = gettext_lazy("Name contains, or IMEI starts with.")
     ordering = ("name", "id")
     readonly_fields = ("active", "deactivated_at", "deactivation_reason", "code_panel")
     actions = ["activate_selected", "deactivate_selected"]
@@ -201,10 +201,10 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
             (None, {"fields": ("name", "account", "unique_id", "device_type", "modem")}),
-            ("Eco driving", {"fields": ("eco_driving", "road_limits_speeding", "eco_criteria")}),
+            (gettext("Eco driving"), {"fields": ("eco_driving", "road_limits_speeding", "eco_criteria")}),
         ]
         if obj is not None:
-            fieldsets.insert(1, ("State", {"fields": ("active", "deactivated_at", "deactivation_reason",
+            fieldsets.insert(1, (gettext("State"), {"fields": ("active", "deactivated_at", "deactivation_reason",
                                                       "code_panel")}))
         return fieldsets
 
@@ -244,15 +244,15 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
         actions.pop("delete_selected", None)  # a unit is archived one at a time, never bulk-deleted
         return actions
 
-    @admin.display(description="deactivated at", ordering="deactivated_at")
+    @admin.display(description=gettext_lazy("deactivated at"), ordering="deactivated_at")
     def deactivated(self, obj):
         return date_format(localtime(obj.deactivated_at), "Y-m-d H:i") if obj.deactivated_at else ""
 
-    @admin.display(description="reason", ordering="deactivation_reason")
+    @admin.display(description=gettext_lazy("reason"), ordering="deactivation_reason")
     def reason(self, obj):
         return obj.get_deactivation_reason_display() if obj.deactivation_reason else ""
 
-    @admin.display(description="activation code")
+    @admin.display(description=gettext_lazy("activation code"))
     def code_panel(self, obj):
         """The codes app's panel for this unit (its code, days left, actions), when that app provides one."""
         panel = extensions.codes.get("panel")
@@ -286,7 +286,7 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
         return [str(obj) for obj in objs], {"units": len(objs)}, set(), []
 
     def delete_view(self, request, object_id, extra_context=None):
-        return super().delete_view(request, object_id, {"title": "Archive unit", **(extra_context or {})})
+        return super().delete_view(request, object_id, {"title": gettext("Archive unit"), **(extra_context or {})})
 
     def delete_model(self, request, obj):
         operations.archive_unit(actor=request.user, unit=obj)
@@ -295,7 +295,7 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
         response = super().response_delete(request, obj_display, obj_id)
         storage = messages.get_messages(request)
         list(storage)  # drop Django's "deleted successfully": the unit was archived
-        self.message_user(request, f"The unit “{obj_display}” was archived.", messages.SUCCESS)
+        self.message_user(request, gettext("The unit “%(unit)s” was archived.") % {"unit": obj_display}, messages.SUCCESS)
         return response
 
     # --- bulk (de)activation with a confirmation page ---
@@ -321,14 +321,15 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
                     done += 1
                 except DomainError:
                     skipped += 1
-            verb = "Activated" if active else "Deactivated"
-            self.message_user(request, f"{verb} {done} unit(s); skipped {skipped}.",
+            text = (gettext("Activated %(done)s unit(s); skipped %(skipped)s.") if active
+                    else gettext("Deactivated %(done)s unit(s); skipped %(skipped)s."))
+            self.message_user(request, text % {"done": done, "skipped": skipped},
                               messages.SUCCESS if done else messages.WARNING)
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Activate units" if active else "Deactivate units",
-            "opts": self.model._meta, "verb": "activate" if active else "deactivate",
+            "title": gettext("Activate units") if active else gettext("Deactivate units"),
+            "opts": self.model._meta, "activating": active,
             "action": request.POST.get("action"), "select_across": request.POST.get("select_across", "0"),
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -337,11 +338,11 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
         }
         return TemplateResponse(request, "admin/units/unit/activation_confirmation.html", context)
 
-    @admin.action(description="Activate selected units", permissions=["change"])
+    @admin.action(description=gettext_lazy("Activate selected units"), permissions=["change"])
     def activate_selected(self, request, queryset):
         return self._activation_action(request, queryset, active=True)
 
-    @admin.action(description="Deactivate selected units", permissions=["change"])
+    @admin.action(description=gettext_lazy("Deactivate selected units"), permissions=["change"])
     def deactivate_selected(self, request, queryset):
         return self._activation_action(request, queryset, active=False)
 
@@ -418,7 +419,7 @@ class MonitoringUserAdmin(PathLabelsMixin, PickerFiltersMixin, OperationErrorMix
     def has_delete_permission(self, request, obj=None):
         return False  # the discount's history reads monitoring users; nothing removes them here
 
-    @admin.display(description="grants", ordering="grants_total")
+    @admin.display(description=gettext_lazy("grants"), ordering="grants_total")
     def grant_count(self, obj):
         return obj.grants_total
 
@@ -488,7 +489,7 @@ class UnitEventAdmin(PathLabelsMixin, ReadOnlyAdminMixin, CappedListMixin, OutOf
         """The account as the event kept it (its name then), on today's path from the viewer's level."""
         return self.path_of(obj, kept_account(obj.account_path, obj.account_name)) or obj.account_name
 
-    @admin.display(description="details")
+    @admin.display(description=gettext_lazy("details"))
     def summary(self, obj):
         """``name: Old → New; sensors: 2`` rather than raw JSON."""
         parts = []

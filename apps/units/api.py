@@ -6,6 +6,7 @@ write is one call to ``apps.units.operations``.
 """
 
 import django_filters
+from django.utils.translation import gettext, gettext_lazy
 from django_filters import rest_framework as drf_filters
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -78,7 +79,7 @@ class UnitSerializer(serializers.ModelSerializer):
             return None
         return serializers.DateTimeField().to_representation(code.expires_at)
 
-    @extend_schema_field(serializers.CharField(allow_null=True, help_text="The code queued to follow the live one."))
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text=gettext_lazy("The code queued to follow the live one.")))
     def get_queued_code(self, unit):
         code = self.context.get("queued_codes", {}).get(unit.pk)
         return code.code if code is not None else None
@@ -129,7 +130,7 @@ class GrantInputSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if (attrs.get("unit") is None) == (attrs.get("account") is None):
-            raise serializers.ValidationError({"unit": ["Give either a unit or an account, not both."]})
+            raise serializers.ValidationError({"unit": [gettext("Give either a unit or an account, not both.")]})
         return attrs
 
 
@@ -140,7 +141,7 @@ class UnitFilter(ServiceFilterMixin):
     active = drf_filters.BooleanFilter()
     device_type = IdFilter(field_name="device_type_id")
     deactivation_reason = django_filters.ChoiceFilter(choices=DeactivationReason.choices)
-    search = django_filters.CharFilter(method="filter_search", label="Name contains or unique id starts with")
+    search = django_filters.CharFilter(method="filter_search", label=gettext_lazy("Name contains or unique id starts with"))
 
     class Meta:
         model = Unit

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class UnitsConfig(AppConfig):
     name = "apps.units"
     label = "units"
+    verbose_name = _("Units")
 
     def ready(self):
         from apps.services.queries import register_per_unit_items

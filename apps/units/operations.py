@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.utils.translation import gettext
 from django.db import IntegrityError, transaction
 
 from apps.accounts import audit, rights
@@ -49,7 +50,7 @@ UNIT_FIELDS = ("name", "unique_id", "device_type", "modem", "account", "active",
 def require_unit_writer(actor):
     """Writers are the platform operator, top users and distributors whose account is not blocked."""
     if not rights.may_write_units(actor):
-        raise Forbidden("Your role may not change units or monitoring users.")
+        raise Forbidden(gettext("Your role may not change units or monitoring users."))
     require_not_blocked(actor)
 
 
@@ -64,23 +65,23 @@ def _require_account_in_reach(actor, account: Account | None, field: str = "acco
 
 def _clean_name(name, field: str = "name", max_length: int = NAME_MAX) -> str:
     if not isinstance(name, str | None):
-        raise InvalidInput.field(field, "Must be text.")
+        raise InvalidInput.field(field, gettext("Must be text."))
     name = (name or "").strip()
     if not name:
-        raise InvalidInput.field(field, "This field is required.")
+        raise InvalidInput.field(field, gettext("This field is required."))
     if len(name) > max_length:
-        raise InvalidInput.field(field, f"At most {max_length} characters.")
+        raise InvalidInput.field(field, gettext("At most %(max_length)s characters.") % {"max_length": max_length})
     return name
 
 
 def _clean_unique_id(unique_id, *, service_id: int, exclude_pk: int | None = None) -> str:
     if not isinstance(unique_id, str) or not UNIQUE_ID_RE.match(unique_id):
-        raise InvalidInput.field("unique_id", "1–64 characters: letters, digits, '_' or '-'.")
+        raise InvalidInput.field("unique_id", gettext("1–64 characters: letters, digits, '_' or '-'."))
     taken = Unit.objects.filter(service_id=service_id, unique_id=unique_id, archived_at__isnull=True)
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
-        raise InvalidInput.field("unique_id", "A unit with this unique id already exists in this service.")
+        raise InvalidInput.field("unique_id", gettext("A unit with this unique id already exists in this service."))
     return unique_id
 
 
@@ -89,20 +90,20 @@ def _clean_named_items(items, field: str, *, with_type: bool = False) -> list[di
     if items is None:
         return []
     if not isinstance(items, (list, tuple)):
-        raise InvalidInput.field(field, "Must be a list.")
+        raise InvalidInput.field(field, gettext("Must be a list."))
     if len(items) > FEATURE_LIST_MAX:
-        raise InvalidInput.field(field, f"At most {FEATURE_LIST_MAX} items.")
+        raise InvalidInput.field(field, gettext("At most %(limit)s items.") % {"limit": FEATURE_LIST_MAX})
     out = []
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            raise InvalidInput.field(field, f"Item {position}: must be an object with a name.")
+            raise InvalidInput.field(field, gettext("Item %(position)s: must be an object with a name.") % {"position": position})
         name = (item.get("name") or "").strip() if isinstance(item.get("name"), str) else ""
         if not name or len(name) > FEATURE_NAME_MAX:
-            raise InvalidInput.field(field, f"Item {position}: a name of 1–{FEATURE_NAME_MAX} characters is required.")
+            raise InvalidInput.field(field, gettext("Item %(position)s: a name of 1–%(limit)s characters is required.") % {"position": position, "limit": FEATURE_NAME_MAX})
         clean = {"name": name}
         if with_type:
             if item.get("type") not in SensorType.values:
-                raise InvalidInput.field(field, f"Item {position}: unknown sensor type {item.get('type')!r}.")
+                raise InvalidInput.field(field, gettext("Item %(position)s: unknown sensor type %(type)s.") % {"position": position, "type": repr(item.get('type'))})
             clean["type"] = item["type"]
         out.append(clean)
     return out
@@ -113,16 +114,16 @@ def _clean_eco_criteria(values) -> list[str]:
     if values is None:
         return []
     if not isinstance(values, (list, tuple)):
-        raise InvalidInput.field("eco_criteria", "Must be a list.")
+        raise InvalidInput.field("eco_criteria", gettext("Must be a list."))
     unknown = [v for v in values if v not in EcoCriterion.values]
     if unknown:
-        raise InvalidInput.field("eco_criteria", f"Unknown criterion {unknown[0]!r}.")
+        raise InvalidInput.field("eco_criteria", gettext("Unknown criterion %(unknown)s.") % {"unknown": repr(unknown[0])})
     return list(dict.fromkeys(values))
 
 
 def _clean_bool(value, field: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidInput.field(field, "Must be true or false.")
+        raise InvalidInput.field(field, gettext("Must be true or false."))
     return value
 
 
@@ -150,9 +151,11 @@ def device_type_refusal(account: Account, device_type: DeviceType | None) -> str
         listed = set(source.device_types.values_list("pk", flat=True))
         type_id = device_type.pk if device_type is not None else None
         if limit.value == DeviceTypeLimit.ONLY and type_id not in listed:
-            return f"The plan '{holder.plan.name}' of account '{holder.name}' allows only its listed device types."
+            return gettext("The plan '%(plan)s' of account '%(account)s' allows only its listed device types.") % {
+                "plan": holder.plan.name, "account": holder.name}
         if limit.value == DeviceTypeLimit.EXCEPT and type_id in listed:
-            return f"The plan '{holder.plan.name}' of account '{holder.name}' forbids this device type."
+            return gettext("The plan '%(plan)s' of account '%(account)s' forbids this device type.") % {
+                "plan": holder.plan.name, "account": holder.name}
     return None
 
 
@@ -164,7 +167,8 @@ def modem_refusal(account: Account, modem: Modem | None) -> str | None:
     chain_ids = {p.pk for p in plan_chain(account.plan)}
     if chain_ids and modem.plans.filter(pk__in=chain_ids).exists():
         return None
-    return f"The modem '{modem.name}' is not allowed to the plan of account '{account.name}'."
+    return gettext("The modem '%(modem)s' is not allowed to the plan of account '%(account)s'.") % {
+        "modem": modem.name, "account": account.name}
 
 
 def _check_hardware(account: Account, *, device_type, modem):
@@ -178,7 +182,7 @@ def _check_hardware(account: Account, *, device_type, modem):
 
 def _check_unit_account(account: Account):
     if account.is_top:
-        raise InvalidInput.field("account", "Units cannot be created in a top account.")
+        raise InvalidInput.field("account", gettext("Units cannot be created in a top account."))
 
 
 def _bills_by_codes(account: Account) -> bool:
@@ -207,12 +211,12 @@ def activation_refusal(unit: Unit, *, active: bool, now: datetime, codes: dict |
     admin's confirmation page (which passes ``codes`` read once for all its rows). Under billing by
     activation codes a unit without a live code stays deactivated: a code, not an operator, activates it."""
     if unit.archived_at is not None:
-        return "The unit is archived."
+        return gettext("The unit is archived.")
     if active and not unit.active and _bills_by_codes(unit.account):
         codes = current_codes([unit.pk]) if codes is None else codes
         code = codes.get(unit.pk)
         if code is None or code.state(at=now) != "active":
-            return "This service bills by activation codes: assign or apply a live code to activate the unit."
+            return gettext("This service bills by activation codes: assign or apply a live code to activate the unit.")
     return None
 
 
@@ -320,7 +324,7 @@ def _save_unit(unit: Unit, field: str = "unique_id"):
         with transaction.atomic():
             unit.save()
     except IntegrityError:
-        raise InvalidInput.field(field, "A unit with this unique id already exists in this service.") from None
+        raise InvalidInput.field(field, gettext("A unit with this unique id already exists in this service.")) from None
 
 
 @transaction.atomic
@@ -368,7 +372,7 @@ def _lock_unit(unit: Unit) -> Unit:
     try:
         locked = Unit.objects.select_for_update().get(pk=unit.pk, archived_at__isnull=True)
     except Unit.DoesNotExist:
-        raise NotFound("No such unit.") from None
+        raise NotFound(gettext("No such unit.")) from None
     locked.account = Account.objects.select_related("service").get(pk=locked.account_id)
     return locked
 
@@ -376,7 +380,7 @@ def _lock_unit(unit: Unit) -> Unit:
 def _require_unit_in_reach(actor, unit: Unit):
     """The unit named by the request path: out of the actor's scope answers 404, as reading would."""
     if not rights.in_reach(actor, unit.account):
-        raise NotFound("No such unit.")
+        raise NotFound(gettext("No such unit."))
 
 
 def _apply_field_changes(unit: Unit, changes: dict) -> dict:
@@ -431,7 +435,7 @@ def update_unit(*, actor, unit: Unit, changes: dict, now: datetime | None = None
     unknown = set(changes) - set(UNIT_FIELDS)
     if unknown:
         field = sorted(unknown)[0]
-        raise InvalidInput.field(field, "This field cannot be changed.")
+        raise InvalidInput.field(field, gettext("This field cannot be changed."))
     unit = _lock_unit(unit)
     _require_unit_in_reach(actor, unit)
     old_account = unit.account
@@ -542,13 +546,13 @@ def create_monitoring_user(*, actor, account: Account, name: str, now: datetime 
     _require_account_in_reach(actor, account)
     name = _clean_name(name, max_length=150)
     if MonitoringUser.objects.filter(service_id=account.service_id, name=name).exists():
-        raise InvalidInput.field("name", "A monitoring user with this name already exists in this service.")
+        raise InvalidInput.field("name", gettext("A monitoring user with this name already exists in this service."))
     user = MonitoringUser(service_id=account.service_id, account=account, name=name)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise InvalidInput.field("name", "A monitoring user with this name already exists in this service.") from None
+        raise InvalidInput.field("name", gettext("A monitoring user with this name already exists in this service.")) from None
     _move_counter(account=account, service=MONITORING_USER_SERVICE, delta=1, actor=actor, now=now)
     _record(UnitAction.USER_CREATED, account=account, monitoring_user=user, actor=actor, now=now,
             details={"name": name}, after={"name": user.name, "account": account.name})
@@ -557,7 +561,7 @@ def create_monitoring_user(*, actor, account: Account, name: str, now: datetime 
 
 def _require_user_in_reach(actor, user: MonitoringUser):
     if not rights.in_reach(actor, user.account):
-        raise NotFound("No such monitoring user.")
+        raise NotFound(gettext("No such monitoring user."))
 
 
 @transaction.atomic
@@ -572,8 +576,8 @@ def grant_access(*, actor, user: MonitoringUser, unit: Unit | None = None, accou
     require_unit_writer(actor)
     _require_user_in_reach(actor, user)
     if (unit is None) == (account is None):
-        raise InvalidInput("Give either a unit or an account.",
-                           fields={"unit": ["Give either a unit or an account, not both."]})
+        raise InvalidInput(gettext("Give either a unit or an account."),
+                           fields={"unit": [gettext("Give either a unit or an account, not both.")]})
     user = MonitoringUser.objects.select_for_update(of=("self",)).select_related("account").get(pk=user.pk)
     if unit is not None:
         if unit.archived_at is not None or unit.service_id != user.service_id or not rights.in_reach(
@@ -585,7 +589,7 @@ def grant_access(*, actor, user: MonitoringUser, unit: Unit | None = None, accou
             raise DoesNotExist.field("account")
         target, field, existing = account, "account", AccessGrant.objects.filter(user=user, account=account)
     if existing.exists():
-        raise InvalidInput.field(field, "This user already has access to it.")
+        raise InvalidInput.field(field, gettext("This user already has access to it."))
     grant = AccessGrant.objects.create(user=user, **{field: target})
     _record(UnitAction.ACCESS_GRANTED, account=user.account, monitoring_user=user, actor=actor, now=now,
             unit=unit, details={"grant": grant.pk, field: target.pk, "name": str(target)}, grant=grant,
@@ -601,7 +605,7 @@ def revoke_access(*, actor, grant: AccessGrant, now: datetime | None = None) -> 
         grant = (AccessGrant.objects.select_for_update(of=("self",))
                  .select_related("user__account", "unit", "account").get(pk=grant.pk))
     except AccessGrant.DoesNotExist:
-        raise NotFound("No such grant.") from None
+        raise NotFound(gettext("No such grant.")) from None
     _require_user_in_reach(actor, grant.user)
     target = grant.unit or grant.account
     field = "unit" if grant.unit_id else "account"

@@ -8,6 +8,12 @@
 (function () {
   "use strict";
 
+  // The site's JavaScript catalogue (``site-jsi18n``) gives gettext() and interpolate() in the page's language.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
+
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     if (match) return decodeURIComponent(match[1]);
@@ -48,13 +54,17 @@
     var next = body.prices[count];
     var total = units(body.total) - (next === null ? 0n : units(next));
     var parts = [];
-    parts.push(next === null ? "object " + (count + 1) + ": <strong>denied</strong>"
-                             : "object " + (count + 1) + ": <strong>" + money(units(next)) + "</strong>");
-    parts.push("total for " + count + ": <strong>" + money(total) + "</strong>");
-    if (units(body.flat_fee) !== 0n) parts.push("incl. flat fee " + money(units(body.flat_fee)));
-    if (body.denied_from !== null) parts.push("limit: " + (body.denied_from - 1));
-    if (body.canonical !== undefined) parts.push("canonical: <code>" + (body.canonical || "(empty: free, unlimited)")
-                                                 .replace(/</g, "&lt;") + "</code>");
+    parts.push(next === null
+      ? interpolate(gettext("object %(n)s: <strong>denied</strong>"), {n: count + 1}, true)
+      : interpolate(gettext("object %(n)s: <strong>%(price)s</strong>"), {n: count + 1, price: money(units(next))}, true));
+    parts.push(interpolate(gettext("total for %(count)s: <strong>%(total)s</strong>"),
+                           {count: count, total: money(total)}, true));
+    if (units(body.flat_fee) !== 0n) {
+      parts.push(interpolate(gettext("incl. flat fee %(fee)s"), {fee: money(units(body.flat_fee))}, true));
+    }
+    if (body.denied_from !== null) parts.push(interpolate(gettext("limit: %(limit)s"), {limit: body.denied_from - 1}, true));
+    if (body.canonical !== undefined) parts.push(interpolate(gettext("canonical: %(table)s"), {
+      table: "<code>" + (body.canonical || gettext("(empty: free, unlimited)")).replace(/</g, "&lt;") + "</code>"}, true));
     var text = parts.join(" · ");
     (body.warnings || []).forEach(function (warning) {  // a negative item that denies from some position
       text += '<span class="calc-warning" role="note">⚠ ' + warning.replace(/&/g, "&amp;").replace(/</g, "&lt;")
@@ -66,12 +76,14 @@
   function evaluate(url, table, count, output) {
     if (!(count >= 0 && count < 10000)) {
       output.className = "calc-result error";
-      output.textContent = "Count: 0 to 9999.";
+      output.textContent = gettext("Count: 0 to 9999.");
       return;
     }
     fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json"},
+      // The page's language: the API answers an explicit Accept-Language, which the browser's own may not be.
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json",
+                "Accept-Language": document.documentElement.lang || "en"},
       body: JSON.stringify({cost_table: table, count: count + 1})
     }).then(function (response) {
       return response.json().then(function (body) { return {ok: response.ok, body: body}; });
@@ -86,7 +98,7 @@
       }
     }).catch(function () {
       output.className = "calc-result error";
-      output.textContent = "The calculator is unavailable.";
+      output.textContent = gettext("The calculator is unavailable.");
     });
   }
 
@@ -113,7 +125,7 @@
     input.dataset.previewReady = "1";
     var box = document.createElement("span");
     box.className = "cost-preview";
-    box.innerHTML = '<label>count <input type="number" class="calc-count" min="0" max="9999" value="10"></label>' +
+    box.innerHTML = '<label>' + gettext("count") + ' <input type="number" class="calc-count" min="0" max="9999" value="10"></label>' +
                     '<output class="calc-result" aria-live="polite"></output>';
     input.parentNode.insertBefore(box, input.nextSibling);
     wire(input, box.querySelector(".calc-count"), box.querySelector("output"), evaluateUrl());

@@ -4,7 +4,10 @@ messages, each in English, French and Spanish."""
 
 import pytest
 
-from apps.accounts.models import Account, LedgerEntry
+from rest_framework.test import APIClient
+
+from apps.accounts import operations as account_operations
+from apps.accounts.models import Account, LedgerEntry, Operator
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +73,42 @@ def test_the_english_answer_is_the_default(world, as_user):
     response = as_user(world.top).patch(f"/api/v1/accounts/{world.north.pk}/", {"dealer_rights": False},
                                         format="json")
     assert response.json()["fields"] == {"dealer_rights": [CHILDREN["en"]]}
+
+
+COST_TABLE = {
+    "en": "item 1 ('1:x'): value 'x' is not a number",
+    "fr": "élément 1 ('1:x') : la valeur 'x' n’est pas un nombre",
+    "es": "elemento 1 ('1:x'): el valor 'x' no es un número",
+}
+NOT_FOUND = {"en": "Not found.", "fr": "Introuvable.", "es": "No encontrado."}
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_a_cost_table_error_is_translated_and_keeps_its_code(world, as_user, language):
+    """The cost table's parser words its refusal in the request's language; the table's syntax is the same in
+    every language (SPEC §9.8 "Languages")."""
+    response = as_user(world.top).post("/api/v1/cost-tables/evaluate/", {"cost_table": "1:x", "count": 3},
+                                       format="json", HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["fields"] == {"cost_table": [COST_TABLE[language]]}
+    assert body["detail"] == f"cost_table: {COST_TABLE[language]}"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_not_found_is_translated_and_keeps_its_code(world, as_user, language):
+    response = as_user(world.top).get("/api/v1/accounts/999999999/", HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 404
+    assert response.json() == {"detail": NOT_FOUND[language], "code": "not_found"}
+
+
+def test_the_operator_s_language_answers_without_an_accept_language(world):
+    """No explicit Accept-Language: the token's operator's own setting (SPEC §9.8); the code stays English."""
+    Operator.objects.filter(pk=world.top.pk).update(language="es")
+    key = account_operations.rotate_token(actor=world.top, operator=world.top)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.post("/api/v1/cost-tables/evaluate/", {"cost_table": "1:x", "count": 3}, format="json")
+    assert response.json()["fields"] == {"cost_table": [COST_TABLE["es"]]}
+    assert response.json()["code"] == "invalid"
