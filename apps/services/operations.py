@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from apps.accounts import audit
 from apps.accounts.models import Account, IdempotencyKey, LedgerKind
@@ -92,15 +93,17 @@ class CheckResult:
 
 def _require_catalogue_service(chain: Chain, name: str, expected_type: str | None):
     if chain.catalogue_type is None:
-        raise InvalidInput.field("service", f"'{name}' is not a service of the catalogue.")
+        raise InvalidInput.field("service", gettext("'%(name)s' is not a service of the catalogue.") % {"name": name})
     if expected_type is not None and chain.catalogue_type != expected_type:
         label = ServiceType(expected_type).label.lower()
-        raise InvalidInput.field("service", f"'{name}' is not a service of type '{label}'.")
+        raise InvalidInput.field("service", gettext("'%(name)s' is not a service of type '%(type)s'.") % {
+            "name": name, "type": label})
 
 
 def _require_whole(value, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput.field(field, f"A whole number from {low} to {high}.")
+        raise InvalidInput.field(field, gettext("A whole number from %(minimum)s to %(maximum)s.") % {
+            "minimum": low, "maximum": high})
     return value
 
 
@@ -110,13 +113,15 @@ def _entry_denial(chain: Chain) -> KernelDenied | None:
     """Denials that do not depend on counts: blocking, no plan, the account's own resolution."""
     account = chain.account
     if account.blocked:
-        return KernelDenied("account_blocked", f"Account '{account.name}' is blocked.")
+        return KernelDenied("account_blocked", gettext("Account '%(account)s' is blocked.") % {"account": account.name})
     for link in chain.links[:-1]:
         if link.account.blocked:
-            return KernelDenied("ancestor_blocked", f"Account '{link.account.name}' above this one is blocked.")
+            return KernelDenied("ancestor_blocked", gettext("Account '%(account)s' above this one is blocked.") % {
+                "account": link.account.name})
     resolution = chain.resolution
     if not resolution.allowed:
-        return KernelDenied(resolution.reason, f"'{resolution.name}': {resolution.explanation}.")
+        return KernelDenied(resolution.reason, gettext("'%(service)s': %(explanation)s.") % {
+            "service": resolution.name, "explanation": resolution.explanation})
     return None
 
 
@@ -139,8 +144,10 @@ def _price(links: list[ChainLink], used_before: dict[int, int], quantity: int) -
             allowed = link.resolution.table.max_allowed
             raise KernelDenied(
                 "limit_reached",
-                f"'{link.resolution.name}': the limit of account '{link.account.name}' is {allowed}, "
-                f"{used_before[link.account.pk]} used, {quantity} more asked.",
+                gettext("'%(service)s': the limit of account '%(account)s' is %(limit)s, %(used)s used, "
+                        "%(quantity)s more asked.") % {
+                    "service": link.resolution.name, "account": link.account.name, "limit": allowed,
+                    "used": used_before[link.account.pk], "quantity": quantity},
                 limiting_account=link.account,
             )
         costs[link.account.pk] = cost
@@ -154,8 +161,10 @@ def _check_unit_positions(links: list[ChainLink], unit_count: int):
         if link.resolution.table.range_total(0, unit_count) is None:
             raise KernelDenied(
                 "limit_reached",
-                f"'{link.resolution.name}': the limit of account '{link.account.name}' is "
-                f"{link.resolution.table.max_allowed} per unit, {unit_count} asked for this unit.",
+                gettext("'%(service)s': the limit of account '%(account)s' is %(limit)s per unit, %(count)s asked "
+                        "for this unit.") % {
+                    "service": link.resolution.name, "account": link.account.name,
+                    "limit": link.resolution.table.max_allowed, "count": unit_count},
                 limiting_account=link.account,
             )
 
@@ -168,8 +177,9 @@ def _balance_denial(link: ChainLink, balance_after: Decimal) -> KernelDenied | N
     if balance_after < deny:
         return KernelDenied(
             "balance_limit",
-            f"The balance of account '{link.account.name}' would fall to {balance_after:.2f}, "
-            f"below its deny balance {deny:.2f}.",
+            gettext("The balance of account '%(account)s' would fall to %(balance)s, below its deny balance "
+                    "%(deny)s.") % {"account": link.account.name, "balance": f"{balance_after:.2f}",
+                                    "deny": f"{deny:.2f}"},
             limiting_account=link.account,
         )
     return None
@@ -240,7 +250,7 @@ def check_service(*, account: Account, service: str, quantity: int = 1, now: dat
     except KernelDenied as denial:
         return CheckResult(False, denial.reason, denial.detail, ZERO)
     own_cost = costs.get(account.pk, ZERO)
-    return CheckResult(True, None, "Allowed.", as_money(own_cost))
+    return CheckResult(True, None, gettext("Allowed."), as_money(own_cost))
 
 
 # --- consume -------------------------------------------------------------------------------------------
@@ -252,7 +262,7 @@ def _fingerprint(service: str, quantity: int) -> str:
 def _replay(account_id: int, key: str, fingerprint: str) -> dict:
     stored = IdempotencyKey.objects.get(account_id=account_id, key=key)
     if stored.fingerprint != fingerprint:
-        raise Conflict("This idempotency key was used with other parameters.", code="idempotency_key_reused")
+        raise Conflict(gettext("This idempotency key was used with other parameters."), code="idempotency_key_reused")
     if stored.status_code != 200:
         raise KernelDenied.from_dict(stored.body)
     return stored.body
@@ -275,7 +285,8 @@ def consume_service(*, account: Account | int, service: str, quantity: int = 1, 
     quantity = _require_whole(quantity, "quantity", 1, MAX_QUANTITY)
     key = (idempotency_key or "").strip() if isinstance(idempotency_key, str) else ""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput.field("idempotency_key", f"Required, at most {MAX_KEY_LENGTH} characters.")
+        raise InvalidInput.field("idempotency_key", gettext("Required, at most %(maximum)s characters.") % {
+            "maximum": MAX_KEY_LENGTH})
     fingerprint = _fingerprint(service, quantity)
     try:
         with transaction.atomic():
@@ -300,7 +311,7 @@ def _consume(account_id: int, service: str, quantity: int, actor, now: datetime,
     chain = load_chain(account_id, service)
     own = chain.account
     if actor is not None and not sees(actor, own):
-        raise NotFound("Not found.")
+        raise NotFound(gettext("Not found."))
     _require_catalogue_service(chain, service, ServiceType.ON_DEMAND)
     denial = _entry_denial(chain)
     if denial:
@@ -338,7 +349,8 @@ def _charge_rows(chain: Chain, paid: dict[int, Decimal], windows: dict, used_bef
                  quantity: int, actor, now: datetime) -> list[tuple]:
     """One charge ledger row per paying account (``counters.CHARGE_COLUMNS``), recording what priced
     it (SPEC §9.8, for the replay): its window, quantity, the first position of the window it
-    priced and the table it used."""
+    priced and the table it used. The description is stored in the ledger and read by everyone as
+    stored: plain English, not the language of the request that consumed."""
     user, name = chain.account, chain.resolution.name
     tables = {link.account.pk: link.resolution.cost_table for link in chain.links}
     return [
@@ -368,14 +380,15 @@ def move_objects(*, account: Account, service: str, delta: int, actor=None, now:
     now = now or clock.now()
     delta = _require_whole(delta, "delta", -MAX_DELTA, MAX_DELTA)
     if delta == 0:
-        raise InvalidInput.field("delta", "Must not be 0.")
+        raise InvalidInput.field("delta", gettext("Must not be 0."))
     if not internal and service in INTERNAL_SERVICES:
-        raise InvalidInput.field("service", f"'{service}' is counted by the objects it stands for, not here.")
+        raise InvalidInput.field("service", gettext("'%(name)s' is counted by the objects it stands for, not here.")
+                                 % {"name": service})
     per_unit = service in PER_UNIT_SERVICES
     if per_unit and delta > 0:
         unit_count = _require_whole(unit_count, "unit_count", delta, MAX_DELTA)
     elif unit_count is not None:
-        raise InvalidInput.field("unit_count", "Only an increase of a per-unit service is counted on a unit.")
+        raise InvalidInput.field("unit_count", gettext("Only an increase of a per-unit service is counted on a unit."))
     with transaction.atomic():
         chain = load_chain(account.pk, service)
         _require_catalogue_service(chain, service, ServiceType.PERIODIC)
@@ -389,7 +402,7 @@ def move_objects(*, account: Account, service: str, delta: int, actor=None, now:
         except IntegrityError:
             counts = {}
         if account.pk not in counts:
-            raise InvalidInput.field("delta", "The count cannot go below 0.")
+            raise InvalidInput.field("delta", gettext("The count cannot go below 0."))
         if delta > 0:
             links = _charged(chain)
             if per_unit:
@@ -407,7 +420,7 @@ def _catalogue_type(account: Account, name: str) -> str:
     kind = CatalogueService.objects.filter(catalogue_q(account.service_id), name=name) \
         .values_list("type", flat=True).first()
     if kind is None:
-        raise InvalidInput.field("name", f"'{name}' is not a service of the catalogue.")
+        raise InvalidInput.field("name", gettext("'%(name)s' is not a service of the catalogue.") % {"name": name})
     return kind
 
 
@@ -424,15 +437,17 @@ def set_service_override(*, actor, account: Account, name: str, interval: str = 
     require_manage(actor, account)
     kind = _catalogue_type(account, name)
     if type is not None and type != kind:
-        raise InvalidInput.field("type", f"'{name}' is a {kind} service in the catalogue.")
+        raise InvalidInput.field("type", gettext("'%(name)s' is a %(type)s service in the catalogue.") % {
+            "name": name, "type": kind})
     if interval not in ResetInterval.values:
-        raise InvalidInput.field("interval", f"One of {', '.join(ResetInterval.values)}.")
+        raise InvalidInput.field("interval", gettext("One of %(values)s.") % {"values": ", ".join(ResetInterval.values)})
     try:
         table = parse(cost_table or "")
     except CostTableError as exc:
         raise InvalidInput.field("cost_table", str(exc)) from None
     if table.flat_fee and (kind != ServiceType.PERIODIC or interval == ResetInterval.NONE):
-        raise InvalidInput.field("cost_table", "A flat fee (counter 0) needs a periodic service with an interval.")
+        raise InvalidInput.field("cost_table",
+                                 gettext("A flat fee (counter 0) needs a periodic service with an interval."))
     now = now or clock.now()
     old = AccountServiceOverride.objects.filter(account=account, name=name).values("interval", "cost_table").first()
     history.record_overrides([account.pk], now=now, seed=True)
@@ -459,7 +474,8 @@ def delete_service_override(*, actor, account: Account, name: str, now: datetime
     deleted, _ = AccountServiceOverride.objects.filter(account=account, name=name).delete()
     history.record_overrides([account.pk], now=now)
     if not deleted:
-        raise InvalidInput.field("name", f"Account '{account.name}' has no override for '{name}'.")
+        raise InvalidInput.field("name", gettext("Account '%(account)s' has no override for '%(name)s'.") % {
+            "account": account.name, "name": name})
     audit.record("account_service_deleted", actor=actor, subject_type="account_service", subject_id=old["pk"],
                  subject_name=f"{account.name}: {name}", account=account,
                  before={k: v for k, v in old.items() if k != "pk" and v}, now=now)
