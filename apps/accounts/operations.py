@@ -38,7 +38,7 @@ def actor_name(actor) -> str:
 
 def require_manage(actor, account: Account):
     if not may_manage(actor, account):
-        raise Forbidden("Only an operator of an account above this one may change it.", code="outside_branch")
+        raise Forbidden(_("Only an operator of an account above this one may change it."), code="outside_branch")
 
 
 def require_not_blocked(actor):
@@ -46,7 +46,7 @@ def require_not_blocked(actor):
 
     account = getattr(actor, "account", None)
     if account is not None and is_blocked(account):
-        raise Forbidden("Your account is blocked: you may read but not change anything.", code="account_blocked")
+        raise Forbidden(_("Your account is blocked: you may read but not change anything."), code="account_blocked")
 
 
 def lock_account(account: Account) -> Account:
@@ -73,7 +73,7 @@ def _validate_plan_for(actor, plan, service_id: int | None, field: str = "plan")
         raise DoesNotExist.field(field)
     if not rights.may_hand_out_any_plan(actor):
         if not actor.account.sub_plans.filter(pk=plan.pk).exists():
-            raise InvalidInput.field(field, "A distributor may hand out only its own sub-plans.")
+            raise InvalidInput.field(field, _("A distributor may hand out only its own sub-plans."))
 
 
 def require_may_have_children(parent: Account):
@@ -89,7 +89,7 @@ def _validate_overrides(values: dict):
         if values.get(name) is not None:
             values[name] = clean_money(values[name], name)
     if values.get("min_days") is not None and values["min_days"] < 0:
-        raise InvalidInput.field("min_days", "Must be 0 or more.")
+        raise InvalidInput.field("min_days", _("Must be 0 or more."))
 
 
 def _validate_service_settings(values: dict):
@@ -97,9 +97,10 @@ def _validate_service_settings(values: dict):
         try:
             zoneinfo.ZoneInfo(values["timezone"])
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput.field("timezone", f"Unknown time zone '{values['timezone']}'.") from None
+            reason = _("Unknown time zone '%(zone)s'.") % {"zone": values["timezone"]}
+            raise InvalidInput.field("timezone", reason) from None
     if "billing_method" in values and values["billing_method"] not in BillingMethod.values:
-        raise InvalidInput.field("billing_method", "Must be 'monthly' or 'activation_codes'.")
+        raise InvalidInput.field("billing_method", _("Must be 'monthly' or 'activation_codes'."))
     if values.get("currency_format"):
         error = currency_format_error(values["currency_format"])
         if error:
@@ -114,12 +115,12 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
     now = now or clock.now()
     name = (name or "").strip()
     if not name:
-        raise InvalidInput.field("name", "This field is required.")
+        raise InvalidInput.field("name", _("This field is required."))
     overrides = dict(overrides or {})
     service_settings = dict(service_settings or {})
     if parent is None:
         if not rights.may_change_service_settings(actor):  # a service is its top account's settings
-            raise Forbidden("Only the platform operator creates top accounts (services).")
+            raise Forbidden(_("Only the platform operator creates top accounts (services)."))
         _validate_service_settings(service_settings)
         service_id = None
     else:
@@ -127,9 +128,9 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
         if not rights.may_create_accounts_under(actor, parent):
             raise DoesNotExist.field("parent")
         if service_settings:
-            raise InvalidInput.field(next(iter(service_settings)), "Only a top account has service settings.")
+            raise InvalidInput.field(next(iter(service_settings)), _("Only a top account has service settings."))
         if plan is None:
-            raise InvalidInput.field("plan", "Every account below a top account needs a plan.")
+            raise InvalidInput.field("plan", _("Every account below a top account needs a plan."))
         service_id = parent.service_id
         # Serialises sibling creation for the name check, and creation against a revocation of the
         # parent's dealer rights (set_dealer_rights locks the same row and counts its children).
@@ -138,7 +139,7 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
     _validate_plan_for(actor, plan, service_id)
     _validate_overrides(overrides)
     if service_id is not None and Account.objects.filter(service_id=service_id, name__iexact=name).exists():
-        raise InvalidInput.field("name", "An account with this name already exists in this service.")
+        raise InvalidInput.field("name", _("An account with this name already exists in this service."))
     account = Account(name=name, parent=parent, plan=plan, dealer_rights=dealer_rights,
                       depth=0 if parent is None else parent.depth + 1, service_id=service_id,
                       **overrides, **service_settings)
@@ -146,7 +147,7 @@ def create_account(*, actor, name: str, parent: Account | None, plan=None, deale
         with transaction.atomic():
             account.save()
     except IntegrityError:
-        raise InvalidInput.field("name", "An account with this name already exists in this service.") from None
+        raise InvalidInput.field("name", _("An account with this name already exists in this service.")) from None
     account.path = f"{parent.path if parent else '/'}{account.pk}/"
     if parent is None:
         account.service_id = account.pk
@@ -182,7 +183,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     audit_before = _audit_values(account)
     changes = dict(changes)
     if "parent" in changes and (changes["parent"].pk if changes["parent"] else None) != account.parent_id:
-        raise InvalidInput.field("parent", "An account's parent cannot change.")
+        raise InvalidInput.field("parent", _("An account's parent cannot change."))
     changes.pop("parent", None)
     settings_changes = {k: changes.pop(k) for k in list(changes) if k in SERVICE_SETTING_FIELDS}
     currency = changes.pop("currency_format", None) if "currency_format" in changes else None
@@ -191,33 +192,34 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
         require_manage(actor, account)
     if settings_changes:
         if not account.is_top:
-            raise InvalidInput.field(next(iter(settings_changes)), "Only a top account has service settings.")
+            raise InvalidInput.field(next(iter(settings_changes)), _("Only a top account has service settings."))
         if not rights.may_change_service_settings(actor):
-            raise Forbidden("Only the platform operator changes service settings.")
+            raise Forbidden(_("Only the platform operator changes service settings."))
         _validate_service_settings(settings_changes)
         if "billing_method" in settings_changes and settings_changes["billing_method"] != account.billing_method:
-            raise InvalidInput.field("billing_method", "Use the billing-method switch, which asks for a confirmation.")
+            raise InvalidInput.field("billing_method",
+                                         _("Use the billing-method switch, which asks for a confirmation."))
     if currency is not None:
         if not account.is_top:
-            raise InvalidInput.field("currency_format", "Only a top account has a currency format.")
+            raise InvalidInput.field("currency_format", _("Only a top account has a currency format."))
         if not rights.may_change_currency_format(actor, account):
-            raise Forbidden("Only the top user or the platform operator changes the currency format.")
+            raise Forbidden(_("Only the top user or the platform operator changes the currency format."))
         _validate_service_settings({"currency_format": currency})
         account.currency_format = currency
     if "name" in changes:
         name = (changes.pop("name") or "").strip()
         if not name:
-            raise InvalidInput.field("name", "This field is required.")
+            raise InvalidInput.field("name", _("This field is required."))
         if Account.objects.filter(service_id=account.service_id, name__iexact=name).exclude(pk=account.pk).exists():
-            raise InvalidInput.field("name", "An account with this name already exists in this service.")
+            raise InvalidInput.field("name", _("An account with this name already exists in this service."))
         if not rights.may_rename(actor, account):
-            raise Forbidden("Only an operator of an account above this one may rename it.", code="outside_branch")
+            raise Forbidden(_("Only an operator of an account above this one may rename it."), code="outside_branch")
         account.name = name
     plan_changed = False
     if "plan" in changes:
         plan = changes.pop("plan")
         if plan is None and not account.is_top:
-            raise InvalidInput.field("plan", "Every account below a top account needs a plan.")
+            raise InvalidInput.field("plan", _("Every account below a top account needs a plan."))
         _validate_plan_for(actor, plan, account.service_id)
         plan_changed = plan != account.plan
         account.plan = plan
@@ -225,7 +227,7 @@ def update_account(*, actor, account: Account, changes: dict, now: datetime | No
     dealer = changes.pop("dealer_rights", None)
     overrides = {k: changes.pop(k) for k in list(changes) if k in OVERRIDE_FIELDS}
     if changes:
-        raise InvalidInput.field(next(iter(changes)), "This field cannot be changed here.")
+        raise InvalidInput.field(next(iter(changes)), _("This field cannot be changed here."))
     _validate_overrides(overrides)
     for k, v in {**overrides, **settings_changes}.items():
         setattr(account, k, v)
@@ -271,7 +273,7 @@ def set_dealer_rights(*, actor, account: Account, dealer_rights: bool, now: date
     require_manage(actor, account)
     account = lock_account(account)
     if account.is_top:
-        raise InvalidInput.field("dealer_rights", "A top account's rights are those of the service.")
+        raise InvalidInput.field("dealer_rights", _("A top account's rights are those of the service."))
     if not dealer_rights and account.dealer_rights:
         # The row lock above orders this against create_account under this account (which locks it too).
         children = Account.objects.filter(parent_id=account.pk).count()
@@ -312,7 +314,7 @@ def _require_blocker(actor, account):
     require_not_blocked(actor)
     require_manage(actor, account)
     if not rights.may_block(actor):
-        raise Forbidden("Only the top user or the platform operator blocks and unblocks accounts.")
+        raise Forbidden(_("Only the top user or the platform operator blocks and unblocks accounts."))
 
 
 @transaction.atomic
@@ -321,10 +323,12 @@ def block_account(*, actor, account: Account, reason: str, now: datetime | None 
     _require_blocker(actor, account)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput.field("blocked_reason", "A reason is required to block an account.")
+        raise InvalidInput.field("blocked_reason", _("A reason is required to block an account."))
     account = lock_account(account)
     before = {"blocked": account.blocked, "blocked_by": account.blocked_by or None}
     account.blocked, account.blocked_by, account.blocked_at = True, BlockedBy.MANUAL, account.blocked_at or now
+    # Stored on the account and read by everyone in their own language: the operator's words and a plain
+    # suffix, not a translated sentence (SPEC §9.8, like the trail's values).
     account.blocked_reason = f"{reason} (by {actor_name(actor)})"
     account.auto_block_suspended_until = None
     account.save(update_fields=["blocked", "blocked_by", "blocked_at", "blocked_reason", "auto_block_suspended_until"])
@@ -342,15 +346,15 @@ def unblock_account(*, actor, account: Account, reason: str, until: datetime | N
     _require_blocker(actor, account)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput.field("blocked_reason", "A reason is required to unblock an account.")
+        raise InvalidInput.field("blocked_reason", _("A reason is required to unblock an account."))
     account = lock_account(account)
     if not account.blocked:
-        raise InvalidInput.field("blocked", "The account is not blocked.")
+        raise InvalidInput.field("blocked", _("The account is not blocked."))
     if account.blocked_by != BlockedBy.MANUAL:
         if until is None:
-            raise InvalidInput.field("unblock_until", "Lifting an automatic block needs an 'until' date.")
+            raise InvalidInput.field("unblock_until", _("Lifting an automatic block needs an 'until' date."))
         if not (now < until <= now + MAX_UNBLOCK_SUSPENSION):
-            raise InvalidInput.field("unblock_until", "Must be in the future and at most 30 days away.")
+            raise InvalidInput.field("unblock_until", _("Must be in the future and at most 30 days away."))
         account.auto_block_suspended_until = until
     before = {"blocked": True, "blocked_by": account.blocked_by}
     account.blocked, account.blocked_by, account.blocked_reason, account.blocked_at = False, "", "", None
@@ -367,15 +371,15 @@ def unblock_account(*, actor, account: Account, reason: str, until: datetime | N
 
 def _role_fits(role: str, account: Account | None) -> str | None:
     if role == Role.PLATFORM:
-        return "Platform operators are created with 'createsuperuser'."
+        return _("Platform operators are created with 'createsuperuser'.")
     if account is None:
-        return "An operator belongs to an account."
+        return _("An operator belongs to an account.")
     if role == Role.TOP_USER and not account.is_top:
-        return "A top user belongs to a top account."
+        return _("A top user belongs to a top account.")
     if role in (Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR) and (account.is_top or not account.dealer_rights):
-        return "A distributor belongs to an account with dealer rights."
+        return _("A distributor belongs to an account with dealer rights.")
     if role not in Role.values:
-        return f"Unknown role '{role}'."
+        return _("Unknown role '%(role)s'.") % {"role": role}
     return None
 
 
@@ -385,19 +389,19 @@ def create_operator(*, actor, username: str, password: str, email: str = "", acc
     require_not_blocked(actor)
     _check_language(language)
     if not rights.may_create_operators(actor):
-        raise Forbidden("Your role may not create operators.")
+        raise Forbidden(_("Your role may not create operators."))
     if not rights.may_create_operator_in(actor, account):
         raise DoesNotExist.field("account")
     if not rights.may_give_role(actor, role):
-        raise InvalidInput.field("role", "You may not create an operator with a role above your own.")
+        raise InvalidInput.field("role", _("You may not create an operator with a role above your own."))
     error = _role_fits(role, account)
     if error:
         raise InvalidInput.field("role", error)
     username = (username or "").strip()
     if not username:
-        raise InvalidInput.field("username", "This field is required.")
+        raise InvalidInput.field("username", _("This field is required."))
     if Operator.objects.filter(username__iexact=username).exists():
-        raise InvalidInput.field("username", "This username is taken.")
+        raise InvalidInput.field("username", _("This username is taken."))
     operator = Operator(username=username, email=email or "", account=account, role=role, is_staff=True,
                         language=language)
     try:
@@ -467,8 +471,8 @@ def rotate_token(*, actor, operator: Operator) -> str:
     """Create a new API key for ``operator`` (the old one stops at once) and return it: shown once."""
     if not rights.may_rotate_token_of(actor, operator):
         if rights.is_restricted(actor):
-            raise Forbidden("You may only rotate your own token.")
-        raise Forbidden("You may not change this operator.", code="outside_branch")
+            raise Forbidden(_("You may only rotate your own token."))
+        raise Forbidden(_("You may not change this operator."), code="outside_branch")
     key = secrets.token_hex(20)
     had = OperatorToken.objects.filter(operator=operator).delete()[0] > 0
     OperatorToken.objects.create(operator=operator, key_hash=OperatorToken.hash_key(key), prefix=key[:8])

@@ -74,6 +74,9 @@ def _write_blocks(blocked: list, lifted: list, *, now: datetime):
 
 
 def _automatic_block_reason(account, settings) -> tuple[str, str] | None:
+    """The automatic block's kind and reason. The reason is stored (``Account.blocked_reason``) and goes
+    into the trail as the event's reason, written by jobs as well as requests: one plain English text,
+    never the language of whoever's write happened to cross the threshold (SPEC §9.8)."""
     if settings["block_by_balance"].value and account.balance < Decimal(settings["block_balance"].value):
         return BlockedBy.BALANCE, (f"Balance {account.balance:.2f} is below the block balance "
                                    f"{Decimal(settings['block_balance'].value):.2f}.")

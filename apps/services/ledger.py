@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils.translation import gettext
 
 from apps.accounts import audit
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry, LedgerKind
@@ -135,20 +136,20 @@ def record_payment(*, actor, account: Account, amount=0, days: int = 0, descript
         require_manage(actor, account)
     description = (description or "").strip()
     if not description:
-        raise InvalidInput.field("description", "A payment needs a description.")
+        raise InvalidInput.field("description", gettext("A payment needs a description."))
     amount = clean_money(amount or 0, "amount")
     if not isinstance(days, int) or abs(days) > 100000:
-        raise InvalidInput.field("days", "A whole number of days between -100000 and 100000.")
+        raise InvalidInput.field("days", gettext("A whole number of days between -100000 and 100000."))
     if amount == 0 and days == 0:
-        raise InvalidInput("A payment needs an amount or days (both are 0).",
-                           fields={"amount": ["Amount and days cannot both be 0."]})
+        raise InvalidInput(gettext("A payment needs an amount or days (both are 0)."),
+                           fields={"amount": [gettext("Amount and days cannot both be 0.")]})
     account = lock_account(account)
     if idempotency_key:
         fingerprint = _payment_fingerprint(amount, days, description)
         previous = IdempotencyKey.objects.filter(account=account, key=idempotency_key).first()
         if previous is not None:
             if previous.fingerprint != fingerprint:
-                raise Conflict("This idempotency key was used with other parameters.",
+                raise Conflict(gettext("This idempotency key was used with other parameters."),
                                code="idempotency_key_reused")
             return LedgerEntry.objects.get(pk=previous.body["id"])
     kind = LedgerKind.PAYMENT if amount else LedgerKind.DAYS_ADDED

@@ -15,7 +15,8 @@ def count_new_child_account(sender, *, account, parent, actor, now, **kwargs):
 
 def record_opening_payment(sender, *, account, payment, actor, now, **kwargs):
     """A new account's opening payment: one ledger row (the creator's rights were checked by
-    ``create_account``), its block if a threshold applies."""
+    ``create_account``), its block if a threshold applies. The default description is stored in the
+    ledger row and shown to every reader as stored: one plain English text, not the creator's language."""
     record_payment(actor=actor, account=account, amount=payment.get("amount") or 0, days=payment.get("days") or 0,
                    description=payment.get("description") or "Opening payment", now=now, _skip_rights=True)
 

@@ -12,6 +12,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from apps.accounts.models import Operator
 from apps.codes import operations as ops
@@ -84,6 +85,22 @@ def test_notices_are_mailed_once_from_the_plan_email(cw, notice, run):
     # The expiry in the service's zone, with the zone named (Acme runs on Europe/Berlin: UTC+2 in May).
     assert f"{code.display} expires 2026-05-09 12:00 Europe/Berlin" in mail.outbox[0].body
     assert not NoticeEmail.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_each_recipient_reads_the_email_in_their_own_language(cw, notice, run):
+    """The job runs outside any request: each e-mail is worded in its recipient's setting, else English,
+    whatever language the worker happens to run in; the notice's own name and text stay as written."""
+    _own_addresses(cw.north_op, cw.north_east_op)
+    Operator.objects.filter(pk=cw.north_op.pk).update(language="fr")  # north_east_op: no setting
+    code = _running(cw, cw.north_east_unit, 5)
+    with translation.override("es"):
+        run(T0)
+    mails = {m.to[0]: m for m in mail.outbox}
+    french, english = mails[f"{cw.north_op.username}@example.com"], mails[f"{cw.north_east_op.username}@example.com"]
+    assert f"le code {code.display} expire le 2026-05-09 12:00 Europe/Berlin" in french.body
+    assert f"code {code.display} expires 2026-05-09 12:00 Europe/Berlin" in english.body
+    assert french.subject == english.subject == "Renew soon"
+    assert french.body.startswith("These units need a new code.") and english.body.startswith("These units")
 
 
 def test_the_sender_falls_back_to_the_default(cw, notice, settings, run):

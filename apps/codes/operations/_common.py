@@ -140,7 +140,7 @@ def _lock_code(code: ActivationCode | int) -> ActivationCode:
         raise DoesNotExist.field("code") from None
     except OperationalError:
         # PostgreSQL's "could not obtain lock" (NOWAIT): a concurrent assignment holds this code.
-        raise Conflict("Another request is working on this code; try again.", code="code_busy") from None
+        raise Conflict(gettext("Another request is working on this code; try again."), code="code_busy") from None
 
 
 def _lock_unit(unit: Unit | int) -> Unit:
@@ -158,7 +158,7 @@ def _service(service_id: int) -> Account:
 
 def _require_codes_billing(service: Account):
     if service.billing_method != BillingMethod.ACTIVATION_CODES:
-        raise Forbidden("Billing by activation codes is off for this service.", code="billing_by_codes_off")
+        raise Forbidden(gettext("Billing by activation codes is off for this service."), code="billing_by_codes_off")
 
 
 def _actor_path(actor, service_id: int) -> str:
@@ -178,7 +178,7 @@ def _actor_sees_code(actor, code: ActivationCode) -> bool:
 
 def _require_window_role(actor):
     if not rights.may_use_codes_window(actor):
-        raise Forbidden("Your role may not use the codes window.", code="permission_denied")
+        raise Forbidden(gettext("Your role may not use the codes window."), code="permission_denied")
 
 
 def _lock_visible_code(actor, code: ActivationCode | int) -> tuple[ActivationCode, Account]:
@@ -239,9 +239,13 @@ def _expire_if_due(code: ActivationCode, *, service: Account, actor, now: dateti
     return False
 
 
+def _expired_refusal() -> InvalidInput:
+    return InvalidInput(gettext("This code has expired and can never be used again."), code="code_expired",
+                        fields={"code": [gettext("This code has expired.")]})
+
+
 def _refuse_expired():
-    raise InvalidInput("This code has expired and can never be used again.", code="code_expired",
-                       fields={"code": ["This code has expired."]})
+    raise _expired_refusal()
 
 
 def _unit_holds_live_code(unit: Unit, *, service: Account, actor, now: datetime, exclude_code_id: int) -> bool:
@@ -273,8 +277,7 @@ def _put_on_unit(code: ActivationCode, unit: Unit, *, service: Account, actor, n
                 status=code.status, activated_at=code.activated_at, expires_at=code.expires_at, unit=unit)
     except IntegrityError:
         # The partial unique index caught a concurrent assignment to the same unit.
-        raise InvalidInput("This unit already holds a live code.", code="unit_has_code",
-                           fields={"unit": ["This unit already holds a live code."]}) from None
+        raise _unit_has_code() from None
     after = {"status": code.status, "unit": unit.pk, "activated_at": code.activated_at.isoformat(),
              "expires_at": code.expires_at.isoformat()}
     if from_unit is not None:
@@ -297,13 +300,12 @@ def _assignment_refusal(actor, code: ActivationCode, unit: Unit | None, *, servi
     Pure over rows already locked and facts already read, so the single and the bulk paths share it.
     """
     if service.billing_method != BillingMethod.ACTIVATION_CODES:
-        return Forbidden("Billing by activation codes is off for this service.", code="billing_by_codes_off")
+        return Forbidden(gettext("Billing by activation codes is off for this service."), code="billing_by_codes_off")
     if code.state(at=now) == CodeStatus.EXPIRED:
-        return InvalidInput("This code has expired and can never be used again.", code="code_expired",
-                            fields={"code": ["This code has expired."]})
+        return _expired_refusal()
     if code.unit_id_at(now) is not None:  # on a unit, or queued and started there
-        return InvalidInput("This code is already on a unit.", code="code_in_use",
-                            fields={"code": ["This code is already on a unit."]})
+        reason = gettext("This code is already on a unit.")
+        return InvalidInput(reason, code="code_in_use", fields={"code": [reason]})
     if code.status == CodeStatus.QUEUED:
         return _queued_refusal()
     if unit is None or (unit.service_id != code.service_id) or not unit.account.path.startswith(
@@ -311,14 +313,18 @@ def _assignment_refusal(actor, code: ActivationCode, unit: Unit | None, *, servi
         return DoesNotExist.field("unit")
     if not unit.account.path.startswith(code.holder_path):
         if _actor_sees_code(actor, code):
-            return Forbidden("The unit is outside the branch this code is shared with.", code="outside_branch")
+            return Forbidden(gettext("The unit is outside the branch this code is shared with."), code="outside_branch")
         return DoesNotExist.field("code")  # another branch's code: the same answer as an unknown one
     if unit_blocked:
-        return Forbidden("The unit's account is blocked.", code="account_blocked")
+        return Forbidden(gettext("The unit's account is blocked."), code="account_blocked")
     if unit_busy:
-        return InvalidInput("This unit already holds a live code.", code="unit_has_code",
-                            fields={"unit": ["This unit already holds a live code."]})
+        return _unit_has_code()
     return None
+
+
+def _unit_has_code() -> InvalidInput:
+    reason = gettext("This unit already holds a live code.")
+    return InvalidInput(reason, code="unit_has_code", fields={"unit": [reason]})
 
 
 def _prepare_assignment(*, actor, code, unit, now) -> tuple[ActivationCode, Unit, Account] | None:

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from apps.accounts.models import Account
 from apps.accounts.operations import require_not_blocked
@@ -81,7 +82,7 @@ def _assign_batch(actor, chunk, now: datetime, skipped: list) -> int:
     for code_in, unit_in in chunk:
         code = codes.get(code_in.pk)
         if code is None:
-            skipped.append(((code_in, unit_in), "Another request is working on this code."))
+            skipped.append(((code_in, unit_in), gettext("Another request is working on this code.")))
             continue
         unit = units.get(unit_in.pk)
         unit_blocked = bool(unit is not None and blocked_paths and unit.account.path.startswith(blocked_paths))

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from apps.accounts.models import Account, BillingMethod
 from apps.accounts.operations import require_not_blocked
@@ -39,7 +40,7 @@ def apply_code(*, actor, code_text: str, unit: Unit | int, service: Account | No
     now = now or clock.now()
     text = normalize_code(code_text)
     if text is None:
-        raise InvalidInput.field("code", "A code is 32 hexadecimal characters (spaces and dashes are ignored).")
+        raise InvalidInput.field("code", gettext("A code is 32 hexadecimal characters (spaces and dashes are ignored)."))
     service_id = service.pk if service is not None else getattr(getattr(actor, "account", None), "service_id", None)
     lookup = ActivationCode.objects.filter(code=text)
     if service_id is not None:
@@ -82,7 +83,7 @@ def unassign_code(*, actor, code: ActivationCode | int, now: datetime | None = N
             if code.status == CodeStatus.QUEUED:
                 raise _queued_refusal()
             if code.unit_id is None:
-                raise InvalidInput.field("code", "This code is not on a unit.")
+                raise InvalidInput.field("code", gettext("This code is not on a unit."))
             unit = _lock_unit(code.unit_id)
             _require_unit_in_reach(actor, unit, code.service_id)
             queued = _queued_code_on(unit)
@@ -128,10 +129,10 @@ def reassign_code(*, actor, code: ActivationCode | int, unit: Unit | int,
                     _refuse_expired()
                 if code.status == CodeStatus.QUEUED:
                     raise _queued_refusal()
-                raise InvalidInput.field("code", "Only a code on a unit can be reassigned; assign it instead.")
+                raise InvalidInput.field("code", gettext("Only a code on a unit can be reassigned; assign it instead."))
             unit_a, unit_b = _lock_units_in_order(code.unit_id, unit.pk if isinstance(unit, Unit) else unit)
             if unit_a.pk == unit_b.pk:
-                raise InvalidInput.field("unit", "The code is already on this unit.")
+                raise InvalidInput.field("unit", gettext("The code is already on this unit."))
             _require_unit_in_reach(actor, unit_a, code.service_id)
             unit_busy = _unit_holds_live_code(unit_b, service=service, actor=actor, now=now, exclude_code_id=code.pk)
             refusal = _assignment_refusal(actor, _as_free(code), unit_b, service=service, now=now,

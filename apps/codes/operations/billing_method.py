@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from apps.accounts import audit
 from apps.accounts.models import Account, BillingMethod
@@ -45,9 +46,9 @@ def switch_billing_method(*, actor, service: Account, method: str, confirm: bool
     """
     now = now or clock.now()
     if not is_platform(actor):
-        raise Forbidden("Only the platform operator switches the billing method.", code="permission_denied")
+        raise Forbidden(gettext("Only the platform operator switches the billing method."), code="permission_denied")
     if method not in BillingMethod.values:
-        raise InvalidInput.field("billing_method", "Must be 'monthly' or 'activation_codes'.")
+        raise InvalidInput.field("billing_method", gettext("Must be 'monthly' or 'activation_codes'."))
     if service is None or not service.is_top:
         raise DoesNotExist.field("service")
     with transaction.atomic():
@@ -60,8 +61,10 @@ def switch_billing_method(*, actor, service: Account, method: str, confirm: bool
         counts = {"units_to_deactivate": to_deactivate.count(), "units_to_reactivate": to_reactivate.count()}
         if not confirm:
             raise Conflict(
-                f"Switching to '{method}' deactivates {counts['units_to_deactivate']} and reactivates "
-                f"{counts['units_to_reactivate']} units. Send confirm: true to go ahead.",
+                gettext("Switching to '%(method)s' deactivates %(deactivate)d and reactivates %(reactivate)d units. "
+                        "Send confirm: true to go ahead.") % {
+                    "method": method, "deactivate": counts["units_to_deactivate"],
+                    "reactivate": counts["units_to_reactivate"]},
                 code="confirmation_required", extra=counts)
         previous = service.billing_method
         Account.objects.filter(pk=service.pk).update(billing_method=method)

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import BigIntegerField, F, Value, signals
 from django.db.models.base import ModelState
 from django.db.models.functions import JSONObject
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 
 from apps.accounts import audit, rights
@@ -36,11 +37,12 @@ def _check_share_target(actor, target: Account | None, *, service_id: int, holde
     if not target.path.startswith(actor_path):
         raise DoesNotExist.field("account")
     if target.path == actor_path or target.is_top:
-        raise InvalidInput.field("account", "Share with an account below your own.")
+        raise InvalidInput.field("account", gettext("Share with an account below your own."))
     if not target.dealer_rights:
-        raise InvalidInput.field("account", "Codes are shared only with accounts that have dealer rights.")
+        raise InvalidInput.field("account", gettext("Codes are shared only with accounts that have dealer rights."))
     if not target.path.startswith(holder_path):
-        raise Forbidden("The code is held by another branch; take it back there first.", code="outside_branch")
+        raise Forbidden(gettext("The code is held by another branch; take it back there first."),
+                        code="outside_branch")
     return target
 
 
@@ -197,15 +199,17 @@ def _check_generation_request(actor, service: Account | None, quantity, validity
     """Who may generate, for which service, how many and for how long: asked by ``generate_codes`` and by
     ``queue_generation`` before a job is made."""
     if not rights.may_generate_codes(actor):
-        raise Forbidden("Only top users and the platform operator generate codes.", code="permission_denied")
+        raise Forbidden(gettext("Only top users and the platform operator generate codes."), code="permission_denied")
     require_not_blocked(actor)
     if service is None or not service.is_top or (not is_platform(actor) and actor.account_id != service.pk):
         raise DoesNotExist.field("service")
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_BATCH:
-        raise InvalidInput.field("quantity", f"A whole number from 1 to {MAX_BATCH:,}.")
+        raise InvalidInput.field("quantity", gettext("A whole number from %(minimum)s to %(maximum)s.") % {
+            "minimum": 1, "maximum": number_format(MAX_BATCH, force_grouping=True)})
     if (not isinstance(validity_days, int) or isinstance(validity_days, bool)
             or not 1 <= validity_days <= MAX_VALIDITY_DAYS):
-        raise InvalidInput.field("validity_days", f"A whole number of days from 1 to {MAX_VALIDITY_DAYS:,}.")
+        raise InvalidInput.field("validity_days", gettext("A whole number of days from 1 to %(maximum)s.") % {
+            "maximum": number_format(MAX_VALIDITY_DAYS, force_grouping=True)})
 
 
 def _check_generation(actor, service: Account | None, quantity, validity_days, shared_with: Account | None):

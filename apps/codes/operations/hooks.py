@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from apps.accounts.models import Account
 from apps.core import clock
@@ -33,6 +34,7 @@ def return_codes_of_revoked_dealer(*, account: Account, actor, now: datetime | N
         _event(CodeAction.UNSHARED, at=now, actor=actor, service_id=c.service_id, code=c,
                holder_before=c.holder_path, holder_after=top_path,
                before={"shared_with": account.pk, "shared_with_name": account.name},
+               # The code log's reason is a stable value, not a sentence (SPEC §9.8): never translated.
                after={"shared_with": None, "reason": "dealer rights revoked"})
         for c in codes])
     return len(codes)
@@ -51,7 +53,7 @@ def unassign_code_of_archived_unit(*, unit: Unit, actor, now: datetime | None = 
         _write_events(_expire_locked(code, service=_service(code.service_id), actor=actor, now=now))
     queued = _queued_code_on(unit)
     if queued is not None:
-        _unqueue_locked(queued, unit, actor=actor, now=now, reason="unit archived")
+        _unqueue_locked(queued, unit, actor=actor, now=now, reason="unit archived")  # a stable value (as above)
     if code is None:
         return
     _take_off_unit(code, unit, service=_service(code.service_id), actor=actor, now=now, deactivate=False)
@@ -63,5 +65,5 @@ def check_unit_move(*, unit: Unit, new_account: Account):
                                                   | Q(queued_on_id=unit.pk, status=CodeStatus.QUEUED))
                     .values_list("holder_path", flat=True))
     if any(not new_account.path.startswith(holder_path) for holder_path in holder_paths):
-        raise Forbidden("The unit's activation code is held by another branch; the unit cannot move there.",
-                        code="outside_branch", fields={"account": ["Outside the branch of the unit's code."]})
+        raise Forbidden(gettext("The unit's activation code is held by another branch; the unit cannot move there."),
+                        code="outside_branch", fields={"account": [gettext("Outside the branch of the unit's code.")]})

@@ -8,6 +8,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import BigIntegerField, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import translation
 from django.utils.translation import gettext
 
 from apps.accounts import audit, rights
@@ -15,6 +16,7 @@ from apps.accounts.models import Account
 from apps.accounts.operations import require_not_blocked
 from apps.core import clock
 from apps.core.errors import DoesNotExist, InvalidInput
+from apps.core.languages import language_of
 from apps.core.scoping import is_platform
 from apps.plans.inheritance import effective_settings
 
@@ -27,14 +29,14 @@ from ._common import _require_window_role, _service
 def _clean_notice_fields(actor, *, name, text, days_before, recipients) -> list:
     name, text = (name or "").strip(), (text or "").strip()
     if not 1 <= len(name) <= 50:
-        raise InvalidInput.field("name", "1 to 50 characters.")
+        raise InvalidInput.field("name", gettext("1 to %(maximum)d characters.") % {"maximum": 50})
     if not 1 <= len(text) <= 500:
-        raise InvalidInput.field("text", "1 to 500 characters.")
+        raise InvalidInput.field("text", gettext("1 to %(maximum)d characters.") % {"maximum": 500})
     if not isinstance(days_before, int) or isinstance(days_before, bool) or not 1 <= days_before <= 99:
-        raise InvalidInput.field("days_before", "A whole number of days from 1 to 99.")
+        raise InvalidInput.field("days_before", gettext("A whole number of days from 1 to %(maximum)s.") % {"maximum": 99})
     recipients = list(recipients or [])
     if not recipients:
-        raise InvalidInput.field("recipients", "Choose at least one recipient.")
+        raise InvalidInput.field("recipients", gettext("Choose at least one recipient."))
     root = actor.account.path if not is_platform(actor) else None
     for op in recipients:
         if op.account is None or (root is not None and not op.account.path.startswith(root)):
@@ -52,7 +54,7 @@ def create_notice(*, actor, name: str, text: str, days_before: int, repeat: bool
     recipients = _clean_notice_fields(actor, name=name, text=text, days_before=days_before, recipients=recipients)
     if is_platform(actor):
         if service is None or not service.is_top:
-            raise InvalidInput.field("service", "Choose the service.")
+            raise InvalidInput.field("service", gettext("Choose the service."))
         author = service
     else:
         author = actor.account
@@ -213,17 +215,21 @@ def send_expiry_notices(*, now: datetime | None = None) -> dict:
 
 
 def _notice_message(email: NoticeEmail, deliveries: list[NoticeDelivery]) -> EmailMessage:
-    """The e-mail's text: the notice's own, then one line per code, times in the service's zone."""
+    """The e-mail's text: the notice's own, then one line per code, times in the service's zone, worded
+    in the recipient's own language (``language_of``: the job runs outside any request). The subject
+    is the notice's name and the first paragraph its text, as their author wrote them."""
     zone = ZoneInfo(email.notice.service.timezone or "UTC")
     lines = []
-    for delivery in deliveries:
-        code, expires = delivery.code, delivery.code.expires_at.astimezone(zone)
-        values = {"code": code.display, "unit": delivery.unit_name, "holder": delivery.holder_name,
-                  "expires": f"{expires:%Y-%m-%d %H:%M} {zone.key}"}
-        if delivery.unit_name:
-            lines.append(gettext("- %(unit)s: code %(code)s expires %(expires)s") % values)
-        else:
-            lines.append(gettext("- code %(code)s, on no unit, held by %(holder)s, expires %(expires)s") % values)
+    with translation.override(language_of(email.recipient)):
+        for delivery in deliveries:
+            code, expires = delivery.code, delivery.code.expires_at.astimezone(zone)
+            values = {"code": code.display, "unit": delivery.unit_name, "holder": delivery.holder_name,
+                      "expires": f"{expires:%Y-%m-%d %H:%M} {zone.key}"}
+            if delivery.unit_name:
+                lines.append(gettext("- %(unit)s: code %(code)s expires %(expires)s") % values)
+            else:
+                lines.append(gettext("- code %(code)s, on no unit, held by %(holder)s, expires %(expires)s")
+                             % values)
     return EmailMessage(subject=email.notice.name, body=f"{email.notice.text}\n\n" + "\n".join(lines),
                         from_email=_sender_for(email.notice.service_id), to=[email.recipient.email])
 
@@ -247,6 +253,7 @@ def send_notice_email(email_id: int, *, now: datetime | None = None) -> bool:
                          pk=email_id, sent_at__isnull=True).first())
         if email is None:
             return False
+        # ``last_error`` is a stored diagnostic, like the mail server's own error text below: plain English.
         if not (email.recipient.is_active and email.recipient.email):
             NoticeEmail.objects.filter(pk=email.pk).update(claimed_at=None, last_error="no e-mail address")
             return False

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from apps.accounts import rights
 from apps.accounts.models import Account
@@ -29,12 +30,12 @@ def share_code(*, actor, code: ActivationCode | int, account: Account, now: date
             if code.status == CodeStatus.EXPIRED:
                 _refuse_expired()
             if code.unit_id_at(now) is not None:
-                raise InvalidInput("Only a code that is not on a unit can be shared.", code="code_in_use",
-                                   fields={"code": ["This code is on a unit."]})
+                raise InvalidInput(gettext("Only a code that is not on a unit can be shared."), code="code_in_use",
+                                   fields={"code": [gettext("This code is on a unit.")]})
             if code.status == CodeStatus.QUEUED:
                 raise _queued_refusal()
             if code.shared_with_id == getattr(account, "pk", None):
-                raise InvalidInput.field("account", "The code is already shared with this account.")
+                raise InvalidInput.field("account", gettext("The code is already shared with this account."))
             target = _check_share_target(actor, account, service_id=code.service_id, holder_path=code.holder_path)
             before = {"shared_with": code.shared_with_id,
                       "shared_with_name": code.shared_with.name if code.shared_with else ""}
@@ -63,15 +64,15 @@ def unshare_code(*, actor, code: ActivationCode | int, account: Account | None =
             raise DoesNotExist.field("code")
         current = code.shared_with
         if current is None:
-            raise InvalidInput.field("code", "This code is not shared.")
+            raise InvalidInput.field("code", gettext("This code is not shared."))
         if account is not None and account.pk != current.pk:
-            raise InvalidInput.field("account", "The code is not shared with this account.")
+            raise InvalidInput.field("account", gettext("The code is not shared with this account."))
         actor_path = _actor_path(actor, code.service_id)
         if current.path == actor_path:
-            raise Forbidden("Only an operator above this account may take the code back.", code="outside_branch")
+            raise Forbidden(gettext("Only an operator above this account may take the code back."), code="outside_branch")
         if code.unit_id_at(now) is not None:
-            raise InvalidInput("Only a code that is not on a unit can be unshared.", code="code_in_use",
-                               fields={"code": ["This code is on a unit."]})
+            raise InvalidInput(gettext("Only a code that is not on a unit can be unshared."), code="code_in_use",
+                               fields={"code": [gettext("This code is on a unit.")]})
         new_holder = None if is_platform(actor) or rights.sees_whole_service(actor) else actor.account
         new_path = new_holder.path if new_holder else _service_path(code.service_id)
         holder_before = code.holder_path
