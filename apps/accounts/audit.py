@@ -265,6 +265,8 @@ def record_select(select_sql: str, params) -> Counter:
     order (one statement each) and the links made here; one INSERT … SELECT joins the rows to their numbers
     and hashes; the table is dropped; one UPDATE moves the heads. Returns the number of events per
     (chain, action)."""
+    if not connection.in_atomic_block:  # the staging table lives until the transaction ends
+        raise RuntimeError("audit.record_select runs inside the operation's transaction (transaction.atomic).")
     columns = ", ".join(f"s.{name}" for name in _CONTENT)
     content = ", ".join(iso_sql("s.at") if name == "at" else f"s.{name}" for name in _CONTENT)
     with connection.cursor() as cursor:

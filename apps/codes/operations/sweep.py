@@ -55,9 +55,7 @@ def _expire_batch_orm(now: datetime, service_id: int | None, after, counts: dict
         bulk.ids_condition(Unit, unit_ids), active=True,
         service__billing_method=BillingMethod.ACTIVATION_CODES).values_list("pk", flat=True) if pk not in queued]
     governed_set = set(governed)
-    expired_rows = [(*row[:7], row[7] or row[8], row[9]) for row in batch.order_by("pk").values_list(
-        "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
-        "unit__account__path", "holder_path", "expires_at")]
+    expired_rows = _expired_trail_rows([pk for pk, _, _ in due])
     bulk.insert_select(CodeEvent, _event_select(
         batch, CodeAction.EXPIRED, at=now, before=JSONObject(status=Value(CodeStatus.ACTIVE)),
         after=JSONObject(status=Value(CodeStatus.EXPIRED), expires_at=F("expires_at"))))
@@ -75,11 +73,8 @@ def _expire_batch_orm(now: datetime, service_id: int | None, after, counts: dict
     renewed_rows = []
     if queued:
         _renew_batch_orm(queued, {unit_id: at for _, unit_id, at in due if unit_id is not None}, now=now)
-        old_codes = {unit_id: code for unit_id, code in batch.values_list("unit_id", "code")}
-        renewed_rows = [(*row[:8], old_codes.get(row[3]), row[8], row[9]) for row in ActivationCode.objects.filter(
-            bulk.ids_condition(ActivationCode, sorted(pk for pk, _ in queued.values()))).order_by("pk").values_list(
-            "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
-            "unit__account__path", "activated_at", "expires_at")]
+        old_codes = {row[3]: row[1] for row in expired_rows}
+        renewed_rows = _renewed_trail_rows([pk for pk, _ in queued.values()], old_codes)
     off = {row[0] for row in expired_rows if row[3] in governed_set}
     _sweep_trail(expired_rows, renewed_rows, off, now=now, counts=counts)
     return len(due), None
@@ -173,7 +168,8 @@ SWEEP_WORK_MEM = "64MB"
 
 
 def _expired_trail_rows(ids) -> list[tuple]:
-    """(id, code, service, unit, unit name, account id, name, path or holder path, expires_at) by code id."""
+    """(id, code, service, unit, unit name, account id, name, path or holder path, expires_at) by code id,
+    read before the batch expires them (the ORM path's trail; PostgreSQL derives it in ``_SWEEP_TRAIL_SQL``)."""
     if not ids:
         return []
     return [(*row[:7], row[7] or row[8], row[9]) for row in ActivationCode.objects.filter(
@@ -226,6 +222,7 @@ FROM (
 
 
 def _renewed_trail_rows(ids, old_codes: dict) -> list[tuple]:
+    """The started queued codes' rows for ``_sweep_trail``, each with the code it replaces ({unit: code})."""
     if not ids:
         return []
     return [(*row[:8], old_codes.get(row[3]), row[8], row[9]) for row in ActivationCode.objects.filter(
