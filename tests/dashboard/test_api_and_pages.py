@@ -178,6 +178,22 @@ def test_home_of_a_top_user_shows_the_figures_with_links_and_the_app_list(dw):
     assert "Other Client" not in html and "Other Service" not in html
 
 
+@pytest.mark.parametrize("app", ["codes", "units", "accounts"])
+def test_an_application_index_lists_its_models_without_the_dashboard(dw, app):
+    """Django renders /admin/<app>/ from the home's template: the figures, banner and links are the home's
+    alone, so an application's index costs what its list costs, not the service's aggregates."""
+    client = Client()
+    client.force_login(dw.top)
+    with CaptureQueriesContext(connection) as home:
+        client.get("/admin/")
+    with CaptureQueriesContext(connection) as index:
+        response = client.get(f"/admin/{app}/")
+    html = response.content.decode()
+    assert response.status_code == 200 and f"app-{app}" in html
+    assert 'id="dashboard"' not in html and 'id="jobs-link"' not in html
+    assert len(index.captured_queries) < len(home.captured_queries) - 10
+
+
 def test_home_caps_the_new_codes_like_the_list_it_links_to(dw, monkeypatch):
     from apps.core.admin import CappedPaginator
 
