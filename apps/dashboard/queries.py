@@ -4,20 +4,29 @@ A ``Scope`` is what one viewer looks at: its service, its own account (the *root
 top account for the platform operator) and whether that is the whole service. Every figure is an
 aggregate over the viewer's scope, read with the same ``*_visible_to`` rules as the lists the figures
 link to, so a figure and its filtered list always agree. The number of queries is fixed: it does not
-grow with the number of codes, units or accounts (tests/dashboard/test_queries.py counts them).
+grow with the number of codes, units or accounts (tests/dashboard/test_api_and_pages.py counts them).
+
+The aggregates over the scope's codes, units and accounts (and the forecast's) are kept between two writes
+(``memo``): every write that can move them records an event in the service's audit chain in its own
+transaction (SPEC §9.2), so the chain's length is the data's version, and a page opened again before the
+next write (or the next minute: "expiring within" moves with the clock) reads them from the cache instead of
+aggregating the whole scope again (issue 16). The lowest balances and the discount are read every time.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
+
+from django.core.cache import cache
 
 from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, Value
 from django.db.models.functions import Concat, StrIndex, Substr, TruncDate
 from django.utils.translation import gettext as _
 
 from apps.accounts import rights
-from apps.accounts.models import Account, BillingMethod
+from apps.accounts.models import Account, AuditChain, BillingMethod
 from apps.accounts.queries import accounts_visible_to
 from apps.codes import queries as code_queries
 from apps.codes.models import ActivationCode, CodeStatus
@@ -56,6 +65,36 @@ class Scope:
     def own_account_id(self) -> int | None:
         """The viewer's own account (left out of the lowest balances); none for the platform operator."""
         return None if is_platform(self.user) else self.root.pk
+
+    @cached_property
+    def version(self) -> int:
+        """The length of the service's audit chain (one indexed read, once a request): it moves with every
+        write that can change a figure, in that write's transaction."""
+        return AuditChain.objects.filter(chain=self.service.pk).values_list("seq", flat=True).first() or 0
+
+
+# --- Kept between two writes ---------------------------------------------------------------------------------------
+
+MEMO_SECONDS = 120  # an entry outlives its minute briefly at most; its key changes with every write anyway
+
+
+def memo(scope: Scope, now: datetime, kind: str, compute, *parts):
+    """``compute()`` for this scope, kept in the cache under the service's data version and the current minute.
+
+    The key names what decides the answer: the service, the viewer's own account and kind of viewer (the
+    visibility rules), the chain's length (any write since), the minute (the clock-relative figures), and the
+    call's own ``parts``. Two requests between two writes in the same minute share one computation; a figure
+    is never older than the last write, and at most a minute behind the clock (SPEC §9.4 links each figure to
+    its live list)."""
+    viewer = "platform" if is_platform(scope.user) else getattr(scope.user, "role", "")
+    minute = now.replace(second=0, microsecond=0).isoformat()
+    key = ":".join(str(p) for p in ("dashboard", kind, scope.service.pk, scope.root.pk, viewer, scope.version,
+                                    minute, *parts))
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, MEMO_SECONDS)
+    return value
 
 
 def may_see_dashboard(user) -> bool:
@@ -208,8 +247,10 @@ def discount_figures(scope: Scope, now: datetime) -> dict | None:
 
 def dashboard(scope: Scope, now: datetime, *, cap: int | None = None) -> dict:
     """Every figure of SPEC §9.4 (the API's answer, exact; the admin page caps the new codes' count)."""
-    figures = {"units": unit_figures(scope), "codes": code_figures(scope, now, cap=cap),
-               "accounts": account_figures(scope, now), "lowest_balances": lowest_balances(scope)}
+    figures = {"units": memo(scope, now, "units", lambda: unit_figures(scope)),
+               "codes": memo(scope, now, "codes", lambda: code_figures(scope, now, cap=cap), cap),
+               "accounts": memo(scope, now, "accounts", lambda: account_figures(scope, now)),
+               "lowest_balances": lowest_balances(scope)}
     if scope.whole_service:
         figures["discount"] = discount_figures(scope, now)
     return figures
@@ -273,7 +314,8 @@ def forecast(scope: Scope, now: datetime, *, days: int = DEFAULT_DAYS, distribut
                       billed_by_codes=scope.service.billing_method == BillingMethod.ACTIVATION_CODES)
     counts: dict[tuple[date, str], int] = {}
     if result.billed_by_codes:
-        counts = _deactivations(scope, now, local_midnight(end_day, tz), distributor)
+        counts = memo(scope, now, "forecast", lambda: _deactivations(scope, now, local_midnight(end_day, tz), distributor),
+                      days, distributor.pk if distributor is not None else "")
     dealers = {str(pk): name for pk, name in Account.objects.filter(parent_id=scope.root.pk, dealer_rights=True)
                .values_list("pk", "name")} if result.billed_by_codes else {}
     per_day: dict[date, int] = defaultdict(int)

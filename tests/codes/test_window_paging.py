@@ -255,3 +255,24 @@ def test_a_cursor_page_starts_its_index_range_at_the_cursor(codes, top):
     # The leading bound stands alone (an index range start), beside the tie-break on the id.
     assert '"codes_activationcode"."created_at" >= ' in page_sql
     assert '"codes_activationcode"."id" < ' in page_sql
+
+
+@pytest.mark.parametrize("query", [{"state": "new"}, {"state": "new", "validity_days": "30"}, {}])
+def test_each_row_links_to_its_code_with_the_list_filters_as_django_builds_them(codes, top, query):
+    """The rows' links are built once per page (``CappedChangeList.row_query``), not resolved row by row: the same
+    URL Django's ``add_preserved_filters`` makes, so saving a code comes back to the filtered list."""
+    import re
+
+    from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+
+    response = _page(top, **query)
+    cl = response.context["cl"]
+    preserved = cl.model_admin.get_preserved_filters(response.wsgi_request)
+    html = response.content.decode()
+    links = re.findall(r'<th class="field-[a-z_]+"><a href="([^"]+)"', html)
+    assert len(links) == len(cl.result_list) > 0
+    for code, link in zip(cl.result_list, links, strict=True):
+        expected = add_preserved_filters({"preserved_filters": preserved, "opts": cl.opts},
+                                         f"/admin/codes/activationcode/{code.pk}/change/")
+        assert link.replace("&amp;", "&") == expected
+    assert ("_changelist_filters=" in links[0]) == bool(query)

@@ -145,19 +145,44 @@ def test_query_counts_do_not_grow_with_the_data(dw, who):
 
 
 def test_dashboard_queries_alone_are_few(dw):
-    """The figures and the forecast themselves: units 1, codes 2, accounts 1 + the candidates' rules 2 + ids 1
-    + the kernel's warning reads, balances 1, the service 1; the forecast 2 (one aggregate for every day and
-    distributor, the dealers' names), at every allowed N, for a top user and a distributor, narrowed or not."""
+    """The figures and the forecast themselves, computed: units 1, codes 2, accounts 1 + the candidates' rules 2
+    + ids 1 + the kernel's warning reads, balances 1, the service 1; the forecast 2 (one aggregate for every day
+    and distributor, the dealers' names), at every allowed N, for a top user and a distributor, narrowed or not.
+    Read again before any write, the aggregates come from the cache: the forecast costs its names alone."""
+    from django.core.cache import cache
+
     from apps.dashboard import queries
 
     scope = queries.scope_for(dw.top)
     north, north_scope = queries.distributor_in_scope(scope, str(dw.north.pk)), queries.scope_for(dw.north_op)
+    assert _count(lambda: (scope.version, north_scope.version)) == 2  # once a request, then kept on the scope
     for days in (1, queries.DEFAULT_DAYS, queries.MAX_DAYS):
-        assert _count(lambda days=days: queries.forecast(scope, NOW, days=days)) == 2
-        assert _count(lambda days=days: queries.forecast(scope, NOW, days=days, distributor=north)) == 2
-        assert _count(lambda days=days: queries.forecast(north_scope, NOW, days=days)) == 2
+        for args in ((scope,), (scope, north), (north_scope,)):
+            def run(days=days, args=args):
+                return queries.forecast(args[0], NOW, days=days, distributor=args[1] if len(args) > 1 else None)
+            cache.clear()
+            assert _count(run) == 2
+            assert _count(run) == 1
+    cache.clear()
     n = _count(lambda: queries.dashboard(scope, NOW))
     assert n <= 16, n
+    assert _count(lambda: queries.dashboard(scope, NOW)) <= 3  # the balances and the discount, read every time
+
+
+def test_figures_follow_every_write_and_the_clock(dw):
+    """Kept figures never outlive a write (the audit chain moves in the write's transaction) nor their minute."""
+    from apps.dashboard import queries
+
+    def figures(at):
+        return queries.dashboard(queries.scope_for(dw.top), at)
+
+    before = figures(NOW)
+    assert figures(NOW) == before
+    ops.generate_codes(actor=dw.top, service=dw.acme, quantity=3, validity_days=30, now=NOW)
+    after = figures(NOW)
+    assert after["codes"]["new"] == before["codes"]["new"] + 3
+    later = NOW + timedelta(days=400)  # every clock has run out: the clock-relative figures are read afresh
+    assert figures(later)["codes"]["expiring_30"] == 0 != after["codes"]["expiring_30"]
 
 
 # --- admin pages ----------------------------------------------------------------------------------------------------
