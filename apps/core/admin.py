@@ -4,6 +4,7 @@ service filter, capped counts for big tables and CSV streaming."""
 import base64
 import csv
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.utils.translation import gettext
@@ -64,11 +65,22 @@ def adopt_saved(obj, saved):
 
 
 class _Refused(Exception):
-    """An operation's ``DomainError`` leaving the admin's transaction (``OperationAdminMixin``)."""
+    """An operation's ``DomainError`` leaving the admin's transaction (``OperationAdminMixin``), with the
+    prefix of the inline row it names (None: the main form)."""
 
-    def __init__(self, error: DomainError):
+    def __init__(self, error: DomainError, row_prefix: str | None = None):
         super().__init__(error)
-        self.error = error
+        self.error, self.row_prefix = error, row_prefix
+
+
+@contextmanager
+def refused_on_row(row_form):
+    """In ``OperationAdminMixin.perform``: a refusal of the operation run for this inline row is shown on
+    that row (under the row's field it names, else atop the row), not on the main form."""
+    try:
+        yield
+    except DomainError as exc:
+        raise _Refused(exc, row_form.prefix) from exc
 
 
 OPERATION_ERROR = "_admin_operation_error"  # the request attribute the refused operation's error rides on
@@ -90,8 +102,9 @@ class OperationAdminMixin:
     All of it runs inside the admin's transaction (``changeform_view``'s ``atomic``). A ``DomainError``
     raised by ``perform`` leaves that block, so everything the request wrote is rolled back; the view
     then runs again with the error attached to the request, and the form adds it while validating
-    (``add_domain_error``: under the field it names, else on top). The operator sees the page as posted,
-    with the refusal, and nothing is saved. The form class also gets ``actor`` (the operator).
+    (``add_domain_error``: under the field it names, else on top; an operation run for one inline row
+    inside ``refused_on_row(row_form)`` puts it on that row). The operator sees the page as posted, with
+    the refusal, and nothing is saved. The form class also gets ``actor`` (the operator).
     """
 
     def perform(self, request, form, formsets, change):
@@ -101,21 +114,34 @@ class OperationAdminMixin:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refused:  # rolled back: the exception left the view's atomic block
-            setattr(request, OPERATION_ERROR, refused.error)
+            setattr(request, OPERATION_ERROR, refused)
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         attrs = {"actor": request.user}
-        error = getattr(request, OPERATION_ERROR, None)
-        if error is not None:
+        refused = getattr(request, OPERATION_ERROR, None)
+        if refused is not None and refused.row_prefix is None:
             def clean(self):
                 cleaned = form.clean(self)
-                add_domain_error(self, error)
+                add_domain_error(self, refused.error)
                 return cleaned
 
             attrs["clean"] = clean
         return type(form.__name__, (form,), attrs)
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        refused = getattr(request, OPERATION_ERROR, None)
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            if refused is not None and refused.row_prefix is not None:
+                def clean(self, _formset=formset):
+                    _formset.clean(self)
+                    for row in self.forms:
+                        if row.prefix == refused.row_prefix:
+                            add_domain_error(row, refused.error)
+
+                formset = type(formset.__name__, (formset,), {"clean": clean})
+            yield formset, inline
 
     def save_model(self, request, obj, form, change):
         """Nothing here: ``save_related`` runs the operation, once the inline formsets are valid too."""

@@ -22,7 +22,7 @@ from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
 from apps.core import clock
 from apps.core.admin import (OperationAdminMixin, OutOfScopeIs404, ReadOnlyAdminMixin, operator_blocked,
-                             ScopedRelatedFilter, add_domain_error, invalid_filter_response,
+                             ScopedRelatedFilter, add_domain_error, invalid_filter_response, refused_on_row,
                              service_filter)
 from apps.core.errors import DomainError
 from apps.core.money import currency_example
@@ -212,19 +212,22 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, OperationAdminMixin, admin.Mo
         for formset in formsets:
             for row_form in formset.deleted_forms:
                 if row_form.instance.pk:
-                    operations.delete_plan_service(actor=request.user, row=row_form.instance)
+                    with refused_on_row(row_form):
+                        operations.delete_plan_service(actor=request.user, row=row_form.instance)
                     formset.deleted_objects.append(row_form.instance)
             for row_form in formset.forms:
                 data = getattr(row_form, "cleaned_data", None)
                 if not data or data.get("DELETE") or not row_form.has_changed():
                     continue
                 values = {k: data.get(k) for k in operations.SERVICE_ROW_FIELDS}
-                if row_form.instance.pk:
-                    row = operations.update_plan_service(actor=request.user, row=row_form.instance, changes=values)
-                    formset.changed_objects.append((row, row_form.changed_data))
-                else:
-                    row = operations.add_plan_service(actor=request.user, plan=plan, values=values)
-                    formset.new_objects.append(row)
+                with refused_on_row(row_form):
+                    if row_form.instance.pk:
+                        row = operations.update_plan_service(actor=request.user, row=row_form.instance,
+                                                             changes=values)
+                        formset.changed_objects.append((row, row_form.changed_data))
+                    else:
+                        row = operations.add_plan_service(actor=request.user, plan=plan, values=values)
+                        formset.new_objects.append(row)
                 warnings.append((row.name, row_form))
         for name, row_form in warnings:
             _warn_cost_table(request, name, row_form)

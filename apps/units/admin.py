@@ -21,7 +21,7 @@ from apps.accounts.models import Account
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
 from apps.core.admin import (CappedListMixin, OperationAdminMixin, OutOfScopeIs404, ReadOnlyAdminMixin,
-                             ScopedAdminMixin, ServiceListFilter, service_filter)
+                             ScopedAdminMixin, ServiceListFilter, refused_on_row, service_filter)
 from apps.core.errors import DomainError
 from apps.core.exports import export_list, path_label, path_names
 from apps.core.labels import PathLabelsMixin, kept_account, labels_for, unit_label
@@ -383,7 +383,7 @@ class MonitoringUserAdmin(PathLabelsMixin, PickerFiltersMixin, OperationAdminMix
 
     def perform(self, request, form, formsets, change):
         """A new user is created (its name and account are read-only afterwards); then, on its page, new
-        grant rows are granted and ticked rows revoked, each through its operation."""
+        grant rows are granted and ticked rows revoked, each through its operation (a refusal shown on its row)."""
         user = form.instance
         if not change:
             user = operations.create_monitoring_user(actor=request.user, account=form.cleaned_data["account"],
@@ -393,11 +393,12 @@ class MonitoringUserAdmin(PathLabelsMixin, PickerFiltersMixin, OperationAdminMix
                 data = row.cleaned_data
                 if not data:
                     continue
-                if data.get("DELETE") and row.instance.pk:
-                    operations.revoke_access(actor=request.user, grant=row.instance)
-                elif not row.instance.pk and not data.get("DELETE"):
-                    operations.grant_access(actor=request.user, user=user, unit=data.get("unit"),
-                                            account=data.get("account"))
+                with refused_on_row(row):
+                    if data.get("DELETE") and row.instance.pk:
+                        operations.revoke_access(actor=request.user, grant=row.instance)
+                    elif not row.instance.pk and not data.get("DELETE"):
+                        operations.grant_access(actor=request.user, user=user, unit=data.get("unit"),
+                                                account=data.get("account"))
         return user
 
 
