@@ -28,8 +28,8 @@ from apps.accounts import rights
 from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
 from apps.core import clock
-from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, service_filter,
-                             stream_csv)
+from apps.core.admin import (CURSOR_VAR, CappedListMixin, OperationAdminMixin, ReadOnlyAdminMixin, ScopedAdminMixin,
+                             service_filter, stream_csv)
 from apps.core.labels import PathLabelsMixin, label_kept, labels_for
 from apps.core.pickers import PickerFiltersMixin, PickerListFilter, register_picker
 from apps.core.scoping import is_platform
@@ -359,7 +359,11 @@ register_picker("codes.share", Account,
 # --- the codes window ---------------------------------------------------------------------------------
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, CappedListMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ReadOnlyAdminMixin, CappedListMixin,
+                          ScopedAdminMixin, admin.ModelAdmin):
+    """The codes window. Read-only (``ReadOnlyAdminMixin``): codes are generated in batches on their own page,
+    every change is an action (assign, share…, reassign on its own page), and codes and their history are kept."""
+
     audit_subject_type = "code"  # History: the audit trail's events of this code
     list_display = ("code_display", "unit_link", "account_name", "shared_with_label", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
@@ -405,15 +409,6 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
 
     def has_view_permission(self, request, obj=None):
         return self._window_user(request) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False  # codes are generated in batches on their own page
-
-    def has_change_permission(self, request, obj=None):
-        return False  # every change is an action (assign, share…), never a form edit
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # codes and their history are kept
 
     def _may_write(self, request, perm: str) -> bool:
         return self._window_user(request) and request.user.has_perm(f"codes.{perm}") and not self._blocked(request)

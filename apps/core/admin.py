@@ -1,9 +1,10 @@
-"""Admin building blocks shared by every app: operation-backed forms, scoping, the service filter,
-capped counts for big tables and CSV streaming."""
+"""Admin building blocks shared by every app: the one way from a page to an operation, scoping, the
+service filter, capped counts for big tables and CSV streaming."""
 
 import base64
 import csv
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
@@ -40,11 +41,10 @@ def add_domain_error(form: forms.BaseForm, exc: DomainError):
 
 
 class OperationForm(forms.ModelForm):
-    """A ModelForm whose save is an operation, run at the end of validation.
+    """A ModelForm that states the operation its page runs: ``perform(actor) -> instance``.
 
-    The admin wraps the whole request in one transaction, so running the operation during
-    validation is safe: a refusal becomes a form error naming the field, and nothing is written.
-    Subclasses implement ``perform(actor) -> instance``; the admin's ``save_model`` then does nothing.
+    It only validates; ``OperationAdminMixin.perform`` calls ``perform`` once the whole page is valid
+    (this form and every inline formset). ``actor`` (the operator) is set by the admin's ``get_form``.
     """
 
     actor = None  # set by OperationAdminMixin.get_form
@@ -52,29 +52,109 @@ class OperationForm(forms.ModelForm):
     def perform(self, actor):
         raise TypeError(f"{type(self).__name__} must define perform(actor)")
 
-    def _post_clean(self):
-        super()._post_clean()
-        if self.errors:
-            return
-        try:
-            self.instance = self.perform(self.actor)
-        except DomainError as exc:
-            add_domain_error(self, exc)
+
+def adopt_saved(obj, saved):
+    """Make ``obj`` (the admin's object: Django goes on with it for the change message, the log entry and
+    the redirect) the row the operation saved: each concrete field's value copied by ``attname`` (a cached
+    related object whose id changed is dropped by Django's descriptor), and ``obj`` marked as saved."""
+    if saved is not obj:
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.db = saved._state.db
+    obj._state.adding = False
+    return obj
+
+
+class _Refused(Exception):
+    """An operation's ``DomainError`` leaving the admin's transaction (``OperationAdminMixin``), with the
+    prefix of the inline row it names (None: the main form)."""
+
+    def __init__(self, error: DomainError, row_prefix: str | None = None):
+        super().__init__(error)
+        self.error, self.row_prefix = error, row_prefix
+
+
+@contextmanager
+def refused_on_row(row_form):
+    """In ``OperationAdminMixin.perform``: a refusal of the operation run for this inline row is shown on
+    that row (under the row's field it names, else atop the row), not on the main form."""
+    try:
+        yield
+    except DomainError as exc:
+        raise _Refused(exc, row_form.prefix) from exc
+
+
+OPERATION_ERROR = "_admin_operation_error"  # the request attribute the refused operation's error rides on
 
 
 class OperationAdminMixin:
-    """Admin whose writes go through ``OperationForm.perform`` (never ``obj.save()``)."""
+    """The one way from an admin page to an operation: every admin that writes through an operation uses it.
+
+    Hook: ``perform(request, form, formsets, change) -> instance``. Django validates the main form and
+    every inline formset first; only when all are valid does it save, and here ``save_model`` does
+    nothing and ``save_related`` calls ``perform``, which runs the operation(s) from the validated data
+    (``form.cleaned_data``, the formsets' rows) and returns the instance saved. That instance becomes the
+    admin's object (``adopt_saved``). The default ``perform`` calls the form's ``perform(actor)``
+    (``OperationForm``), for pages whose form is the operation's whole input. Each formset's bookkeeping
+    (``new_objects``, ``changed_objects``, ``deleted_objects``, read by the change message) starts empty;
+    ``perform`` appends what it saved. Nothing else is saved: no ``obj.save()``, ``save_m2m`` or
+    ``formset.save()``.
+
+    All of it runs inside the admin's transaction (``changeform_view``'s ``atomic``). A ``DomainError``
+    raised by ``perform`` leaves that block, so everything the request wrote is rolled back; the view
+    then runs again with the error attached to the request, and the form adds it while validating
+    (``add_domain_error``: under the field it names, else on top; an operation run for one inline row
+    inside ``refused_on_row(row_form)`` puts it on that row). The operator sees the page as posted, with
+    the refusal, and nothing is saved. The form class also gets ``actor`` (the operator).
+    """
+
+    def perform(self, request, form, formsets, change):
+        return form.perform(request.user)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _Refused as refused:  # rolled back: the exception left the view's atomic block
+            setattr(request, OPERATION_ERROR, refused)
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
+        attrs = {"actor": request.user}
+        refused = getattr(request, OPERATION_ERROR, None)
+        if refused is not None and refused.row_prefix is None:
+            def clean(self):
+                cleaned = form.clean(self)
+                add_domain_error(self, refused.error)
+                return cleaned
+
+            attrs["clean"] = clean
+        return type(form.__name__, (form,), attrs)
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        refused = getattr(request, OPERATION_ERROR, None)
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            if refused is not None and refused.row_prefix is not None:
+                def clean(self, _formset=formset):
+                    _formset.clean(self)
+                    for row in self.forms:
+                        if row.prefix == refused.row_prefix:
+                            add_domain_error(row, refused.error)
+
+                formset = type(formset.__name__, (formset,), {"clean": clean})
+            yield formset, inline
 
     def save_model(self, request, obj, form, change):
-        """The operation already saved it during validation."""
+        """Nothing here: ``save_related`` runs the operation, once the inline formsets are valid too."""
 
     def save_related(self, request, form, formsets, change):
         for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        try:
+            saved = self.perform(request, form, formsets, change)
+        except DomainError as exc:
+            raise _Refused(exc) from exc
+        adopt_saved(form.instance, saved)
 
 
 def operator_blocked(request) -> bool:

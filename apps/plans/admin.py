@@ -21,8 +21,8 @@ from apps.accounts import rights
 from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
 from apps.core import clock
-from apps.core.admin import (OutOfScopeIs404, ReadOnlyAdminMixin, operator_blocked, ScopedRelatedFilter,
-                             add_domain_error, invalid_filter_response,
+from apps.core.admin import (OperationAdminMixin, OutOfScopeIs404, ReadOnlyAdminMixin, operator_blocked,
+                             ScopedRelatedFilter, add_domain_error, invalid_filter_response, refused_on_row,
                              service_filter)
 from apps.core.errors import DomainError
 from apps.core.money import currency_example
@@ -100,7 +100,7 @@ class PlanPagesMixin(OutOfScopeIs404):
 
 
 @admin.register(Plan)
-class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
+class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, OperationAdminMixin, admin.ModelAdmin):
     audit_subject_type = "plan"  # History: the audit trail's events of this plan
     form = PlanForm
     inlines = [PlanServiceInline]
@@ -128,10 +128,6 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
 
     def get_fieldsets(self, request, obj=None):
         general = ["name", "parent", "description", "block_by_balance", "block_balance", "limit_by_balance",
@@ -202,40 +198,40 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
 
     # --- saving through the operations ---
 
-    def save_model(self, request, obj, form, change):
+    def perform(self, request, form, formsets, change):
+        """The plan, then each changed inline row, through their operations; the formsets' bookkeeping (the
+        admin's change message) filled in as ``formset.save()`` would. Cost-table warnings are shown once
+        everything is saved (a later refusal rolls the page back)."""
         values = form.changed_values()
         if change:
-            form.instance = operations.update_plan(actor=request.user, plan=Plan.objects.get(pk=obj.pk),
-                                                   changes=values)
+            plan = operations.update_plan(actor=request.user, plan=Plan.objects.get(pk=form.instance.pk),
+                                          changes=values)
         else:
-            form.instance = operations.create_plan(actor=request.user, service=form.service_account(),
-                                                   values=values)
-        # The admin goes on with ``obj`` (messages, redirects, inline formsets): make it the saved plan.
-        obj.__dict__.update({k: v for k, v in form.instance.__dict__.items() if k != "_state"})
-        obj._state.adding = False
-
-    def save_related(self, request, form, formsets, change):
-        """Each inline row through its operation; the formset's bookkeeping (used by the admin's
-        change message) is filled in as ``formset.save()`` would."""
-        plan = form.instance
+            plan = operations.create_plan(actor=request.user, service=form.service_account(), values=values)
+        warnings = []
         for formset in formsets:
-            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             for row_form in formset.deleted_forms:
                 if row_form.instance.pk:
-                    operations.delete_plan_service(actor=request.user, row=row_form.instance)
+                    with refused_on_row(row_form):
+                        operations.delete_plan_service(actor=request.user, row=row_form.instance)
                     formset.deleted_objects.append(row_form.instance)
             for row_form in formset.forms:
                 data = getattr(row_form, "cleaned_data", None)
                 if not data or data.get("DELETE") or not row_form.has_changed():
                     continue
                 values = {k: data.get(k) for k in operations.SERVICE_ROW_FIELDS}
-                if row_form.instance.pk:
-                    row = operations.update_plan_service(actor=request.user, row=row_form.instance, changes=values)
-                    formset.changed_objects.append((row, row_form.changed_data))
-                else:
-                    row = operations.add_plan_service(actor=request.user, plan=plan, values=values)
-                    formset.new_objects.append(row)
-                _warn_cost_table(request, row.name, row_form)
+                with refused_on_row(row_form):
+                    if row_form.instance.pk:
+                        row = operations.update_plan_service(actor=request.user, row=row_form.instance,
+                                                             changes=values)
+                        formset.changed_objects.append((row, row_form.changed_data))
+                    else:
+                        row = operations.add_plan_service(actor=request.user, plan=plan, values=values)
+                        formset.new_objects.append(row)
+                warnings.append((row.name, row_form))
+        for name, row_form in warnings:
+            _warn_cost_table(request, name, row_form)
+        return plan
 
     def delete_model(self, request, obj):
         operations.delete_plan(actor=request.user, plan=obj)
@@ -351,7 +347,7 @@ class PlanAdmin(AuditHistoryMixin, PlanPagesMixin, admin.ModelAdmin):
 
 
 @admin.register(PlanService)
-class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
+class PlanServiceAdmin(PlanPagesMixin, OperationAdminMixin, ImportExportMixin, admin.ModelAdmin):
     """Every plan's own service rows: the place for CSV/XLSX files and for transfers between plans."""
 
     form = PlanServiceForm
@@ -397,11 +393,12 @@ class PlanServiceAdmin(PlanPagesMixin, ImportExportMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("plan", "calculator")
 
-    def save_model(self, request, obj, form, change):
+    def perform(self, request, form, formsets, change):
         values = {k: form.cleaned_data.get(k) for k in operations.SERVICE_ROW_FIELDS}
-        row = operations.update_plan_service(actor=request.user, row=PlanService.objects.get(pk=obj.pk),
+        row = operations.update_plan_service(actor=request.user, row=PlanService.objects.get(pk=form.instance.pk),
                                              changes=values)
         _warn_cost_table(request, row.name, form)
+        return row
 
     def delete_model(self, request, obj):
         operations.delete_plan_service(actor=request.user, row=obj)
@@ -633,7 +630,7 @@ def _transfer_view(model_admin, request, queryset, *, direction: str, sources: l
 # --- catalogues -----------------------------------------------------------------------------------
 
 @admin.register(CatalogueService)
-class CatalogueServiceAdmin(OutOfScopeIs404, admin.ModelAdmin):
+class CatalogueServiceAdmin(OutOfScopeIs404, OperationAdminMixin, admin.ModelAdmin):
     """The service catalogue. Global names are seeded; top users add ``Apps: <name>`` for their service."""
 
     list_display = ("name", "type", "description", "service")
@@ -676,24 +673,18 @@ class CatalogueServiceAdmin(OutOfScopeIs404, admin.ModelAdmin):
             form.base_fields["service"].queryset = form.base_fields["service"].queryset.filter(
                 parent__isnull=True)
             form.base_fields["service"].required = True
-        actor = request.user
 
         class AppServiceForm(form):
             def _post_clean(self):
-                if self.errors:
-                    return
-                service = self.cleaned_data.get("service") if is_platform(actor) else actor.account.service
-                try:
-                    self.instance = operations.add_app_service(actor=actor, service=service,
-                                                               name=self.cleaned_data["name"],
-                                                               description=self.cleaned_data.get("description", ""))
-                except DomainError as exc:
-                    add_domain_error(self, exc)
+                """No model validation: ``add_app_service`` checks the entry (the admin's ``perform``)."""
 
         return AppServiceForm
 
-    def save_model(self, request, obj, form, change):
-        """``add_app_service`` saved it while validating (the admin request is one transaction)."""
+    def perform(self, request, form, formsets, change):
+        actor = request.user
+        service = form.cleaned_data.get("service") if is_platform(actor) else actor.account.service
+        return operations.add_app_service(actor=actor, service=service, name=form.cleaned_data["name"],
+                                          description=form.cleaned_data.get("description", ""))
 
 
 class PlatformCatalogueAdmin(admin.ModelAdmin):

@@ -1,9 +1,9 @@
 """Units (with their features inline) and monitoring users (with their grants inline) in the admin.
 
-Every save goes through ``apps.units.operations``. A unit and its feature lists are one operation,
-so the operation runs in ``save_related``, once the inline formsets are valid. When it refuses, the
-admin's request transaction is rolled back and the form is shown again with the refusal under the
-field it names (``OperationErrorMixin``). Deleting a unit archives it.
+Every save goes through ``apps.units.operations`` (``apps.core.admin.OperationAdminMixin``). A unit and its
+feature lists are one operation, run once the inline formsets are valid too. When it refuses, the admin's
+request transaction is rolled back and the form is shown again with the refusal under the field it names.
+Deleting a unit archives it.
 """
 
 from django.utils.translation import gettext, gettext_lazy
@@ -20,9 +20,8 @@ from apps.accounts.audit_views import AuditHistoryMixin
 from apps.accounts.models import Account
 from apps.accounts.queries import accounts_visible_to
 from apps.core import clock
-from apps.core.admin import (CappedListMixin, OutOfScopeIs404, ReadOnlyAdminMixin, ScopedAdminMixin, ServiceListFilter,
-                             add_domain_error,
-                             service_filter)
+from apps.core.admin import (CappedListMixin, OperationAdminMixin, OutOfScopeIs404, ReadOnlyAdminMixin,
+                             ScopedAdminMixin, ServiceListFilter, refused_on_row, service_filter)
 from apps.core.errors import DomainError
 from apps.core.exports import export_list, path_label, path_names
 from apps.core.labels import PathLabelsMixin, kept_account, labels_for, unit_label
@@ -34,35 +33,6 @@ from .models import (AccessGrant, DeactivationReason, EcoCriterion, MonitoringUs
                      UnitCommand, UnitEvent)
 
 FEATURE_INLINE_MODELS = {Sensor: "sensors", UnitCommand: "commands", ServiceInterval: "service_intervals"}
-
-
-class OperationErrorMixin:
-    """Show an operation's refusal raised in ``save_model``/``save_related`` on the form it came from.
-
-    Django's change view runs in one transaction; the refusal propagates out of it (nothing is
-    written), then the view runs again with the error attached to the request, and the form adds it
-    during validation, so the operator sees the form as posted with the error under its field.
-    """
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            request._units_operation_error = exc
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        error = getattr(request, "_units_operation_error", None)
-        if error is None:
-            return form
-
-        def clean(self):
-            cleaned = form.clean(self)
-            add_domain_error(self, error)
-            return cleaned
-
-        return type(form.__name__, (form,), {"clean": clean})
 
 
 class ScopedAccountFilter(PickerListFilter):
@@ -131,11 +101,6 @@ class ServiceIntervalInline(FeatureInline):
     fields = ("name",)
 
 
-def mark_formset_saved(formset):
-    """The admin's change message reads what ``formset.save()`` would have set; the operation saved instead."""
-    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-
-
 def feature_lists(formsets) -> dict:
     """``{"sensors": [...], ...}`` for each inline whose rows changed: a list given replaces the list."""
     out = {}
@@ -154,7 +119,7 @@ def feature_lists(formsets) -> dict:
 
 
 @admin.register(Unit)
-class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPickerMixin, CappedListMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     audit_subject_type = "unit"  # History: the audit trail's events of this unit
     form = UnitAdminForm
     autocomplete_fields = ("account",)
@@ -260,26 +225,19 @@ class UnitAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin, ScopedPi
 
     # --- saving through the operations ---
 
-    def save_model(self, request, obj, form, change):
-        """Nothing here: the unit and its feature lists are saved together in ``save_related``."""
-
-    def save_related(self, request, form, formsets, change):
+    def perform(self, request, form, formsets, change):
+        """The unit and its feature lists, in one operation."""
         data = form.cleaned_data
         lists = feature_lists(formsets)
-        for formset in formsets:
-            mark_formset_saved(formset)
         if change:
             changes = {name: data[name] for name in form.changed_data if name in operations.UNIT_FIELDS}
-            operations.update_unit(actor=request.user, unit=form.instance, changes={**changes, **lists})
-        else:
-            unit = operations.create_unit(
-                actor=request.user, account=data["account"], name=data["name"], unique_id=data["unique_id"],
-                device_type=data.get("device_type"), modem=data.get("modem"),
-                eco_driving=data.get("eco_driving", False),
-                road_limits_speeding=data.get("road_limits_speeding", False),
-                eco_criteria=list(data.get("eco_criteria") or []), **lists)
-            form.instance.pk = unit.pk
-            form.instance._state.adding = False
+            return operations.update_unit(actor=request.user, unit=form.instance, changes={**changes, **lists})
+        return operations.create_unit(
+            actor=request.user, account=data["account"], name=data["name"], unique_id=data["unique_id"],
+            device_type=data.get("device_type"), modem=data.get("modem"),
+            eco_driving=data.get("eco_driving", False),
+            road_limits_speeding=data.get("road_limits_speeding", False),
+            eco_criteria=list(data.get("eco_criteria") or []), **lists)
 
     def get_deleted_objects(self, objs, request):
         """Archiving removes nothing but the unit's grants; list the units only."""
@@ -393,7 +351,7 @@ class MonitoringUserForm(forms.ModelForm):
 
 
 @admin.register(MonitoringUser)
-class MonitoringUserAdmin(PathLabelsMixin, PickerFiltersMixin, OperationErrorMixin, ScopedAdminMixin, admin.ModelAdmin):
+class MonitoringUserAdmin(PathLabelsMixin, PickerFiltersMixin, OperationAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = MonitoringUserForm
     autocomplete_fields = ("account",)
     inlines = [GrantInline]
@@ -423,25 +381,25 @@ class MonitoringUserAdmin(PathLabelsMixin, PickerFiltersMixin, OperationErrorMix
     def grant_count(self, obj):
         return obj.grants_total
 
-    def save_model(self, request, obj, form, change):
+    def perform(self, request, form, formsets, change):
+        """A new user is created (its name and account are read-only afterwards); then, on its page, new
+        grant rows are granted and ticked rows revoked, each through its operation (a refusal shown on its row)."""
+        user = form.instance
         if not change:
             user = operations.create_monitoring_user(actor=request.user, account=form.cleaned_data["account"],
                                                      name=form.cleaned_data["name"])
-            obj.pk = user.pk
-            obj._state.adding = False
-
-    def save_formset(self, request, form, formset, change):
-        """New rows are granted, ticked rows revoked, each through its operation."""
-        mark_formset_saved(formset)
-        for row in formset.forms:
-            data = row.cleaned_data
-            if not data:
-                continue
-            if data.get("DELETE") and row.instance.pk:
-                operations.revoke_access(actor=request.user, grant=row.instance)
-            elif not row.instance.pk and not data.get("DELETE"):
-                operations.grant_access(actor=request.user, user=form.instance, unit=data.get("unit"),
-                                        account=data.get("account"))
+        for formset in formsets:
+            for row in formset.forms:
+                data = row.cleaned_data
+                if not data:
+                    continue
+                with refused_on_row(row):
+                    if data.get("DELETE") and row.instance.pk:
+                        operations.revoke_access(actor=request.user, grant=row.instance)
+                    elif not row.instance.pk and not data.get("DELETE"):
+                        operations.grant_access(actor=request.user, user=user, unit=data.get("unit"),
+                                                account=data.get("account"))
+        return user
 
 
 
