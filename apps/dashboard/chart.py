@@ -1,5 +1,6 @@
 """The expiry forecast as an inline SVG bar chart, drawn server-side like the discount module's month chart
-(apps/discounts/chart.py: same size, margins and classes; no CDN, no JavaScript)."""
+(apps/discounts/chart.py; the size, margins and bar geometry they share are apps/core/charts.py; no CDN, no
+JavaScript)."""
 
 import math
 from dataclasses import dataclass
@@ -11,19 +12,15 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, ngettext
 
+from apps.core.charts import BASELINE, HEIGHT, LEFT, PLOT_HEIGHT, PLOT_WIDTH, RIGHT, WIDTH, Box, bar_box
+
 from .queries import Forecast
 
-WIDTH, HEIGHT = 640, 180
-LEFT, RIGHT, TOP, BOTTOM = 36, 8, 10, 22
 GRID_LINES = 4
 
 
 @dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+class Bar(Box):
     day: date
     units: int
 
@@ -81,9 +78,9 @@ def _labelled(index: int, day: date, days: int) -> bool:
 
 
 def forecast_chart(result: Forecast) -> Chart:
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = PLOT_WIDTH, PLOT_HEIGHT
     slot = plot_w / max(result.days, 1)
-    baseline = TOP + plot_h
+    baseline = BASELINE
     scale = nice_ceiling(max((n for _, n in result.rows), default=0))
 
     def y_of(value: int) -> float:
@@ -93,8 +90,7 @@ def forecast_chart(result: Forecast) -> Chart:
     for index, (day, units) in enumerate(result.rows):
         if units:
             y = y_of(units)
-            bars.append(Bar(x=round(LEFT + index * slot + slot * 0.15, 1), y=y, width=round(max(slot * 0.7, 0.6), 1),
-                            height=round(baseline - y, 1), day=day, units=units))
+            bars.append(Bar(**bar_box(index, slot, y, min_width=0.6), day=day, units=units))
     labels = [(round(LEFT + (i + 0.5) * slot, 1), date_format(day, "j M") if (i == 0 or day.day == 1) else str(day.day))
               for i, (day, _) in enumerate(result.rows) if _labelled(i, day, result.days)]
     return Chart(width=WIDTH, height=HEIGHT, bars=bars,

@@ -4,20 +4,16 @@ import calendar
 from dataclasses import dataclass
 from decimal import Decimal
 
+from apps.core.charts import BASELINE, HEIGHT, LEFT, PLOT_HEIGHT, PLOT_WIDTH, RIGHT, WIDTH, Box, bar_box
+
 from .queries import MonthHistory
 
-WIDTH, HEIGHT = 640, 180
-LEFT, RIGHT, TOP, BOTTOM = 36, 8, 10, 22
 SCALE_MAX = Decimal(100)
 GRID = (0, 25, 50, 75, 100)
 
 
 @dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+class Bar(Box):
     day: int
     value: Decimal
     estimated: bool
@@ -38,9 +34,9 @@ class Chart:
 
 def month_chart(history: MonthHistory) -> Chart:
     days_in_month = calendar.monthrange(history.first_day.year, history.first_day.month)[1]
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = PLOT_WIDTH, PLOT_HEIGHT
     slot = plot_w / days_in_month
-    baseline = TOP + plot_h
+    baseline = BASELINE
 
     def y_of(value) -> float:
         return round(baseline - float(Decimal(value) / SCALE_MAX) * plot_h, 1)
@@ -48,8 +44,7 @@ def month_chart(history: MonthHistory) -> Chart:
     bars = []
     for snap in history.days:
         y = y_of(snap.applied)
-        bars.append(Bar(x=round(LEFT + (snap.day.day - 1) * slot + slot * 0.15, 1), y=y, width=round(slot * 0.7, 1),
-                        height=round(baseline - y, 1), day=snap.day.day, value=snap.applied,
+        bars.append(Bar(**bar_box(snap.day.day - 1, slot, y), day=snap.day.day, value=snap.applied,
                         estimated=snap.estimated))
     return Chart(
         width=WIDTH, height=HEIGHT, bars=bars, grid=[(y_of(p), p) for p in GRID],

@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from apps.dashboard.chart import HEIGHT, TOP, WIDTH, forecast_chart, nice_ceiling
+from apps.core.charts import HEIGHT, TOP, WIDTH
+from apps.dashboard.chart import forecast_chart, nice_ceiling
 from apps.dashboard.queries import Forecast
 
 

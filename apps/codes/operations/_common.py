@@ -181,12 +181,18 @@ def _require_window_role(actor):
         raise Forbidden(gettext("Your role may not use the codes window."), code="permission_denied")
 
 
-def _lock_visible_code(actor, code: ActivationCode | int) -> tuple[ActivationCode, Account]:
-    """Lock the code, refuse it like an unknown one when the actor cannot see it, and require billing by
-    codes on its service: the common start of every window operation on one code."""
+def _lock_seen_code(actor, code: ActivationCode | int) -> ActivationCode:
+    """Lock the code and refuse it like an unknown one when the actor cannot see it (nothing leaks)."""
     code = _lock_code(code)
     if not _actor_sees_code(actor, code):
         raise DoesNotExist.field("code")
+    return code
+
+
+def _lock_visible_code(actor, code: ActivationCode | int) -> tuple[ActivationCode, Account]:
+    """``_lock_seen_code``, and billing by codes required on its service: the common start of every window
+    operation on one code that starts a clock or moves a code."""
+    code = _lock_seen_code(actor, code)
     service = _service(code.service_id)
     _require_codes_billing(service)
     return code, service

@@ -14,10 +14,10 @@ from apps.units.models import DeactivationReason, Unit
 
 from ..models import ActivationCode, CodeAction, CodeStatus
 from ..queries import normalize_code
-from ._common import (_actor_sees_code, _assignment_refusal, _deactivate, _event, _expire_if_due, _lock_code,
-                      _lock_unit, _lock_visible_code, _prepare_assignment, _put_on_unit, _queued_code_on,
-                      _queued_refusal, _refuse_expired, _require_unit_in_reach, _require_window_role, _service,
-                      _start_queued, _unit_holds_live_code, _write_events)
+from ._common import (_assignment_refusal, _deactivate, _event, _expire_if_due, _lock_seen_code, _lock_unit,
+                      _lock_visible_code, _prepare_assignment, _put_on_unit, _queued_code_on, _queued_refusal,
+                      _refuse_expired, _require_unit_in_reach, _require_window_role, _service, _start_queued,
+                      _unit_holds_live_code, _write_events)
 from .queue import _queue, _settle_if_started
 
 
@@ -72,9 +72,7 @@ def unassign_code(*, actor, code: ActivationCode | int, now: datetime | None = N
     _require_window_role(actor)
     require_not_blocked(actor)
     with transaction.atomic():
-        code = _lock_code(code)
-        if not _actor_sees_code(actor, code):
-            raise DoesNotExist.field("code")
+        code = _lock_seen_code(actor, code)
         service = _service(code.service_id)
         code = _settle_if_started(code, service=service, actor=actor, now=now)
         if not _expire_if_due(code, service=service, actor=actor, now=now):

@@ -9,12 +9,12 @@ from apps.accounts import rights
 from apps.accounts.models import Account
 from apps.accounts.operations import require_not_blocked
 from apps.core import clock
-from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
+from apps.core.errors import Forbidden, InvalidInput
 from apps.core.scoping import is_platform
 
 from ..models import (ActivationCode, CodeAction, CodeStatus,
                      branch_of)
-from ._common import (_actor_path, _actor_sees_code, _event, _expire_if_due, _lock_code, _lock_visible_code,
+from ._common import (_actor_path, _event, _expire_if_due, _lock_seen_code, _lock_visible_code,
                       _queued_refusal, _refuse_expired, _require_window_role, _service_path, _write_events)
 from .generation import _check_share_target
 
@@ -59,9 +59,7 @@ def unshare_code(*, actor, code: ActivationCode | int, account: Account | None =
     _require_window_role(actor)
     require_not_blocked(actor)
     with transaction.atomic():
-        code = _lock_code(code)
-        if not _actor_sees_code(actor, code):
-            raise DoesNotExist.field("code")
+        code = _lock_seen_code(actor, code)
         current = code.shared_with
         if current is None:
             raise InvalidInput.field("code", gettext("This code is not shared."))
