@@ -66,3 +66,22 @@ def test_platform_operator_picks_a_service(live_server, login, shot, page, dash)
     expect(page.locator("#units-active")).to_have_text("5")
     _no_horizontal_scroll(page)
     shot("dashboard_platform")
+
+
+@pytest.mark.parametrize("who", ["top", "north"])
+def test_an_application_index_shows_its_models_not_the_dashboard(live_server, login, shot, page, dash, who):
+    """/admin/codes/ is the codes application's own index: its models, without the home's figures and forecast
+    (Django renders it from the home's template)."""
+    page.set_viewport_size(WIDE)
+    login(who)
+    page.goto(f"{live_server.url}/admin/codes/")
+    expect(page.locator("#content-main .app-codes")).to_be_visible()
+    expect(page.locator("#dashboard")).to_have_count(0)
+    expect(page.locator("#jobs-link")).to_have_count(0)
+    _no_horizontal_scroll(page)
+    shot(f"app-index-codes-{who}")
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.locator("#dashboard")).to_be_visible()
+    page.reload()  # the figures again, read back between two writes: the same page
+    expect(page.locator("#dashboard")).to_be_visible()
+    shot(f"home-kept-figures-{who}")
