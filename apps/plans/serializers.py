@@ -43,12 +43,12 @@ class CatalogueIdField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     default_error_messages = {"does_not_exist": gettext_lazy("No such object."), "incorrect_type": gettext_lazy("Must be an id (integer).")}
 
 
+# The model's rules are the operation's to run (``full_clean()`` in ``create_plan``, ``add_plan_service``…,
+# answered one field at a time in the plans' wording): the fields built from the model do not copy its
+# validators, so a body is checked once, by the same rules the admin's forms and the file import use. The
+# serializer keeps the input's shape (types, lengths, choices). (A comment, not a docstring: the API schema
+# would show a docstring as each serializer's description.)
 class ValidatedByOperationMixin:
-    """The model's rules are the operation's to run (``full_clean()`` in ``create_plan``, ``add_plan_service``…,
-    answered one field at a time in the plans' wording): the fields built from the model do not copy its
-    validators, so a body is checked once, by the same rules the admin's forms and the file import use. The
-    serializer keeps the input's shape (types, lengths, choices)."""
-
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)
         kwargs.pop("validators", None)
