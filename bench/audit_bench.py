@@ -38,6 +38,7 @@ from django.test.utils import CaptureQueriesContext, override_settings  # noqa: 
 from apps.accounts import operations as account_ops  # noqa: E402
 from apps.accounts.models import Account, AuditEvent, Operator, Role  # noqa: E402
 from apps.codes import operations as ops  # noqa: E402
+from apps.codes import pg as codes_pg  # noqa: E402
 from apps.core import clock  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -136,7 +137,7 @@ BASELINE_MARK = "SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT 
 def bench_sweep(now, rounds: int):
     """The sweep as it is (with its audit events and hashes) and today's sweep (the same statement without
     the two aggregated columns, no events), alternating, each rolled back."""
-    with_trail = ops.sweep._EXPIRE_BATCH_SQL
+    with_trail = codes_pg.EXPIRE_BATCH_SQL
     head = with_trail[:with_trail.index(BASELINE_MARK)]
     baseline = head + ("SELECT (SELECT count(*) FROM expired), expires_at, id, NULL, NULL, NULL FROM expired "
                        "ORDER BY expires_at DESC, id DESC LIMIT 1\n")
@@ -150,12 +151,12 @@ def bench_sweep(now, rounds: int):
           f"codes' tables and a CHECKPOINT", flush=True)
     for _ in range(rounds):
         settle()
-        ops.sweep._EXPIRE_BATCH_SQL = baseline
+        codes_pg.EXPIRE_BATCH_SQL = baseline
         plain_times.append(codes_bench.measure_rolled_back(lambda: ops.expire_codes(now=now)))
         settle()
-        ops.sweep._EXPIRE_BATCH_SQL = with_trail
+        codes_pg.EXPIRE_BATCH_SQL = with_trail
         trail_times.append(codes_bench.measure_rolled_back(lambda: ops.expire_codes(now=now)))
-    ops.sweep._EXPIRE_BATCH_SQL = with_trail
+    codes_pg.EXPIRE_BATCH_SQL = with_trail
     with connection.cursor() as cursor:
         cursor.execute("SELECT checkpoints_req FROM pg_stat_bgwriter")
         print(f"checkpoints forced by WAL volume during the runs: {cursor.fetchone()[0] - forced}; load average "

@@ -7,6 +7,7 @@ of the time spent. These helpers write plain rows instead:
 - ``insert_rows``: ``core.bulk.copy_rows`` (one binary ``COPY``) on PostgreSQL, ``executemany``
   elsewhere (SQLite in tests).
 - ``insert_keyed``: rows that differ only in a unique key, with their new ids back.
+  (Their PostgreSQL-only statements, and ``in_condition``'s array form, are built in ``codes/pg.py``.)
 - ``update_rows``: one prepared ``UPDATE … WHERE id = %s`` run for many rows.
 - ``insert_select``: ``INSERT INTO … SELECT`` from an ORM queryset annotated with one expression per
   column, so rows derived from other rows (the sweep's events) never leave the database;
@@ -18,10 +19,11 @@ import json
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import BooleanField, JSONField, Model, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import JSONField, Model, Q, QuerySet
 
 from apps.core.bulk import array_literal, copy_rows
+
+from . import pg
 
 ALIAS_PREFIX = "col_"
 
@@ -80,13 +82,10 @@ def insert_keyed(model: type[Model], key: str, keys: list, constants: dict) -> d
     if connection.vendor != "postgresql":
         insert_rows(model, ({**constants, key: value} for value in keys))
         return dict(model.objects.filter(in_condition(model, key, keys)).values_list(key, "pk"))
-    meta, qn = model._meta, connection.ops.quote_name
     fields = {f.column: f for f in _fields(model)}
     columns = [c for c in constants if c != key]
     preparers = dict(zip(columns, _preparers([fields[c] for c in columns], native=True), strict=True))
-    casts = ", ".join(f"%s::{fields[c].db_type(connection)}" for c in columns)
-    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(c) for c in [*columns, key])}) "
-           f"SELECT {casts}, k FROM unnest(%s::text[]) AS k RETURNING {qn(key)}, {qn(meta.pk.column)}")
+    sql = pg.insert_keyed(model, key, columns, [fields[c].db_type(connection) for c in columns])
     params = [constants[c] if preparers[c] is None else preparers[c](constants[c]) for c in columns]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, array_literal(keys)])
@@ -139,11 +138,8 @@ def in_condition(model: type[Model], field_name: str, values: list):
     10,000-value batch is not 10,000 placeholders for the driver to splice; ``__in`` elsewhere."""
     if connection.vendor != "postgresql":
         return Q(**{f"{field_name}__in": values})
-    qn = connection.ops.quote_name
-    field = model._meta.get_field(field_name)
-    kind = field.db_type(connection).split("(")[0]
-    return RawSQL(f"{qn(model._meta.db_table)}.{qn(field.column)} = ANY(%s::{kind}[])", (array_literal(values),),
-                  output_field=BooleanField())
+    kind = model._meta.get_field(field_name).db_type(connection).split("(")[0]
+    return pg.any_condition(model, field_name, values, kind)
 
 
 def ids_condition(model: type[Model], ids: list[int]):

@@ -4,6 +4,9 @@ Every error has a machine ``code`` (API.md vocabulary), a human ``detail`` and o
 ``fields`` (field name → list of reasons).
 """
 
+from collections.abc import Iterable, Sequence
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext
 
 
@@ -65,3 +68,26 @@ class Conflict(DomainError):
 
     status = 409
     default_code = "conflict"
+
+
+def from_validation_error(error: ValidationError, order: Sequence[str] = ()) -> DomainError:
+    """A model's ``ValidationError`` (``full_clean()``) as the operations raise it: its first field — the first
+    of ``order`` that has an error, else the first the error names — with that field's first reason, so the
+    API's body is the one a step-by-step check answered (``"<field>: <reason>"``, one field). A reason with
+    ``code="does_not_exist"`` is ``DoesNotExist`` (a 400 with the same text as an absent id)."""
+    by_field = getattr(error, "error_dict", None) or {NON_FIELD_ERRORS: error.error_list}
+    name = next((n for n in order if n in by_field), next(iter(by_field)))
+    first = by_field[name][0]
+    if first.code == "does_not_exist":
+        return DoesNotExist.field(name)
+    return InvalidInput.field(name, next(iter(first)))
+
+
+def full_clean(instance, *, exclude: Iterable[str] = (), order: Sequence[str] = ()) -> None:
+    """``instance.full_clean()`` for an operation: its field validators and ``clean()`` (uniqueness and
+    constraints are the operation's and the database's), a ``ValidationError`` raised as a ``DomainError``
+    (``from_validation_error``)."""
+    try:
+        instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        raise from_validation_error(error, order) from None

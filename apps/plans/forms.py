@@ -1,7 +1,8 @@
 """Admin forms for plans and their service rows.
 
-Forms validate with the operations' own checks (``validate_plan``, ``clean_service_row``) and write
-nothing: the admin saves the plan and then every service row through the operations once the whole
+Forms validate with the models' rules and write nothing: a service row through ``ModelForm._post_clean``
+(``PlanService``'s validators and ``clean``), a plan through ``operations.validate_plan`` (which runs
+``Plan.full_clean`` after the rights and catalogue checks that need the operator). The admin saves the plan and then every service row through the operations once the whole
 page (plan and inline rows) is valid, so a bad row leaves the plan untouched too.
 """
 
@@ -188,7 +189,7 @@ class PlanForm(forms.ModelForm):
 
 
 class PlanServiceForm(forms.ModelForm):
-    """One service row; validated by ``clean_service_row`` with the plan's service catalogue."""
+    """One service row; validated by the model (``PlanService.clean``) with the plan's service catalogue."""
 
     class Meta:
         model = PlanService
@@ -207,22 +208,18 @@ class PlanServiceForm(forms.ModelForm):
             self.fields["type"].required = False
             self.fields["type"].help_text = _("Empty: the catalogue's type.")
 
-    def clean(self):
-        data = super().clean()
-        if self.errors or not data or (self.prefix and data.get("DELETE")):
-            return data
-        try:
-            clean = operations.clean_service_row(service_id=self.service_id, values=data)
-        except DomainError as exc:
-            add_domain_error(self, exc)
-            return data
-        # Read from the typed text: the canonical one writes every denial as a plain closing ``-1``.
-        self.cost_table_warnings = cost_table.denial_warnings(data.get("cost_table") or "")
-        data.update(clean)
-        return data
-
     def _post_clean(self):
-        """No model validation here: the plan may not exist yet; the formset and the operation check uniqueness."""
+        """The model's own validation (``PlanService`` validators and ``clean``) against the service's catalogue
+        (the plan may not be saved yet); a row marked for deletion or already refused is not checked."""
+        if self.errors or not self.cleaned_data or (self.prefix and self.cleaned_data.get("DELETE")):
+            return
+        typed = self.cleaned_data.get("cost_table") or ""
+        self.instance.catalogue = operations.catalogue_types(self.service_id)
+        super()._post_clean()
+        if not self.errors:
+            # Read from the typed text: the canonical one writes every denial as a plain closing ``-1``.
+            self.cost_table_warnings = cost_table.denial_warnings(typed)
+            self.cleaned_data.update(operations.row_values(self.instance))
 
 
 class PlanServiceFormSet(forms.BaseInlineFormSet):

@@ -8,30 +8,27 @@ Who may change a plan (SPEC §8.1): the platform operator any plan; a top user t
 service except the top account's plan and that plan's parent chain, which the platform operator sets.
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
 from django.utils.translation import gettext
 
 from apps.accounts.models import Account
 from apps.core import clock
-from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput
-from apps.core.money import clean_money, currency_format_error
+from apps.core.errors import Conflict, DoesNotExist, Forbidden, InvalidInput, full_clean
+from apps.core.money import clean_money
 from apps.core.scoping import is_platform
 from apps.accounts.operations import require_not_blocked
 from apps.accounts.rights import may_manage_service_plans
 
-from . import cost_table, history
+from . import history
 from .catalogue import APP_PREFIX
 from .inheritance import plan_chain
 from apps.accounts import audit
 
-from .models import (CatalogueService, DeviceType, DeviceTypeLimit, Modem, Plan, PlanEvent, PlanEventAction, PlanService, ResetInterval,
-                     ServiceType)
+from .models import (CatalogueService, DeviceType, DeviceTypeLimit, Modem, Plan, PlanEvent, PlanEventAction, PlanService,
+                     ServiceType, catalogue_types)
 
 SCALAR_FIELDS = (
     "name", "parent", "description", "email", "block_by_balance", "block_balance", "limit_by_balance",
@@ -44,12 +41,6 @@ PLAN_FIELDS = SCALAR_FIELDS + MANY_FIELDS
 SERVICE_ROW_FIELDS = ("name", "type", "interval", "cost_table", "description")
 EXPORT_MODES = ("add", "replace", "sync")
 
-MAX_HISTORY_DAYS = 36_500
-MAX_MIN_DAYS = 36_500
-_RETRANSLATOR_RE = re.compile(r"^[A-Za-z0-9.*?_-]+:[0-9*?]{1,5}$")
-_SENDER_NUMBER_RE = re.compile(r"^\+?[0-9]{3,15}$")
-_SENDER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,10}$")
-_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
 # --- rights ---------------------------------------------------------------------------------------
@@ -118,17 +109,12 @@ def _present(values: dict) -> dict:
 
 # --- plan settings --------------------------------------------------------------------------------
 
-def _clean_text(values: dict, name: str, max_length: int, *, nullable: bool = True):
+def _clean_text(values: dict, name: str):
+    """A text setting as stored: stripped, empty → null (its length and form are the model's rules)."""
     if name not in values:
         return
     value = values[name]
-    if value is None or (isinstance(value, str) and not value.strip()):
-        values[name] = None if nullable else ""
-        return
-    value = str(value).strip()
-    if len(value) > max_length:
-        raise InvalidInput.field(name, gettext("At most %(max_length)s characters.") % {"max_length": max_length})
-    values[name] = value
+    values[name] = None if value is None or not str(value).strip() else str(value).strip()
 
 
 def _clean_bool(values: dict, name: str):
@@ -136,14 +122,10 @@ def _clean_bool(values: dict, name: str):
         raise InvalidInput.field(name, gettext("Must be true, false or null (inherited)."))
 
 
-def _clean_int(values: dict, name: str, low: int, high: int):
-    if name not in values or values[name] is None:
-        return
-    value = values[name]
-    if isinstance(value, bool) or not isinstance(value, int):
+def _clean_int(values: dict, name: str):
+    value = values.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput.field(name, gettext("Must be a whole number."))
-    if not low <= value <= high:
-        raise InvalidInput.field(name, gettext("Must be between %(low)s and %(high)s.") % {"low": low, "high": high})
 
 
 def _clean_money(values: dict, name: str):
@@ -152,79 +134,27 @@ def _clean_money(values: dict, name: str):
     values[name] = clean_money(values[name], name)
 
 
-def retranslator_mask_error(mask: str) -> str | None:
-    """Why a retranslator mask is malformed: comma-separated ``host:port`` globs using ``*`` and ``?``."""
-    for entry in (part.strip() for part in mask.split(",")):
-        if not entry:
-            return gettext("An empty entry: write host:port items separated by commas.")
-        if not _RETRANSLATOR_RE.match(entry):
-            return gettext("'%(entry)s' is not host:port (letters, digits, '.', '-', '*' and '?' in the host; digits, "
-                           "'*' and '?' in the port).") % {"entry": entry}
-        port = entry.rsplit(":", 1)[1]
-        if port.isdigit() and not 1 <= int(port) <= 65535:
-            return gettext("'%(entry)s': the port must be between 1 and 65535.") % {"entry": entry}
-    return None
-
-
-def sender_error(sender: str) -> str | None:
-    """An SMS sender is a number (3–15 digits, optional leading +) or a name of at most 11 characters."""
-    if _SENDER_NUMBER_RE.match(sender) or _SENDER_NAME_RE.match(sender):
-        return None
-    return gettext("A phone number (3–15 digits, optional +) or a name of at most 11 letters, digits, spaces, '.', "
-                   "'_' or '-'.")
-
-
 def _clean_plan_values(values: dict) -> dict:
-    """Validate and normalise the plan fields present in ``values`` (no database access)."""
+    """The input's shape, normalised (no database access): known fields only, texts stripped (empty → null),
+    true/false/null, whole numbers, strict amounts, a device-type mode or null. Every rule of a value is the
+    model's (``validators.py``, ``Plan.clean``), run by ``_prepare``."""
     values = dict(values)
     unknown = set(values) - set(PLAN_FIELDS)
     if unknown:
         raise InvalidInput.field(sorted(unknown)[0], gettext("Unknown field."))
     if "name" in values:
-        name = (values["name"] or "").strip()
-        if not name:
-            raise InvalidInput.field("name", gettext("A plan needs a name."))
-        if len(name) > 100:
-            raise InvalidInput.field("name", gettext("At most 100 characters."))
-        values["name"] = name
+        values["name"] = (values["name"] or "").strip()
     if "description" in values:
         values["description"] = (values["description"] or "").strip()
-    for name, length in (("email", 254), ("currency_format", 20), ("retranslator_mask", 500),
-                         ("sms_sender", 32), ("command_sender", 32), ("report_logo_url", 200),
-                         ("report_color", 7)):
-        _clean_text(values, name, length)
+    for name in ("email", "currency_format", "retranslator_mask", "sms_sender", "command_sender", "report_logo_url",
+                 "report_color"):
+        _clean_text(values, name)
     for name in ("block_by_balance", "limit_by_balance", "block_by_days", "allow_unknown_services"):
         _clean_bool(values, name)
     for name in ("block_balance", "deny_balance"):
         _clean_money(values, name)
-    _clean_int(values, "min_days", -MAX_MIN_DAYS, MAX_MIN_DAYS)
-    _clean_int(values, "history_period_days", 0, MAX_HISTORY_DAYS)
-
-    if values.get("email"):
-        try:
-            EmailValidator()(values["email"])
-        except ValidationError:
-            raise InvalidInput.field("email", gettext("Enter a valid e-mail address.")) from None
-    if values.get("currency_format"):
-        reason = currency_format_error(values["currency_format"])
-        if reason:
-            raise InvalidInput.field("currency_format", reason)
-    if values.get("retranslator_mask"):
-        reason = retranslator_mask_error(values["retranslator_mask"])
-        if reason:
-            raise InvalidInput.field("retranslator_mask", reason)
-    for name in ("sms_sender", "command_sender"):
-        if values.get(name):
-            reason = sender_error(values[name])
-            if reason:
-                raise InvalidInput.field(name, reason)
-    if values.get("report_logo_url"):
-        try:
-            URLValidator(schemes=["https", "http"])(values["report_logo_url"])
-        except ValidationError:
-            raise InvalidInput.field("report_logo_url", gettext("Enter a valid http(s) address.")) from None
-    if values.get("report_color") and not _COLOR_RE.match(values["report_color"]):
-        raise InvalidInput.field("report_color", gettext("A colour like #1f6feb."))
+    _clean_int(values, "min_days")
+    _clean_int(values, "history_period_days")
     if "device_type_limit" in values:
         mode = values["device_type_limit"] or None
         if mode is not None and mode not in DeviceTypeLimit.values:
@@ -233,19 +163,9 @@ def _clean_plan_values(values: dict) -> dict:
     return values
 
 
-def _check_relations(plan: Plan, service: Account, values: dict):
-    """Checks that need the database: parent in the service and no cycle, unique name, the catalogues."""
-
-    if "parent" in values and values["parent"] is not None:
-        parent = values["parent"]
-        if parent.service_id != service.pk:
-            raise DoesNotExist.field("parent")
-        if plan.pk is not None and plan.pk in {p.pk for p in plan_chain(parent)}:
-            raise InvalidInput.field("parent", gettext("A plan cannot descend from itself (that would make a cycle)."))
-    if "name" in values:
-        clash = Plan.objects.filter(service=service, name__iexact=values["name"]).exclude(pk=plan.pk)
-        if clash.exists():
-            raise InvalidInput.field("name", gettext("Another plan of this service has this name."))
+def _find_catalogue_rows(values: dict):
+    """The device types and modems named by id (an unknown id is ``does_not_exist``); a modem must be one
+    limited by plans (the others are usable by every plan already)."""
     if "device_types" in values:
         ids = [getattr(d, "pk", d) for d in values["device_types"]]
         found = list(DeviceType.objects.filter(pk__in=ids))
@@ -263,17 +183,6 @@ def _check_relations(plan: Plan, service: Account, values: dict):
         values["modems"] = found
 
 
-def _check_whole_plan(plan: Plan, device_type_ids: list[int]):
-    """Rules over the plan as it will be saved: a root plan sets its history period; a device-type
-    list goes with an ``only``/``except`` mode."""
-    if plan.parent_id is None and plan.history_period_days is None:
-        raise InvalidInput.field("history_period_days",
-                                 gettext("A plan without a parent must set the history period (e.g. 400 days; 0 = forever)."))
-    if device_type_ids and plan.device_type_limit in (None, DeviceTypeLimit.NONE):
-        raise InvalidInput.field("device_types", gettext("Choose 'only the listed types' or 'all but the listed types' "
-                                                 "to use a list of device types."))
-
-
 def _snapshot(values: dict) -> dict:
     """JSON-friendly copy of changed values for the event."""
     out = {}
@@ -289,11 +198,18 @@ def _snapshot(values: dict) -> dict:
     return out
 
 
+# The order a plan's errors are answered in, one field at a time (``core.errors.from_validation_error``).
+PLAN_ERROR_ORDER = ("name", "description", "email", "currency_format", "retranslator_mask", "sms_sender",
+                    "command_sender", "report_logo_url", "report_color", "block_balance", "deny_balance", "min_days",
+                    "history_period_days", "device_type_limit", "parent", "device_types")
+
+
 def _prepare(plan: Plan, service: Account, values: dict) -> tuple[dict, list]:
-    """Every check of a plan change, without writing: field rules, relations, then the plan as a whole.
-    Sets the scalar fields on ``plan`` (unsaved) and answers the cleaned values and device types."""
+    """Every check of a plan change, without writing: the input's shape, the catalogue rows it names, then the
+    model's rules (``full_clean``: the changed fields' validators, ``Plan.clean``). Sets the scalar fields on
+    ``plan`` (unsaved) and answers the cleaned values and device types."""
     values = _clean_plan_values(values)
-    _check_relations(plan, service, values)
+    _find_catalogue_rows(values)
     for name in SCALAR_FIELDS:
         if name in values:
             setattr(plan, name, values[name])
@@ -301,7 +217,11 @@ def _prepare(plan: Plan, service: Account, values: dict) -> tuple[dict, list]:
         device_types = values["device_types"]
     else:
         device_types = list(plan.device_types.all()) if plan.pk else []
-    _check_whole_plan(plan, [d.pk for d in device_types])
+    plan.pending_device_type_ids = [d.pk for d in device_types]
+    # The fields this change leaves alone are not checked again (as stored, they were checked when set); the
+    # parent is checked by ``Plan.clean``, the service by the caller.
+    unchanged = [f.name for f in Plan._meta.concrete_fields if f.name not in values or f.name in ("service", "parent")]
+    full_clean(plan, exclude=unchanged if plan.pk else ("service", "parent"), order=PLAN_ERROR_ORDER)
     return values, device_types
 
 
@@ -395,48 +315,35 @@ def delete_plan(*, actor, plan: Plan, now: datetime | None = None):
 
 # --- plan service rows ----------------------------------------------------------------------------
 
-def catalogue_types(service_id: int) -> dict[str, str]:
-    """Every name a plan of this service may list, with its type: global names plus its own apps."""
-    rows = CatalogueService.objects.filter(service__isnull=True) | CatalogueService.objects.filter(
-        service_id=service_id)
-    return dict(rows.values_list("name", "type"))
+SERVICE_ROW_ORDER = SERVICE_ROW_FIELDS  # the order a row's errors are answered in, one field at a time
+# Checked by ``PlanService.clean`` (an empty type is the catalogue's, an empty interval none); the plan by the caller.
+_SERVICE_ROW_EXCLUDE = ("plan", "type", "interval")
+
+
+def _row_input(values: dict) -> dict:
+    """A row's fields from an API body, a form or a file row, as the model takes them (texts stripped)."""
+    return {"name": str(values.get("name") or "").strip(), "type": values.get("type") or "",
+            "interval": values.get("interval") or "", "cost_table": values.get("cost_table") or "",
+            "description": str(values.get("description") or "").strip()}
+
+
+def _clean_row(row: PlanService) -> dict:
+    """The model's rules for one row (``PlanService`` validators and ``clean``), answered as ``DomainError``."""
+    full_clean(row, exclude=_SERVICE_ROW_EXCLUDE, order=SERVICE_ROW_ORDER)
+    return row_values(row)
 
 
 def clean_service_row(*, service_id: int, values: dict, catalogue: dict[str, str] | None = None) -> dict:
-    """Validate one plan service row (API body, form, CSV row) and return it normalised.
-
-    The name must be in the catalogue, with the catalogue's type (given or implied); the cost table
-    is stored in its canonical form; a flat fee (counter 0) needs a periodic service with an interval.
-    """
-    catalogue = catalogue if catalogue is not None else catalogue_types(service_id)
-    name = str(values.get("name") or "").strip()
-    if not name:
-        raise InvalidInput.field("name", gettext("A service name is required."))
-    if name not in catalogue:
-        raise InvalidInput.field("name", gettext("'%(name)s' is not in the service catalogue.") % {"name": name})
-    kind = values.get("type") or catalogue[name]
-    if kind not in ServiceType.values:
-        raise InvalidInput.field("type", gettext("One of %(choices)s.") % {"choices": ', '.join(ServiceType.values)})
-    if kind != catalogue[name]:
-        raise InvalidInput.field("type", gettext("'%(name)s' is a %(kind)s service in the catalogue.") % {"name": name, "kind": catalogue[name].replace('_', ' ')})
-    interval = values.get("interval") or ResetInterval.NONE
-    if interval not in ResetInterval.values:
-        raise InvalidInput.field("interval", gettext("One of %(choices)s.") % {"choices": ', '.join(ResetInterval.values)})
-    try:
-        table = cost_table.parse(values.get("cost_table") or "")
-    except cost_table.CostTableError as error:
-        raise InvalidInput.field("cost_table", str(error)) from None
-    if table.items and table.items[0].is_flat_fee and not (kind == ServiceType.PERIODIC
-                                                            and interval != ResetInterval.NONE):
-        raise InvalidInput.field("cost_table", gettext("A flat fee (counter 0) needs a periodic service with an interval."))
-    description = str(values.get("description") or "").strip()
-    if len(description) > 500:
-        raise InvalidInput.field("description", gettext("At most 500 characters."))
-    return {"name": name, "type": kind, "interval": interval, "cost_table": table.canonical,
-            "description": description}
+    """Validate one plan service row (API body, form, CSV row) and return it normalised, by the model's rules
+    (``PlanService.clean``): the name in the catalogue with the catalogue's type, the canonical cost table, a
+    flat fee only on a periodic service with an interval. ``catalogue``: the service's, when read once for many
+    rows."""
+    row = PlanService(**_row_input(values))
+    row.catalogue = catalogue if catalogue is not None else catalogue_types(service_id)
+    return _clean_row(row)
 
 
-def _row_values(row: PlanService) -> dict:
+def row_values(row: PlanService) -> dict:
     return {name: getattr(row, name) for name in SERVICE_ROW_FIELDS}
 
 
@@ -446,11 +353,10 @@ def add_plan_service(*, actor, plan: Plan, values: dict, now: datetime | None = 
     with transaction.atomic():
         plan = _lock(plan)
         require_manage_plan(actor, plan)
-        clean = clean_service_row(service_id=plan.service_id, values=values)
-        if plan.services.filter(name=clean["name"]).exists():
-            raise InvalidInput.field("name", gettext("This plan already lists '%(name)s'.") % {"name": clean['name']})
+        row = PlanService(plan=plan, **_row_input(values))
+        clean = _clean_row(row)  # with the plan: its catalogue, and one row per name
         history.record_plan_rows([plan.pk], now=now, seed=True)
-        row = PlanService.objects.create(plan=plan, **clean)
+        row.save(force_insert=True)
         history.record_plan_rows([plan.pk], now=now)
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_ADDED, actor=actor, now=now,
                 details={"after": clean})
@@ -466,17 +372,16 @@ def update_plan_service(*, actor, row: PlanService, changes: dict, now: datetime
         plan = _lock(row.plan)
         require_manage_plan(actor, plan)
         row = PlanService.objects.select_for_update().get(pk=row.pk)
-        before = _row_values(row)
+        before = row_values(row)
         merged = {**before, **{k: v for k, v in changes.items() if k in SERVICE_ROW_FIELDS}}
         if "type" not in changes and "name" in changes:
             merged["type"] = None  # a renamed row takes the new name's catalogue type
-        clean = clean_service_row(service_id=plan.service_id, values=merged)
-        if clean["name"] != row.name and plan.services.filter(name=clean["name"]).exists():
-            raise InvalidInput.field("name", gettext("This plan already lists '%(name)s'.") % {"name": clean['name']})
+        row.plan = plan
+        for key, value in _row_input(merged).items():
+            setattr(row, key, value)
+        clean = _clean_row(row)  # with the plan: its catalogue, and one row per name
         if clean != before:
             history.record_plan_rows([plan.pk], now=now, seed=True)
-            for key, value in clean.items():
-                setattr(row, key, value)
             row.save()
             history.record_plan_rows([plan.pk], now=now)
             _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_CHANGED, actor=actor, now=now,
@@ -493,7 +398,7 @@ def delete_plan_service(*, actor, row: PlanService, now: datetime | None = None)
         plan = _lock(row.plan)
         require_manage_plan(actor, plan)
         row = PlanService.objects.select_for_update().get(pk=row.pk)
-        before = _row_values(row)
+        before = row_values(row)
         row_id = row.pk
         history.record_plan_rows([plan.pk], now=now, seed=True)
         row.delete()
@@ -552,13 +457,13 @@ def _chosen_source_rows(*, target: Plan, source_plans, names) -> list[dict]:
         listing = "; ".join(f"{name} ({', '.join(plans)})" for name, plans in sorted(clashes.items()))
         raise InvalidInput(gettext("These services are in several chosen plans: %(listing)s.") % {"listing": listing},
                            fields={"names": [gettext("In several chosen plans: %(listing)s.") % {"listing": listing}]}, extra={"clashes": clashes})
-    return [_row_values(group[0]) for _, group in sorted(found.items())]
+    return [row_values(group[0]) for _, group in sorted(found.items())]
 
 
 def _changes_for(target: Plan, rows: list[dict], mode: str) -> TargetChanges:
     """Steps: compare the incoming rows with the target's own rows by name; ``add`` keeps the
     target's rows, ``replace`` overwrites same names, ``sync`` also removes names not incoming."""
-    existing = {r.name: _row_values(r) for r in target.services.all()}
+    existing = {r.name: row_values(r) for r in target.services.all()}
     changes = TargetChanges(plan=target)
     incoming = {r["name"] for r in rows}
     for row in rows:
@@ -648,7 +553,7 @@ def _export_rows(plan: Plan, names) -> list[dict]:
         missing = sorted(set(names) - set(rows.values_list("name", flat=True)))
         if missing:
             raise InvalidInput.field("names", gettext("Not in this plan: %(choices)s.") % {"choices": ', '.join(missing)})
-    return [_row_values(r) for r in rows.order_by("name")]
+    return [row_values(r) for r in rows.order_by("name")]
 
 
 def _export_targets(actor, plan: Plan, target_plans, mode: str) -> list[Plan]:
@@ -811,7 +716,7 @@ def check_file_rows(*, actor, service: Account, rows, mode: str, progress=None) 
     named = {row.plan.pk: row.plan for row in checked if row.plan is not None}
     existing: dict[tuple[int, str], dict] = {}
     for current in PlanService.objects.filter(plan__in=list(named)).only("plan_id", *SERVICE_ROW_FIELDS):
-        existing[(current.plan_id, current.name)] = _row_values(current)
+        existing[(current.plan_id, current.name)] = row_values(current)
     for row in checked:
         if row.errors:
             continue
@@ -879,7 +784,7 @@ def import_file_rows(*, actor, service: Account, rows, mode: str, now: datetime 
         for plan_name, gone in checked.removed.items():
             plan = next(p for p in locked.values() if p.name == plan_name)
             by_plan[plan.pk].remove = gone
-            before = {r.name: _row_values(r) for r in plan.services.filter(name__in=gone)}
+            before = {r.name: row_values(r) for r in plan.services.filter(name__in=gone)}
             events.extend((plan, PlanEventAction.SERVICE_REMOVED, {"before": before[name], "by": "file import (sync)"})
                           for name in gone)
         history.record_plan_rows(locked, now=now, seed=True)

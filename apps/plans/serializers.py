@@ -43,7 +43,19 @@ class CatalogueIdField(IdRelatedMixin, serializers.PrimaryKeyRelatedField):
     default_error_messages = {"does_not_exist": gettext_lazy("No such object."), "incorrect_type": gettext_lazy("Must be an id (integer).")}
 
 
-class PlanSerializer(serializers.ModelSerializer):
+# The model's rules are the operation's to run (``full_clean()`` in ``create_plan``, ``add_plan_service``…,
+# answered one field at a time in the plans' wording): the fields built from the model do not copy its
+# validators, so a body is checked once, by the same rules the admin's forms and the file import use. The
+# serializer keeps the input's shape (types, lengths, choices). (A comment, not a docstring: the API schema
+# would show a docstring as each serializer's description.)
+class ValidatedByOperationMixin:
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        kwargs.pop("validators", None)
+        return field_class, kwargs
+
+
+class PlanSerializer(ValidatedByOperationMixin, serializers.ModelSerializer):
     service = ServiceAccountField(required=False)
     parent = VisiblePlanField(required=False, allow_null=True)
     block_balance = MoneySerializerField(required=False, allow_null=True)
@@ -62,7 +74,7 @@ class PlanSerializer(serializers.ModelSerializer):
                   "currency_format", "history_period_days", "retranslator_mask", "sms_sender", "command_sender",
                   "device_type_limit", "device_types", "modems", "report_logo_url", "report_color", "created_at")
         read_only_fields = ("created_at",)
-        validators = []  # uniqueness and every other rule live in the operations
+        validators = []  # uniqueness and every other rule: the model's, run by the operations
         extra_kwargs = {"name": {"required": False, "validators": []}}
 
 
@@ -84,7 +96,7 @@ class EffectiveServiceSerializer(serializers.Serializer):
     explanation = serializers.CharField()
 
 
-class PlanServiceSerializer(serializers.ModelSerializer):
+class PlanServiceSerializer(ValidatedByOperationMixin, serializers.ModelSerializer):
     type = serializers.ChoiceField(choices=ServiceType.choices, required=False,
                                    help_text=gettext_lazy("Defaults to the catalogue's type; any other type is refused."))
     interval = serializers.ChoiceField(choices=ResetInterval.choices, required=False)

@@ -19,11 +19,6 @@ from .. import bulk
 from ..models import DAY, ActivationCode, CodeAction, CodeEvent, CodeStatus
 
 
-# The code log's columns, for the statements written in SQL (PostgreSQL paths of the sweep and generation).
-_EVENT_COLUMNS = ("at, action, service_id, actor_id, actor_name, code, code_id, unit_id, unit_name, account_id, "
-                  "account_name, account_path, holder_path_before, holder_path_after, before, after")
-
-
 def _event(action: str, *, at: datetime, actor, service_id: int, code: ActivationCode | None = None,
            unit: Unit | None = None, holder_before: str = "", holder_after: str = "",
            before: dict | None = None, after: dict | None = None) -> dict:

@@ -19,10 +19,10 @@ from apps.core import clock
 from apps.core.errors import DoesNotExist, DomainError, Forbidden, InvalidInput
 from apps.core.scoping import is_platform
 
-from .. import bulk
+from .. import bulk, pg
 from ..models import (MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeAction, CodeEvent, CodeStatus,
                      branch_of)
-from ._common import _actor_path, _EVENT_COLUMNS, _event_select, _require_codes_billing
+from ._common import _actor_path, _event_select, _require_codes_billing
 
 
 GENERATE_BATCH = 5_000  # codes per batch: one statement on PostgreSQL, an INSERT per table (and kind) elsewhere
@@ -52,7 +52,7 @@ def generate_codes(*, actor, service: Account, quantity, validity_days, shared_w
 
     Codes come from ``secrets`` (a cryptographic source). No ledger row: codes are paid for outside.
     Per batch of 5,000 codes: on PostgreSQL one statement writes the codes and their events
-    (``_GENERATE_BATCH_SQL``), elsewhere an INSERT for the codes and one per kind of event.
+    (``pg.GENERATE_BATCH_SQL``), elsewhere an INSERT for the codes and one per kind of event.
     """
     now = now or clock.now()
     _check_generation_request(actor, service, quantity, validity_days)
@@ -145,50 +145,14 @@ def _insert_generated_orm(texts: list[str], template: dict, *, actor, top_path: 
     return list(ids.items())
 
 
-# The same batch as ``_insert_generated_orm`` in one PostgreSQL statement: the codes travel as one
-# comma-separated text (no per-value quoting in the driver), the events are written from the
-# inserted rows (``RETURNING``) without reading the table again, and only (code, id) comes back. One INSERT for both kinds of event, ordered by kind, so a
-# code's ``generated`` event precedes its ``shared`` one in id order, as on the ORM path.
-_GENERATE_BATCH_SQL = f"""
-WITH written AS (
-    INSERT INTO codes_activationcode (service_id, validity_days, created_at, shared_with_id, holder_path,
-        holder_branch, status, activated_at, expires_at, unit_id, cleared_at, code)
-    SELECT %(service)s, %(days)s, %(now)s, %(shared)s, %(holder_path)s, %(branch)s, %(status)s, NULL, NULL, NULL,
-           NULL, k
-    FROM unnest(string_to_array(%(codes)s, ',')) AS k
-    RETURNING id, code
-), events AS (
-    INSERT INTO codes_codeevent ({_EVENT_COLUMNS})
-    SELECT %(now)s, ev.action, %(service)s, %(actor_id)s::bigint, %(actor_name)s, ev.code, ev.id, NULL, '', NULL, '', '',
-           ev.holder_before, ev.holder_after, ev.before, ev.after
-    FROM (
-        SELECT 0 AS kind, %(generated)s::text AS action, w.id, w.code, ''::text AS holder_before,
-               %(top_path)s::text AS holder_after, jsonb_build_object() AS before,
-               jsonb_build_object('validity_days', %(days)s::integer) AS after
-        FROM written w
-        UNION ALL
-        SELECT 1, %(shared_action)s::text, w.id, w.code, %(top_path)s::text, %(holder_path)s::text,
-               jsonb_build_object('shared_with', NULL),
-               jsonb_build_object('shared_with', %(shared)s::bigint, 'shared_with_name', %(shared_name)s::text)
-        FROM written w WHERE %(shared)s::bigint IS NOT NULL
-    ) ev
-    ORDER BY ev.kind, ev.id
-)
-SELECT code, id FROM written
-"""
-
-
 def _insert_generated_pg(texts: list[str], template: dict, *, actor, top_path: str, shared_with: Account | None,
                          now: datetime) -> list[tuple[str, int]]:
     """One batch of new codes and their events in one statement (PostgreSQL). Returns (code, id) pairs."""
-    params = {"service": template["service_id"], "days": template["validity_days"], "now": now,
-              "shared": template["shared_with_id"], "holder_path": template["holder_path"],
-              "branch": template["holder_branch"], "status": template["status"], "codes": ",".join(texts),
-              "actor_id": getattr(actor, "pk", None), "actor_name": actor_name(actor), "top_path": top_path,
-              "generated": CodeAction.GENERATED, "shared_action": CodeAction.SHARED,
-              "shared_name": shared_with.name if shared_with is not None else None}
+    sql, params = pg.generate_batch(texts, template, actor_id=getattr(actor, "pk", None), actor_name=actor_name(actor),
+                                    top_path=top_path, now=now,
+                                    shared_name=shared_with.name if shared_with is not None else None)
     with connection.cursor() as cursor:
-        cursor.execute(_GENERATE_BATCH_SQL, params)
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 

@@ -10,12 +10,11 @@ from apps.accounts import audit
 from apps.accounts.models import Account, BillingMethod
 from apps.accounts.operations import actor_name
 from apps.core import clock
-from apps.core.bulk import array_literal
 from apps.units.models import DeactivationReason, Unit
 
-from .. import bulk
+from .. import bulk, pg
 from ..models import DAY, ActivationCode, CodeAction, CodeEvent, CodeStatus
-from ._common import _EVENT_COLUMNS, _event_select
+from ._common import _event_select
 
 
 SWEEP_BATCH = 10_000  # rows per transaction in the jobs (and ids per IN list: below every driver's limit)
@@ -96,71 +95,6 @@ def _renew_batch_orm(queued: dict[int, tuple[int, int]], ends: dict[int, datetim
                          expires_at=F("expires_at"))))
 
 
-# The same batch as ``_expire_batch_orm`` in one PostgreSQL statement (data-modifying CTEs, one
-# snapshot): nothing comes back to Python but the count and where the batch ended. Every CTE runs
-# to completion whether or not the final SELECT reads it. The batch is chosen oldest expiry first
-# and written in id order (the table's order: fewer pages to and fro). A code queued on an expired
-# code's unit starts at that code's ``expires_at`` (``renewed``: it reads the expired rows, so each
-# old code leaves the one-live-code index before its successor enters it); a unit is deactivated
-# only when nothing was renewed on it — read from ``renewed``'s own rows, which reflect a queued code
-# unqueued meanwhile (re-checked under its row lock), not the statement's snapshot. The events are
-# one INSERT ordered by kind, so a code's ``expired`` event gets a smaller id than its unit's
-# ``renewed`` or ``unit_deactivated``, as on the ORM path (a code's history is read in id order).
-_EXPIRE_BATCH_SQL = f"""
-WITH due AS MATERIALIZED (
-    SELECT id FROM codes_activationcode
-    WHERE status = 'active' AND expires_at <= %(now)s{{service}}{{after}}
-    ORDER BY expires_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), expired AS (
-    UPDATE codes_activationcode c SET status = 'expired'
-    FROM (SELECT id FROM due ORDER BY id) AS d WHERE c.id = d.id
-    RETURNING c.id, c.code, c.service_id, c.unit_id, c.holder_path, c.expires_at
-), renewed AS (
-    UPDATE codes_activationcode q SET status = 'active', unit_id = q.queued_on_id, queued_on_id = NULL,
-           activated_at = e.expires_at, expires_at = e.expires_at + q.validity_days * interval '24 hours'
-    FROM expired e
-    WHERE q.queued_on_id = e.unit_id AND q.status = 'queued'
-    RETURNING q.id, q.code, q.service_id, q.unit_id, q.holder_path, q.activated_at, q.expires_at,
-              e.code AS old_code
-), deactivated AS (
-    UPDATE units_unit u SET active = false, deactivated_at = %(now)s, deactivation_reason = %(reason)s
-    FROM expired e, accounts_account s
-    WHERE u.id = e.unit_id AND u.active AND s.id = u.service_id AND s.billing_method = %(codes_billing)s
-      AND NOT EXISTS (SELECT 1 FROM renewed r WHERE r.unit_id = u.id)
-    RETURNING u.id, u.name, u.account_id, e.id AS code_id, e.code, e.service_id
-), events AS (
-    INSERT INTO codes_codeevent ({_EVENT_COLUMNS})
-    SELECT %(now)s, ev.action, ev.service_id, NULL, %(actor_name)s, ev.code, ev.code_id, ev.unit_id, ev.unit_name,
-           ev.account_id, COALESCE(a.name, ''), COALESCE(a.path, ''), ev.holder_path, ev.holder_path, ev.before,
-           ev.after
-    FROM (
-        SELECT 0 AS kind, 'expired' AS action, e.service_id, e.code, e.id AS code_id, e.unit_id,
-               COALESCE(u.name, '') AS unit_name, u.account_id, e.holder_path,
-               jsonb_build_object('status', 'active') AS before,
-               jsonb_build_object('status', 'expired', 'expires_at', e.expires_at) AS after
-        FROM expired e LEFT JOIN units_unit u ON u.id = e.unit_id
-        UNION ALL
-        SELECT 1, 'renewed', r.service_id, r.code, r.id, r.unit_id, COALESCE(u.name, ''), u.account_id, r.holder_path,
-               jsonb_build_object('code', r.old_code),
-               jsonb_build_object('status', 'active', 'unit', r.unit_id, 'activated_at', r.activated_at,
-                                  'expires_at', r.expires_at)
-        FROM renewed r LEFT JOIN units_unit u ON u.id = r.unit_id
-        UNION ALL
-        SELECT 2, 'unit_deactivated', d.service_id, d.code, d.code_id, d.id, d.name, d.account_id, '',
-               jsonb_build_object('active', true),
-               jsonb_build_object('active', false, 'reason', %(reason)s::text)
-        FROM deactivated d
-    ) ev LEFT JOIN accounts_account a ON a.id = ev.account_id
-    ORDER BY ev.kind, ev.code_id
-)
-SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT array_agg(id) FROM expired),
-       (SELECT array_agg(code_id) FROM deactivated), (SELECT array_agg(id) FROM renewed)
-FROM expired ORDER BY expires_at DESC, id DESC LIMIT 1
-"""
-
-
 SWEEP_JOB = "expire_codes"
 
 
@@ -169,56 +103,13 @@ SWEEP_WORK_MEM = "64MB"
 
 def _expired_trail_rows(ids) -> list[tuple]:
     """(id, code, service, unit, unit name, account id, name, path or holder path, expires_at) by code id,
-    read before the batch expires them (the ORM path's trail; PostgreSQL derives it in ``_SWEEP_TRAIL_SQL``)."""
+    read before the batch expires them (the ORM path's trail; PostgreSQL derives it in ``pg.SWEEP_TRAIL_SQL``)."""
     if not ids:
         return []
     return [(*row[:7], row[7] or row[8], row[9]) for row in ActivationCode.objects.filter(
         bulk.ids_condition(ActivationCode, sorted(ids))).order_by("pk").values_list(
         "pk", "code", "service_id", "unit_id", "unit__name", "unit__account_id", "unit__account__name",
         "unit__account__path", "holder_path", "expires_at")]
-
-
-# The audit trail of one PostgreSQL batch (``audit.record_select``): the events ``_sweep_trail`` builds on the
-# ORM path, derived in the database from the batch statement's id arrays, so nothing per code travels to
-# Python but its digest. ``code_expired`` events first, then ``code_renewed`` (each in id order), as
-# ``_sweep_trail`` orders them; the holder of a code without a unit is read from its path's last id.
-_SWEEP_TRAIL_SQL = f"""
-SELECT row_number() OVER (ORDER BY t.kind, t.subject_id) AS ord, t.*
-FROM (
-    SELECT 0 AS kind, c.service_id AS chain, %(now)s::timestamptz AS at, 'code_expired'::text AS action,
-           c.service_id, COALESCE(ua.id, hid.id) AS account_id, COALESCE(ua.name, h.name, '') AS account_name,
-           COALESCE(NULLIF(ua.path, ''), c.holder_path, '') AS account_path, 'code'::text AS subject_type,
-           c.id AS subject_id, c.code AS subject_name, NULL::bigint AS actor_id, %(job)s::text AS actor_name,
-           '{{"status": "active"}}'::jsonb AS before,
-           jsonb_build_object('status', 'expired', 'expires_at', {audit.iso_sql('c.expires_at')})
-           || CASE WHEN c.id = ANY(%(off)s::bigint[]) THEN jsonb_build_object('unit_deactivated', u.name)
-                   ELSE '{{}}'::jsonb END AS after,
-           ''::text AS reason
-    FROM codes_activationcode c
-    LEFT JOIN units_unit u ON u.id = c.unit_id
-    LEFT JOIN accounts_account ua ON ua.id = u.account_id
-    LEFT JOIN LATERAL (
-        SELECT split_part(rtrim(c.holder_path, '/'), '/', -1)::bigint AS id WHERE ua.id IS NULL AND c.holder_path <> ''
-    ) hid ON true
-    LEFT JOIN accounts_account h ON h.id = hid.id
-    WHERE c.id = ANY(%(expired)s::bigint[])
-    UNION ALL
-    SELECT 1, c.service_id, %(now)s::timestamptz, 'code_renewed', c.service_id, ua.id, COALESCE(ua.name, ''),
-           COALESCE(ua.path, ''), 'code', c.id, c.code, NULL, %(job)s, '{{"status": "queued"}}'::jsonb,
-           jsonb_build_object('status', 'active', 'unit', u.name, 'replaces', old.code,
-                              'activated_at', {audit.iso_sql('c.activated_at')},
-                              'expires_at', {audit.iso_sql('c.expires_at')}),
-           ''
-    FROM codes_activationcode c
-    LEFT JOIN units_unit u ON u.id = c.unit_id
-    LEFT JOIN accounts_account ua ON ua.id = u.account_id
-    LEFT JOIN LATERAL (
-        SELECT e.code FROM codes_activationcode e
-        WHERE e.unit_id = c.unit_id AND e.id = ANY(%(expired)s::bigint[]) ORDER BY e.id DESC LIMIT 1
-    ) old ON true
-    WHERE c.id = ANY(%(renewed)s::bigint[])
-) t
-"""
 
 
 def _renewed_trail_rows(ids, old_codes: dict) -> list[tuple]:
@@ -269,28 +160,21 @@ def _expire_batch_pg(now: datetime, service_id: int | None, after, counts: dict 
     """One batch of the sweep in one statement (PostgreSQL). ``after`` — the (expires_at, id) where
     the previous batch of this call ended — lets the batch start past the rows this call has already
     expired instead of walking their stale index entries again. Returns (count, where it ended)."""
-    params = {"now": now, "limit": EXPIRE_BATCH_PG, "reason": DeactivationReason.CODE_EXPIRED,
-              "codes_billing": BillingMethod.ACTIVATION_CODES, "actor_name": actor_name(None)}
-    service = after_sql = ""
-    if service_id is not None:
-        service, params["service"] = " AND service_id = %(service)s", service_id
-    if after is not None:
-        after_sql = " AND expires_at >= %(after_at)s AND (expires_at, id) > (%(after_at)s, %(after_id)s)"
-        params["after_at"], params["after_id"] = after
+    sql, params = pg.expire_batch(now=now, limit=EXPIRE_BATCH_PG, service_id=service_id, after=after,
+                                  actor_name=actor_name(None))
     with connection.cursor() as cursor:
         # The batch's sorts (the due rows, the code log's events) fit in memory: at the default 4MB they
         # spilled to temp files (issue 16). Local to the batch's transaction.
-        cursor.execute(f"SET LOCAL work_mem = '{SWEEP_WORK_MEM}'")
-        cursor.execute(_EXPIRE_BATCH_SQL.format(service=service, after=after_sql), params)
+        cursor.execute(*pg.local_work_mem(SWEEP_WORK_MEM))
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return 0, None
     # Only ids come back (plain aggregates over the CTEs: joins inside the statement's result spilled tens of
     # GB to temp files on a 10,000,000-event bench); the trail is derived from them inside the database.
     if row[3]:
-        trail = audit.record_select(_SWEEP_TRAIL_SQL, {
-            "now": now, "job": SWEEP_JOB, "expired": array_literal(row[3]), "off": array_literal(row[4] or []),
-            "renewed": array_literal(row[5] or [])})
+        trail = audit.record_select(*pg.sweep_trail(now=now, job=SWEEP_JOB, expired=row[3], off=row[4] or [],
+                                                    renewed=row[5] or []))
         if counts is not None:
             for (chain, action), number in trail.items():
                 if action == "code_expired":
@@ -312,7 +196,7 @@ def expire_codes(*, now: datetime | None = None, service_id: int | None = None, 
        same rows), oldest expiry first.
     2. Expire them, deactivate their active units in services billed by codes, and log an ``expired``
        event per code and a ``unit_deactivated`` event per unit, names read in the database: on
-       PostgreSQL one statement per batch of 50,000 (``_EXPIRE_BATCH_SQL``), elsewhere six per
+       PostgreSQL one statement per batch of 50,000 (``pg.EXPIRE_BATCH_SQL``), elsewhere six per
        batch of 10,000 (``_expire_batch_orm``); the same rows either way.
     3. Commit and repeat until no due code is left: a worker down for a week just runs more batches.
        PostgreSQL batches continue after the previous one's last expiry; a last pass from the oldest
