@@ -8,6 +8,7 @@ Who may change a plan (SPEC §8.1): the platform operator any plan; a top user t
 service except the top account's plan and that plan's parent chain, which the platform operator sets.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -347,6 +348,23 @@ def row_values(row: PlanService) -> dict:
     return {name: getattr(row, name) for name in SERVICE_ROW_FIELDS}
 
 
+def _lock_row(actor, row: PlanService) -> tuple[Plan, PlanService, dict]:
+    """Inside an operation's transaction: the row's plan locked (the actor may manage it), then the row itself,
+    and the row's values before the change."""
+    plan = _lock(row.plan)
+    require_manage_plan(actor, plan)
+    row = PlanService.objects.select_for_update().get(pk=row.pk)
+    return plan, row, row_values(row)
+
+
+@contextmanager
+def _rows_changing(plan: Plan, now: datetime):
+    """Around a change of the plan's rows: the rows' history keeps the state before (seeded once) and after."""
+    history.record_plan_rows([plan.pk], now=now, seed=True)
+    yield
+    history.record_plan_rows([plan.pk], now=now)
+
+
 def add_plan_service(*, actor, plan: Plan, values: dict, now: datetime | None = None) -> PlanService:
     now = now or clock.now()
     _require_not_blocked(actor)
@@ -355,9 +373,8 @@ def add_plan_service(*, actor, plan: Plan, values: dict, now: datetime | None = 
         require_manage_plan(actor, plan)
         row = PlanService(plan=plan, **_row_input(values))
         clean = _clean_row(row)  # with the plan: its catalogue, and one row per name
-        history.record_plan_rows([plan.pk], now=now, seed=True)
-        row.save(force_insert=True)
-        history.record_plan_rows([plan.pk], now=now)
+        with _rows_changing(plan, now):
+            row.save(force_insert=True)
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_ADDED, actor=actor, now=now,
                 details={"after": clean})
         _audit("plan_service_added", actor=actor, service=plan.service, now=now, subject_type="plan_service",
@@ -369,10 +386,7 @@ def update_plan_service(*, actor, row: PlanService, changes: dict, now: datetime
     now = now or clock.now()
     _require_not_blocked(actor)
     with transaction.atomic():
-        plan = _lock(row.plan)
-        require_manage_plan(actor, plan)
-        row = PlanService.objects.select_for_update().get(pk=row.pk)
-        before = row_values(row)
+        plan, row, before = _lock_row(actor, row)
         merged = {**before, **{k: v for k, v in changes.items() if k in SERVICE_ROW_FIELDS}}
         if "type" not in changes and "name" in changes:
             merged["type"] = None  # a renamed row takes the new name's catalogue type
@@ -381,9 +395,8 @@ def update_plan_service(*, actor, row: PlanService, changes: dict, now: datetime
             setattr(row, key, value)
         clean = _clean_row(row)  # with the plan: its catalogue, and one row per name
         if clean != before:
-            history.record_plan_rows([plan.pk], now=now, seed=True)
-            row.save()
-            history.record_plan_rows([plan.pk], now=now)
+            with _rows_changing(plan, now):
+                row.save()
             _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_CHANGED, actor=actor, now=now,
                     details={"before": before, "after": clean})
             _audit("plan_service_updated", actor=actor, service=plan.service, now=now, subject_type="plan_service",
@@ -395,14 +408,10 @@ def delete_plan_service(*, actor, row: PlanService, now: datetime | None = None)
     now = now or clock.now()
     _require_not_blocked(actor)
     with transaction.atomic():
-        plan = _lock(row.plan)
-        require_manage_plan(actor, plan)
-        row = PlanService.objects.select_for_update().get(pk=row.pk)
-        before = row_values(row)
+        plan, row, before = _lock_row(actor, row)
         row_id = row.pk
-        history.record_plan_rows([plan.pk], now=now, seed=True)
-        row.delete()
-        history.record_plan_rows([plan.pk], now=now)
+        with _rows_changing(plan, now):
+            row.delete()
         _record(plan=plan, service=plan.service, action=PlanEventAction.SERVICE_REMOVED, actor=actor, now=now,
                 details={"before": before})
         _audit("plan_service_removed", actor=actor, service=plan.service, now=now, subject_type="plan_service",
