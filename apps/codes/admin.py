@@ -366,7 +366,8 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
     audit_subject_type = "code"  # History: the audit trail's events of this code
     list_display = ("code_display", "unit_link", "account_name", "shared_with_label", "validity", "activation",
                     "estimated_expiration", "state_display", "days_left_display")
-    list_select_related = ("unit", "unit__account", "shared_with", "service", "queued_on", "queued_on__account")
+    # Not "service": a row shows nothing of it (its times are in the page's zone, ``_tz_of``).
+    list_select_related = ("unit", "unit__account", "shared_with", "queued_on", "queued_on__account")
     list_filter = (service_filter("service"), StateFilter, AssignedFilter, AccountFilter, SharedWithFilter,
                    ValidityFilter,
                    ExpiringWithinFilter, ("activated_at", DateRangeFilter), ("expires_at", DateRangeFilter))

@@ -59,9 +59,10 @@ def path_start(viewer) -> int:
     return max(account.depth, 1) if getattr(viewer, "role", "") != "top_user" else 1
 
 
-def path_label(viewer, account, names: dict[int, str]) -> str:
+def path_label(viewer, account, names: dict[int, str], *, start: int | None = None) -> str:
     """The account's real path as the viewer may see it (North › North-East): its ancestors from the
-    viewer's own level down, never above the viewer's scope."""
+    viewer's own level down, never above the viewer's scope. ``start``: ``path_start(viewer)``, when the caller
+    has it already."""
     ids = [int(p) for p in account.path.strip("/").split("/") if p]
-    shown = ids[min(path_start(viewer), len(ids) - 1):]
+    shown = ids[min(path_start(viewer) if start is None else start, len(ids) - 1):]
     return " › ".join(names.get(i, account.name if i == account.pk else "?") for i in shown)

@@ -4,11 +4,13 @@ share. A page's labels come from one ``PathLabels``, which reads the names on al
 query whatever the number of rows (and none again for an account met before).
 """
 
+from functools import cached_property
 from types import SimpleNamespace
 
-from django.utils.html import format_html_join
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
-from .exports import path_label, path_names
+from .exports import path_label, path_names, path_start
 
 
 def _ids(path: str) -> list[int]:
@@ -16,12 +18,18 @@ def _ids(path: str) -> list[int]:
 
 
 class PathLabels:
-    """Labels of accounts for one viewer; ``add`` reads the names of the given accounts' paths at once."""
+    """Labels of accounts for one viewer; ``add`` reads the names of the given accounts' paths at once. A label
+    made once is kept for the page (a list's rows name the same few accounts again and again)."""
 
     def __init__(self, viewer, accounts=()):
         self.viewer = viewer
         self.names: dict[int, str] = {}
+        self._html: dict[tuple, str] = {}
         self.add(accounts)
+
+    @cached_property
+    def start(self) -> int:
+        return path_start(self.viewer)
 
     def add(self, accounts) -> "PathLabels":
         # The account's own name is on the row: only its ancestors' are read.
@@ -34,7 +42,15 @@ class PathLabels:
         if account is None:
             return ""
         self.add([account])  # nothing to read for an account of a primed page
-        return path_label(self.viewer, account, self.names)
+        return path_label(self.viewer, account, self.names, start=self.start)
+
+    def html(self, account) -> str:
+        """``label_html`` of the account's label, made once a page per account."""
+        key = (account.pk, account.name, account.path)
+        made = self._html.get(key)
+        if made is None:
+            made = self._html[key] = label_html(self(account))
+        return made
 
 
 
@@ -87,7 +103,7 @@ class PathLabelsMixin:
         labels = getattr(obj, "_path_labels", None)
         if account is None:
             return ""
-        return label_html(labels(account) if labels is not None else account.name)
+        return labels.html(account) if labels is not None else label_html(account.name)
 
     def prime_picker_labels(self, request, objects) -> None:
         """Called by the autocomplete view with the page of rows it answers, before labelling them."""
@@ -108,5 +124,5 @@ def label_kept(request, rows, *, path="account_path", name="account_name", into=
 def label_html(label: str):
     """A label for a list's cell: each account's name kept on one line, the path wrapping only between them
     (a narrow column reads "North ›" / "North-East ›" / "NE Farms", never "North-" / "East")."""
-    return format_html_join(" › ", '<span style="white-space:nowrap">{}</span>', ((part,) for part in
-                                                                                  label.split(" › ")))
+    return mark_safe(" › ".join(f'<span style="white-space:nowrap">{escape(part)}</span>' for part in
+                                label.split(" › ")))
