@@ -482,9 +482,16 @@ class ActivationCodeAdmin(PathLabelsMixin, AuditHistoryMixin, PickerFiltersMixin
 
     @admin.display(description=gettext_lazy("state"))
     def state_display(self, obj):
-        state = obj.state(at=clock.now())
-        label = ({"new": gettext("New"), "expired": gettext("Expired"), "queued": gettext("Queued")}.get(state)
-                 or (pgettext("a code's state", "Active") if obj.unit_id_at(clock.now()) else gettext("Active, unassigned")))
+        now = clock.now()
+        state = obj.state(at=now)
+        if state == CodeStatus.NEW:
+            label = gettext("New")
+        elif state == CodeStatus.EXPIRED:
+            label = gettext("Expired")
+        elif state == CodeStatus.QUEUED:
+            label = gettext("Queued")
+        else:
+            label = pgettext("a code's state", "Active") if obj.unit_id_at(now) else gettext("Active, unassigned")
         return format_html('<span class="code-state code-state-{}">{}</span>', state, label)
 
     @admin.display(description=gettext_lazy("days left"))

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, InvalidPage, Page, PageNotAnInteger, Paginator
@@ -403,6 +404,14 @@ class CappedPaginator(Paginator):
 
 
 CURSOR_VAR = "cursor"
+_KEY_PLACEHOLDER = "0key0"  # a key an admin change URL's ``<path:object_id>`` takes as it is
+
+
+class _KeyPlaceholder:
+    """A row whose key is the placeholder: ``ChangeList.url_for_result`` reverses the change URL with it once."""
+
+    def __init__(self, attname: str):
+        setattr(self, attname, _KEY_PLACEHOLDER)
 
 
 class CappedChangeList(ChangeList):
@@ -430,7 +439,16 @@ class CappedChangeList(ChangeList):
         self.preserved_filters = ""
 
     def url_for_result(self, result):
-        url = super().url_for_result(result)
+        """Django's change URL of the row (``reverse`` once a page, the row's quoted key put in), with the list's
+        filters."""
+        key = str(quote(getattr(result, self.pk_attname)))
+        if key.replace("_", "").isalnum():  # nothing ``reverse`` would escape: the page's one reversed URL serves
+            template = self.__dict__.get("_change_url")
+            if template is None:
+                template = self._change_url = super().url_for_result(_KeyPlaceholder(self.pk_attname))
+            url = template.replace(_KEY_PLACEHOLDER, key)
+        else:
+            url = super().url_for_result(result)
         return f"{url}?{self.row_query}" if self.row_query else url
 
     def get_filters_params(self, params=None):
