@@ -7,10 +7,10 @@ query whatever the number of rows (and none again for an account met before).
 from functools import cached_property
 from types import SimpleNamespace
 
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from .exports import path_label, path_names, path_start
+from .html import escaped
 
 
 def _ids(path: str) -> list[int]:
@@ -124,5 +124,5 @@ def label_kept(request, rows, *, path="account_path", name="account_name", into=
 def label_html(label: str):
     """A label for a list's cell: each account's name kept on one line, the path wrapping only between them
     (a narrow column reads "North ›" / "North-East ›" / "NE Farms", never "North-" / "East")."""
-    return mark_safe(" › ".join(f'<span style="white-space:nowrap">{escape(part)}</span>' for part in
+    return mark_safe(" › ".join(f'<span style="white-space:nowrap">{escaped(part)}</span>' for part in
                                 label.split(" › ")))

@@ -16,8 +16,9 @@ from django.contrib.admin.templatetags import admin_list
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.contrib.admin.utils import display_for_value
 from django.urls import NoReverseMatch
-from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+
+from apps.core.html import escaped
 
 register = template.Library()
 
@@ -41,8 +42,10 @@ def _plain(cl) -> bool:
     return True
 
 
-def fast_items_for_result(cl, result, methods, empty):
-    """The cells of one row, as ``admin_list.items_for_result(cl, result, None)`` writes them."""
+def fast_items_for_result(cl, result, methods, empty, numbers=None):
+    """The cells of one row, as ``admin_list.items_for_result(cl, result, None)`` writes them. ``numbers``: the
+    page's whole numbers already formatted in the page's language (``{value: text}``), shared by its rows."""
+    numbers = {} if numbers is None else numbers
     first = True
     links = cl.list_display_links or ()
     for name, method in methods:
@@ -55,7 +58,13 @@ def fast_items_for_result(cl, result, methods, empty):
             empty_here = getattr(method, "empty_value_display", empty)
             if isinstance(value, str) and value.strip() == "":
                 value = ""
-            text = display_for_value(value, empty_here, getattr(method, "boolean", False))
+            boolean = getattr(method, "boolean", False)
+            if type(value) is int and not boolean:  # a count or a number of days: the same few on every row
+                text = numbers.get(value)
+                if text is None:
+                    text = numbers[value] = display_for_value(value, empty_here)
+            else:
+                text = display_for_value(value, empty_here, boolean)
             if name == "action_checkbox":
                 classes = "action-checkbox"
             if isinstance(value, (datetime.date, datetime.time)):
@@ -66,12 +75,12 @@ def fast_items_for_result(cl, result, methods, empty):
             try:
                 url = cl.url_for_result(result)
             except NoReverseMatch:
-                inner = conditional_escape(text)
+                inner = escaped(text)
             else:
-                inner = f'<a href="{conditional_escape(url)}">{conditional_escape(text)}</a>'
+                inner = f'<a href="{escaped(url)}">{escaped(text)}</a>'
             yield mark_safe(f'<{tag} class="{classes}">{inner}</{tag}>')
         else:
-            yield mark_safe(f'<td class="{classes}">{conditional_escape(text)}</td>')
+            yield mark_safe(f'<td class="{classes}">{escaped(text)}</td>')
 
 
 def fast_results(cl):
@@ -80,8 +89,13 @@ def fast_results(cl):
         return
     methods = [(name, getattr(cl.model_admin, name)) for name in cl.list_display]
     empty = cl.model_admin.get_empty_value_display()
+    numbers = {}
     for row in cl.result_list:
-        yield admin_list.ResultList(None, fast_items_for_result(cl, row, methods, empty))
+        # One item a row, its cells already joined: ``change_list_results.html`` writes a row's items side by side
+        # (``<tr>{% for item in result %}{{ item }}{% endfor %}</tr>``), so the page is the same, and the template
+        # renders one value a row instead of one a cell.
+        yield admin_list.ResultList(None, [mark_safe("".join(fast_items_for_result(cl, row, methods, empty,
+                                                                                    numbers)))])
 
 
 @register.inclusion_tag("admin/change_list_results.html")
