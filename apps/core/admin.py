@@ -442,7 +442,7 @@ class CappedChangeList(ChangeList):
         """Django's change URL of the row (``reverse`` once a page, the row's quoted key put in), with the list's
         filters."""
         key = str(quote(getattr(result, self.pk_attname)))
-        if key.replace("_", "").isalnum():  # nothing ``reverse`` would escape: the page's one reversed URL serves
+        if key.isascii() and key.replace("_", "").isalnum():  # nothing ``reverse`` escapes: one reversed URL serves
             template = self.__dict__.get("_change_url")
             if template is None:
                 template = self._change_url = super().url_for_result(_KeyPlaceholder(self.pk_attname))

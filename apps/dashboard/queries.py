@@ -20,7 +20,6 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
-
 from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, Value
 from django.db.models.functions import Concat, StrIndex, Substr, TruncDate
 from django.utils.translation import gettext as _
@@ -314,7 +313,8 @@ def forecast(scope: Scope, now: datetime, *, days: int = DEFAULT_DAYS, distribut
                       billed_by_codes=scope.service.billing_method == BillingMethod.ACTIVATION_CODES)
     counts: dict[tuple[date, str], int] = {}
     if result.billed_by_codes:
-        counts = memo(scope, now, "forecast", lambda: _deactivations(scope, now, local_midnight(end_day, tz), distributor),
+        end = local_midnight(end_day, tz)
+        counts = memo(scope, now, "forecast", lambda: _deactivations(scope, now, end, distributor),
                       days, distributor.pk if distributor is not None else "")
     dealers = {str(pk): name for pk, name in Account.objects.filter(parent_id=scope.root.pk, dealer_rights=True)
                .values_list("pk", "name")} if result.billed_by_codes else {}

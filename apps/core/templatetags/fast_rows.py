@@ -5,7 +5,7 @@ Django renders a row cell by cell through ``items_for_result``: for each cell it
 field first (an exception per method column), wraps the value through ``display_for_value`` and ``format_html``
 and, for the link, resolves the row's URL again to carry the list's filters. On the codes window that is most of
 a hundred rows' rendering, and what a page costs more when it shows more rows. This tag writes the same HTML
-(``tests/core/test_fast_rows.py`` compares the two on every column kind the lists use) and falls back to
+(``tests/codes/test_fast_rows.py`` compares the two, row by row, on the codes window) and falls back to
 Django's own rendering, row by row, for anything else: a model-field column, an editable list, a popup.
 """
 
@@ -13,8 +13,8 @@ import datetime
 
 from django import template
 from django.contrib.admin.templatetags import admin_list
-from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.contrib.admin.utils import display_for_value
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.urls import NoReverseMatch
 from django.utils.safestring import mark_safe
 
@@ -27,7 +27,6 @@ def _plain(cl) -> bool:
     """Every column is an admin display method (or the action checkbox), nothing editable, not a popup."""
     if cl.formset is not None or cl.is_popup or cl.to_field:
         return False
-    names = set()
     for name in cl.list_display:
         if not isinstance(name, str) or name == "__str__":
             return False
@@ -38,7 +37,6 @@ def _plain(cl) -> bool:
             pass
         if not callable(getattr(cl.model_admin, name, None)):
             return False
-        names.add(name)
     return True
 
 
