@@ -50,6 +50,7 @@ from apps.core import clock  # noqa: E402
 from apps.plans.models import Plan, PlanService  # noqa: E402
 
 DEALERS = 10
+OPERATORS = {"top user": "bench-top", "top": "bench-top", "distributor": "bench-dist", "dist": "bench-dist"}
 NAME = "Pages bench"
 PASSWORD = "Bench-pass-2026!"
 
@@ -262,8 +263,7 @@ def measure(small: str, large: str, repeat: int, only: str | None) -> None:
         for size, db_name in (("small", small), ("large", large)):
             switch(db_name)
             urls[size] = {key: url for key, url in pages("default").items() if not only or only in key[1]}
-            users[size] = {role: Operator.objects.get(username="bench-top" if role == "top user" else "bench-dist")
-                           for role in ("top user", "distributor")}
+            users[size] = {role: Operator.objects.get(username=OPERATORS[role]) for role in ("top user", "distributor")}
         print(f"start, load {open('/proc/loadavg').read().split()[0]}", flush=True)
         keys = list(urls["small"])
         # The dashboard once more with its kept aggregates dropped before each timed request: its cost on the first
@@ -337,7 +337,7 @@ def explain(db: str, role: str, url: str, top: int) -> None:
     switch(db)
     with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"], STORAGES=plain_static):
         client = Client()
-        client.force_login(Operator.objects.get(username="bench-top" if role == "top" else "bench-dist"))
+        client.force_login(Operator.objects.get(username=OPERATORS[role]))
         client.get(url)
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url)

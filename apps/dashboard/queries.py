@@ -80,12 +80,13 @@ MEMO_SECONDS = 120  # an entry outlives its minute briefly at most; its key chan
 def memo(scope: Scope, now: datetime, kind: str, compute, *parts):
     """``compute()`` for this scope, kept in the cache under the service's data version and the current minute.
 
-    The key names what decides the answer: the service, the viewer's own account and kind of viewer (the
-    visibility rules), the chain's length (any write since), the minute (the clock-relative figures), and the
+    The key names what decides the answer: the service, the viewer's own account and how much of it the viewer
+    sees (``accounts.rights``: the platform, the whole service, a branch), the chain's length (any write since), the minute (the clock-relative figures), and the
     call's own ``parts``. Two requests between two writes in the same minute share one computation; a figure
     is never older than the last write, and at most a minute behind the clock (SPEC §9.4 links each figure to
     its live list)."""
-    viewer = "platform" if is_platform(scope.user) else getattr(scope.user, "role", "")
+    viewer = "platform" if is_platform(scope.user) else ("service" if rights.sees_whole_service(scope.user)
+                                                          else "branch")
     minute = now.replace(second=0, microsecond=0).isoformat()
     key = ":".join(str(p) for p in ("dashboard", kind, scope.service.pk, scope.root.pk, viewer, scope.version,
                                     minute, *parts))
