@@ -7,8 +7,8 @@ The chain: the events of one service (``chain`` = its top account's id; 0 for wr
 are numbered 1, 2, 3… and each stores ``hash = sha256(previous hash | seq | digest)``, where ``digest`` is
 the SHA-256 of the event's content as one JSON array in PostgreSQL's own ``jsonb`` text form (``content_text``).
 That form is what both sides can write: Python here, and PostgreSQL itself for the events a set-based job
-derives inside the database (``record_select``: the digests are computed by the server, only the chain's
-links are made in Python), so both kinds of writer share one chain and ``verify_chains`` checks both. A writer takes
+derives inside the database (``record_select``: digests and links computed by the server, in the
+statement that writes the events), so both kinds of writer share one chain and ``verify_chains`` checks both. A writer takes
 the chain's head row with one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the row lock serialises the
 writers of one service until they commit: concurrent writers never fork the chain), inserts its events
 (one statement, ``COPY`` on PostgreSQL), and moves the head (one UPDATE): three statements a chain,
@@ -251,63 +251,83 @@ def iso_sql(expression: str) -> str:
             f"ELSE to_char({expression} AT TIME ZONE 'UTC', '.US') END || '+00:00')")
 
 
-_STAGE = "audit_stage"
+def chain_ctes(source: str) -> str:
+    """The CTEs that record the rows of the statement's CTE ``source`` as events, for a set-based job whose
+    statement writes its own trail (the sweep's batch) and for ``record_select``. ``source`` yields one row
+    per event with the columns ``ord`` (the order within a chain) and every name of ``_CONTENT`` (``at`` a
+    ``timestamptz``, ``before``/``after`` ``jsonb``).
+
+    ``audit_heads`` takes the chains' heads (created at 0 the first time, locked in ascending order, held until
+    commit as ``_lock_head`` holds one); the rows are numbered after their head and hashed in order by the
+    ``audit_chain_hash`` aggregate (migration ``accounts 0011``: ``link`` over the digest the server takes of
+    ``jsonb_build_array(…)::text``, the text ``content_text`` writes); ``audit_written`` inserts them. The
+    statement's final SELECT reads ``CHAIN_SUMMARY`` and hands it to ``move_heads``."""
+    content = ", ".join(iso_sql("s.at") if name == "at" else f"s.{name}" for name in _CONTENT)
+    columns = ", ".join(_CONTENT)
+    chains, events = AuditChain._meta.db_table, AuditEvent._meta.db_table
+    return f"""audit_src AS MATERIALIZED (
+    SELECT s.*, encode(sha256(convert_to(jsonb_build_array({content})::text, 'UTF8')), 'hex') AS digest
+    FROM {source} s
+), audit_heads AS (
+    INSERT INTO {chains} (chain, seq, last_hash)
+    SELECT DISTINCT chain, 0, '' FROM audit_src ORDER BY chain
+    ON CONFLICT (chain) DO UPDATE SET seq = {chains}.seq
+    RETURNING chain, seq, last_hash
+), audit_hashed AS MATERIALIZED (
+    SELECT n.*, audit_chain_hash(n.head, n.seq_no, n.digest)
+           OVER (PARTITION BY n.chain ORDER BY n.seq_no ROWS UNBOUNDED PRECEDING) AS link
+    FROM (
+        SELECT s.*, h.seq + row_number() OVER (PARTITION BY s.chain ORDER BY s.ord) AS seq_no,
+               h.last_hash AS head
+        FROM audit_src s JOIN audit_heads h ON h.chain = s.chain
+    ) n
+), audit_written AS (
+    INSERT INTO {events} (seq, {columns}, hash)
+    SELECT seq_no, {columns}, link FROM audit_hashed ORDER BY chain, seq_no
+)"""
+
+
+# The written events per (chain, action) with each chain's last number and hash, as one ``jsonb`` array of
+# ``[chain, action, count, last seq, last hash]`` (NULL when nothing was written): ``move_heads`` reads it.
+CHAIN_SUMMARY = """(SELECT jsonb_agg(jsonb_build_array(chain, action, n, last_seq, last_hash))
+    FROM (SELECT chain, action, count(*) AS n, max(seq_no) AS last_seq,
+                 (array_agg(link ORDER BY seq_no DESC))[1] AS last_hash
+          FROM audit_hashed GROUP BY chain, action) audit_summary)"""
+
+
+def move_heads(summary: list | None) -> Counter:
+    """Move the heads of the chains a ``chain_ctes`` statement wrote to (its ``CHAIN_SUMMARY``, decoded or as
+    text): one UPDATE
+    (a head the statement locked by its upsert cannot be updated again in the same statement). Returns the
+    number of events per (chain, action)."""
+    if isinstance(summary, str):  # Django reads ``jsonb`` as its text (JSONField decodes it itself)
+        summary = json.loads(summary)
+    counts: Counter = Counter()
+    heads: dict[int, tuple[int, str]] = {}
+    for chain, action, number, last_seq, last_hash in summary or ():
+        counts[(chain, action)] += number
+        if chain not in heads or last_seq > heads[chain][0]:
+            heads[chain] = (last_seq, last_hash)
+    if heads:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {AuditChain._meta.db_table} c SET seq = h.seq, last_hash = h.hash "
+                f"FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS h(chain, seq, hash) WHERE c.chain = h.chain",
+                [array_literal(list(heads)), array_literal([seq for seq, _ in heads.values()]),
+                 array_literal([last for _, last in heads.values()])])
+    return counts
 
 
 def record_select(select_sql: str, params) -> Counter:
-    """Record the events a SELECT yields, without them leaving the database (PostgreSQL; the set-based
-    jobs). ``select_sql`` yields one row per event with the columns ``ord`` (the order within a chain)
-    and every name of ``_CONTENT`` (``at`` a ``timestamptz``, ``before``/``after`` ``jsonb``).
-
-    Five statements and one per chain, whatever the number of events: the rows and their content digests
-    (computed by the server over ``jsonb_build_array(…)::text``, the text ``content_text`` writes) go to a
-    temporary table; only (ord, chain, action, digest) come back; the chains' heads are locked in ascending
-    order (one statement each) and the links made here; one INSERT … SELECT joins the rows to their numbers
-    and hashes; the table is dropped; one UPDATE moves the heads. Returns the number of events per
-    (chain, action)."""
-    if not connection.in_atomic_block:  # the staging table lives until the transaction ends
+    """Record the events a SELECT yields (the columns ``chain_ctes`` reads), without them leaving the
+    database (PostgreSQL). Two statements, whatever the number of events and chains: ``chain_ctes``'s,
+    then ``move_heads``. Returns the number of events per (chain, action)."""
+    if not connection.in_atomic_block:  # the heads' locks must be held until the events commit
         raise RuntimeError("audit.record_select runs inside the operation's transaction (transaction.atomic).")
-    columns = ", ".join(f"s.{name}" for name in _CONTENT)
-    content = ", ".join(iso_sql("s.at") if name == "at" else f"s.{name}" for name in _CONTENT)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE {_STAGE} ON COMMIT DROP AS SELECT s.ord, {columns}, "
-            f"encode(sha256(convert_to(jsonb_build_array({content})::text, 'UTF8')), 'hex') AS digest "
-            f"FROM ({select_sql}) s", params)
-        cursor.execute(f"SELECT ord, chain, action, digest FROM {_STAGE} ORDER BY chain, ord")
-        staged = cursor.fetchall()
-        counts: Counter = Counter()
-        if not staged:
-            return counts
-        sha256 = hashlib.sha256
-        ords, seqs, hashes, heads = [], [], [], {}
-        chain = seq = None
-        previous = ""
-        for ord_, row_chain, action, digest in staged:
-            if row_chain != chain:
-                if chain is not None:
-                    heads[chain] = (seq, previous)
-                chain = row_chain
-                seq, previous = _lock_head(chain)
-            seq += 1
-            previous = sha256(f"{previous}|{seq}|{digest}".encode()).hexdigest()
-            ords.append(ord_)
-            seqs.append(seq)
-            hashes.append(previous)
-            counts[(chain, action)] += 1
-        heads[chain] = (seq, previous)
-        cursor.execute(
-            f"INSERT INTO {AuditEvent._meta.db_table} (seq, {', '.join(_CONTENT)}, hash) "
-            f"SELECT h.seq, {columns}, h.hash FROM {_STAGE} s "
-            f"JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS h(ord, seq, hash) ON h.ord = s.ord "
-            f"ORDER BY s.chain, h.seq", [array_literal(ords), array_literal(seqs), array_literal(hashes)])
-        cursor.execute(f"DROP TABLE {_STAGE}")
-        cursor.execute(
-            f"UPDATE {AuditChain._meta.db_table} c SET seq = h.seq, last_hash = h.hash "
-            f"FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS h(chain, seq, hash) WHERE c.chain = h.chain",
-            [array_literal(list(heads)), array_literal([seq for seq, _ in heads.values()]),
-             array_literal([last for _, last in heads.values()])])
-    return counts
+        cursor.execute(f"WITH selected AS ({select_sql}), {chain_ctes('selected')} SELECT {CHAIN_SUMMARY}", params)
+        summary = cursor.fetchone()[0]
+    return move_heads(summary)
 
 
 def _db_value(name: str, value):

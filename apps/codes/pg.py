@@ -78,7 +78,7 @@ _QUEUED = _literal(CodeStatus.QUEUED)
 # kind, so a code's ``expired`` event gets a smaller id than its unit's ``renewed`` or
 # ``unit_deactivated``, as on the ORM path (a code's history is read in id order).
 # ``{service}`` and ``{after}`` take ``_SERVICE_FILTER`` and ``_AFTER_FILTER`` (or nothing).
-EXPIRE_BATCH_SQL = f"""
+_BATCH = f"""
 WITH due AS MATERIALIZED (
     SELECT {C.id} AS id FROM {C.table}
     WHERE {C.status} = {_LIVE} AND {C.expires_at} <= %(now)s{{service}}{{after}}
@@ -131,11 +131,60 @@ WITH due AS MATERIALIZED (
         FROM deactivated d
     ) ev LEFT JOIN {A.table} a ON a.{A.id} = ev.account_id
     ORDER BY ev.kind, ev.code_id
-)
-SELECT (SELECT count(*) FROM expired), expires_at, id, (SELECT array_agg(id) FROM expired),
-       (SELECT array_agg(code_id) FROM deactivated), (SELECT array_agg(id) FROM renewed)
+)"""
+
+# The batch's audit trail, in the same statement: the events ``sweep._sweep_trail`` builds on the ORM path,
+# derived from the rows the batch's CTEs return (nothing per code travels to Python, no table is read again
+# by id), hashed and written by ``audit.chain_ctes``. ``code_expired`` events first, then ``code_renewed``
+# (each in id order), as ``_sweep_trail`` orders them; the holder of a code without a unit is read from its
+# path's last id.
+_BATCH_TRAIL = f""", trail AS (
+    SELECT row_number() OVER (ORDER BY t.kind, t.subject_id) AS ord, t.*
+    FROM (
+        SELECT 0 AS kind, e.service_id AS chain, %(now)s::timestamptz AS at, %(expired_event)s::text AS action,
+               e.service_id, COALESCE(ua.{A.id}, hid.id) AS account_id,
+               COALESCE(ua.{A.name}, h.{A.name}, '') AS account_name,
+               COALESCE(NULLIF(ua.{A.path}, ''), e.holder_path, '') AS account_path,
+               %(subject_type)s::text AS subject_type, e.id AS subject_id, e.code AS subject_name,
+               NULL::bigint AS actor_id, %(job)s::text AS actor_name,
+               jsonb_build_object('status', %(active)s::text) AS before,
+               jsonb_build_object('status', %(expired)s::text, 'expires_at', {audit.iso_sql('e.expires_at')})
+               || CASE WHEN d.code_id IS NOT NULL THEN jsonb_build_object('unit_deactivated', u.{U.name})
+                       ELSE jsonb_build_object() END AS after,
+               ''::text AS reason
+        FROM expired e
+        LEFT JOIN {U.table} u ON u.{U.id} = e.unit_id
+        LEFT JOIN {A.table} ua ON ua.{A.id} = u.{U.account}
+        LEFT JOIN LATERAL (
+            SELECT split_part(rtrim(e.holder_path, '/'), '/', -1)::bigint AS id
+            WHERE ua.{A.id} IS NULL AND e.holder_path <> ''
+        ) hid ON true
+        LEFT JOIN {A.table} h ON h.{A.id} = hid.id
+        LEFT JOIN deactivated d ON d.code_id = e.id
+        UNION ALL
+        SELECT 1, r.service_id, %(now)s::timestamptz, %(renewed_event)s::text, r.service_id, ua.{A.id},
+               COALESCE(ua.{A.name}, ''), COALESCE(ua.{A.path}, ''), %(subject_type)s::text, r.id, r.code, NULL,
+               %(job)s::text, jsonb_build_object('status', %(queued)s::text),
+               jsonb_build_object('status', %(active)s::text, 'unit', u.{U.name}, 'replaces', r.old_code,
+                                  'activated_at', {audit.iso_sql('r.activated_at')},
+                                  'expires_at', {audit.iso_sql('r.expires_at')}),
+               ''
+        FROM renewed r
+        LEFT JOIN {U.table} u ON u.{U.id} = r.unit_id
+        LEFT JOIN {A.table} ua ON ua.{A.id} = u.{U.account}
+    ) t
+), {audit.chain_ctes("trail")}"""
+
+# Nothing comes back but the count, where the batch ended and the trail's chains (``audit.move_heads``).
+_BATCH_RESULT = """
+SELECT (SELECT count(*) FROM expired), expires_at, id, {summary}
 FROM expired ORDER BY expires_at DESC, id DESC LIMIT 1
 """
+
+EXPIRE_BATCH_SQL = _BATCH + _BATCH_TRAIL + _BATCH_RESULT.replace("{summary}", audit.CHAIN_SUMMARY)
+# The same batch without its trail: the sweep as it was before the audit trail, ``bench/audit_bench.py``'s
+# baseline ("today's sweep").
+UNAUDITED_BATCH_SQL = _BATCH + _BATCH_RESULT.replace("{summary}", "NULL")
 
 _SERVICE_FILTER = f" AND {C.service} = %(service)s"
 # Past the rows this call has already expired (the index's stale entries are not walked again).
@@ -144,13 +193,16 @@ _AFTER_FILTER = (f" AND {C.expires_at} >= %(after_at)s AND ({C.expires_at}, {C.i
 
 
 def expire_batch(*, now: datetime, limit: int, service_id: int | None, after: tuple | None,
-                 actor_name: str) -> tuple[str, dict]:
+                 actor_name: str, job: str) -> tuple[str, dict]:
     """The sweep's batch statement and its parameters: ``service_id`` limits it to one service, ``after``
-    (expires_at, id) starts it past the previous batch of the same call."""
+    (expires_at, id) starts it past the previous batch of the same call; ``actor_name`` signs the code log,
+    ``job`` the audit trail."""
     params = {"now": now, "limit": limit, "reason": DeactivationReason.CODE_EXPIRED,
-              "codes_billing": BillingMethod.ACTIVATION_CODES, "actor_name": actor_name,
-              "active": CodeStatus.ACTIVE, "expired": CodeStatus.EXPIRED, "expired_action": CodeAction.EXPIRED,
-              "renewed_action": CodeAction.RENEWED, "deactivated_action": CodeAction.UNIT_DEACTIVATED}
+              "codes_billing": BillingMethod.ACTIVATION_CODES, "actor_name": actor_name, "job": job,
+              "active": CodeStatus.ACTIVE, "expired": CodeStatus.EXPIRED, "queued": CodeStatus.QUEUED,
+              "expired_action": CodeAction.EXPIRED, "renewed_action": CodeAction.RENEWED,
+              "deactivated_action": CodeAction.UNIT_DEACTIVATED, "expired_event": "code_expired",
+              "renewed_event": "code_renewed", "subject_type": "code"}
     service = after_sql = ""
     if service_id is not None:
         service, params["service"] = _SERVICE_FILTER, service_id
@@ -163,63 +215,6 @@ def expire_batch(*, now: datetime, limit: int, service_id: int | None, after: tu
 def local_work_mem(size: str) -> tuple[str, list]:
     """``work_mem`` for the rest of the transaction (``SET LOCAL``, with the size as a parameter)."""
     return "SELECT set_config('work_mem', %s, true)", [size]
-
-
-# The audit trail of one batch (``audit.record_select``): the events ``sweep._sweep_trail`` builds on the
-# ORM path, derived in the database from the batch statement's id arrays, so nothing per code travels to
-# Python but its digest. ``code_expired`` events first, then ``code_renewed`` (each in id order), as
-# ``_sweep_trail`` orders them; the holder of a code without a unit is read from its path's last id.
-SWEEP_TRAIL_SQL = f"""
-SELECT row_number() OVER (ORDER BY t.kind, t.subject_id) AS ord, t.*
-FROM (
-    SELECT 0 AS kind, c.{C.service} AS chain, %(now)s::timestamptz AS at, %(expired_event)s::text AS action,
-           c.{C.service} AS service_id, COALESCE(ua.{A.id}, hid.id) AS account_id,
-           COALESCE(ua.{A.name}, h.{A.name}, '') AS account_name,
-           COALESCE(NULLIF(ua.{A.path}, ''), c.{C.holder_path}, '') AS account_path,
-           %(subject_type)s::text AS subject_type, c.{C.id} AS subject_id, c.{C.code} AS subject_name,
-           NULL::bigint AS actor_id, %(job)s::text AS actor_name,
-           jsonb_build_object('status', %(active)s::text) AS before,
-           jsonb_build_object('status', %(expired)s::text, 'expires_at', {audit.iso_sql(f'c.{C.expires_at}')})
-           || CASE WHEN c.{C.id} = ANY(%(off)s::bigint[]) THEN jsonb_build_object('unit_deactivated', u.{U.name})
-                   ELSE '{{}}'::jsonb END AS after,
-           ''::text AS reason
-    FROM {C.table} c
-    LEFT JOIN {U.table} u ON u.{U.id} = c.{C.unit}
-    LEFT JOIN {A.table} ua ON ua.{A.id} = u.{U.account}
-    LEFT JOIN LATERAL (
-        SELECT split_part(rtrim(c.{C.holder_path}, '/'), '/', -1)::bigint AS id
-        WHERE ua.{A.id} IS NULL AND c.{C.holder_path} <> ''
-    ) hid ON true
-    LEFT JOIN {A.table} h ON h.{A.id} = hid.id
-    WHERE c.{C.id} = ANY(%(expired_ids)s::bigint[])
-    UNION ALL
-    SELECT 1, c.{C.service}, %(now)s::timestamptz, %(renewed_event)s::text, c.{C.service}, ua.{A.id},
-           COALESCE(ua.{A.name}, ''), COALESCE(ua.{A.path}, ''), %(subject_type)s::text, c.{C.id}, c.{C.code}, NULL,
-           %(job)s, jsonb_build_object('status', %(queued)s::text),
-           jsonb_build_object('status', %(active)s::text, 'unit', u.{U.name}, 'replaces', old.code,
-                              'activated_at', {audit.iso_sql(f'c.{C.activated_at}')},
-                              'expires_at', {audit.iso_sql(f'c.{C.expires_at}')}),
-           ''
-    FROM {C.table} c
-    LEFT JOIN {U.table} u ON u.{U.id} = c.{C.unit}
-    LEFT JOIN {A.table} ua ON ua.{A.id} = u.{U.account}
-    LEFT JOIN LATERAL (
-        SELECT e.{C.code} AS code FROM {C.table} e
-        WHERE e.{C.unit} = c.{C.unit} AND e.{C.id} = ANY(%(expired_ids)s::bigint[]) ORDER BY e.{C.id} DESC LIMIT 1
-    ) old ON true
-    WHERE c.{C.id} = ANY(%(renewed_ids)s::bigint[])
-) t
-"""
-
-
-def sweep_trail(*, now: datetime, job: str, expired: list, off: list, renewed: list) -> tuple[str, dict]:
-    """The trail's SELECT for ``audit.record_select`` and its parameters: the batch's expired code ids, those
-    whose unit it switched off, and the queued codes it started."""
-    return SWEEP_TRAIL_SQL, {
-        "now": now, "job": job, "expired_ids": array_literal(expired), "off": array_literal(off),
-        "renewed_ids": array_literal(renewed), "expired_event": "code_expired", "renewed_event": "code_renewed",
-        "subject_type": "code", "active": CodeStatus.ACTIVE, "expired": CodeStatus.EXPIRED,
-        "queued": CodeStatus.QUEUED}
 
 
 # --- generation ---------------------------------------------------------------------------------------

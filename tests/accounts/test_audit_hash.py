@@ -100,3 +100,53 @@ def test_events_recorded_in_the_database_and_in_python_share_one_chain():
     with transaction.atomic(), guards.lifted(), connection.cursor() as cursor:
         cursor.execute("UPDATE accounts_auditevent SET subject_name = 'CODE-X' WHERE id = %s", [staged.pk])
     assert dict((chain, bad) for chain, _, bad in audit.verify_chains()) == {1: staged.pk}
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_set_based_and_python_writers_racing_over_two_chains_keep_both_chains():
+    """Threads writing at once: ``record_select`` batches spanning chains 1 and 2 (the heads locked in
+    ascending order by the statement that hashes the events) beside ``record_many`` writers of each chain.
+    Nobody deadlocks, every chain stays numbered 1, 2, 3… and verifies."""
+    import threading
+
+    from django.db import connections
+
+    select = """
+        SELECT n AS ord, c AS chain, %(at)s::timestamptz AS at, 'code_expired'::text AS action, c AS service_id,
+               NULL::bigint AS account_id, ''::text AS account_name, ''::text AS account_path,
+               'code'::text AS subject_type, n::bigint AS subject_id, 'CODE-' || n AS subject_name,
+               NULL::bigint AS actor_id, 'expire_codes'::text AS actor_name, '{}'::jsonb AS before,
+               jsonb_build_object('n', n) AS after, ''::text AS reason
+        FROM generate_series(1, 40) AS n, (VALUES (1::bigint), (2::bigint)) AS chains(c)
+    """
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def write(kind: str, i: int):
+        try:
+            barrier.wait()
+            for n in range(5):
+                with transaction.atomic():
+                    if kind == "select":
+                        audit.record_select(select, {"at": NOW})
+                    else:
+                        chain = 1 + i % 2
+                        audit.record_many([_event(chain=chain, service_id=chain, reason=f"{i}/{n}")], now=NOW)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(kind, i))
+               for i, kind in enumerate(["select", "select", "many", "many", "many", "many"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for chain in (1, 2):
+        seqs = list(AuditEvent.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True))
+        # Two set-based writers × 5 batches × 40 events, and two Python writers × 5 events, per chain.
+        assert seqs == list(range(1, 2 * 5 * 40 + 2 * 5 + 1))
+    assert {chain: bad for chain, _, bad in audit.verify_chains()} == {1: None, 2: None}

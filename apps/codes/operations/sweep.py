@@ -103,7 +103,7 @@ SWEEP_WORK_MEM = "64MB"
 
 def _expired_trail_rows(ids) -> list[tuple]:
     """(id, code, service, unit, unit name, account id, name, path or holder path, expires_at) by code id,
-    read before the batch expires them (the ORM path's trail; PostgreSQL derives it in ``pg.SWEEP_TRAIL_SQL``)."""
+    read before the batch expires them (the ORM path's trail; PostgreSQL derives it in ``pg._BATCH_TRAIL``)."""
     if not ids:
         return []
     return [(*row[:7], row[7] or row[8], row[9]) for row in ActivationCode.objects.filter(
@@ -161,24 +161,21 @@ def _expire_batch_pg(now: datetime, service_id: int | None, after, counts: dict 
     the previous batch of this call ended — lets the batch start past the rows this call has already
     expired instead of walking their stale index entries again. Returns (count, where it ended)."""
     sql, params = pg.expire_batch(now=now, limit=EXPIRE_BATCH_PG, service_id=service_id, after=after,
-                                  actor_name=actor_name(None))
+                                  actor_name=actor_name(None), job=SWEEP_JOB)
     with connection.cursor() as cursor:
-        # The batch's sorts (the due rows, the code log's events) fit in memory: at the default 4MB they
-        # spilled to temp files (issue 16). Local to the batch's transaction.
+        # The batch's sorts (the due rows, the code log's events, the trail's) fit in memory: at the default
+        # 4MB they spilled to temp files (issue 16). Local to the batch's transaction.
         cursor.execute(*pg.local_work_mem(SWEEP_WORK_MEM))
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return 0, None
-    # Only ids come back (plain aggregates over the CTEs: joins inside the statement's result spilled tens of
-    # GB to temp files on a 10,000,000-event bench); the trail is derived from them inside the database.
-    if row[3]:
-        trail = audit.record_select(*pg.sweep_trail(now=now, job=SWEEP_JOB, expired=row[3], off=row[4] or [],
-                                                    renewed=row[5] or []))
-        if counts is not None:
-            for (chain, action), number in trail.items():
-                if action == "code_expired":
-                    counts[chain] = counts.get(chain, 0) + number
+    # The statement wrote its audit trail too (``pg._BATCH_TRAIL``); only the chains' new heads come back.
+    trail = audit.move_heads(row[3])
+    if counts is not None:
+        for (chain, action), number in trail.items():
+            if action == "code_expired":
+                counts[chain] = counts.get(chain, 0) + number
     return row[0], (row[1], row[2])
 
 
