@@ -7,15 +7,14 @@ that lifts them.
 ``save``/``delete``/queryset refusals are the guard.
 
 ``lifted()`` is the one switch that turns every such guard off, for the current thread's statements only
-(the ``pgtrigger.ignore`` setting the triggers read, set on the thread's connection for the block).
-Nothing in the application calls it: it exists for the test suite, whose transactional and browser tests
-empty every table between tests (``tests/conftest.py`` wraps Django's flush in it). See docs/decisions.md, "Issue 11: code jobs".
+(``pgtrigger.ignore``: a transaction-local setting the triggers read). Nothing in the application calls
+it: it exists for the test suite, whose transactional and browser tests empty every table between tests
+(``tests/conftest.py`` wraps Django's flush in it). See docs/decisions.md, "Issue 11: code jobs".
 """
 
 from contextlib import contextmanager
 
 import pgtrigger
-from django.db import connection
 
 
 class RefuseTruncate(pgtrigger.Trigger):
@@ -44,23 +43,6 @@ def guard_uris() -> list[str]:
 
 @contextmanager
 def lifted():
-    """Lift every append-only guard for this thread's statements inside the block (tests only).
-
-    The triggers skip themselves when their name is in the ``pgtrigger.ignore`` setting. ``pgtrigger.ignore``
-    sets it by prefixing every statement with a ``set_config`` in the same text, which a statement bound on
-    the server cannot carry (settings, ``server_side_binding``); this switch sets it once for the block on
-    this thread's connection and clears it after. Set inside a transaction that rolls back, the setting is
-    rolled back with it."""
-    if connection.vendor != "postgresql":
+    """Lift every append-only guard for this thread's statements inside the block (tests only)."""
+    with pgtrigger.ignore(*guard_uris()):
         yield
-        return
-    names = sorted(trigger.get_pgid(model) for model, trigger in pgtrigger.registered()
-                   if isinstance(trigger, (pgtrigger.Protect, RefuseTruncate)))
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('pgtrigger.ignore', %s, false)", ["{" + ",".join(names) + "}"])
-    try:
-        yield
-    finally:
-        if not connection.needs_rollback and connection.is_usable():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('pgtrigger.ignore', '', false)")

@@ -25,15 +25,16 @@ from django.db import connection
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
 from apps.core.bulk import array_literal, insert_values, many_ids, values_cte
 from apps.core.money import as_money, money_text
+from apps.core.prepared import prepared_cursor
 
 from .ledger import move_cached_totals
 from .models import ChargeWatermark, ObjectCounter, UsageCounter
 
 
-def _execute(sql: str, params: list) -> list[tuple]:
-    """Run one statement and return its rows. A consume's statements keep the same text on every call, so
-    psycopg prepares them on a connection's fifth run (settings, ``prepare_threshold``)."""
-    with connection.cursor() as cursor:
+def _execute(sql: str, params: list, *, prepared: bool = False) -> list[tuple]:
+    """Run one statement and return its rows; ``prepared``: a consume's statement, the same text on
+    every call (``apps.core.prepared``)."""
+    with (prepared_cursor() if prepared else connection.cursor()) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -58,7 +59,7 @@ def add_usage(*, service: str, rows: list[tuple[int, tuple, int, int]]) -> dict[
            f"ON CONFLICT (account_id, service, window_start) DO UPDATE "
            f"SET own = {table}.own + excluded.own, total = {table}.total + excluded.total "
            f"RETURNING account_id, own, total")
-    return {account_id: (own, total) for account_id, own, total in _execute(sql, params)}
+    return {account_id: (own, total) for account_id, own, total in _execute(sql, params, prepared=True)}
 
 
 def add_objects(*, service: str, account_id: int, ancestor_ids: list[int], delta: int) -> dict[int, tuple[int, int]]:
@@ -144,7 +145,7 @@ def _post_consumption_in_one(debits, charges, key, answer, answer_account) -> di
     params = [array_literal(ids), array_literal([-as_money(debits[pk]) for pk in ids]),
               *(array_literal([row[i] for row in charges]) for i in range(len(CHARGE_COLUMNS))),
               *key, json.dumps(answer), answer_account, answer["balance"]]
-    return {pk: balance for pk, balance in _execute(sql, params)}
+    return {pk: balance for pk, balance in _execute(sql, params, prepared=True)}
 
 
 # The columns of a charge row written by a consume (``post_consumption``), with their types.

@@ -26,6 +26,7 @@ from django.db.models.functions import JSONObject
 
 from apps.accounts.models import Account
 from apps.core.errors import NotFound
+from apps.core.prepared import instances, prepared_cursor
 from apps.plans.cost_table import CostTable, CostTableError, parse
 from apps.plans.inheritance import INHERITED_SETTINGS, Setting, combined_settings
 from apps.plans.models import (
@@ -314,29 +315,6 @@ def _chain_statement(account_id: int, name: str) -> tuple[str, list]:
     return sql, [values.get(place, value) for place, value in places]
 
 
-_CHAIN_FIELDS = tuple(f.attname for f in Account._meta.concrete_fields)
-_CHAIN_ANNOTATIONS = ("ov_type", "ov_interval", "ov_cost", "catalogue_type", "plans_json")
-
-
-def _chain_accounts(account_id: int, name: str) -> list[Account]:
-    """The rows of ``_chain_queryset(account_id, name)`` as accounts, root first. On PostgreSQL the statement
-    compiled once (``_chain_statement``; psycopg prepares it on a connection's fifth run, settings) and its
-    plain rows: the account's columns in the model's order, then the annotations, none of which needs a
-    converter there (``tests/services/test_resolution.py`` checks both). Elsewhere the queryset itself."""
-    if connection.vendor != "postgresql":
-        return list(_chain_queryset(account_id, name))
-    with connection.cursor() as cursor:
-        cursor.execute(*_chain_statement(account_id, name))
-        rows = cursor.fetchall()
-    size = len(_CHAIN_FIELDS)
-    accounts = []
-    for row in rows:
-        account = Account.from_db(connection.alias, _CHAIN_FIELDS, row[:size])
-        account.ov_type, account.ov_interval, account.ov_cost, account.catalogue_type, account.plans_json = row[size:]
-        accounts.append(account)
-    return accounts
-
-
 def load_chain(account_id: int, name: str) -> Chain:
     """The account's chain resolved for ``name`` in one query, whatever the tree depth: the
     accounts of the chain (found from the account's path in the same query), each with its override
@@ -344,7 +322,9 @@ def load_chain(account_id: int, name: str) -> Chain:
     account's row also carries the service's plans with their rows for ``name`` (a JSON subquery).
     One statement, where reading the account first, then its chain, then the plans took three (SPEC
     §8.3's budget of 5 for a whole consume). ``NotFound`` when there is no such account."""
-    accounts = _chain_accounts(account_id, name)
+    with prepared_cursor() as cursor:
+        cursor.execute(*_chain_statement(account_id, name))
+        accounts = instances(Account, cursor)
     if not accounts or accounts[-1].pk != account_id:
         raise NotFound(gettext("Not found."))
     top = accounts[0]

@@ -117,15 +117,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Parameters bound on the server (psycopg's ``Cursor``, not ``ClientCursor``): psycopg then prepares a
-    # statement the fifth time a connection runs its text (``prepare_threshold``) and afterwards sends only
-    # its parameters, so the busiest request (the kernel's consume: the same three statements on every
-    # call) is not parsed and planned again each time. ``DATABASE_PREPARED_STATEMENTS=off`` turns preparing
-    # off for a transaction-mode pooler that cannot keep prepared statements (PgBouncer before 1.21, or
-    # without ``max_prepared_statements``); parameters stay bound on the server.
-    options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["server_side_binding"] = True
-    options["prepare_threshold"] = 5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    # Prepare on first use what ``apps.core.prepared.prepared_cursor`` runs (the kernel's consume
+    # statements; Django's own client-binding cursors never prepare). Off for a transaction-mode pooler
+    # that cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        0 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------------------------

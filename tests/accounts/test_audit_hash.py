@@ -37,9 +37,7 @@ def _server_digest(row: dict) -> str:
     """The digest PostgreSQL computes for ``row`` (the expression ``record_select`` uses)."""
     columns = ", ".join(
         f"{audit.iso_sql('%s::timestamptz')}" if name == "at" else
-        "%s::jsonb" if name in ("before", "after") else
-        "%s::bigint" if name in ("chain", "service_id", "account_id", "subject_id", "actor_id") else
-        "%s::text" for name in audit._CONTENT)  # typed, as the columns a set-based job selects are
+        "%s::jsonb" if name in ("before", "after") else "%s" for name in audit._CONTENT)
     params = []
     for name in audit._CONTENT:
         value = row[name]

@@ -3,8 +3,8 @@
 from datetime import datetime
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import BigIntegerField, CharField, DateTimeField, F, Field, QuerySet, Value
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import BigIntegerField, DateTimeField, F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 
 from apps.accounts import audit, rights
@@ -98,13 +98,6 @@ class _Actor:
 
     def get_username(self):
         return self.name
-
-
-def json_value(value, output_field: Field | None = None) -> Cast:
-    """A constant inside ``JSONObject``, typed (text unless ``output_field`` says otherwise): parameters are
-    bound on the server (settings, ``server_side_binding``), and ``jsonb_build_object`` takes any type, so
-    PostgreSQL cannot infer an untyped parameter's."""
-    return Cast(Value(value), output_field or CharField())
 
 
 def _event_select(codes: QuerySet, action: str, *, at: datetime, before, after, actor=None, unit_event: bool = False,

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, F, signals
+from django.db.models import BigIntegerField, F, Value, signals
 from django.db.models.base import ModelState
 from django.db.models.functions import JSONObject
 from django.utils.formats import number_format
@@ -22,7 +22,7 @@ from apps.core.scoping import is_platform
 from .. import bulk, pg
 from ..models import (MAX_BATCH, MAX_VALIDITY_DAYS, ActivationCode, CodeAction, CodeEvent, CodeStatus,
                      branch_of)
-from ._common import _actor_path, _event_select, _require_codes_billing, json_value
+from ._common import _actor_path, _event_select, _require_codes_billing
 
 
 GENERATE_BATCH = 5_000  # codes per batch: one statement on PostgreSQL, an INSERT per table (and kind) elsewhere
@@ -140,8 +140,8 @@ def _insert_generated_orm(texts: list[str], template: dict, *, actor, top_path: 
         bulk.insert_select(CodeEvent, _event_select(
             written, CodeAction.SHARED, at=now, actor=actor, holder_before=top_path,
             holder_after=template["holder_path"],
-            before=JSONObject(shared_with=json_value(None, BigIntegerField())),
-            after=JSONObject(shared_with=F("shared_with_id"), shared_with_name=json_value(shared_with.name))))
+            before=JSONObject(shared_with=Value(None, output_field=BigIntegerField())),
+            after=JSONObject(shared_with=F("shared_with_id"), shared_with_name=Value(shared_with.name))))
     return list(ids.items())
 
 

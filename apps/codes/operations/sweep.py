@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, BooleanField, F, OuterRef, Subquery
+from django.db.models import BigIntegerField, F, OuterRef, Subquery, Value
 from django.db.models.functions import JSONObject
 
 from apps.accounts import audit
@@ -14,7 +14,7 @@ from apps.units.models import DeactivationReason, Unit
 
 from .. import bulk, pg
 from ..models import DAY, ActivationCode, CodeAction, CodeEvent, CodeStatus
-from ._common import _event_select, json_value
+from ._common import _event_select
 
 
 SWEEP_BATCH = 10_000  # rows per transaction in the jobs (and ids per IN list: below every driver's limit)
@@ -56,17 +56,16 @@ def _expire_batch_orm(now: datetime, service_id: int | None, after, counts: dict
     governed_set = set(governed)
     expired_rows = _expired_trail_rows([pk for pk, _, _ in due])
     bulk.insert_select(CodeEvent, _event_select(
-        batch, CodeAction.EXPIRED, at=now, before=JSONObject(status=json_value(CodeStatus.ACTIVE)),
-        after=JSONObject(status=json_value(CodeStatus.EXPIRED), expires_at=F("expires_at"))))
+        batch, CodeAction.EXPIRED, at=now, before=JSONObject(status=Value(CodeStatus.ACTIVE)),
+        after=JSONObject(status=Value(CodeStatus.EXPIRED), expires_at=F("expires_at"))))
     if governed:
         # The governed units are locked and still active: the join finds exactly them.
         bulk.insert_select(CodeEvent, _event_select(
             batch.filter(unit__active=True, service__billing_method=BillingMethod.ACTIVATION_CODES)
             .exclude(unit_id__in=list(queued)),
             CodeAction.UNIT_DEACTIVATED, at=now, unit_event=True,
-            before=JSONObject(active=json_value(True, BooleanField())),
-            after=JSONObject(active=json_value(False, BooleanField()),
-                             reason=json_value(DeactivationReason.CODE_EXPIRED))))
+            before=JSONObject(active=Value(True)),
+            after=JSONObject(active=Value(False), reason=Value(DeactivationReason.CODE_EXPIRED))))
         Unit.objects.filter(bulk.ids_condition(Unit, governed)).update(
             active=False, deactivated_at=now, deactivation_reason=DeactivationReason.CODE_EXPIRED)
     batch.update(status=CodeStatus.EXPIRED)
@@ -92,7 +91,7 @@ def _renew_batch_orm(queued: dict[int, tuple[int, int]], ends: dict[int, datetim
                                              expires_at=OuterRef("activated_at")).values("code")[:1]
     bulk.insert_select(CodeEvent, _event_select(
         renewed, CodeAction.RENEWED, at=now, before=JSONObject(code=Subquery(old_code)),
-        after=JSONObject(status=json_value(CodeStatus.ACTIVE), unit=F("unit_id"), activated_at=F("activated_at"),
+        after=JSONObject(status=Value(CodeStatus.ACTIVE), unit=F("unit_id"), activated_at=F("activated_at"),
                          expires_at=F("expires_at"))))
 
 
@@ -233,6 +232,6 @@ def clear_expired_codes(*, now: datetime | None = None, counts: dict | None = No
             batch = ActivationCode.objects.filter(bulk.ids_condition(ActivationCode, ids))
             bulk.insert_select(CodeEvent, _event_select(
                 batch, CodeAction.CLEARED, at=now, before=JSONObject(unit=F("unit_id")),
-                after=JSONObject(unit=json_value(None, BigIntegerField()))))
+                after=JSONObject(unit=Value(None, output_field=BigIntegerField()))))
             batch.update(cleared_at=now, unit=None)
             total += len(ids)
