@@ -7,9 +7,9 @@ The chain: the events of one service (``chain`` = its top account's id; 0 for wr
 are numbered 1, 2, 3… and each stores ``hash = sha256(previous hash | seq | digest)``, where ``digest`` is
 the SHA-256 of the event's content as one JSON array in PostgreSQL's own ``jsonb`` text form (``content_text``).
 That form is what both sides can write: Python here, and PostgreSQL itself for the events a set-based job
-derives inside the database (``record_select``: digests and links computed by the server, in the
-statement that writes the events), so both kinds of writer share one chain and ``verify_chains`` checks both. A writer takes
-the chain's head row with one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the row lock serialises the
+derives inside the database (``chain_ctes`` in the job's own statement, or ``record_select``: digests and
+links computed by the server, in the statement that writes the events), so both kinds of writer share one
+chain and ``verify_chains`` checks both. A Python writer takes the chain's head row with one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the row lock serialises the
 writers of one service until they commit: concurrent writers never fork the chain), inserts its events
 (one statement, ``COPY`` on PostgreSQL), and moves the head (one UPDATE): three statements a chain,
 whatever the number of events. ``verify_chains`` recomputes every hash in ``seq`` order.
