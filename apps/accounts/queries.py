@@ -9,6 +9,7 @@ from django.http import Http404
 from apps.core.scoping import in_scope, is_platform
 
 from .models import Account, LedgerEntry, Operator
+from . import rights
 from .rights import may_read_audit
 
 
@@ -21,7 +22,7 @@ def operators_visible_to(user):
     qs = Operator.objects.select_related("account")
     if is_platform(user):
         return qs
-    if getattr(user, "role", "") == "restricted_distributor":
+    if rights.is_restricted(user):
         return qs.filter(pk=user.pk)
     return in_scope(qs, user, "account")
 

@@ -26,7 +26,8 @@ __all__ = [
     "may_change_service_settings", "may_change_currency_format", "may_rename",
     "may_manage_service_plans", "may_read_plans_by_dealing", "may_write_units", "may_create_operators",
     "may_create_operator_in", "may_give_role", "may_change_operator", "may_rotate_token_of",
-    "may_use_codes_window", "may_generate_codes", "may_open_discount_module", "sees_whole_service",
+    "may_use_codes_window", "may_generate_codes", "may_open_discount_module", "sees_whole_service", "view_extent",
+    "may_see_dashboard",
     "may_see_jobs", "home_is_apply_code",
 ]
 
@@ -205,6 +206,20 @@ def may_open_discount_module(user) -> bool:
 def sees_whole_service(user) -> bool:
     """Whether the operator's view of its service is the whole service (a top user), not a branch."""
     return is_top_user(user)
+
+
+def may_see_dashboard(user) -> bool:
+    """The service at a glance (SPEC §9.4): the platform operator, top users and distributors with an account."""
+    return _active(user) and (is_platform(user) or ((is_top_user(user) or is_distributor(user))
+                                                    and user.account_id is not None))
+
+
+def view_extent(user) -> str:
+    """How much the operator sees: ``platform`` (every service), ``service`` (its whole service) or ``branch``
+    (its own subtree). Caches of scoped figures key on it with the viewer's account."""
+    if is_platform(user):
+        return "platform"
+    return "service" if sees_whole_service(user) else "branch"
 
 
 def may_read_audit(user) -> bool:

@@ -41,7 +41,6 @@ DEFAULT_DAYS, MAX_DAYS = 90, 366
 EXPIRY_WINDOWS = (7, 30)
 LOWEST_BALANCES = 10
 DIRECT = "direct"  # the forecast's group of units below no first-level dealer (SPEC §9.8)
-DASHBOARD_ROLES = rights.DEALING_ROLES
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,12 @@ MEMO_SECONDS = 120  # an entry outlives its minute briefly at most; its key chan
 def memo(scope: Scope, now: datetime, kind: str, compute, *parts):
     """``compute()`` for this scope, kept in the cache under the service's data version and the current minute.
 
-    The key names what decides the answer: the service, the viewer's own account and how much of it the viewer
-    sees (``accounts.rights``: the platform, the whole service, a branch), the chain's length (any write since), the minute (the clock-relative figures), and the
-    call's own ``parts``. Two requests between two writes in the same minute share one computation; a figure
-    is never older than the last write, and at most a minute behind the clock (SPEC §9.4 links each figure to
-    its live list)."""
-    viewer = "platform" if is_platform(scope.user) else ("service" if rights.sees_whole_service(scope.user)
-                                                          else "branch")
+    The key names what decides the answer: the service, the viewer's own account and how much the viewer sees
+    (``rights.view_extent``: the platform, the whole service, a branch), the chain's length (any write since),
+    the minute (the clock-relative figures), and the call's own ``parts``. Two requests between two writes in
+    the same minute share one computation; a figure is never older than the last write, and at most a minute
+    behind the clock (SPEC §9.4 links each figure to its live list)."""
+    viewer = rights.view_extent(scope.user)
     minute = now.replace(second=0, microsecond=0).isoformat()
     key = ":".join(str(p) for p in ("dashboard", kind, scope.service.pk, scope.root.pk, viewer, scope.version,
                                     minute, *parts))
@@ -95,12 +93,6 @@ def memo(scope: Scope, now: datetime, kind: str, compute, *parts):
         value = compute()
         cache.set(key, value, MEMO_SECONDS)
     return value
-
-
-def may_see_dashboard(user) -> bool:
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    return is_platform(user) or (getattr(user, "role", "") in DASHBOARD_ROLES and user.account_id is not None)
 
 
 def services_for_chooser(user):
@@ -123,7 +115,7 @@ def scope_for(user, service_param=None) -> Scope:
     """The viewer's scope. The platform operator names the service (``service``: a top account id; 400
     ``invalid`` without one, 400 ``does_not_exist`` for an unknown one); the others get their own and
     any ``service`` given is ignored. A role without a dashboard gets 403."""
-    if not may_see_dashboard(user):
+    if not rights.may_see_dashboard(user):
         raise Forbidden(_("Your role has no dashboard."), code="permission_denied")
     if is_platform(user):
         service_id = parse_id(service_param, "service")

@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.accounts import rights
 from apps.accounts.models import Account
 from apps.plans.inheritance import currency_of
 from apps.core import clock
@@ -71,7 +72,7 @@ def panel_context(request) -> dict:
     """What the home panel shows this viewer: nothing for a role without a dashboard; the service chooser
     for the platform operator (and the figures once a service is chosen); the figures for the others."""
     user = request.user
-    if not queries.may_see_dashboard(user):
+    if not rights.may_see_dashboard(user):
         return {}
     context = {"show": True, "is_platform": is_platform(user)}
     if is_platform(user):
@@ -116,7 +117,7 @@ class ForecastForm(forms.Form):
 def _forecast_request(request) -> tuple[queries.Scope | None, ForecastForm | None, str]:
     """The scope and the validated form of a forecast request; an error text when the service is missing
     or wrong (the platform operator's chooser is then shown)."""
-    if not queries.may_see_dashboard(request.user):
+    if not rights.may_see_dashboard(request.user):
         raise PermissionDenied
     try:
         scope = queries.scope_for(request.user, request.GET.get("service"))
