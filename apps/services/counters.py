@@ -25,7 +25,7 @@ from django.db import connection
 from apps.accounts.models import Account, IdempotencyKey, LedgerEntry
 from apps.core.bulk import array_literal, insert_values, many_ids, values_cte
 from apps.core.money import as_money, money_text
-from apps.core.prepared import prepared_cursor
+from apps.core.statements import prepared as prepared_text
 
 from .ledger import move_cached_totals
 from .models import ChargeWatermark, ObjectCounter, UsageCounter
@@ -33,9 +33,9 @@ from .models import ChargeWatermark, ObjectCounter, UsageCounter
 
 def _execute(sql: str, params: list, *, prepared: bool = False) -> list[tuple]:
     """Run one statement and return its rows; ``prepared``: a consume's statement, the same text on
-    every call (``apps.core.prepared``)."""
-    with (prepared_cursor() if prepared else connection.cursor()) as cursor:
-        cursor.execute(sql, params)
+    every call, prepared once per connection (``apps.core.statements``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(prepared_text(sql) if prepared else sql, params)
         return cursor.fetchall()
 
 
@@ -47,18 +47,19 @@ def add_usage(*, service: str, rows: list[tuple[int, tuple, int, int]]) -> dict[
     """
     if not rows:
         return {}
-    ops = connection.ops
     table = UsageCounter._meta.db_table
-    values, params = [], []
-    for account_id, (start, end), own, total in sorted(rows, key=lambda r: r[0]):
-        values.append("(%s, %s, %s, %s, %s, %s)")
-        params += [account_id, service, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end),
-                   own, total]
-    sql = (f"INSERT INTO {table} (account_id, service, window_start, window_end, own, total) "
-           f"VALUES {', '.join(values)} "
+    # The rows as one array parameter per column (``values_cte``): the text is the same whatever the
+    # chain's length, so one prepared statement serves every consume.
+    rows = [(account_id, start, end, own, total) for account_id, (start, end), own, total in sorted(rows, key=lambda r: r[0])]
+    cte, params = values_cte("v", [("account_id", "bigint"), ("window_start", "timestamptz"),
+                                   ("window_end", "timestamptz"), ("own", "bigint"), ("total", "bigint")], rows)
+    # ``WHERE true``: SQLite's reading of ``INSERT … SELECT … ON CONFLICT`` needs it.
+    sql = (f"WITH {cte} INSERT INTO {table} (account_id, service, window_start, window_end, own, total) "
+           f"SELECT account_id, %s, window_start, window_end, own, total FROM v WHERE true "
            f"ON CONFLICT (account_id, service, window_start) DO UPDATE "
            f"SET own = {table}.own + excluded.own, total = {table}.total + excluded.total "
            f"RETURNING account_id, own, total")
+    params.append(service)
     return {account_id: (own, total) for account_id, own, total in _execute(sql, params, prepared=True)}
 
 

@@ -26,7 +26,7 @@ from django.db.models.functions import JSONObject
 
 from apps.accounts.models import Account
 from apps.core.errors import NotFound
-from apps.core.prepared import instances, prepared_cursor
+from apps.core.statements import prepared
 from apps.plans.cost_table import CostTable, CostTableError, parse
 from apps.plans.inheritance import INHERITED_SETTINGS, Setting, combined_settings
 from apps.plans.models import (
@@ -322,9 +322,8 @@ def load_chain(account_id: int, name: str) -> Chain:
     account's row also carries the service's plans with their rows for ``name`` (a JSON subquery).
     One statement, where reading the account first, then its chain, then the plans took three (SPEC
     §8.3's budget of 5 for a whole consume). ``NotFound`` when there is no such account."""
-    with prepared_cursor() as cursor:
-        cursor.execute(*_chain_statement(account_id, name))
-        accounts = instances(Account, cursor)
+    sql, params = _chain_statement(account_id, name)
+    accounts = list(Account.objects.raw(prepared(sql), params))
     if not accounts or accounts[-1].pk != account_id:
         raise NotFound(gettext("Not found."))
     top = accounts[0]

@@ -117,11 +117,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Prepare on first use what ``apps.core.prepared.prepared_cursor`` runs (the kernel's consume
-    # statements; Django's own client-binding cursors never prepare). Off for a transaction-mode pooler
-    # that cannot keep prepared statements.
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        0 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None)
+# Prepare on first use the statements run through ``apps.core.statements.prepared`` (the kernel's
+# consume statements; everything else is bound on the client and planned with its values). Off for a
+# transaction-mode pooler that hands one session's statements to another client.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """check / consume / objects: every denial reason, chain charging, idempotency, statement budget."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -172,7 +173,7 @@ def test_consume_statement_budget_does_not_grow_with_depth(billed, django_assert
 
 @requires_postgres
 def test_a_consumes_statements_are_prepared_once_per_connection(billed):
-    """The chain, the counters and the post run prepared (``apps.core.prepared``): each is one
+    """The chain, the counters and the post run prepared (``apps.core.statements``): each is one
     prepared statement of the connection however many consumes run."""
     row(billed.base_plan, "sms", "1", interval="daily")
     for _ in range(4):
@@ -183,6 +184,49 @@ def test_a_consumes_statements_are_prepared_once_per_connection(billed):
     for marker in ("chain_of", "INSERT INTO services_usagecounter", "debited AS"):
         mine = [runs for statement, runs in prepared if marker in statement]
         assert len(mine) == 1 and mine[0] >= 4, (marker, prepared)
+
+
+@requires_postgres
+def test_a_prepared_statement_outlives_a_rollback_and_a_new_connection_prepares_it_again(billed):
+    """A prepared statement belongs to the session: a consume rolled back leaves it prepared (the
+    next consume runs it without preparing again); another connection prepares its own; with
+    preparing off the text runs as it is."""
+    from django.test import override_settings
+
+    from apps.core.statements import prepared
+
+    row(billed.base_plan, "sms", "1", interval="daily")
+
+    def names():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'site\\_%%'")
+            return {name for (name,) in cursor.fetchall()}
+
+    with transaction.atomic():
+        consume_service(account=billed.north_east_client.pk, service="sms", idempotency_key=key(), now=NOW)
+        transaction.set_rollback(True)
+    before = names()
+    assert len(before) >= 3
+    consume_service(account=billed.north_east_client.pk, service="sms", idempotency_key=key(), now=NOW)
+    assert names() == before
+    with override_settings(DATABASE_PREPARED_STATEMENTS=False):
+        assert prepared("SELECT %s + 1") == "SELECT %s + 1"
+    assert prepared("SELECT %s::int + 1 WHERE 'a%%' LIKE 'a%%'").startswith("EXECUTE site_")
+    with connection.cursor() as cursor:
+        cursor.execute(prepared("SELECT %s::int + 1 WHERE 'a%%' LIKE 'a%%'"), [41])
+        assert cursor.fetchall() == [(42,)]
+
+    def on_another_connection():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(prepared("SELECT %s::int + 1 WHERE 'a%%' LIKE 'a%%'"), [1])
+                return cursor.fetchall(), names()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        answer, theirs = pool.submit(on_another_connection).result()
+    assert answer == [(2,)] and len(theirs) == 1
 
 
 def _consume_and_read_back(account, **kwargs) -> tuple:
