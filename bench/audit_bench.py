@@ -31,10 +31,11 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 
+from apps.accounts import audit  # noqa: E402
 from apps.accounts import operations as account_ops  # noqa: E402
 from apps.accounts.models import Account, AuditEvent, Operator, Role  # noqa: E402
 from apps.codes import operations as ops  # noqa: E402
@@ -164,6 +165,68 @@ def bench_sweep(now, rounds: int):
           f"{statistics.median(trail_times) / statistics.median(plain_times):.2f} |")
 
 
+def _parts_variants() -> dict[str, str]:
+    """The sweep's batch statement taken apart, to see what each part of the trail costs: today's sweep,
+    the sweep as it is, the same without the code log's INSERT (the trail alone: what the code log as a view
+    of the trail would write), the sweep as it is with the chain's digest and link replaced by constants (no
+    hashing), and the sweep as it is run after dropping the trail's secondary indexes inside the run's own
+    transaction (rolled back with it)."""
+    full, baseline = codes_pg.EXPIRE_BATCH_SQL, codes_pg.UNAUDITED_BATCH_SQL
+    cut = codes_pg._BATCH.index("\n), events AS (")
+    trail_only = (codes_pg._BATCH[:cut] + "\n)" + codes_pg._BATCH_TRAIL
+                  + codes_pg._BATCH_RESULT.replace("{summary}", audit.CHAIN_SUMMARY))
+    digest = "encode(sha256(convert_to(jsonb_build_array("
+    start = full.index(digest)
+    end = full.index("'hex') AS digest", start) + len("'hex')")
+    unhashed = full[:start] + "''::text" + full[end:]
+    window = full.index("audit_chain_hash(")
+    window_end = full.index("ROWS UNBOUNDED PRECEDING)", window) + len("ROWS UNBOUNDED PRECEDING)")
+    unhashed = unhashed.replace(full[window:window_end], "''::text")
+    return {"today's sweep": baseline, "with the trail": full, "trail, no code log": trail_only,
+            "trail, no hashing": unhashed, "trail, no secondary indexes": full}
+
+
+def bench_sweep_parts(now, rounds: int):
+    """Each variant of ``_parts_variants`` in turn, ``rounds`` times, each rolled back after a ``settle``."""
+    variants = _parts_variants()
+    events = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname NOT LIKE %s "
+                       "AND indexname <> 'audit_event_chain_seq'", [events, "%pkey"])
+        secondary = [name for (name,) in cursor.fetchall()]
+    times = {name: [] for name in variants}
+    original = codes_pg.EXPIRE_BATCH_SQL
+
+    def run(name):
+        if name == "trail, no secondary indexes":
+            with connection.cursor() as cursor:
+                for index in secondary:
+                    cursor.execute(f'DROP INDEX "{index}"')
+        ops.expire_codes(now=now)
+
+    try:
+        for _ in range(rounds):
+            for name, sql in variants.items():
+                settle()
+                codes_pg.EXPIRE_BATCH_SQL = sql
+                start = time.perf_counter()
+                try:
+                    with transaction.atomic():
+                        run(name)
+                        times[name].append(time.perf_counter() - start)
+                        raise codes_bench.Rollback
+                except codes_bench.Rollback:
+                    pass
+    finally:
+        codes_pg.EXPIRE_BATCH_SQL = original
+    print(f"\n## The sweep's trail taken apart ({len(secondary)} secondary indexes: {', '.join(secondary)}), s")
+    print("| variant | " + " | ".join(f"run {i}" for i in range(1, rounds + 1)) + " | median | ratio to today's |")
+    base = statistics.median(times["today's sweep"])
+    for name, values in times.items():
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values)
+              + f" | {statistics.median(values):.2f} | {statistics.median(values) / base:.2f} |")
+
+
 def settle():
     """The rolled-back runs' dead row versions gone from the codes' tables and nothing left to write back:
     each run starts from the same state (the trail's own table is vacuumed once, before the series)."""
@@ -198,6 +261,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pages-only", action="store_true")
     parser.add_argument("--sweep-only", action="store_true", help="Sweep and pages on the previous run's data.")
+    parser.add_argument("--parts", action="store_true",
+                        help="With --sweep-only: the sweep's trail taken apart (bench_sweep_parts), no pages.")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.pages_only or args.sweep_only:
@@ -207,6 +272,9 @@ def main():
         if args.sweep_only:
             now = clock.now()
             count_sweep_events(now)
+            if args.parts:
+                bench_sweep_parts(now, args.rounds)
+                return
             bench_sweep(now, args.rounds)
     else:
         t0 = time.perf_counter()

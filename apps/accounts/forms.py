@@ -11,7 +11,7 @@ from apps.core.scoping import in_scope, is_platform
 from apps.plans.models import Plan
 
 from . import operations, rights
-from .models import SERVICE_FORM_FIELDS, Account, Operator, Role
+from .models import SERVICE_FORM_FIELDS, Account, Operator
 
 OVERRIDE_FIELDS = operations.OVERRIDE_FIELDS
 TRI_STATE = [("", _("Inherit from the plan")), ("true", _("On")), ("false", _("Off"))]
@@ -119,7 +119,7 @@ class OperatorCreationForm(OperationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].required = True
-        self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.PLATFORM]
+        self.fields["role"].choices = rights.operator_role_choices()
 
     def perform(self, actor):
         d = self.cleaned_data

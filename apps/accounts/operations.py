@@ -21,7 +21,7 @@ from apps.core.errors import DoesNotExist, Forbidden, InvalidInput
 from apps.core.money import clean_money, currency_format_error
 
 from . import audit, rights, signals
-from .models import SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, Language, Operator, OperatorToken, Role
+from .models import SERVICE_SETTING_FIELDS, Account, BillingMethod, BlockedBy, Language, Operator, OperatorToken
 from .rights import may_manage
 from .roles import group_for
 
@@ -369,20 +369,6 @@ def unblock_account(*, actor, account: Account, reason: str, until: datetime | N
 
 # --- operators --------------------------------------------------------------------------------------
 
-def _role_fits(role: str, account: Account | None) -> str | None:
-    if role == Role.PLATFORM:
-        return _("Platform operators are created with 'createsuperuser'.")
-    if account is None:
-        return _("An operator belongs to an account.")
-    if role == Role.TOP_USER and not account.is_top:
-        return _("A top user belongs to a top account.")
-    if role in (Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR) and (account.is_top or not account.dealer_rights):
-        return _("A distributor belongs to an account with dealer rights.")
-    if role not in Role.values:
-        return _("Unknown role '%(role)s'.") % {"role": role}
-    return None
-
-
 @transaction.atomic
 def create_operator(*, actor, username: str, password: str, email: str = "", account: Account, role: str,
                     language: str = "") -> Operator:
@@ -394,7 +380,7 @@ def create_operator(*, actor, username: str, password: str, email: str = "", acc
         raise DoesNotExist.field("account")
     if not rights.may_give_role(actor, role):
         raise InvalidInput.field("role", _("You may not create an operator with a role above your own."))
-    error = _role_fits(role, account)
+    error = rights.role_refusal(role, account)
     if error:
         raise InvalidInput.field("role", error)
     username = (username or "").strip()

@@ -8,6 +8,8 @@ may nothing) and, where the rule depends on it, the object acted on. Scope (what
 The platform operator is a superuser with no account (``is_platform``) and may do everything.
 """
 
+from django.utils.translation import gettext as _
+
 from apps.core.scoping import is_platform
 
 from .models import ROLE_RANK, Account, Role
@@ -25,7 +27,7 @@ __all__ = [
     "in_reach", "may_manage", "may_create_accounts_under", "may_hand_out_any_plan", "may_block",
     "may_change_service_settings", "may_change_currency_format", "may_rename",
     "may_manage_service_plans", "may_read_plans_by_dealing", "may_write_units", "may_create_operators",
-    "may_create_operator_in", "may_give_role", "may_change_operator", "may_rotate_token_of",
+    "may_create_operator_in", "may_give_role", "role_refusal", "operator_role_choices", "may_change_operator", "may_rotate_token_of",
     "may_use_codes_window", "may_generate_codes", "may_open_discount_module", "sees_whole_service", "view_extent",
     "may_see_dashboard",
     "may_see_jobs", "home_is_apply_code",
@@ -168,6 +170,27 @@ def may_create_operator_in(actor, account: Account) -> bool:
 def may_give_role(actor, role: str) -> bool:
     """Roles not above the actor's own."""
     return is_platform(actor) or ROLE_RANK.get(role, 99) <= ROLE_RANK[actor.role]
+
+
+def role_refusal(role: str, account: Account | None) -> str | None:
+    """Why an operator of ``role`` may not belong to ``account``, or None: a top user belongs to a top
+    account, a distributor to an account with dealer rights, the platform operator to none."""
+    if role == Role.PLATFORM:
+        return _("Platform operators are created with 'createsuperuser'.")
+    if account is None:
+        return _("An operator belongs to an account.")
+    if role == Role.TOP_USER and not account.is_top:
+        return _("A top user belongs to a top account.")
+    if role in (Role.DISTRIBUTOR, Role.RESTRICTED_DISTRIBUTOR) and (account.is_top or not account.dealer_rights):
+        return _("A distributor belongs to an account with dealer rights.")
+    if role not in Role.values:
+        return _("Unknown role '%(role)s'.") % {"role": role}
+    return None
+
+
+def operator_role_choices() -> list[tuple[str, str]]:
+    """The roles an operator is created with here (the platform operator comes from ``createsuperuser``)."""
+    return [choice for choice in Role.choices if choice[0] != Role.PLATFORM]
 
 
 def may_change_operator(actor, operator) -> bool:

@@ -9,8 +9,8 @@ from apps.core.api import IdRelatedMixin
 from apps.plans.models import Plan
 from apps.plans.queries import plans_visible_to
 
-from . import operations
-from .models import SERVICE_SETTING_FIELDS, Account, AuditEvent, LedgerEntry, Operator, Role
+from . import operations, rights
+from .models import SERVICE_SETTING_FIELDS, Account, AuditEvent, LedgerEntry, Operator
 
 class PaymentInSerializer(serializers.Serializer):
     amount = MoneySerializerField(required=False, default=0)
@@ -82,7 +82,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 class OperatorSerializer(serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, required=True, style={"input_type": "password"})
     account = ScopedAccountField()
-    role = serializers.ChoiceField(choices=[c for c in Role.choices if c[0] != Role.PLATFORM])
+    role = serializers.ChoiceField(choices=rights.operator_role_choices())
 
     class Meta:
         model = Operator

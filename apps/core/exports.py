@@ -48,7 +48,8 @@ def path_names(account_paths) -> dict[int, str]:
 
 def path_start(viewer) -> int:
     """How many leading accounts of a path the viewer does not name: the platform operator names the top
-    (the service), a top user starts below its top account, a distributor at its own account."""
+    (the service); everyone else starts at its own account's depth, but never names the top: a
+    distributor starts at its own account, a top user (whose account is the top, depth 0) below it."""
     from .scoping import is_platform
 
     if is_platform(viewer):
@@ -56,7 +57,7 @@ def path_start(viewer) -> int:
     account = getattr(viewer, "account", None)
     if account is None:
         return 0
-    return max(account.depth, 1) if getattr(viewer, "role", "") != "top_user" else 1
+    return max(account.depth, 1)
 
 
 def path_label(viewer, account, names: dict[int, str], *, start: int | None = None) -> str:

@@ -80,8 +80,7 @@ def test_the_chain_statement_compiled_once_reads_what_the_queryset_reads(billed)
     from django.db import connection
 
     from apps.accounts.models import Account
-    from apps.core.statements import prepared
-    from apps.services.resolution import _chain_queryset, _chain_statement
+    from apps.services.resolution import _chain_accounts, _chain_queryset
 
     row(billed.base_plan, "sms", "1:0;10:1.5;-1", interval="daily")
     set_service_override(actor=billed.top, account=billed.north, name="sms", interval="hourly", cost_table="5:0;-1")
@@ -91,9 +90,8 @@ def test_the_chain_statement_compiled_once_reads_what_the_queryset_reads(billed)
     def read(accounts):
         return [tuple(getattr(a, c) for c in columns) for a in accounts]
 
-    def run_compiled(pk, name):  # as load_chain runs it: prepared, rows read by ``Model.objects.raw``
-        sql, params = _chain_statement(pk, name)
-        return list(Account.objects.raw(prepared(sql), params))
+    def run_compiled(pk, name):  # as load_chain runs it: prepared, plain rows made accounts
+        return _chain_accounts(pk, name)
 
     accounts = list(Account.objects.order_by("depth", "pk"))
     assert {a.depth for a in accounts} >= {0, 1, 2, 3}
