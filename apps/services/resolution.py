@@ -13,6 +13,7 @@ and ten thousand accounts cost the same fixed number of queries:
 """
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -290,11 +291,11 @@ def _chain_queryset(account_id, name: str):
 # id and name; every other parameter is a constant of the query.
 _NAME_MARKER = "\x00chain-name\x00"
 _ID_MARKER = -7_302_000_001
-_chain_statements: dict[str, tuple[str, list[tuple[str, object]]]] = {}  # by database alias
+_chain_statements: dict[str, tuple[str, list[str]]] = {}  # by database alias: SQL, "id"/"name" per parameter
 
 
 def _chain_statement(account_id: int, name: str) -> tuple[str, list]:
-    """SQL and parameters of ``_chain_queryset(account_id, name)``, compiled once per database."""
+    """SQL and parameters of ``_chain_queryset(account_id, name)``, compiled once per database (PostgreSQL)."""
     if connection.alias not in _chain_statements:
         sql, params = _chain_queryset(_ID_MARKER, _NAME_MARKER).query.sql_with_params()
         places = []
@@ -309,10 +310,28 @@ def _chain_statement(account_id: int, name: str) -> tuple[str, list]:
                 places.append(("constant", param))
         if places.count(("id", None)) != 1:
             raise RuntimeError("load_chain: the account id is not one parameter of its own")
-        _chain_statements[connection.alias] = (sql, places)
+        _chain_statements[connection.alias] = _with_constants_inlined(sql, places)
     sql, places = _chain_statements[connection.alias]
     values = {"name": name, "id": account_id}
-    return sql, [values.get(place, value) for place, value in places]
+    return sql, [values[place] for place in places]
+
+
+def _with_constants_inlined(sql: str, places: list[tuple[str, object]]) -> tuple[str, list[str]]:
+    """The statement with its constant parameters written in as literals (quoted by the database's own
+    adapter, ``compose_sql``): what is left to send on each call is the account id and the name, where the
+    JSON keys of the plans' subquery made some thirty parameters. Returns the SQL and the places left."""
+    pieces, left, constants = [], [], iter(places)
+    for piece in re.split(r"(%[s%])", sql):
+        if piece != "%s":
+            pieces.append(piece)
+            continue
+        place, value = next(constants)
+        if place == "constant":
+            pieces.append(connection.ops.compose_sql("%s", [value]).replace("%", "%%"))
+        else:
+            pieces.append("%s")
+            left.append(place)
+    return "".join(pieces), left
 
 
 _CHAIN_FIELDS = tuple(f.attname for f in Account._meta.concrete_fields)
