@@ -95,10 +95,10 @@ def build(n_codes: int, n_due: int):
         dealers.append(dealer)
         clients.append(account_ops.create_account(actor=platform, name=f"Client {tag}-{i}", parent=dealer,
                                                   plan=plan))
-    top_user = account_ops.create_operator(actor=platform, username=f"bench-top-{tag}", password="Bench-pass-2026!",
+    top_user = account_ops.create_operator(actor=platform, username=f"bench-top-{tag}", password="Tracker-fleet-2026!",
                                            account=top, role=Role.TOP_USER)
     distributor = account_ops.create_operator(actor=platform, username=f"bench-dist-{tag}",
-                                              password="Bench-pass-2026!", account=dealers[0],
+                                              password="Tracker-fleet-2026!", account=dealers[0],
                                               role=Role.DISTRIBUTOR)
     n_units = n_due + n_due // 2
     now = clock.now()

@@ -58,10 +58,10 @@ def build(n_codes: int, n_units: int, n_accounts: int):
     account_ops.update_account(actor=platform, account=top, changes={"plan": plan})
     dealers = [account_ops.create_account(actor=platform, name=f"Dealer {tag}-{i}", parent=top, plan=plan,
                                           dealer_rights=True) for i in range(DEALERS)]
-    top_user = account_ops.create_operator(actor=platform, username=f"bench-top-{tag}", password="Bench-pass-2026!",
+    top_user = account_ops.create_operator(actor=platform, username=f"bench-top-{tag}", password="Tracker-fleet-2026!",
                                            account=top, role=Role.TOP_USER)
     distributor = account_ops.create_operator(actor=platform, username=f"bench-dist-{tag}",
-                                              password="Bench-pass-2026!", account=dealers[0], role=Role.DISTRIBUTOR)
+                                              password="Tracker-fleet-2026!", account=dealers[0], role=Role.DISTRIBUTOR)
     now = clock.now()
     with connection.cursor() as cursor:
         # Client accounts: days 0..59 (a tenth within the 5-day warning), balances spread, a few blocked.

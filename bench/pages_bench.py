@@ -52,7 +52,7 @@ from apps.plans.models import Plan, PlanService  # noqa: E402
 DEALERS = 10
 OPERATORS = {"top user": "bench-top", "top": "bench-top", "distributor": "bench-dist", "dist": "bench-dist"}
 NAME = "Pages bench"
-PASSWORD = "Bench-pass-2026!"
+PASSWORD = "Tracker-fleet-2026!"
 
 
 CODE_FILTERS = ["state=new", "state=queued", "state=active_assigned", "state=active_unassigned", "state=expired",

@@ -41,7 +41,7 @@ from apps.plans.models import Plan, PlanService  # noqa: E402
 from apps.units.models import Unit  # noqa: E402
 
 BATCH = 5000
-PASSWORD = "Bench-pass-2026!"
+PASSWORD = "Tracker-fleet-2026!"
 
 
 def build(accounts: int, units: int, ledger: int) -> int:

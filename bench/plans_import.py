@@ -47,7 +47,7 @@ def main():
     ensure_seeds()
     tag = uuid.uuid4().hex[:6]
     admin = Operator.objects.filter(is_superuser=True).first() or Operator.objects.create_superuser(
-        f"bench-{tag}", "bench@example.com", "Bench-pass-2026!")
+        f"bench-{tag}", "bench@example.com", "Tracker-fleet-2026!")
     service = account_ops.create_account(actor=admin, name=f"Import bench {tag}", parent=None)
     names = list(CatalogueService.objects.filter(service__isnull=True).order_by("name").values_list("name", "type"))
     plan_count = -(-ROWS // len(names))
@@ -58,7 +58,7 @@ def main():
                                      for plan in plans[: plan_count // 2] for name, kind in names])
     top_plan = Plan.objects.create(service=service, name="Top", history_period_days=400)  # protected, not in the file
     account_ops.update_account(actor=admin, account=service, changes={"plan": top_plan})
-    top = account_ops.create_operator(actor=admin, username=f"top-{tag}", password="Bench-pass-2026!",
+    top = account_ops.create_operator(actor=admin, username=f"top-{tag}", password="Tracker-fleet-2026!",
                                       account=service, role=Role.TOP_USER)
 
     def csv(count, fmt="csv"):

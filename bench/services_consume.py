@@ -70,7 +70,7 @@ def setup() -> tuple[str, list[int]]:
                                             dealer_rights=True)
         clients += [account_ops.create_account(actor=root, name=f"Client {d}-{c}", parent=dealer, plan=base).pk
                     for c in range(CLIENTS_PER_DEALER)]
-    operator = account_ops.create_operator(actor=root, username=f"bench-top-{tag}", password="Bench-pass-2026!",
+    operator = account_ops.create_operator(actor=root, username=f"bench-top-{tag}", password="Tracker-fleet-2026!",
                                            account=top, role=Role.TOP_USER)
     return account_ops.rotate_token(actor=root, operator=operator), clients
 

@@ -54,10 +54,10 @@ def build(units: int, accounts: int):
                                           dealer_rights=True) for i in range(2)]
     clients = [account_ops.create_account(actor=platform, name=f"Client {i}", parent=dealers[i % 2], plan=plan)
                for i in range(accounts)]
-    top = account_ops.create_operator(actor=platform, username=f"benchtop{stamp}", password="Bench-pass-2026!",
+    top = account_ops.create_operator(actor=platform, username=f"benchtop{stamp}", password="Tracker-fleet-2026!",
                                       account=service, role=Role.TOP_USER)
     dealer_op = account_ops.create_operator(actor=platform, username=f"benchdealer{stamp}",
-                                            password="Bench-pass-2026!", account=dealers[0], role=Role.DISTRIBUTOR)
+                                            password="Tracker-fleet-2026!", account=dealers[0], role=Role.DISTRIBUTOR)
     for start in range(0, units, BATCH):
         rows = [Unit(service=service, account=clients[i % accounts], name=f"Unit {i:07d}",
                      unique_id=f"{stamp}{i:08d}") for i in range(start, min(start + BATCH, units))]
