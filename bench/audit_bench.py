@@ -169,8 +169,9 @@ def _parts_variants() -> dict[str, str]:
     """The sweep's batch statement taken apart, to see what each part of the trail costs: today's sweep,
     the sweep as it is, the same without the code log's INSERT (the trail alone: what the code log as a view
     of the trail would write), the sweep as it is with the chain's digest and link replaced by constants (no
-    hashing), and the sweep as it is run after dropping the trail's secondary indexes inside the run's own
-    transaction (rolled back with it)."""
+    hashing), the sweep as it is run after dropping the trail's secondary indexes inside the run's own
+    transaction (rolled back with it), and today's sweep and the sweep as it is with PostgreSQL's JIT off for
+    the run (``SET LOCAL``: the trail's statement passes JIT's optimizing threshold, today's does not)."""
     full, baseline = codes_pg.EXPIRE_BATCH_SQL, codes_pg.UNAUDITED_BATCH_SQL
     cut = codes_pg._BATCH.index("\n), events AS (")
     trail_only = (codes_pg._BATCH[:cut] + "\n)" + codes_pg._BATCH_TRAIL
@@ -183,7 +184,8 @@ def _parts_variants() -> dict[str, str]:
     window_end = full.index("ROWS UNBOUNDED PRECEDING)", window) + len("ROWS UNBOUNDED PRECEDING)")
     unhashed = unhashed.replace(full[window:window_end], "''::text")
     return {"today's sweep": baseline, "with the trail": full, "trail, no code log": trail_only,
-            "trail, no hashing": unhashed, "trail, no secondary indexes": full}
+            "trail, no hashing": unhashed, "trail, no secondary indexes": full,
+            "today's sweep, JIT off": baseline, "with the trail, JIT off": full}
 
 
 def bench_sweep_parts(now, rounds: int):
@@ -198,6 +200,9 @@ def bench_sweep_parts(now, rounds: int):
     original = codes_pg.EXPIRE_BATCH_SQL
 
     def run(name):
+        if name.endswith("JIT off"):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
         if name == "trail, no secondary indexes":
             with connection.cursor() as cursor:
                 for index in secondary:
@@ -207,7 +212,7 @@ def bench_sweep_parts(now, rounds: int):
     try:
         for _ in range(rounds):
             for name, sql in variants.items():
-                settle()
+                settle(trail=True)
                 codes_pg.EXPIRE_BATCH_SQL = sql
                 start = time.perf_counter()
                 try:
@@ -227,12 +232,16 @@ def bench_sweep_parts(now, rounds: int):
               + f" | {statistics.median(values):.2f} | {statistics.median(values) / base:.2f} |")
 
 
-def settle():
+def settle(trail: bool = False):
     """The rolled-back runs' dead row versions gone from the codes' tables and nothing left to write back:
-    each run starts from the same state (the trail's own table is vacuumed once, before the series)."""
+    each run starts from the same state. The trail's own table is vacuumed once, before the series, unless
+    ``trail``: the parts' runs roll back up to 100,000 events each, and without a VACUUM between runs its
+    indexes fill with dead entries that every later variant pays for."""
     with connection.cursor() as cursor:
         for table in ("codes_activationcode", "units_unit", "codes_codeevent"):
             cursor.execute(f"VACUUM ANALYZE {table}")
+        if trail:
+            cursor.execute(f"VACUUM ANALYZE {AuditEvent._meta.db_table}")
         cursor.execute("CHECKPOINT")
 
 
