@@ -50,7 +50,8 @@ def add_usage(*, service: str, rows: list[tuple[int, tuple, int, int]]) -> dict[
     table = UsageCounter._meta.db_table
     # The rows as one array parameter per column (``values_cte``): the text is the same whatever the
     # chain's length, so one prepared statement serves every consume.
-    rows = [(account_id, start, end, own, total) for account_id, (start, end), own, total in sorted(rows, key=lambda r: r[0])]
+    rows = [(account_id, start, end, own, total)
+            for account_id, (start, end), own, total in sorted(rows, key=lambda r: r[0])]
     cte, params = values_cte("v", [("account_id", "bigint"), ("window_start", "timestamptz"),
                                    ("window_end", "timestamptz"), ("own", "bigint"), ("total", "bigint")], rows)
     # ``WHERE true``: SQLite's reading of ``INSERT … SELECT … ON CONFLICT`` needs it.
