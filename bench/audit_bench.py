@@ -10,7 +10,8 @@ Run against a PostgreSQL database of its own (it migrates it and adds a fresh se
 The codes are built by ``bench/codes_bench.py``'s builder. The events are written with one
 ``generate_series`` INSERT per million (not through ``record``): their hashes are placeholders and they
 live in chains of their own (negative numbers), so ``verify_audit`` on a bench database reports them.
-``--pages-only`` measures the pages again on the events already there. Figures go to
+``--pages-only`` measures the pages again on the events already there. ``--cluster 128MB,4GB`` builds and
+measures in a private PostgreSQL cluster per ``shared_buffers`` value (``bench/pg_cluster.py``). Figures go to
 ``docs/performance.md`` by hand.
 """
 
@@ -23,6 +24,16 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pg_cluster import cluster_argument, run_in_clusters, without_cluster_flag  # noqa: E402
+
+if __name__ == "__main__":  # --cluster: run this bench again in private clusters, before Django reads DATABASE_URL
+    for _i, _arg in enumerate(sys.argv[1:], 1):
+        if _arg == "--cluster" or _arg.startswith("--cluster="):
+            _value = _arg.split("=", 1)[1] if "=" in _arg else sys.argv[_i + 1]
+            sys.exit(run_in_clusters(_value, [__file__, *without_cluster_flag(sys.argv[1:])]))
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.dev")
 os.environ.setdefault("DEBUG", "0")
 
@@ -42,7 +53,6 @@ from apps.codes import operations as ops  # noqa: E402
 from apps.codes import pg as codes_pg  # noqa: E402
 from apps.core import clock  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import codes_bench  # noqa: E402
 
 ACTIONS = ["account_updated", "payment_recorded", "unit_updated", "code_assigned", "code_expired",
@@ -176,7 +186,7 @@ def _parts_variants() -> dict[str, str]:
     cut = codes_pg._BATCH.index("\n), events AS (")
     trail_only = (codes_pg._BATCH[:cut] + "\n)" + codes_pg._BATCH_TRAIL
                   + codes_pg._BATCH_RESULT.replace("{summary}", audit.CHAIN_SUMMARY))
-    digest = "encode(sha256(convert_to(jsonb_build_array("
+    digest = audit.digest_sql("")[:audit.digest_sql("").index("(") + 1]
     start = full.index(digest)
     end = full.index("'hex') AS digest", start) + len("'hex')")
     unhashed = full[:start] + "''::text" + full[end:]
@@ -185,7 +195,8 @@ def _parts_variants() -> dict[str, str]:
     unhashed = unhashed.replace(full[window:window_end], "''::text")
     return {"today's sweep": baseline, "with the trail": full, "trail, no code log": trail_only,
             "trail, no hashing": unhashed, "trail, no secondary indexes": full,
-            "today's sweep, JIT off": baseline, "with the trail, JIT off": full}
+            "today's sweep, JIT off": baseline, "with the trail, JIT off": full,
+            "with the trail, JIT not optimized": full}
 
 
 def bench_sweep_parts(now, rounds: int):
@@ -203,6 +214,10 @@ def bench_sweep_parts(now, rounds: int):
         if name.endswith("JIT off"):
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
+        if name.endswith("JIT not optimized"):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit_optimize_above_cost = -1")
+                cursor.execute("SET LOCAL jit_inline_above_cost = -1")
         if name == "trail, no secondary indexes":
             with connection.cursor() as cursor:
                 for index in secondary:
@@ -271,7 +286,8 @@ def main():
     parser.add_argument("--pages-only", action="store_true")
     parser.add_argument("--sweep-only", action="store_true", help="Sweep and pages on the previous run's data.")
     parser.add_argument("--parts", action="store_true",
-                        help="With --sweep-only: the sweep's trail taken apart (bench_sweep_parts), no pages.")
+                        help="The sweep's trail taken apart (bench_sweep_parts) instead of the sweep's series; no pages.")
+    cluster_argument(parser)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.pages_only or args.sweep_only:
@@ -293,6 +309,9 @@ def main():
         build_events(top, dealers, args.events)
         print(f"{args.events:,} events built in {time.perf_counter() - t0:.1f} s", flush=True)
         count_sweep_events(now)
+        if args.parts:
+            bench_sweep_parts(now, args.rounds)
+            return
         bench_sweep(now, args.rounds)
         print(flush=True)
     platform = Operator.objects.filter(is_superuser=True).first()

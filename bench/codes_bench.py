@@ -186,7 +186,7 @@ WITH due AS (
            a.name, a.path, '', '', '{{"active": true}}'::jsonb, '{{"active": false, "reason": "code_expired"}}'::jsonb
     FROM deactivated d JOIN accounts_account a ON a.id = d.account_id
 ), trail AS MATERIALIZED (
-    SELECT t.*, encode(sha256(convert_to(jsonb_build_array(t.chain, {audit.iso_sql('t.at')}, t.action, t.service_id,
+    SELECT t.*, encode(sha256(convert_to(json_build_array(t.chain, {audit.iso_sql('t.at')}, t.action, t.service_id,
                t.account_id, t.account_name, t.account_path, t.subject_type, t.subject_id, t.subject_name, t.actor_id,
                t.actor_name, t.before, t.after, t.reason)::text, 'UTF8')), 'hex') AS digest
     FROM (

@@ -251,6 +251,17 @@ def iso_sql(expression: str) -> str:
             f"ELSE to_char({expression} AT TIME ZONE 'UTC', '.US') END || '+00:00')")
 
 
+def digest_sql(content: str) -> str:
+    """SQL for an event's digest over ``content`` (its ``_CONTENT`` expressions, ``at`` through ``iso_sql``,
+    ``before``/``after`` as ``jsonb``): the SHA-256 of the text ``content_text`` writes.
+
+    That text is ``jsonb_build_array(…)::text``'s. ``json_build_array`` prints the same bytes for these
+    arguments — ``", "`` between items, strings escaped by the same routine, a ``jsonb`` argument by ``jsonb``'s
+    own output — without building a ``jsonb`` value first and printing it again (0.41 s instead of 0.72 s for
+    100,000 events; ``tests/accounts/test_audit_hash.py`` holds the two and Python's text equal)."""
+    return f"encode(sha256(convert_to(json_build_array({content})::text, 'UTF8')), 'hex')"
+
+
 def chain_ctes(source: str) -> str:
     """The CTEs that record the rows of the statement's CTE ``source`` as events, for a set-based job whose
     statement writes its own trail (the sweep's batch) and for ``record_select``. ``source`` yields one row
@@ -259,14 +270,14 @@ def chain_ctes(source: str) -> str:
 
     ``audit_heads`` takes the chains' heads (created at 0 the first time, locked in ascending order, held until
     commit as ``_lock_head`` holds one); the rows are numbered after their head and hashed in order by the
-    ``audit_chain_hash`` aggregate (migration ``accounts 0011``: ``link`` over the digest the server takes of
-    ``jsonb_build_array(…)::text``, the text ``content_text`` writes); ``audit_written`` inserts them. The
+    ``audit_chain_hash`` aggregate (migration ``accounts 0011``: ``link`` over ``digest_sql``, the digest of
+    the text ``content_text`` writes); ``audit_written`` inserts them. The
     statement's final SELECT reads ``CHAIN_SUMMARY`` and hands it to ``move_heads``."""
     content = ", ".join(iso_sql("s.at") if name == "at" else f"s.{name}" for name in _CONTENT)
     columns = ", ".join(_CONTENT)
     chains, events = AuditChain._meta.db_table, AuditEvent._meta.db_table
     return f"""audit_src AS MATERIALIZED (
-    SELECT s.*, encode(sha256(convert_to(jsonb_build_array({content})::text, 'UTF8')), 'hex') AS digest
+    SELECT s.*, {digest_sql(content)} AS digest
     FROM {source} s
 ), audit_heads AS (
     INSERT INTO {chains} (chain, seq, last_hash)

@@ -1,5 +1,6 @@
 """The audit trail's hash has one definition that Python and PostgreSQL both write (issue 13, SPEC §9.8):
-an event's digest is taken over its content as ``jsonb_build_array(…)::text`` prints it, so the events a
+an event's digest is taken over its content as ``jsonb_build_array(…)::text`` prints it (the server writes
+that text with ``json_build_array``, ``audit.digest_sql``), so the events a
 job derives inside the database (``audit.record_select``) and those built in Python (``record_many``) share
 one chain that ``verify_chains`` checks."""
 
@@ -33,8 +34,9 @@ def _event(**overrides) -> dict:
     return row
 
 
-def _server_digest(row: dict) -> str:
-    """The digest PostgreSQL computes for ``row`` (the expression ``record_select`` uses)."""
+def _server_digests(row: dict) -> tuple[str, str]:
+    """The digest PostgreSQL computes for ``row`` with the expression ``record_select`` uses
+    (``audit.digest_sql``), and over ``jsonb_build_array(…)::text``, the text that expression stands for."""
     columns = ", ".join(
         f"{audit.iso_sql('%s::timestamptz')}" if name == "at" else
         "%s::jsonb" if name in ("before", "after") else "%s" for name in audit._CONTENT)
@@ -48,9 +50,9 @@ def _server_digest(row: dict) -> str:
         else:
             params.append(value)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT encode(sha256(convert_to(jsonb_build_array({columns})::text, 'UTF8')), 'hex')",
-                       params)
-        return cursor.fetchone()[0]
+        cursor.execute(f"SELECT {audit.digest_sql(columns)}, "
+                       f"encode(sha256(convert_to(jsonb_build_array({columns})::text, 'UTF8')), 'hex')", params * 2)
+        return cursor.fetchone()
 
 
 def _python_digest(row: dict) -> str:
@@ -65,7 +67,7 @@ def _python_digest(row: dict) -> str:
 def test_python_writes_the_text_postgresql_prints(name, reason, before, after, micro):
     row = _event(account_name=name, subject_name=name, reason=reason, before=audit.plain(before),
                  after=audit.plain(after), at=NOW + timedelta(microseconds=micro))
-    assert _python_digest(row) == _server_digest(row)
+    assert (_python_digest(row), _python_digest(row)) == _server_digests(row)
 
 
 @requires_postgres
