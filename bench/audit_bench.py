@@ -186,7 +186,7 @@ def _parts_variants() -> dict[str, str]:
     cut = codes_pg._BATCH.index("\n), events AS (")
     trail_only = (codes_pg._BATCH[:cut] + "\n)" + codes_pg._BATCH_TRAIL
                   + codes_pg._BATCH_RESULT.replace("{summary}", audit.CHAIN_SUMMARY))
-    digest = audit.digest_sql("")[:audit.digest_sql("").index("(") + 1]
+    digest = audit.digest_sql("\0").split("\0")[0]  # "encode(sha256(convert_to(json_build_array("
     start = full.index(digest)
     end = full.index("'hex') AS digest", start) + len("'hex')")
     unhashed = full[:start] + "''::text" + full[end:]
@@ -196,12 +196,16 @@ def _parts_variants() -> dict[str, str]:
     return {"today's sweep": baseline, "with the trail": full, "trail, no code log": trail_only,
             "trail, no hashing": unhashed, "trail, no secondary indexes": full,
             "today's sweep, JIT off": baseline, "with the trail, JIT off": full,
-            "with the trail, JIT not optimized": full}
+            "with the trail, JIT not optimized": full,
+            "with the trail, digest through jsonb": full.replace(digest, digest.replace("json_", "jsonb_"))}
 
 
-def bench_sweep_parts(now, rounds: int):
-    """Each variant of ``_parts_variants`` in turn, ``rounds`` times, each rolled back after a ``settle``."""
+def bench_sweep_parts(now, rounds: int, only: list[str] | None = None):
+    """Each variant of ``_parts_variants`` (or those named in ``only``, beside today's sweep) in turn,
+    ``rounds`` times, each rolled back after a ``settle``."""
     variants = _parts_variants()
+    if only:
+        variants = {name: variants[name] for name in ["today's sweep", *only]}
     events = AuditEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname NOT LIKE %s "
@@ -287,6 +291,8 @@ def main():
     parser.add_argument("--sweep-only", action="store_true", help="Sweep and pages on the previous run's data.")
     parser.add_argument("--parts", action="store_true",
                         help="The sweep's trail taken apart (bench_sweep_parts) instead of the sweep's series; no pages.")
+    parser.add_argument("--variant", action="append", dest="variants",
+                        help="With --parts: only this variant (by its name; repeatable), beside today's sweep.")
     cluster_argument(parser)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
@@ -298,7 +304,7 @@ def main():
             now = clock.now()
             count_sweep_events(now)
             if args.parts:
-                bench_sweep_parts(now, args.rounds)
+                bench_sweep_parts(now, args.rounds, args.variants)
                 return
             bench_sweep(now, args.rounds)
     else:
@@ -310,7 +316,7 @@ def main():
         print(f"{args.events:,} events built in {time.perf_counter() - t0:.1f} s", flush=True)
         count_sweep_events(now)
         if args.parts:
-            bench_sweep_parts(now, args.rounds)
+            bench_sweep_parts(now, args.rounds, args.variants)
             return
         bench_sweep(now, args.rounds)
         print(flush=True)

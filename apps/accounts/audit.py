@@ -265,11 +265,13 @@ def digest_sql(content: str) -> str:
 def chain_ctes(source: str) -> str:
     """The CTEs that record the rows of the statement's CTE ``source`` as events, for a set-based job whose
     statement writes its own trail (the sweep's batch) and for ``record_select``. ``source`` yields one row
-    per event with the columns ``ord`` (the order within a chain) and every name of ``_CONTENT`` (``at`` a
+    per event with the columns ``ord`` (the event's place in its chain's batch: 1, 2, 3… within each chain,
+    ``row_number() OVER (PARTITION BY chain ORDER BY …)``) and every name of ``_CONTENT`` (``at`` a
     ``timestamptz``, ``before``/``after`` ``jsonb``).
 
     ``audit_heads`` takes the chains' heads (created at 0 the first time, locked in ascending order, held until
-    commit as ``_lock_head`` holds one); the rows are numbered after their head and hashed in order by the
+    commit as ``_lock_head`` holds one); each row's number is its head's plus its ``ord`` (``move_heads`` refuses
+    a batch whose numbers are not consecutive), and the rows are hashed in order by the
     ``audit_chain_hash`` aggregate (migration ``accounts 0011``: ``link`` over ``digest_sql``, the digest of
     the text ``content_text`` writes); ``audit_written`` inserts them. The
     statement's final SELECT reads ``CHAIN_SUMMARY`` and hands it to ``move_heads``."""
@@ -285,24 +287,23 @@ def chain_ctes(source: str) -> str:
     ON CONFLICT (chain) DO UPDATE SET seq = {chains}.seq
     RETURNING chain, seq, last_hash
 ), audit_hashed AS MATERIALIZED (
-    SELECT n.*, audit_chain_hash(n.head, n.seq_no, n.digest)
-           OVER (PARTITION BY n.chain ORDER BY n.seq_no ROWS UNBOUNDED PRECEDING) AS link
-    FROM (
-        SELECT s.*, h.seq + row_number() OVER (PARTITION BY s.chain ORDER BY s.ord) AS seq_no,
-               h.last_hash AS head
-        FROM audit_src s JOIN audit_heads h ON h.chain = s.chain
-    ) n
+    SELECT s.*, h.seq AS head_seq, h.seq + s.ord AS seq_no,
+           audit_chain_hash(h.last_hash, h.seq + s.ord, s.digest)
+           OVER (PARTITION BY s.chain ORDER BY s.ord ROWS UNBOUNDED PRECEDING) AS link
+    FROM audit_src s JOIN audit_heads h ON h.chain = s.chain
 ), audit_written AS (
     INSERT INTO {events} (seq, {columns}, hash)
     SELECT seq_no, {columns}, link FROM audit_hashed ORDER BY chain, seq_no
 )"""
 
 
-# The written events per (chain, action) with each chain's last number and hash, as one ``jsonb`` array of
-# ``[chain, action, count, last seq, last hash]`` (NULL when nothing was written): ``move_heads`` reads it.
-CHAIN_SUMMARY = """(SELECT jsonb_agg(jsonb_build_array(chain, action, n, last_seq, last_hash))
+# The written events per (chain, action) with their first and last numbers and the last hash, as one ``jsonb``
+# array of ``[chain, action, count, last seq, last hash, first seq, the head's seq before]`` (NULL when nothing
+# was written): ``move_heads`` reads it.
+CHAIN_SUMMARY = """(SELECT jsonb_agg(jsonb_build_array(chain, action, n, last_seq, last_hash, first_seq, head_seq))
     FROM (SELECT chain, action, count(*) AS n, max(seq_no) AS last_seq,
-                 (array_agg(link ORDER BY seq_no DESC))[1] AS last_hash
+                 (array_agg(link ORDER BY seq_no DESC))[1] AS last_hash, min(seq_no) AS first_seq,
+                 min(head_seq) AS head_seq
           FROM audit_hashed GROUP BY chain, action) audit_summary)"""
 
 
@@ -315,10 +316,17 @@ def move_heads(summary: list | None) -> Counter:
         summary = json.loads(summary)
     counts: Counter = Counter()
     heads: dict[int, tuple[int, str]] = {}
-    for chain, action, number, last_seq, last_hash in summary or ():
+    spans: dict[int, list[int]] = {}  # chain → [events, first seq, last seq, the head's seq before]
+    for chain, action, number, last_seq, last_hash, first_seq, head_seq in summary or ():
         counts[(chain, action)] += number
         if chain not in heads or last_seq > heads[chain][0]:
             heads[chain] = (last_seq, last_hash)
+        span = spans.setdefault(chain, [0, first_seq, last_seq, head_seq])
+        span[0], span[1], span[2] = span[0] + number, min(span[1], first_seq), max(span[2], last_seq)
+    for chain, (number, first, last, head) in spans.items():
+        if first != head + 1 or last != head + number:  # a source whose ``ord`` is not 1, 2, 3… in each chain
+            raise RuntimeError(f"audit chain {chain}: {number} events numbered {first}–{last} after {head}; "
+                               "chain_ctes needs ord = 1, 2, 3… within each chain.")
     if heads:
         with connection.cursor() as cursor:
             cursor.execute(

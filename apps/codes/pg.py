@@ -76,8 +76,10 @@ _QUEUED = _literal(CodeStatus.QUEUED)
 # renewed on it — read from ``renewed``'s own rows, which reflect a queued code unqueued meanwhile
 # (re-checked under its row lock), not the statement's snapshot. The events are one INSERT ordered by
 # kind, so a code's ``expired`` event gets a smaller id than its unit's ``renewed`` or
-# ``unit_deactivated``, as on the ORM path (a code's history is read in id order).
-# ``{service}`` and ``{after}`` take ``_SERVICE_FILTER`` and ``_AFTER_FILTER`` (or nothing).
+# ``unit_deactivated``, as on the ORM path (a code's history is read in id order). ``expired_units`` (each
+# expired code with its unit's name and account, as the statement's snapshot has them) is read by the code
+# log's events and by the trail, so the units are joined once where each part joined them itself; read once
+# (without the trail) it is planned inline, as before. ``{service}`` and ``{after}`` take ``_SERVICE_FILTER`` and ``_AFTER_FILTER`` (or nothing).
 _BATCH = f"""
 WITH due AS MATERIALIZED (
     SELECT {C.id} AS id FROM {C.table}
@@ -106,6 +108,9 @@ WITH due AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM renewed r WHERE r.unit_id = u.{U.id})
     RETURNING u.{U.id} AS id, u.{U.name} AS name, u.{U.account} AS account_id, e.id AS code_id, e.code,
               e.service_id
+), expired_units AS (
+    SELECT e.*, u.{U.name} AS unit_name, u.{U.account} AS unit_account_id
+    FROM expired e LEFT JOIN {U.table} u ON u.{U.id} = e.unit_id
 ), events AS (
     INSERT INTO {E.table} ({EVENT_COLUMNS})
     SELECT %(now)s, ev.action, ev.service_id, NULL, %(actor_name)s, ev.code, ev.code_id, ev.unit_id, ev.unit_name,
@@ -113,10 +118,10 @@ WITH due AS MATERIALIZED (
            ev.before, ev.after
     FROM (
         SELECT 0 AS kind, %(expired_action)s::text AS action, e.service_id, e.code, e.id AS code_id, e.unit_id,
-               COALESCE(u.{U.name}, '') AS unit_name, u.{U.account} AS account_id, e.holder_path,
+               COALESCE(e.unit_name, '') AS unit_name, e.unit_account_id AS account_id, e.holder_path,
                jsonb_build_object('status', %(active)s::text) AS before,
                jsonb_build_object('status', %(expired)s::text, 'expires_at', e.expires_at) AS after
-        FROM expired e LEFT JOIN {U.table} u ON u.{U.id} = e.unit_id
+        FROM expired_units e
         UNION ALL
         SELECT 1, %(renewed_action)s::text, r.service_id, r.code, r.id, r.unit_id, COALESCE(u.{U.name}, ''),
                u.{U.account}, r.holder_path,
@@ -136,10 +141,10 @@ WITH due AS MATERIALIZED (
 # The batch's audit trail, in the same statement: the events ``sweep._sweep_trail`` builds on the ORM path,
 # derived from the rows the batch's CTEs return (nothing per code travels to Python, no table is read again
 # by id), hashed and written by ``audit.chain_ctes``. ``code_expired`` events first, then ``code_renewed``
-# (each in id order), as ``_sweep_trail`` orders them; the holder of a code without a unit is read from its
+# (each in id order, numbered per chain as ``chain_ctes`` wants them), as ``_sweep_trail`` orders them; the holder of a code without a unit is read from its
 # path's last id.
 _BATCH_TRAIL = f""", trail AS (
-    SELECT row_number() OVER (ORDER BY t.kind, t.subject_id) AS ord, t.*
+    SELECT row_number() OVER (PARTITION BY t.chain ORDER BY t.kind, t.subject_id) AS ord, t.*
     FROM (
         SELECT 0 AS kind, e.service_id AS chain, %(now)s::timestamptz AS at, %(expired_event)s::text AS action,
                e.service_id, COALESCE(ua.{A.id}, hid.id) AS account_id,
@@ -149,12 +154,11 @@ _BATCH_TRAIL = f""", trail AS (
                NULL::bigint AS actor_id, %(job)s::text AS actor_name,
                jsonb_build_object('status', %(active)s::text) AS before,
                jsonb_build_object('status', %(expired)s::text, 'expires_at', {audit.iso_sql('e.expires_at')})
-               || CASE WHEN d.code_id IS NOT NULL THEN jsonb_build_object('unit_deactivated', u.{U.name})
+               || CASE WHEN d.code_id IS NOT NULL THEN jsonb_build_object('unit_deactivated', e.unit_name)
                        ELSE jsonb_build_object() END AS after,
                ''::text AS reason
-        FROM expired e
-        LEFT JOIN {U.table} u ON u.{U.id} = e.unit_id
-        LEFT JOIN {A.table} ua ON ua.{A.id} = u.{U.account}
+        FROM expired_units e
+        LEFT JOIN {A.table} ua ON ua.{A.id} = e.unit_account_id
         LEFT JOIN LATERAL (
             SELECT split_part(rtrim(e.holder_path, '/'), '/', -1)::bigint AS id
             WHERE ua.{A.id} IS NULL AND e.holder_path <> ''

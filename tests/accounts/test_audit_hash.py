@@ -152,3 +152,30 @@ def test_set_based_and_python_writers_racing_over_two_chains_keep_both_chains():
         # Two set-based writers × 5 batches × 40 events, and two Python writers × 5 events, per chain.
         assert seqs == list(range(1, 2 * 5 * 40 + 2 * 5 + 1))
     assert {chain: bad for chain, _, bad in audit.verify_chains()} == {1: None, 2: None}
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ord_sql", ["n + 1", "n * 2", "1"], ids=["from_two", "with_gaps", "repeated"])
+def test_a_set_based_batch_not_numbered_one_two_three_in_its_chain_writes_nothing(ord_sql):
+    """``chain_ctes`` numbers each event after its chain's head by the source's ``ord``: a source whose ``ord``
+    is not 1, 2, 3… within each chain is refused (by ``move_heads``, or by the unique number for a repeat),
+    and its transaction leaves neither events nor a moved head."""
+    with transaction.atomic():
+        audit.record_many([_event(chain=1, service_id=1, reason="before")], now=NOW)
+    select = f"""
+        SELECT {ord_sql} AS ord, 1::bigint AS chain, %(at)s::timestamptz AS at, 'code_expired'::text AS action,
+               1::bigint AS service_id, NULL::bigint AS account_id, ''::text AS account_name,
+               ''::text AS account_path, 'code'::text AS subject_type, n::bigint AS subject_id,
+               'CODE-' || n AS subject_name, NULL::bigint AS actor_id, 'expire_codes'::text AS actor_name,
+               '{{}}'::jsonb AS before, '{{}}'::jsonb AS after, ''::text AS reason
+        FROM generate_series(1, 3) AS n
+    """
+    with pytest.raises(Exception, match="audit_event_chain_seq|chain_ctes needs ord"), transaction.atomic():
+        audit.record_select(select, {"at": NOW})
+    assert list(AuditEvent.objects.filter(chain=1).values_list("seq", flat=True)) == [1]
+    assert {chain: bad for chain, _, bad in audit.verify_chains()} == {1: None}
+    with transaction.atomic():
+        audit.record_select(select.replace(f"{ord_sql} AS ord", "n AS ord"), {"at": NOW})
+    assert sorted(AuditEvent.objects.filter(chain=1).values_list("seq", flat=True)) == [1, 2, 3, 4]
+    assert {chain: bad for chain, _, bad in audit.verify_chains()} == {1: None}
