@@ -251,6 +251,66 @@ def bench_sweep_parts(now, rounds: int, only: list[str] | None = None):
               + f" | {statistics.median(values):.2f} | {statistics.median(values) / base:.2f} |")
 
 
+def _generation_as_trail_sql() -> str:
+    """Generation's batch statement writing what the code log as a view of the trail would make it write: one
+    hashed ``code_generated`` event per new code in the service's chain (``audit.chain_ctes``) instead of the
+    code log's ``generated`` row (the bench generates unshared codes, so no ``shared`` rows either way). The
+    chain's summary rides on every returned row (one uncorrelated subquery, evaluated once)."""
+    statement = codes_pg.GENERATE_BATCH_SQL
+    cut, end = statement.index("), events AS ("), statement.index("SELECT code, id FROM written")
+    trail = """), generated_trail AS (
+    SELECT row_number() OVER (ORDER BY w.id) AS ord, %(service)s::bigint AS chain, %(now)s::timestamptz AS at,
+           'code_generated'::text AS action, %(service)s::bigint AS service_id, %(service)s::bigint AS account_id,
+           %(top_name)s::text AS account_name, %(top_path)s::text AS account_path, 'code'::text AS subject_type,
+           w.id AS subject_id, w.code AS subject_name, %(actor_id)s::bigint AS actor_id,
+           %(actor_name)s::text AS actor_name, '{}'::jsonb AS before,
+           jsonb_build_object('validity_days', %(days)s::integer) AS after, ''::text AS reason
+    FROM written w
+), """ + audit.chain_ctes("generated_trail") + "\n"
+    return statement[:cut] + trail + f"SELECT code, id, {audit.CHAIN_SUMMARY} FROM written\n" + statement[end + 28:]
+
+
+def bench_generation(top: Account, top_user: Operator, rounds: int):
+    """Generating 100,000 codes as it is (the code log's rows, one ``codes_generated`` event) against the same
+    with a hashed trail event per code instead of the code log's row (what the code log as a view of the trail
+    would write), alternating, each rolled back after a ``settle``."""
+    from apps.codes.operations import generation
+
+    original = generation._insert_generated_pg
+    as_trail = _generation_as_trail_sql()
+
+    def insert_as_trail(texts, template, *, actor, top_path, shared_with, now):
+        sql, params = codes_pg.generate_batch(texts, template, actor_id=actor.pk, actor_name=actor.get_username(),
+                                              top_path=top_path, now=now, shared_name=None)
+        with connection.cursor() as cursor:
+            cursor.execute(as_trail, {**params, "top_name": top.name})
+            rows = cursor.fetchall()
+        audit.move_heads(rows[0][2] if rows else None)
+        return [(code, pk) for code, pk, _ in rows]
+
+    times = {"as it is": [], "a trail event per code instead of the code log's row": []}
+    try:
+        for _ in range(rounds):
+            for name, insert in zip(times, (original, insert_as_trail), strict=True):
+                settle(trail=True)
+                generation._insert_generated_pg = insert
+                start = time.perf_counter()
+                try:
+                    with transaction.atomic():
+                        codes = ops.generate_codes(actor=top_user, service=top, quantity=100_000, validity_days=365)
+                        times[name].append(time.perf_counter() - start)
+                        assert len(codes) == 100_000
+                        raise codes_bench.Rollback
+                except codes_bench.Rollback:
+                    pass
+    finally:
+        generation._insert_generated_pg = original
+    print("\n## Generate 100,000 codes (rolled back each run, alternating), s")
+    print("| variant | " + " | ".join(f"run {i}" for i in range(1, rounds + 1)) + " | median |")
+    for name, values in times.items():
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {statistics.median(values):.2f} |")
+
+
 def settle(trail: bool = False):
     """The rolled-back runs' dead row versions gone from the codes' tables and nothing left to write back:
     each run starts from the same state. The trail's own table is vacuumed once, before the series, unless
@@ -291,15 +351,21 @@ def main():
     parser.add_argument("--sweep-only", action="store_true", help="Sweep and pages on the previous run's data.")
     parser.add_argument("--parts", action="store_true",
                         help="The sweep's trail taken apart (bench_sweep_parts) instead of the sweep's series; no pages.")
+    parser.add_argument("--generation", action="store_true",
+                        help="On the previous run's data: generating 100,000 codes as it is and with a trail "
+                             "event per code instead of the code log's row (bench_generation), no pages.")
     parser.add_argument("--variant", action="append", dest="variants",
                         help="With --parts: only this variant (by its name; repeatable), beside today's sweep.")
     cluster_argument(parser)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    if args.pages_only or args.sweep_only:
+    if args.pages_only or args.sweep_only or args.generation:
         top = Account.objects.filter(name__startswith="Codes bench", parent__isnull=True).latest("pk")
         dealers = list(Account.objects.filter(parent=top).order_by("pk"))
         top_user = Operator.objects.filter(account=top, role=Role.TOP_USER).latest("pk")
+        if args.generation:
+            bench_generation(top, top_user, args.rounds)
+            return
         if args.sweep_only:
             now = clock.now()
             count_sweep_events(now)
