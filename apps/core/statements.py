@@ -5,7 +5,8 @@ which the server parses and plans again. The kernel's consume runs three stateme
 text on every call, and planning the chain's alone took 0.4 ms. ``prepared(sql)`` prepares such a
 statement with SQL's own ``PREPARE`` the first time a connection runs it and answers the
 ``EXECUTE name(%s, …)`` that runs it from then on, so the caller keeps Django's cursor (its errors,
-its query log) and its row mapping (``cursor.fetchall()``, ``Model.objects.raw``).
+its query log) and reads the rows as any cursor's (the chain makes them accounts with ``Model.from_db``;
+``Model.objects.raw`` would too, but recomputes its column mapping on every call: 7 % slower per consume).
 
 Why not psycopg's own preparing through ``OPTIONS["server_side_binding"]``: it binds every
 statement of the site on the server, which prepared the trivial endpoint's token lookup too (so
