@@ -79,7 +79,8 @@ _QUEUED = _literal(CodeStatus.QUEUED)
 # ``unit_deactivated``, as on the ORM path (a code's history is read in id order). ``expired_units`` (each
 # expired code with its unit's name and account, as the statement's snapshot has them) is read by the code
 # log's events and by the trail, so the units are joined once where each part joined them itself; read once
-# (without the trail) it is planned inline, as before. ``{service}`` and ``{after}`` take ``_SERVICE_FILTER`` and ``_AFTER_FILTER`` (or nothing).
+# (without the trail) it is planned inline, as before.
+# ``{service}`` and ``{after}`` take ``_SERVICE_FILTER`` and ``_AFTER_FILTER`` (or nothing).
 _BATCH = f"""
 WITH due AS MATERIALIZED (
     SELECT {C.id} AS id FROM {C.table}
@@ -141,8 +142,8 @@ WITH due AS MATERIALIZED (
 # The batch's audit trail, in the same statement: the events ``sweep._sweep_trail`` builds on the ORM path,
 # derived from the rows the batch's CTEs return (nothing per code travels to Python, no table is read again
 # by id), hashed and written by ``audit.chain_ctes``. ``code_expired`` events first, then ``code_renewed``
-# (each in id order, numbered per chain as ``chain_ctes`` wants them), as ``_sweep_trail`` orders them; the holder of a code without a unit is read from its
-# path's last id.
+# (each in id order, numbered 1, 2, 3… per chain as ``chain_ctes`` wants them), as ``_sweep_trail`` orders
+# them; the holder of a code without a unit is read from its path's last id.
 _BATCH_TRAIL = f""", trail AS (
     SELECT row_number() OVER (PARTITION BY t.chain ORDER BY t.kind, t.subject_id) AS ord, t.*
     FROM (

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.accounts import audit
-from apps.accounts.models import AuditEvent
+from apps.accounts.models import AuditChain, AuditEvent
 from apps.core import guards
 from tests.helpers import requires_postgres
 
@@ -174,8 +174,10 @@ def test_a_set_based_batch_not_numbered_one_two_three_in_its_chain_writes_nothin
     with pytest.raises(Exception, match="audit_event_chain_seq|chain_ctes needs ord"), transaction.atomic():
         audit.record_select(select, {"at": NOW})
     assert list(AuditEvent.objects.filter(chain=1).values_list("seq", flat=True)) == [1]
+    assert AuditChain.objects.get(chain=1).seq == 1
     assert {chain: bad for chain, _, bad in audit.verify_chains()} == {1: None}
     with transaction.atomic():
         audit.record_select(select.replace(f"{ord_sql} AS ord", "n AS ord"), {"at": NOW})
     assert sorted(AuditEvent.objects.filter(chain=1).values_list("seq", flat=True)) == [1, 2, 3, 4]
+    assert AuditChain.objects.get(chain=1).seq == 4
     assert {chain: bad for chain, _, bad in audit.verify_chains()} == {1: None}
