@@ -26,13 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pg_cluster import cluster_argument, run_in_clusters, without_cluster_flag  # noqa: E402
+from pg_cluster import cluster_argument, rerun_in_clusters_if_asked  # noqa: E402
 
 if __name__ == "__main__":  # --cluster: run this bench again in private clusters, before Django reads DATABASE_URL
-    for _i, _arg in enumerate(sys.argv[1:], 1):
-        if _arg == "--cluster" or _arg.startswith("--cluster="):
-            _value = _arg.split("=", 1)[1] if "=" in _arg else sys.argv[_i + 1]
-            sys.exit(run_in_clusters(_value, [__file__, *without_cluster_flag(sys.argv[1:])]))
+    rerun_in_clusters_if_asked(__file__)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.dev")
 os.environ.setdefault("DEBUG", "0")

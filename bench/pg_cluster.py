@@ -99,6 +99,16 @@ def run_in_clusters(values: str, argv: list[str]) -> int:
     return worst
 
 
+def rerun_in_clusters_if_asked(script: str) -> None:
+    """For a bench whose settings read ``DATABASE_URL`` on import: with ``--cluster X`` on the command line, run
+    ``script`` again in private clusters (``run_in_clusters``) before Django starts, and exit with the worst
+    status; without it, return."""
+    for i, arg in enumerate(sys.argv[1:], 1):
+        if arg == "--cluster" or arg.startswith("--cluster="):
+            value = arg.split("=", 1)[1] if "=" in arg else sys.argv[i + 1]
+            sys.exit(run_in_clusters(value, [script, *without_cluster_flag(sys.argv[1:])]))
+
+
 def without_cluster_flag(argv: list[str]) -> list[str]:
     """``argv`` minus ``--cluster X`` / ``--cluster=X``."""
     out, skip = [], False
